@@ -1,0 +1,340 @@
+"""Every threshold, weight, window and default of the product, in one place.
+
+SPEC.md says each number is a *default* a deployment may change, so they all live here as
+dataclass defaults and are overridden from one TOML file (``saas-tracker.toml``). Loading is
+strict on purpose: a misspelt key silently falling back to a default would change who shows
+up at the top of Monday's digest without anyone noticing, so unknown keys and out-of-range
+values stop the program at start with the key's dotted name.
+
+Secrets (Slack tokens, the database URL) never come from this file: see ``Secrets``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+DEFAULT_CONFIG_PATH = "saas-tracker.toml"
+DEFAULT_DATABASE_URL = "sqlite:///saas-tracker.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_APPLICATION = "default"
+
+# Signal types: stored identifiers, display names, short names used by filters.
+REVENUE_AT_RISK = "revenue_at_risk"
+USAGE_DROP = "usage_drop"
+INACTIVE_PAYING = "inactive_paying"
+EXPANSION_CANDIDATE = "expansion_candidate"
+SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING, EXPANSION_CANDIDATE)
+SIGNAL_LABELS = {
+    REVENUE_AT_RISK: "Revenue at risk",
+    USAGE_DROP: "Usage drop",
+    INACTIVE_PAYING: "Inactive paying",
+    EXPANSION_CANDIDATE: "Expansion candidate",
+}
+SIGNAL_SHORT_NAMES = {
+    "risk": REVENUE_AT_RISK,
+    "drop": USAGE_DROP,
+    "inactive": INACTIVE_PAYING,
+    "expansion": EXPANSION_CANDIDATE,
+}
+
+# Signal life cycle. "Open" means one of the first three: at most one open per (org, type).
+STATUS_ACTIVE = "active"
+STATUS_DISMISSED = "dismissed"
+STATUS_SNOOZED = "snoozed"
+STATUS_RESOLVED = "resolved"
+OPEN_STATUSES = (STATUS_ACTIVE, STATUS_DISMISSED, STATUS_SNOOZED)
+SIGNAL_STATUSES = (*OPEN_STATUSES, STATUS_RESOLVED)
+
+CASE_TYPES = ("risk", "onboarding", "expansion")
+
+HEALTH_COMPONENTS = (
+    "activity",
+    "breadth",
+    "seat_utilization",
+    "trend",
+    "support",
+    "sentiment",
+)
+BANDS = ("red", "yellow", "green")
+SEVERITIES = ("p1", "p2", "p3", "p4")
+SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due", "canceled")
+MRR_EXCLUDED_STATUSES = ("trialing", "canceled")
+ORG_SOURCES = ("signup", "import")
+
+SNOOZE_CHOICES_DAYS = (7, 28)
+
+
+class ConfigError(ValueError):
+    """A configuration file that can't be trusted; the message names the key."""
+
+
+def _rng(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"min": lo, "max": hi}
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    recent_window_days: int = field(default=14, metadata=_rng(1, 365))
+    activity_window_days: int = field(default=28, metadata=_rng(1, 365))
+    # Active days in the activity window that earn a full activity score: B2B teams work
+    # weekdays, so 20 of 28 days is "every working day".
+    activity_full_days: int = field(default=20, metadata=_rng(1, 365))
+    interval_hours: float = field(default=6.0, metadata=_rng(0.1, 24 * 7))
+    sentiment_lookback_days: int = field(default=180, metadata=_rng(1, 3650))
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "activity": 30.0,
+            "breadth": 20.0,
+            "seat_utilization": 20.0,
+            "trend": 15.0,
+            "support": 10.0,
+            "sentiment": 5.0,
+        }
+    )
+    red_below: float = field(default=40.0, metadata=_rng(0, 100))
+    green_from: float = field(default=70.0, metadata=_rng(0, 100))
+    trend_floor: float = field(default=-0.5, metadata=_rng(-1, 0))
+    trend_ceiling: float = field(default=0.5, metadata=_rng(0, 100))
+    key_features: list[str] = field(default_factory=list)
+    severity_penalty: dict[str, float] = field(
+        default_factory=lambda: {"p1": 40.0, "p2": 20.0, "p3": 10.0, "p4": 5.0}
+    )
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    revenue_at_risk_health_below: float = field(default=40.0, metadata=_rng(0, 100))
+    usage_drop_change_at_most: float = field(default=-0.40, metadata=_rng(-1, 0))
+    usage_drop_min_previous_events: int = field(default=20, metadata=_rng(0, None))
+    inactive_days: int = field(default=14, metadata=_rng(1, 3650))
+    expansion_health_from: float = field(default=70.0, metadata=_rng(0, 100))
+    expansion_growth_from: float = field(default=0.20, metadata=_rng(0, 100))
+    expansion_seat_utilization_from: float = field(default=0.90, metadata=_rng(0, 10))
+
+
+@dataclass(frozen=True)
+class PriorityConfig:
+    # MRR at which the revenue factor reaches one half: priority keeps rising with MRR
+    # forever, but the step from $0 to $2k matters more than from $50k to $52k.
+    revenue_half_mrr: float = field(default=2000.0, metadata=_rng(1, None))
+    type_weight: dict[str, float] = field(
+        default_factory=lambda: {
+            REVENUE_AT_RISK: 1.0,
+            INACTIVE_PAYING: 0.95,
+            USAGE_DROP: 0.9,
+            EXPANSION_CANDIDATE: 0.8,
+        }
+    )
+    base_points: float = field(default=20.0, metadata=_rng(0, 100))
+    severity_points: float = field(default=40.0, metadata=_rng(0, 100))
+    revenue_points: float = field(default=40.0, metadata=_rng(0, 100))
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    # 0 means "split MRR at the application's median MRR of paying orgs".
+    mrr_split_amount: float = field(default=0.0, metadata=_rng(0, None))
+    health_split: float = field(default=60.0, metadata=_rng(0, 100))
+
+
+@dataclass(frozen=True)
+class TiersConfig:
+    mode: str = field(default="balanced", metadata={"choices": ("balanced", "retention", "growth")})
+    mode_weight: dict[str, float] = field(
+        default_factory=lambda: {"balanced": 0.5, "retention": 0.7, "growth": 0.3}
+    )
+    value_weights: dict[str, float] = field(
+        default_factory=lambda: {"revenue": 40.0, "tenure": 15.0, "engagement": 20.0, "strategic": 25.0}
+    )
+    potential_weights: dict[str, float] = field(
+        default_factory=lambda: {"expansion": 35.0, "fit": 25.0, "relationship": 20.0, "timing": 20.0}
+    )
+    quadrant_split: float = field(default=50.0, metadata=_rng(0, 100))
+    tier1_from: float = field(default=80.0, metadata=_rng(0, 100))
+    tier2_from: float = field(default=60.0, metadata=_rng(0, 100))
+    tier3_from: float = field(default=40.0, metadata=_rng(0, 100))
+    # Tenure that earns full tenure value, and how close a renewal must be to count as timing.
+    tenure_full_days: int = field(default=730, metadata=_rng(1, None))
+    renewal_horizon_days: int = field(default=90, metadata=_rng(1, None))
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    api_url: str = DEFAULT_SLACK_API_URL
+    digest_channel: str = "#customer-success"
+    # Empty means "the digest channel".
+    alerts_channel: str = ""
+    digest_day: str = field(
+        default="mon", metadata={"choices": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    )
+    digest_time: str = "09:00"
+    timezone: str = "Europe/London"
+    digest_top: int = field(default=10, metadata=_rng(1, 25))
+    digest_grace_hours: float = field(default=12.0, metadata=_rng(0, 24 * 6))
+    signals_default_top: int = field(default=10, metadata=_rng(1, 25))
+    signals_max_top: int = field(default=25, metadata=_rng(1, 25))
+    alert_priority_threshold: float = field(default=80.0, metadata=_rng(0, 100))
+    alert_group_over: int = field(default=5, metadata=_rng(1, 50))
+    alert_mrr_floor: float = field(default=0.0, metadata=_rng(0, None))
+    # Empty lists mean "anyone in the workspace may tag, dismiss and snooze".
+    authorized_users: list[str] = field(default_factory=list)
+    authorized_usergroups: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    application: str = DEFAULT_APPLICATION
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    signals: SignalsConfig = field(default_factory=SignalsConfig)
+    priority: PriorityConfig = field(default_factory=PriorityConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
+    tiers: TiersConfig = field(default_factory=TiersConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+
+
+# Keys a dict-valued setting may hold; anything else is a typo worth stopping for.
+_DICT_KEYS: dict[str, tuple[str, ...]] = {
+    "health.weights": HEALTH_COMPONENTS,
+    "health.severity_penalty": SEVERITIES,
+    "priority.type_weight": SIGNAL_TYPES,
+    "tiers.mode_weight": ("balanced", "retention", "growth"),
+    "tiers.value_weights": ("revenue", "tenure", "engagement", "strategic"),
+    "tiers.potential_weights": ("expansion", "fit", "relationship", "timing"),
+}
+
+
+def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        value = float(value)
+    elif typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    elif typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected text, got {value!r}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{name}: {value!r} is below the minimum {lo}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name}: {value!r} is above the maximum {hi}")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a table")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        name = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"{name}: unknown setting")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        typ = hints[key]
+        meta = dict(fields[key].metadata)
+        if dataclasses.is_dataclass(typ):
+            kwargs[key] = _build(typ, value, name)
+        elif get_origin(typ) is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name}: expected a table")
+            allowed = _DICT_KEYS.get(name)
+            default = getattr(cls(), key)
+            merged = dict(default)
+            for sub, subval in value.items():
+                if allowed and sub not in allowed:
+                    raise ConfigError(f"{name}.{sub}: unknown key (expected one of {', '.join(allowed)})")
+                merged[sub] = _check_scalar(f"{name}.{sub}", subval, float, {"min": 0})
+            kwargs[key] = merged
+        elif get_origin(typ) is list:
+            (item_type,) = get_args(typ)
+            if not isinstance(value, list):
+                raise ConfigError(f"{name}: expected a list")
+            kwargs[key] = [_check_scalar(f"{name}[{i}]", v, item_type, {}) for i, v in enumerate(value)]
+        else:
+            kwargs[key] = _check_scalar(name, value, typ, meta)
+    return cls(**kwargs)
+
+
+def _check_consistency(cfg: Config) -> None:
+    if cfg.health.red_below > cfg.health.green_from:
+        raise ConfigError("health.red_below: must not be above health.green_from")
+    if sum(cfg.health.weights.values()) <= 0:
+        raise ConfigError("health.weights: at least one weight must be positive")
+    t = cfg.tiers
+    if not (t.tier3_from <= t.tier2_from <= t.tier1_from):
+        raise ConfigError("tiers.tier1_from: tier thresholds must satisfy tier3 <= tier2 <= tier1")
+    for key, weight in t.mode_weight.items():
+        if weight > 1:
+            raise ConfigError(f"tiers.mode_weight.{key}: {weight} is above the maximum 1")
+    hh, _, mm = cfg.slack.digest_time.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+        raise ConfigError(f"slack.digest_time: {cfg.slack.digest_time!r} is not HH:MM")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(cfg.slack.timezone)
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError for odd strings
+        raise ConfigError(f"slack.timezone: {cfg.slack.timezone!r} is not a known time zone") from exc
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build a Config from parsed TOML, rejecting unknown keys and out-of-range values."""
+    cfg = _build(Config, data, "")
+    _check_consistency(cfg)
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the configuration file; a missing default file means "all defaults"."""
+    explicit = path is not None or "SAAS_TRACKER_CONFIG" in os.environ
+    cfg_path = Path(path or os.environ.get("SAAS_TRACKER_CONFIG", DEFAULT_CONFIG_PATH))
+    if not cfg_path.exists():
+        if explicit:
+            raise ConfigError(f"{cfg_path}: configuration file not found")
+        return Config()
+    try:
+        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{cfg_path}: {exc}") from exc
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg_path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What must never sit in a file: read from the environment only."""
+
+    database_url: str
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str | None
+
+    @classmethod
+    def from_env(cls) -> "Secrets":
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            slack_bot_token=os.environ.get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=os.environ.get("SLACK_SIGNING_SECRET"),
+            slack_app_token=os.environ.get("SLACK_APP_TOKEN"),
+            slack_api_url=os.environ.get("SLACK_API_URL"),
+        )

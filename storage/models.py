@@ -1,0 +1,329 @@
+"""The database schema, in SQLAlchemy 2 typed ORM style.
+
+External ids (org_id, subscription_id, ticket_id) are the primary keys because they are what
+the customer's billing and CRM exports carry: re-importing the same file must hit the same
+rows, and a Slack button can carry the id a person will recognise.
+
+Raw usage events are never kept: the import rolls them up into per-org daily tables, which is
+all a scan reads. ``EventKey`` remembers which events were already counted so a re-import adds
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are stored as naive UTC and handed back timezone-aware.
+
+    SQLite has no time zones; storing naive UTC on both databases keeps comparisons and
+    round-trips identical on SQLite and PostgreSQL.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+Money = Numeric(14, 2)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+        Decimal: Money,
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    orgs: Mapped[list[Org]] = relationship(back_populates="application")
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    domain: Mapped[str | None] = mapped_column(String(500), index=True)
+    created_at: Mapped[dt.datetime | None]
+    source: Mapped[str | None] = mapped_column(String(20))
+    owner: Mapped[str | None] = mapped_column(String(320))
+    plan: Mapped[str | None] = mapped_column(String(200))
+    seats: Mapped[int | None]
+    industry: Mapped[str | None] = mapped_column(String(200))
+    renewal_date: Mapped[dt.date | None]
+    icp_fit: Mapped[float | None] = mapped_column(Float)
+    strategic: Mapped[float | None] = mapped_column(Float)
+    relationship_score: Mapped[float | None] = mapped_column("relationship", Float)
+
+    application: Mapped[Application] = relationship(back_populates="orgs")
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="org")
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    subscription_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), index=True)
+    mrr: Mapped[Decimal]
+    started_at: Mapped[dt.date]
+    ended_at: Mapped[dt.date | None]
+    product: Mapped[str | None] = mapped_column(String(200))
+    plan: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+    org: Mapped[Org] = relationship(back_populates="subscriptions")
+
+
+class UsageDaily(Base):
+    """Per org and day: the rollup every scan reads instead of raw events."""
+
+    __tablename__ = "usage_daily"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_users: Mapped[int] = mapped_column(Integer, default=0)
+    distinct_features: Mapped[int] = mapped_column(Integer, default=0)
+    # Latest event time of that day: "last seen" without keeping raw events.
+    last_event_at: Mapped[dt.datetime | None]
+
+
+class UsageDailyUser(Base):
+    """Who was active on a day: distinct users over a window can't be summed from days."""
+
+    __tablename__ = "usage_daily_users"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageDailyFeature(Base):
+    """Which features were used on a day: breadth counts distinct key features per window."""
+
+    __tablename__ = "usage_daily_features"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    feature: Mapped[str] = mapped_column(String(200), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventKey(Base):
+    """A 63-bit fingerprint of every event already rolled up (its event_id, or the whole row)."""
+
+    __tablename__ = "event_keys"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class SupportTicket(Base):
+    __tablename__ = "support_tickets"
+
+    ticket_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), index=True)
+    opened_at: Mapped[dt.datetime]
+    severity: Mapped[str] = mapped_column(String(2))
+    closed_at: Mapped[dt.datetime | None]
+
+
+class SurveyResponse(Base):
+    __tablename__ = "survey_responses"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "responded_at", "score", name="uq_survey_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), index=True)
+    score: Mapped[int]
+    responded_at: Mapped[dt.datetime]
+    # Empty user ids are stored as "" so the uniqueness above also holds for them.
+    user_id: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ScanRun(Base):
+    __tablename__ = "scan_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    as_of: Mapped[dt.datetime]
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    orgs_scanned: Mapped[int] = mapped_column(Integer, default=0)
+    signals_opened: Mapped[int] = mapped_column(Integer, default=0)
+    signals_updated: Mapped[int] = mapped_column(Integer, default=0)
+    signals_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+
+
+class HealthSnapshot(Base):
+    """One per org per day, the last scan of the day winning: the health timeline."""
+
+    __tablename__ = "health_snapshots"
+    __table_args__ = (UniqueConstraint("org_id", "day", name="uq_health_org_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), index=True)
+    day: Mapped[dt.date]
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+    score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(10))
+    # {component: {"value": ..., "score": ..., "weight": ..., "contribution": ...}}
+    components: Mapped[dict[str, Any]]
+    left_out: Mapped[list[Any]]
+    mrr: Mapped[Decimal]
+    last_seen: Mapped[dt.datetime | None]
+    usage: Mapped[dict[str, Any]]
+
+
+class Signal(Base):
+    __tablename__ = "signals"
+    __table_args__ = (
+        # At most one open signal per (org, type): the database enforces the episode rule.
+        Index(
+            "uq_signal_open_episode",
+            "org_id",
+            "type",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    priority: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    suggested_case: Mapped[str | None] = mapped_column(String(20))
+    opened_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    opened_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+    dismissed_by: Mapped[str | None] = mapped_column(String(200))
+    dismissed_at: Mapped[dt.datetime | None]
+    snoozed_until: Mapped[dt.datetime | None]
+
+    org: Mapped[Org] = relationship()
+
+
+class CaseTag(Base):
+    """A person's case type for an org; wins over the suggestion until someone changes it."""
+
+    __tablename__ = "case_tags"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(20))
+    tagged_by: Mapped[str] = mapped_column(String(200))
+    tagged_at: Mapped[dt.datetime]
+
+
+class AuditLog(Base):
+    """Every change a person makes: who, when, what, and the before/after values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    org_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    signal_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    via: Mapped[str] = mapped_column(String(20), default="cli")
+
+
+class Outbox(Base):
+    """Slack messages written in the scan's transaction and delivered afterwards.
+
+    A message is either sent, pending (to be retried, across restarts) or failed with the
+    reason; never silently lost.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+
+
+class DigestClaim(Base):
+    """The week's digest is claimed here before posting: unique per app, channel and period."""
+
+    __tablename__ = "digest_claims"
+    __table_args__ = (UniqueConstraint("application_id", "channel", "period", name="uq_digest_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    channel: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(20))
+    claimed_at: Mapped[dt.datetime]
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="claimed")
+    posted_at: Mapped[dt.datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackEventSeen(Base):
+    """Slack retries an event it thinks we missed; remembering event ids stops double work."""
+
+    __tablename__ = "slack_events_seen"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[dt.datetime]

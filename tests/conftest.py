@@ -1,0 +1,73 @@
+"""Shared fixtures: every storage and scan test runs on SQLite and, when TEST_DATABASE_URL is
+set (CI sets it), on PostgreSQL too.
+
+Each pytest process works in its own PostgreSQL schema, so parallel runs against the one
+`test` database never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import make_engine, make_session_factory
+from storage.models import Base
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+_PG_SCHEMA = f"pytest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def _pg_url_with_schema(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{_PG_SCHEMA}"'))
+    try:
+        yield _pg_url_with_schema(PG_URL, _PG_SCHEMA)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{_PG_SCHEMA}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A database URL with an empty schema; parametrised so each test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    Base.metadata.drop_all(eng)
+    Base.metadata.create_all(eng)
+    try:
+        yield eng
+    finally:
+        Base.metadata.drop_all(eng)
+        eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
