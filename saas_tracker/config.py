@@ -193,6 +193,8 @@ class SlackConfig:
 @dataclass(frozen=True)
 class Config:
     application: str = DEFAULT_APPLICATION
+    # One reporting currency per deployment (SPEC §1); only its symbol is shown.
+    currency_symbol: str = "$"
     scan: ScanConfig = field(default_factory=ScanConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
