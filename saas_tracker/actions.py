@@ -1,0 +1,130 @@
+"""What a person can change: dismiss, snooze, un-snooze, tag a case. Each change is audited.
+
+Both the terminal and Slack buttons come through here. Every function is idempotent: a
+double click, or a click on an item that changed meanwhile, changes nothing and says why in
+``ActionResult.message`` — the caller shows that message instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from saas_tracker.config import (
+    CASE_TYPES,
+    SIGNAL_LABELS,
+    STATUS_ACTIVE,
+    STATUS_DISMISSED,
+    STATUS_RESOLVED,
+    STATUS_SNOOZED,
+)
+from storage.models import AuditLog, CaseTag, Org, Signal
+
+
+@dataclass
+class ActionResult:
+    changed: bool
+    message: str
+    org_id: str | None = None
+    signal_ids: list[int] = field(default_factory=list)
+
+
+def _audit(session: Session, actor: str, action: str, org_id: str | None, signal_id: int | None,
+           before: dict | None, after: dict | None, via: str, now: dt.datetime) -> None:
+    session.add(AuditLog(at=now, actor=actor, action=action, org_id=org_id, signal_id=signal_id,
+                         before=before, after=after, via=via))
+
+
+def _state(sig: Signal) -> dict:
+    return {
+        "status": sig.status,
+        "snoozed_until": sig.snoozed_until.isoformat() if sig.snoozed_until else None,
+    }
+
+
+def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt.datetime,
+                    snooze_until: dt.datetime | None = None, via: str = "cli") -> ActionResult:
+    """Dismiss (or snooze until a date) the given signals; closed or already hidden ones are skipped.
+
+    Rows are locked (SELECT ... FOR UPDATE on PostgreSQL) so two clicks racing each other
+    change things once.
+    """
+    sigs = session.scalars(
+        select(Signal).where(Signal.id.in_(signal_ids)).order_by(Signal.id).with_for_update()
+    ).all()
+    if not sigs:
+        return ActionResult(False, "That signal no longer exists (the org may have been deleted).")
+    target = STATUS_SNOOZED if snooze_until else STATUS_DISMISSED
+    changed: list[int] = []
+    skipped: list[str] = []
+    for sig in sigs:  # the few signals of one org
+        label = SIGNAL_LABELS.get(sig.type, sig.type)
+        if sig.status == STATUS_RESOLVED:
+            skipped.append(f"{label} already resolved itself")
+            continue
+        if sig.status == STATUS_DISMISSED:
+            skipped.append(f"{label} was already dismissed by {sig.dismissed_by or 'someone'}")
+            continue
+        if sig.status == STATUS_SNOOZED and sig.snoozed_until and sig.snoozed_until > now and target == STATUS_SNOOZED \
+                and sig.snoozed_until == snooze_until:
+            skipped.append(f"{label} is already snoozed until {sig.snoozed_until:%Y-%m-%d}")
+            continue
+        before = _state(sig)
+        sig.status = target
+        sig.dismissed_by = actor
+        sig.dismissed_at = now
+        sig.snoozed_until = snooze_until
+        _audit(session, actor, "snooze" if snooze_until else "dismiss", sig.org_id, sig.id, before, _state(sig), via, now)
+        changed.append(sig.id)
+    org_id = sigs[0].org_id
+    if not changed:
+        return ActionResult(False, "Nothing changed: " + "; ".join(skipped) + ".", org_id, [])
+    verb = f"snoozed until {snooze_until:%Y-%m-%d}" if snooze_until else "dismissed"
+    return ActionResult(True, f"{len(changed)} signal(s) {verb}.", org_id, changed)
+
+
+def unsnooze_signals(session: Session, signal_ids: list[int], actor: str, now: dt.datetime,
+                     via: str = "cli") -> ActionResult:
+    sigs = session.scalars(select(Signal).where(Signal.id.in_(signal_ids)).with_for_update()).all()
+    changed = []
+    for sig in sigs:
+        if sig.status in (STATUS_SNOOZED, STATUS_DISMISSED):
+            before = _state(sig)
+            sig.status = STATUS_ACTIVE
+            sig.snoozed_until = None
+            _audit(session, actor, "restore", sig.org_id, sig.id, before, _state(sig), via, now)
+            changed.append(sig.id)
+    if not changed:
+        return ActionResult(False, "Nothing changed: no dismissed or snoozed signal among those.")
+    return ActionResult(True, f"{len(changed)} signal(s) active again.", sigs[0].org_id, changed)
+
+
+def tag_case(session: Session, org_id: str, case_type: str, actor: str, now: dt.datetime,
+             via: str = "cli") -> ActionResult:
+    """Set a person's case type on an org; the same tag again changes nothing."""
+    if case_type not in CASE_TYPES:
+        return ActionResult(False, f"Unknown case type {case_type!r}: use one of {', '.join(CASE_TYPES)}.")
+    if session.get(Org, org_id) is None:
+        return ActionResult(False, "That org no longer exists.")
+    tag = session.get(CaseTag, org_id, with_for_update=True)
+    if tag is not None and tag.case_type == case_type:
+        return ActionResult(False, f"Already tagged {case_type} by {tag.tagged_by}.", org_id)
+    before = {"case_type": tag.case_type, "tagged_by": tag.tagged_by} if tag else None
+    if tag is None:
+        tag = CaseTag(org_id=org_id, case_type=case_type, tagged_by=actor, tagged_at=now)
+        session.add(tag)
+    else:
+        tag.case_type, tag.tagged_by, tag.tagged_at = case_type, actor, now
+    _audit(session, actor, "tag", org_id, None, before, {"case_type": case_type, "tagged_by": actor}, via, now)
+    return ActionResult(True, f"Tagged {case_type}.", org_id)
+
+
+def open_signal_ids(session: Session, org_id: str, types: list[str] | None = None) -> list[int]:
+    """Ids of an org's signals that are still open (what a Dismiss on the org acts on)."""
+    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.status != STATUS_RESOLVED)
+    if types:
+        stmt = stmt.where(Signal.type.in_(types))
+    return list(session.scalars(stmt.order_by(Signal.id)))

@@ -1,0 +1,373 @@
+"""Queries behind every list and detail a person sees, returning the read models of views.py.
+
+The terminal and Slack both call these; neither computes anything itself. Lists are built
+from the latest scan's stored results (signals and health snapshots), so answering
+`/signals` is a couple of indexed queries, not a scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from saas_tracker.config import (
+    EXPANSION_CANDIDATE,
+    HEALTH_COMPONENTS,
+    INACTIVE_PAYING,
+    REVENUE_AT_RISK,
+    SIGNAL_LABELS,
+    STATUS_ACTIVE,
+    STATUS_SNOOZED,
+    USAGE_DROP,
+    Config,
+)
+from saas_tracker.views import (
+    ComponentView,
+    OrgDetail,
+    OrgItem,
+    SignalView,
+    SubscriptionView,
+    SummaryCards,
+)
+from storage import queries
+from storage.models import CaseTag, HealthSnapshot, Org, ScanRun, Signal, Subscription
+
+RISK_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
+COMPONENT_LABELS = {
+    "activity": "Activity",
+    "breadth": "Breadth",
+    "seat_utilization": "Seat utilization",
+    "trend": "Trend",
+    "support": "Support",
+    "sentiment": "Sentiment",
+}
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    """What a person asked for: `/signals top 5 risk mine`, `saas-tracker signals --type drop`."""
+
+    top: int = 10
+    types: frozenset[str] = frozenset()
+    case_types: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()  # empty = everyone's orgs
+    org_ids: frozenset[str] | None = None  # restrict to these orgs (cells, tiers)
+    description: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SignalList:
+    cards: SummaryCards
+    items: list[OrgItem]
+    total: int  # orgs matching the filter before the top-N cut
+
+
+def visible_condition(now: dt.datetime):
+    """Signals on the active lists: active ones, and snoozed ones whose snooze has run out."""
+    return or_(
+        Signal.status == STATUS_ACTIVE,
+        and_(Signal.status == STATUS_SNOOZED, Signal.snoozed_until <= now),
+    )
+
+
+def latest_snapshots(session: Session, application_id: int) -> pd.DataFrame:
+    """Latest and previous health snapshot per org: health, band, MRR, last seen, delta."""
+    h = HealthSnapshot
+    ranked = (
+        select(
+            h.org_id, h.score, h.band, h.mrr, h.last_seen, h.day,
+            func.row_number().over(partition_by=h.org_id, order_by=h.day.desc()).label("rn"),
+        )
+        .where(h.org_id.in_(select(Org.org_id).where(Org.application_id == application_id)))
+        .subquery()
+    )
+    rows = session.execute(select(ranked).where(ranked.c.rn <= 2)).all()
+    frame = pd.DataFrame.from_records(rows, columns=["org_id", "score", "band", "mrr", "last_seen", "day", "rn"])
+    latest = frame[frame["rn"] == 1].set_index("org_id")
+    prev = frame[frame["rn"] == 2].set_index("org_id")["score"]
+    latest = latest.assign(
+        score=pd.to_numeric(latest["score"]).astype(float),
+        mrr=pd.to_numeric(latest["mrr"]).astype(float),
+        prev_score=pd.to_numeric(prev.reindex(latest.index)).astype(float),
+    )
+    latest["health_delta"] = latest["score"] - latest["prev_score"]
+    return latest
+
+
+def _visible_signals(session: Session, application_id: int, now: dt.datetime) -> pd.DataFrame:
+    cols = [Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
+            Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until]
+    rows = session.execute(
+        select(*cols).where(Signal.application_id == application_id, visible_condition(now))
+    ).all()
+    return pd.DataFrame.from_records(rows, columns=[c.key for c in cols])
+
+
+def _signal_view(row: dict) -> SignalView:
+    return SignalView(
+        id=int(row["id"]), type=row["type"], label=SIGNAL_LABELS[row["type"]], priority=float(row["priority"]),
+        reason=row["reason"], evidence=dict(row["evidence"] or {}), status=row["status"],
+        opened_at=row["opened_at"], suggested_case=row["suggested_case"], snoozed_until=row["snoozed_until"],
+    )
+
+
+def _none_if_nan(value):
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT else value
+
+
+def build_items(session: Session, application_id: int, signals: pd.DataFrame,
+                org_ids: list[str]) -> list[OrgItem]:
+    """OrgItems for the given orgs (in that order) from their visible signals."""
+    if not org_ids:
+        return []
+    snaps = latest_snapshots(session, application_id)
+    orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
+    tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
+    items = []
+    for org_id in org_ids:
+        sig = signals[signals["org_id"] == org_id].sort_values(["priority", "type"], ascending=[False, True])
+        views = tuple(_signal_view(r) for r in sig.to_dict("records"))
+        snap = snaps.loc[org_id] if org_id in snaps.index else None
+        org = orgs[org_id]
+        tag = tags.get(org_id)
+        top = views[0] if views else None
+        items.append(
+            OrgItem(
+                org_id=org_id,
+                name=org.name,
+                owner=org.owner,
+                mrr=float(snap["mrr"]) if snap is not None else 0.0,
+                health=_none_if_nan(float(snap["score"])) if snap is not None else None,
+                band=snap["band"] if snap is not None else None,
+                health_delta=_none_if_nan(float(snap["health_delta"])) if snap is not None else None,
+                last_seen=_none_if_nan(snap["last_seen"]) if snap is not None else None,
+                priority=top.priority if top else 0.0,
+                signals=views,
+                reason=top.reason if top else "",
+                case_type=tag.case_type if tag else None,
+                case_by=tag.tagged_by if tag else None,
+                case_at=tag.tagged_at if tag else None,
+                case_suggested=suggested_case_for(views),
+            )
+        )
+    return items
+
+
+def suggested_case_for(signals: tuple[SignalView, ...]) -> str | None:
+    """The org's suggestion is its highest-priority signal's suggested case."""
+    return signals[0].suggested_case if signals else None
+
+
+def summary_cards(session: Session, application_id: int, now: dt.datetime,
+                  signals: pd.DataFrame | None = None) -> SummaryCards:
+    if signals is None:
+        signals = _visible_signals(session, application_id, now)
+    snaps = latest_snapshots(session, application_id)
+    risk_orgs = signals.loc[signals["type"].isin(RISK_TYPES), "org_id"].unique()
+    mrr_at_risk = float(snaps["mrr"].reindex(risk_orgs).fillna(0).sum()) if len(risk_orgs) else 0.0
+    week_ago = now - WEEK
+    opened = session.scalar(select(func.count()).select_from(Signal).where(
+        Signal.application_id == application_id, Signal.opened_at > week_ago, Signal.opened_at <= now))
+    resolved = session.scalar(select(func.count()).select_from(Signal).where(
+        Signal.application_id == application_id, Signal.resolved_at > week_ago, Signal.resolved_at <= now))
+    scanned_at = session.scalar(select(func.max(ScanRun.as_of)).where(
+        ScanRun.application_id == application_id, ScanRun.status == "ok"))
+    return SummaryCards(
+        orgs_with_signals=int(signals["org_id"].nunique()),
+        mrr_at_risk=mrr_at_risk,
+        opened_this_week=int(opened or 0),
+        resolved_this_week=int(resolved or 0),
+        scanned_at=scanned_at,
+        active_signals=int(len(signals)),
+    )
+
+
+def list_signals(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter) -> SignalList:
+    """The ranked list: orgs ordered by their highest visible signal priority, then MRR."""
+    signals = _visible_signals(session, application_id, now)
+    cards = summary_cards(session, application_id, now, signals)
+    if signals.empty:
+        return SignalList(cards=cards, items=[], total=0)
+    orgs = session.execute(
+        select(Org.org_id, Org.owner).where(Org.application_id == application_id)
+    ).all()
+    owner = pd.Series({o: w for o, w in orgs}, dtype=object)
+    tags = dict(session.execute(select(CaseTag.org_id, CaseTag.case_type)).all())
+    snaps = latest_snapshots(session, application_id)
+
+    per_org = signals.sort_values("priority", ascending=False).groupby("org_id", sort=False)
+    frame = pd.DataFrame({
+        "priority": per_org["priority"].max(),
+        "suggested": per_org["suggested_case"].first(),
+    })
+    frame["case"] = pd.Series(tags, dtype=object).reindex(frame.index).fillna(frame["suggested"])
+    frame["owner"] = owner.reindex(frame.index)
+    frame["mrr"] = snaps["mrr"].reindex(frame.index).fillna(0.0)
+    if flt.types:
+        has_type = signals[signals["type"].isin(flt.types)]["org_id"].unique()
+        frame = frame[frame.index.isin(has_type)]
+    if flt.case_types:
+        frame = frame[frame["case"].isin(flt.case_types)]
+    if flt.owners:
+        wanted = {o.lower() for o in flt.owners}
+        frame = frame[frame["owner"].fillna("").str.lower().isin(wanted)]
+    if flt.org_ids is not None:
+        frame = frame[frame.index.isin(flt.org_ids)]
+    frame = frame.reset_index().sort_values(["priority", "mrr", "org_id"], ascending=[False, False, True])
+    chosen = frame["org_id"].head(flt.top).tolist()
+    if flt.types:
+        signals = signals[signals["type"].isin(flt.types)]
+    return SignalList(cards=cards, items=build_items(session, application_id, signals, chosen), total=len(frame))
+
+
+def items_for_signals(session: Session, application_id: int, signal_ids: list[int], now: dt.datetime) -> list[OrgItem]:
+    """Items for specific signals (alerts), ordered by priority."""
+    cols = [Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
+            Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until]
+    rows = session.execute(select(*cols).where(Signal.id.in_(signal_ids))).all()
+    signals = pd.DataFrame.from_records(rows, columns=[c.key for c in cols])
+    if signals.empty:
+        return []
+    order = signals.groupby("org_id")["priority"].max().sort_values(ascending=False).index.tolist()
+    return build_items(session, application_id, signals, order)
+
+
+# --- org lookup -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrgMatch:
+    org_id: str
+    name: str
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    matches: list[OrgMatch]  # one = found; several = ask which
+    closest: list[str]  # names to suggest when nothing matched
+
+
+def find_orgs(session: Session, application_id: int, query: str, limit: int = 10) -> LookupResult:
+    """Id, domain or case-insensitive name; then substring; then the closest names."""
+    q = query.strip()
+    if not q:
+        return LookupResult([], [])
+    ql = q.lower()
+    base = select(Org.org_id, Org.name, Org.domain).where(Org.application_id == application_id)
+    exact = session.execute(
+        base.where(or_(Org.org_id == q, func.lower(Org.domain) == ql, func.lower(Org.name) == ql)).order_by(Org.name)
+    ).all()
+    if exact:
+        by_id = [r for r in exact if r.org_id == q]
+        chosen = by_id or exact
+        return LookupResult([OrgMatch(*r) for r in chosen[:limit]], [])
+    like = f"%{ql.replace('%', '').replace('_', '')}%"
+    partial = session.execute(
+        base.where(or_(func.lower(Org.name).like(like), func.lower(Org.domain).like(like))).order_by(Org.name).limit(limit)
+    ).all()
+    if partial:
+        return LookupResult([OrgMatch(*r) for r in partial], [])
+    names = session.scalars(select(Org.name).where(Org.application_id == application_id)).all()
+    lowered = {n.lower(): n for n in names}
+    closest = difflib.get_close_matches(ql, list(lowered), n=5, cutoff=0.5)
+    return LookupResult([], [lowered[c] for c in closest])
+
+
+# --- org detail -------------------------------------------------------------------------
+
+def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
+    value = comp.get("value")
+    if value is None:
+        return "no data"
+    if name == "activity":
+        return f"{value:.0f} of {cfg.scan.activity_window_days} days active"
+    if name == "breadth":
+        return f"{usage.get('recent_key_features', 0)} features used ({value:.0%})" if value <= 1 else f"{value:.0f}"
+    if name == "seat_utilization":
+        return f"{usage.get('recent_active_users', 0)} active users ({value:.0%} of seats)"
+    if name == "trend":
+        return f"events {value * 100:+.0f}% vs previous {cfg.scan.recent_window_days} days"
+    if name == "support":
+        return f"{usage.get('open_tickets', 0)} open tickets"
+    if name == "sentiment":
+        return f"NPS {value:+.0f} ({usage.get('survey_responses', 0)} responses)"
+    return f"{value}"
+
+
+def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config) -> OrgDetail | None:
+    org = session.get(Org, org_id)
+    if org is None or org.application_id != application_id:
+        return None
+    signals = _visible_signals(session, application_id, now)
+    signals = signals[signals["org_id"] == org_id]
+    (item,) = build_items(session, application_id, signals, [org_id])
+
+    snaps = session.scalars(
+        select(HealthSnapshot).where(HealthSnapshot.org_id == org_id).order_by(HealthSnapshot.day.desc()).limit(2)
+    ).all()
+    latest = snaps[0] if snaps else None
+    previous = snaps[1] if len(snaps) > 1 else None
+    components: list[ComponentView] = []
+    moved: list[tuple[str, float]] = []
+    if latest is not None:
+        usage = latest.usage or {}
+        for name in HEALTH_COMPONENTS:
+            comp = (latest.components or {}).get(name) or {}
+            left_out = name in (latest.left_out or [])
+            components.append(ComponentView(
+                name=name, label=COMPONENT_LABELS[name], value=comp.get("value"),
+                value_text=_component_text(name, comp, usage, cfg), score=comp.get("score"),
+                weight=comp.get("weight"), contribution=comp.get("contribution"), left_out=left_out,
+            ))
+            if previous is not None:
+                before = ((previous.components or {}).get(name) or {}).get("score")
+                now_score = comp.get("score")
+                if before is not None and now_score is not None and abs(now_score - before) >= 1:
+                    moved.append((COMPONENT_LABELS[name].lower(), round(now_score - before, 1)))
+        moved.sort(key=lambda m: -abs(m[1]))
+
+    subs = session.scalars(
+        select(Subscription).where(Subscription.org_id == org_id).order_by(Subscription.started_at.desc())
+    ).all()
+    today = now.date()
+    sub_views = tuple(
+        SubscriptionView(
+            subscription_id=s.subscription_id, product=s.product, plan=s.plan, mrr=float(s.mrr), status=s.status,
+            started_at=s.started_at, ended_at=s.ended_at,
+            counts_now=(s.started_at <= today and (s.ended_at is None or s.ended_at > today)
+                        and s.status != "trialing" and not (s.status == "canceled" and s.ended_at is None)),
+        )
+        for s in subs
+    )
+    end_day = latest.day if latest is not None else today
+    return OrgDetail(
+        item=item,
+        domain=org.domain,
+        plan=org.plan,
+        seats=org.seats,
+        created_at=org.created_at,
+        components=tuple(components),
+        moved=tuple(moved),
+        usage_weeks=tuple(queries.weekly_usage(session, org_id, end_day)),
+        subscriptions=sub_views,
+        mrr_history=tuple(mrr_history(sub_views)),
+        renewal_date=org.renewal_date,
+    )
+
+
+def mrr_history(subs: tuple[SubscriptionView, ...]) -> list[tuple[dt.date, float]]:
+    """The org's MRR after every date on which a subscription started or ended."""
+    counted = [s for s in subs if s.status != "trialing" and not (s.status == "canceled" and s.ended_at is None)]
+    dates = sorted({s.started_at for s in counted} | {s.ended_at for s in counted if s.ended_at})
+    history: list[tuple[dt.date, float]] = []
+    for day in dates:  # one row per change date of one org
+        mrr = sum(s.mrr for s in counted if s.started_at <= day and (s.ended_at is None or s.ended_at > day))
+        if not history or history[-1][1] != mrr:
+            history.append((day, round(mrr, 2)))
+    return history

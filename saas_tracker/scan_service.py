@@ -1,0 +1,225 @@
+"""A scan: aggregate in the database, score in pandas, persist the results in one transaction.
+
+This is the only place that joins ``storage`` and ``scoring`` for a scan. The whole scan is
+one transaction, so a crash half-way leaves the previous snapshots and signals intact; a
+failed run is still recorded, in its own transaction, so operators can see it happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from saas_tracker.config import (
+    HEALTH_COMPONENTS,
+    STATUS_ACTIVE,
+    STATUS_RESOLVED,
+    Config,
+)
+from scoring.episodes import plan_episodes
+from scoring.health import score_health
+from scoring.signals import evaluate_signals
+from storage import queries
+from storage.db import get_or_create_application
+from storage.models import HealthSnapshot, Org, ScanRun, Signal
+
+log = logging.getLogger(__name__)
+
+USAGE_FIELDS = (
+    "recent_events", "previous_events", "recent_active_users", "previous_active_users",
+    "recent_active_days", "previous_active_days", "recent_features", "recent_key_features",
+    "activity_active_days", "open_tickets", "open_tickets_p1", "survey_responses", "nps",
+)
+HEALTH_FIELDS = ("usage_change", "active_users_change", "seat_utilization")
+
+
+@dataclass
+class ScanResult:
+    run_id: int
+    application_id: int
+    as_of: dt.datetime
+    orgs_scanned: int
+    opened_ids: list[int] = field(default_factory=list)
+    updated: int = 0
+    resolved: int = 0
+
+    @property
+    def opened(self) -> int:
+        return len(self.opened_ids)
+
+
+AfterSignals = Callable[[Session, ScanResult, Config], None]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe Python scalars: NaN/NaT become None, numpy numbers become Python numbers."""
+    if value is None:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else round(float(value), 4)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _snapshot_rows(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> list[dict[str, Any]]:
+    comp_records = {
+        c: _records(health[[f"{c}_value", f"{c}_score", f"{c}_weight", f"{c}_contribution"]].set_axis(
+            ["value", "score", "weight", "contribution"], axis=1))
+        for c in HEALTH_COMPONENTS
+    }
+    usage = _records(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)]))
+    left_out = health[[f"{c}_score" for c in HEALTH_COMPONENTS]].isna().to_numpy()
+    scores = health["health"].astype(float).to_numpy()
+    bands = health["band"].tolist()
+    mrr = orgs["mrr"].astype(float).to_numpy()
+    last_seen = [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]]
+    rows = []
+    for i, org_id in enumerate(orgs.index):
+        rows.append(
+            {
+                "org_id": org_id,
+                "day": day,
+                "scan_run_id": run_id,
+                "score": None if np.isnan(scores[i]) else float(scores[i]),
+                "band": bands[i],
+                "components": {c: comp_records[c][i] for c in HEALTH_COMPONENTS},
+                "left_out": [c for j, c in enumerate(HEALTH_COMPONENTS) if left_out[i, j]],
+                "mrr": round(float(mrr[i]), 2),
+                "last_seen": last_seen[i],
+                "usage": usage[i],
+            }
+        )
+    return rows
+
+
+def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
+    rows = session.execute(
+        select(Signal.id, Signal.org_id, Signal.type, Signal.status, Signal.snoozed_until).where(
+            Signal.application_id == application_id, Signal.status != STATUS_RESOLVED
+        )
+    ).all()
+    frame = pd.DataFrame.from_records(rows, columns=["id", "org_id", "type", "status", "snoozed_until"])
+    frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"], utc=True)
+    frame["id"] = frame["id"].astype("int64")
+    return frame
+
+
+def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "priority": float(row["priority"]),
+        "evidence": {k: _plain(v) for k, v in dict(row["evidence"]).items()},
+        "reason": str(row["reason"]),
+        "suggested_case": row.get("suggested_case"),
+    }
+
+
+def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
+                  as_of: dt.datetime, result: ScanResult) -> None:
+    """Turn this scan's conditions into opened, updated and resolved signals (SPEC §4)."""
+    plan = plan_episodes(_open_signals(session, application_id), current, as_of)
+    if len(plan.to_open):
+        values = [
+            {
+                "application_id": application_id,
+                "org_id": row["org_id"],
+                "type": row["type"],
+                "status": STATUS_ACTIVE,
+                "opened_at": as_of,
+                "updated_at": as_of,
+                "opened_scan_id": run_id,
+                **_signal_values(row),
+            }
+            for row in plan.to_open.to_dict("records")
+        ]
+        ids = session.scalars(insert(Signal).returning(Signal.id), values).all()
+        result.opened_ids = sorted(int(i) for i in ids)
+    if len(plan.to_update):
+        updates = []
+        for row in plan.to_update.to_dict("records"):
+            values = {"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
+            if row["new_status"] == STATUS_ACTIVE:
+                values["snoozed_until"] = None
+            updates.append(values)
+        session.execute(update(Signal), updates)
+        result.updated = len(updates)
+    resolve_ids = [int(i) for i in plan.to_resolve]
+    if resolve_ids:
+        session.execute(
+            update(Signal).where(Signal.id.in_(resolve_ids)).values(status=STATUS_RESOLVED, resolved_at=as_of)
+        )
+        result.resolved = len(resolve_ids)
+
+
+def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None = None,
+             application: str | None = None, after_signals: AfterSignals | None = None) -> ScanResult:
+    """Scan every org of one application as of `as_of` (default now) and persist the results."""
+    as_of = (as_of or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    app_name = application or cfg.application
+    started = dt.datetime.now(dt.timezone.utc)
+    try:
+        with factory() as session, session.begin():
+            app = get_or_create_application(session, app_name)
+            run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running")
+            session.add(run)
+            session.flush()
+            orgs = queries.org_frame(session, app.id, as_of, cfg)
+            ctx = queries.scan_context(session, app.id, as_of, cfg)
+            health = score_health(orgs, ctx, cfg)
+            current = evaluate_signals(orgs, health, ctx, cfg)
+            result = ScanResult(run_id=run.id, application_id=app.id, as_of=as_of, orgs_scanned=len(orgs))
+
+            day = as_of.date()
+            session.execute(
+                delete(HealthSnapshot).where(
+                    HealthSnapshot.day == day,
+                    HealthSnapshot.org_id.in_(select(Org.org_id).where(Org.application_id == app.id)),
+                )
+            )
+            rows = _snapshot_rows(orgs, health, day, run.id)
+            if rows:
+                session.execute(insert(HealthSnapshot), rows)
+            apply_signals(session, app.id, run.id, current, as_of, result)
+            if after_signals is not None:
+                after_signals(session, result, cfg)
+
+            run.orgs_scanned = result.orgs_scanned
+            run.signals_opened = result.opened
+            run.signals_updated = result.updated
+            run.signals_resolved = result.resolved
+            run.finished_at = dt.datetime.now(dt.timezone.utc)
+            run.status = "ok"
+        log.info("scan %s as of %s: %d orgs, %d opened, %d updated, %d resolved", app_name,
+                 as_of.isoformat(), result.orgs_scanned, result.opened, result.updated, result.resolved)
+        return result
+    except Exception as exc:
+        _record_failed_run(factory, app_name, as_of, started, exc)
+        raise
+
+
+def _record_failed_run(factory: sessionmaker[Session], app_name: str, as_of: dt.datetime,
+                       started: dt.datetime, exc: Exception) -> None:
+    log.exception("scan of %s as of %s failed; previous results kept", app_name, as_of.isoformat())
+    try:
+        with factory() as session, session.begin():
+            app = get_or_create_application(session, app_name)
+            session.add(ScanRun(application_id=app.id, as_of=as_of, started_at=started,
+                                finished_at=dt.datetime.now(dt.timezone.utc), status=f"failed: {type(exc).__name__}"[:20]))
+    except Exception:  # the database itself may be what failed; the original error is re-raised
+        log.exception("could not record the failed scan run")

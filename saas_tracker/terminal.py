@@ -1,0 +1,107 @@
+"""Plain-text rendering of the read models for the terminal (`signals`, `org`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from saas_tracker.formatting import format_last_seen, format_money
+from saas_tracker.views import OrgDetail, OrgItem, SummaryCards
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int] | tuple[int, ...]) -> str:
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))] for v in values)
+
+
+def trend_arrow(delta: float | None) -> str:
+    if delta is None:
+        return " "
+    if delta >= 1:
+        return "↑"
+    if delta <= -1:
+        return "↓"
+    return "→"
+
+
+def render_cards(cards: SummaryCards, symbol: str) -> str:
+    scanned = cards.scanned_at.strftime("%Y-%m-%d %H:%M UTC") if cards.scanned_at else "never"
+    return (
+        f"Orgs with active signals: {cards.orgs_with_signals}   "
+        f"MRR at risk: {format_money(cards.mrr_at_risk, symbol)}   "
+        f"New this week: {cards.opened_this_week}   Resolved this week: {cards.resolved_this_week}   "
+        f"(scanned {scanned})"
+    )
+
+
+def _health_text(item: OrgItem) -> str:
+    if item.health is None:
+        return "–"
+    return f"{item.health:.0f} {item.band or ''}{trend_arrow(item.health_delta)}"
+
+
+def render_items(items: list[OrgItem], total: int, now: dt.datetime, symbol: str) -> str:
+    if not items:
+        return "Nothing needs attention: no active signals match."
+    header = f"{'#':>3}  {'prio':>5}  {'org':<28} {'signals':<40} {'MRR':>8}  {'health':<11} {'last seen':<12} case"
+    lines = [header, "-" * len(header)]
+    for rank, item in enumerate(items, 1):
+        types = ", ".join(s.label for s in item.signals)
+        case = f"{item.case_type} (by {item.case_by})" if item.case_type else (
+            f"{item.case_suggested}?" if item.case_suggested else "")
+        lines.append(
+            f"{rank:>3}  {item.priority:>5.1f}  {item.name[:28]:<28} {types[:40]:<40} "
+            f"{format_money(item.mrr, symbol):>8}  {_health_text(item):<11} "
+            f"{format_last_seen(item.last_seen, now):<12} {case}"
+        )
+        lines.append(f"{'':>12} why: {item.reason}")
+    if total > len(items):
+        lines.append(f"…and {total - len(items)} more")
+    return "\n".join(lines)
+
+
+def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
+    item = detail.item
+    out = [f"{item.name} ({item.org_id}{', ' + detail.domain if detail.domain else ''})"]
+    out.append(
+        f"  MRR {format_money(item.mrr, symbol)}   plan {detail.plan or '–'}   seats {detail.seats or '–'}   "
+        f"owner {item.owner or '–'}   last seen {format_last_seen(item.last_seen, now)}"
+    )
+    if detail.cell or detail.tier:
+        out.append(f"  segment {detail.cell or '–'}   {detail.tier or ''} {detail.quadrant or ''}".rstrip())
+    delta = "" if item.health_delta is None else f" ({item.health_delta:+.0f} since previous scan)"
+    health = "no scan yet" if item.health is None else f"{item.health:.0f} ({item.band}){delta}"
+    out.append(f"\nHealth {health}")
+    for c in detail.components:
+        if c.left_out:
+            out.append(f"  {c.label:<17} left out (no data)")
+        else:
+            out.append(f"  {c.label:<17} score {c.score:5.1f}  weight {c.weight:5.1f}%  "
+                       f"= {c.contribution:5.1f} pts   {c.value_text}")
+    if detail.moved:
+        out.append("  moved: " + ", ".join(f"{name} {pts:+.0f}".replace("-", "−") for name, pts in detail.moved))
+    out.append(f"\nUsage, events per week (12 weeks): {sparkline(detail.usage_weeks)}  "
+               f"{' '.join(str(v) for v in detail.usage_weeks)}")
+    out.append("\nSubscriptions")
+    for s in detail.subscriptions:
+        period = f"{s.started_at} → {s.ended_at or 'open'}"
+        out.append(f"  {'*' if s.counts_now else ' '} {s.subscription_id:<14} {s.product or '–':<14} "
+                   f"{s.plan or '–':<12} {format_money(s.mrr, symbol):>8}  {s.status:<9} {period}")
+    if detail.mrr_history:
+        out.append("  MRR history: " + ", ".join(f"{d}: {format_money(m, symbol)}" for d, m in detail.mrr_history))
+    out.append("\nOpen signals")
+    if not item.signals:
+        out.append("  none")
+    for s in item.signals:
+        out.append(f"  [{s.id}] {s.label} (priority {s.priority:.1f}, since {s.opened_at:%Y-%m-%d}): {s.reason}")
+        out.append("      evidence: " + ", ".join(f"{k}={v}" for k, v in s.evidence.items()))
+    if item.case_type:
+        out.append(f"\nCase: {item.case_type}, tagged by {item.case_by}")
+    elif item.case_suggested:
+        out.append(f"\nCase: suggested {item.case_suggested}")
+    return "\n".join(out)

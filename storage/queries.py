@@ -1,0 +1,300 @@
+"""The heavy aggregation of a scan, done by the database.
+
+Each function returns one row per org (a DataFrame indexed by org_id) built from a single
+GROUP BY over the daily rollups; ``org_frame`` joins them into the frame described by
+``scoring.frames.ORG_COLUMNS``. Only rows up to the scan's ``as_of`` are read, so history
+can be replayed. Rollups are daily: the day that contains ``as_of`` counts as a whole day.
+
+Everything here is SQLAlchemy Core so the same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from saas_tracker.config import MRR_EXCLUDED_STATUSES, Config
+from scoring.frames import ORG_COLUMNS, ScanContext
+from storage.models import (
+    HealthSnapshot,
+    Org,
+    Subscription,
+    SupportTicket,
+    SurveyResponse,
+    UsageDaily,
+    UsageDailyFeature,
+    UsageDailyUser,
+)
+
+DAY = dt.timedelta(days=1)
+
+
+def _frame(session: Session, stmt, columns: Sequence[str]) -> pd.DataFrame:
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    return frame.set_index("org_id")
+
+
+def _app_orgs(application_id: int):
+    return select(Org.org_id).where(Org.application_id == application_id)
+
+
+def mrr_condition(day: dt.date):
+    """Subscriptions that count towards MRR on `day` (SPEC §1).
+
+    A subscription counts while started_at <= day < ended_at. Trials never count. A
+    canceled subscription counts only through its recorded ended_at: without one there is no
+    period in which it was paid, so it counts nowhere.
+    """
+    return and_(
+        Subscription.started_at <= day,
+        or_(Subscription.ended_at.is_(None), Subscription.ended_at > day),
+        Subscription.status != "trialing",
+        or_(Subscription.status != "canceled", Subscription.ended_at.is_not(None)),
+    )
+
+
+def org_attributes(session: Session, application_id: int) -> pd.DataFrame:
+    cols = [
+        Org.org_id, Org.name, Org.domain, Org.owner, Org.created_at, Org.source, Org.plan,
+        Org.seats, Org.renewal_date, Org.icp_fit, Org.strategic, Org.relationship_score,
+    ]
+    names = ["org_id", "name", "domain", "owner", "created_at", "source", "plan", "seats",
+             "renewal_date", "icp_fit", "strategic", "relationship"]
+    stmt = select(*cols).where(Org.application_id == application_id).order_by(Org.org_id)
+    return _frame(session, stmt, names)
+
+
+def mrr_by_org(session: Session, application_id: int, day: dt.date) -> pd.Series:
+    stmt = (
+        select(Subscription.org_id, func.sum(Subscription.mrr))
+        .where(Subscription.org_id.in_(_app_orgs(application_id)), mrr_condition(day))
+        .group_by(Subscription.org_id)
+    )
+    frame = _frame(session, stmt, ["org_id", "mrr"])
+    return frame["mrr"].astype(float)
+
+
+def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
+    recent_days = cfg.scan.recent_window_days
+    recent_start = as_of_day - (recent_days - 1) * DAY
+    prev_start = recent_start - recent_days * DAY
+    act_start = as_of_day - (cfg.scan.activity_window_days - 1) * DAY
+    lower = min(prev_start, act_start)
+    d = UsageDaily
+    in_recent = d.day >= recent_start
+    in_prev = d.day < recent_start
+    in_prev_window = and_(d.day >= prev_start, d.day < recent_start)
+    stmt = (
+        select(
+            d.org_id,
+            func.sum(case((in_recent, d.events), else_=0)),
+            func.sum(case((in_prev_window, d.events), else_=0)),
+            func.sum(case((and_(in_recent, d.events > 0), 1), else_=0)),
+            func.sum(case((and_(in_prev_window, d.events > 0), 1), else_=0)),
+            func.sum(case((and_(d.day >= act_start, d.events > 0), 1), else_=0)),
+        )
+        .where(d.org_id.in_(_app_orgs(application_id)), d.day >= lower, d.day <= as_of_day)
+        .group_by(d.org_id)
+    )
+    del in_prev
+    frame = _frame(session, stmt, ["org_id", "recent_events", "previous_events", "recent_active_days",
+                                   "previous_active_days", "activity_active_days"])
+
+    u = UsageDailyUser
+    users = (
+        select(
+            u.org_id,
+            func.count(func.distinct(case((u.day >= recent_start, u.user_id)))),
+            func.count(func.distinct(case((u.day < recent_start, u.user_id)))),
+        )
+        .where(u.org_id.in_(_app_orgs(application_id)), u.day >= prev_start, u.day <= as_of_day)
+        .group_by(u.org_id)
+    )
+    users_frame = _frame(session, users, ["org_id", "recent_active_users", "previous_active_users"])
+
+    f = UsageDailyFeature
+    key_features = list(cfg.health.key_features)
+    is_key = f.feature.in_(key_features) if key_features else literal(True)
+    feats = (
+        select(
+            f.org_id,
+            func.count(func.distinct(case((f.day >= recent_start, f.feature)))),
+            func.count(func.distinct(case((f.day < recent_start, f.feature)))),
+            func.count(func.distinct(case((and_(f.day >= recent_start, is_key), f.feature)))),
+        )
+        .where(f.org_id.in_(_app_orgs(application_id)), f.day >= prev_start, f.day <= as_of_day)
+        .group_by(f.org_id)
+    )
+    feats_frame = _frame(session, feats, ["org_id", "recent_features", "previous_features", "recent_key_features"])
+    return frame.join(users_frame, how="outer").join(feats_frame, how="outer")
+
+
+def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime) -> pd.Series:
+    d = UsageDaily
+    stmt = (
+        select(d.org_id, func.max(d.last_event_at))
+        .where(d.org_id.in_(_app_orgs(application_id)), d.day <= as_of.date(), d.last_event_at <= as_of)
+        .group_by(d.org_id)
+    )
+    frame = _frame(session, stmt, ["org_id", "last_seen"])
+    return pd.to_datetime(frame["last_seen"], utc=True)
+
+
+def open_tickets(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
+    t = SupportTicket
+    penalty = case(
+        *[(t.severity == sev, literal(float(points))) for sev, points in cfg.health.severity_penalty.items()],
+        else_=literal(0.0),
+    )
+    stmt = (
+        select(
+            t.org_id,
+            func.count(),
+            func.sum(case((t.severity == "p1", 1), else_=0)),
+            func.sum(penalty),
+        )
+        .where(
+            t.org_id.in_(_app_orgs(application_id)),
+            t.opened_at <= as_of,
+            or_(t.closed_at.is_(None), t.closed_at > as_of),
+        )
+        .group_by(t.org_id)
+    )
+    return _frame(session, stmt, ["org_id", "open_tickets", "open_tickets_p1", "support_penalty"])
+
+
+def tickets_available(session: Session, application_id: int, as_of: dt.datetime) -> bool:
+    stmt = select(func.count()).select_from(SupportTicket).where(
+        SupportTicket.org_id.in_(_app_orgs(application_id)), SupportTicket.opened_at <= as_of
+    )
+    return bool(session.scalar(stmt))
+
+
+def survey_nps(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
+    """NPS from each respondent's latest answer in the lookback; anonymous answers count alone."""
+    s = SurveyResponse
+    since = as_of - dt.timedelta(days=cfg.scan.sentiment_lookback_days)
+    respondent = case((s.user_id == "", cast(s.id, String)), else_=s.user_id)
+    ranked = (
+        select(
+            s.org_id.label("org_id"),
+            s.score.label("score"),
+            func.row_number()
+            .over(partition_by=(s.org_id, respondent), order_by=(s.responded_at.desc(), s.id.desc()))
+            .label("rn"),
+        )
+        .where(s.org_id.in_(_app_orgs(application_id)), s.responded_at <= as_of, s.responded_at > since)
+        .subquery()
+    )
+    stmt = (
+        select(
+            ranked.c.org_id,
+            func.count(),
+            func.sum(case((ranked.c.score >= 9, 1), else_=0)),
+            func.sum(case((ranked.c.score <= 6, 1), else_=0)),
+        )
+        .where(ranked.c.rn == 1)
+        .group_by(ranked.c.org_id)
+    )
+    frame = _frame(session, stmt, ["org_id", "survey_responses", "promoters", "detractors"])
+    n = frame["survey_responses"].astype(float)
+    frame["nps"] = 100.0 * (frame["promoters"].astype(float) - frame["detractors"].astype(float)) / n
+    return frame[["survey_responses", "nps"]]
+
+
+def key_feature_total(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> int:
+    if cfg.health.key_features:
+        return len(set(cfg.health.key_features))
+    f = UsageDailyFeature
+    stmt = select(func.count(func.distinct(f.feature))).where(
+        f.org_id.in_(_app_orgs(application_id)), f.day <= as_of.date()
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+_INT_COLUMNS = (
+    "recent_events", "previous_events", "recent_active_users", "previous_active_users",
+    "recent_active_days", "previous_active_days", "recent_features", "previous_features",
+    "recent_key_features", "activity_active_days", "open_tickets", "open_tickets_p1", "survey_responses",
+)
+_FLOAT_COLUMNS = ("seats", "icp_fit", "strategic", "relationship", "mrr", "support_penalty", "nps")
+
+
+def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
+    """One row per org of the application with every column of ORG_COLUMNS."""
+    as_of_day = as_of.date()
+    frame = org_attributes(session, application_id)
+    frame = frame.join(mrr_by_org(session, application_id, as_of_day).rename("mrr"))
+    frame = frame.join(usage_windows(session, application_id, as_of_day, cfg))
+    frame = frame.join(last_seen_by_org(session, application_id, as_of).rename("last_seen"))
+    frame = frame.join(open_tickets(session, application_id, as_of, cfg))
+    frame = frame.join(survey_nps(session, application_id, as_of, cfg))
+    for col in _INT_COLUMNS:
+        frame[col] = frame[col].fillna(0).astype("int64")
+    for col in _FLOAT_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    frame["mrr"] = frame["mrr"].fillna(0.0)
+    frame["support_penalty"] = frame["support_penalty"].fillna(0.0)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame["renewal_date"] = pd.to_datetime(frame["renewal_date"], utc=True)
+    frame["last_seen"] = pd.to_datetime(frame["last_seen"], utc=True)
+    return frame[list(ORG_COLUMNS)]
+
+
+def previous_snapshots(session: Session, application_id: int, before_day: dt.date) -> pd.DataFrame:
+    """Each org's latest health snapshot strictly before `before_day` (the previous scan's view)."""
+    h = HealthSnapshot
+    latest = (
+        select(h.org_id, func.max(h.day).label("day"))
+        .where(h.org_id.in_(_app_orgs(application_id)), h.day < before_day)
+        .group_by(h.org_id)
+        .subquery()
+    )
+    stmt = select(h.org_id, h.score, h.components).join(
+        latest, and_(latest.c.org_id == h.org_id, latest.c.day == h.day)
+    )
+    frame = _frame(session, stmt, ["org_id", "score", "components"])
+    return frame
+
+
+def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> ScanContext:
+    prev = previous_snapshots(session, application_id, as_of.date())
+    if len(prev):
+        comp = pd.DataFrame.from_records(
+            [
+                {name: (c or {}).get("score") for name, c in (components or {}).items()}
+                for components in prev["components"].tolist()
+            ],
+            index=prev.index,
+        ).astype(float)
+        prev_health = prev["score"].astype(float)
+    else:
+        comp = pd.DataFrame()
+        prev_health = pd.Series(dtype=float)
+    return ScanContext(
+        as_of=as_of,
+        key_feature_total=key_feature_total(session, application_id, as_of, cfg),
+        tickets_available=tickets_available(session, application_id, as_of),
+        previous_components=comp,
+        previous_health=prev_health,
+    )
+
+
+def weekly_usage(session: Session, org_id: str, end_day: dt.date, weeks: int = 12) -> list[int]:
+    """Events per 7-day bucket ending at end_day, oldest first (for the sparkline)."""
+    start = end_day - (weeks * 7 - 1) * DAY
+    rows = session.execute(
+        select(UsageDaily.day, UsageDaily.events).where(
+            UsageDaily.org_id == org_id, UsageDaily.day >= start, UsageDaily.day <= end_day
+        )
+    ).all()
+    buckets = np.zeros(weeks, dtype=np.int64)
+    for day, events in rows:  # at most weeks*7 rows of one org
+        buckets[(day - start).days // 7] += int(events)
+    return [int(x) for x in buckets]
