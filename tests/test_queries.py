@@ -1,0 +1,123 @@
+"""The database aggregation behind a scan, pinned with exact numbers on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from saas_tracker.config import Config, config_from_dict
+from storage import queries
+from storage.db import get_or_create_application
+from storage.models import (
+    Org,
+    Subscription,
+    SupportTicket,
+    SurveyResponse,
+    UsageDaily,
+    UsageDailyFeature,
+    UsageDailyUser,
+)
+
+UTC = dt.timezone.utc
+AS_OF = dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
+DAY = AS_OF.date()
+
+
+def _usage(session, org_id: str, day: dt.date, users: dict[str, int], features: dict[str, int], hour: int = 10):
+    events = sum(users.values())
+    session.add(UsageDaily(org_id=org_id, day=day, events=events, active_users=len(users),
+                           distinct_features=len(features),
+                           last_event_at=dt.datetime.combine(day, dt.time(hour), tzinfo=UTC)))
+    for user, n in users.items():
+        session.add(UsageDailyUser(org_id=org_id, day=day, user_id=user, events=n))
+    for feature, n in features.items():
+        session.add(UsageDailyFeature(org_id=org_id, day=day, feature=feature, events=n))
+
+
+def _seed(session) -> int:
+    app = get_or_create_application(session, "default")
+    other = get_or_create_application(session, "other")
+    session.add_all([
+        Org(org_id="a", application_id=app.id, name="Acme", seats=10,
+            created_at=dt.datetime(2025, 1, 1, tzinfo=UTC)),
+        Org(org_id="b", application_id=app.id, name="Beta"),
+        Org(org_id="x", application_id=other.id, name="Other app org"),
+    ])
+    session.flush()
+    # Recent window = Nov 7..20, previous = Oct 24..Nov 6, activity = Oct 24..Nov 20.
+    _usage(session, "a", DAY, {"u1": 5, "u2": 3}, {"reports": 6, "api": 2}, hour=22)
+    _usage(session, "a", DAY - dt.timedelta(days=13), {"u1": 2}, {"reports": 2})
+    _usage(session, "a", DAY - dt.timedelta(days=14), {"u3": 10}, {"exports": 10})
+    _usage(session, "a", DAY - dt.timedelta(days=27), {"u1": 4}, {"reports": 4})
+    _usage(session, "a", DAY - dt.timedelta(days=28), {"u9": 100}, {"alerts": 100})  # outside both windows
+    _usage(session, "a", DAY + dt.timedelta(days=1), {"u1": 50}, {"reports": 50})  # after as_of: ignored
+    _usage(session, "x", DAY, {"z": 7}, {"reports": 7})
+    session.add_all([
+        Subscription(subscription_id="s1", org_id="a", mrr=100, started_at=dt.date(2026, 1, 1)),
+        Subscription(subscription_id="s2", org_id="a", mrr=50, started_at=dt.date(2026, 6, 1), ended_at=DAY),
+        Subscription(subscription_id="s3", org_id="a", mrr=70, started_at=dt.date(2026, 6, 1), status="trialing"),
+        Subscription(subscription_id="s4", org_id="a", mrr=30, started_at=dt.date(2026, 6, 1),
+                     ended_at=DAY + dt.timedelta(days=1), status="canceled"),
+        Subscription(subscription_id="s5", org_id="b", mrr=20, started_at=DAY + dt.timedelta(days=1)),
+        SupportTicket(ticket_id="t1", org_id="a", opened_at=AS_OF - dt.timedelta(days=3), severity="p1"),
+        SupportTicket(ticket_id="t2", org_id="a", opened_at=AS_OF - dt.timedelta(days=3), severity="p3"),
+        SupportTicket(ticket_id="t3", org_id="a", opened_at=AS_OF - dt.timedelta(days=9), severity="p2",
+                      closed_at=AS_OF - dt.timedelta(days=1)),
+        SupportTicket(ticket_id="t4", org_id="a", opened_at=AS_OF + dt.timedelta(hours=1), severity="p1"),
+        # Three respondents: u1's latest is 9 (promoter), u2 says 3 (detractor), one anonymous 8.
+        SurveyResponse(org_id="a", user_id="u1", score=2, responded_at=AS_OF - dt.timedelta(days=40)),
+        SurveyResponse(org_id="a", user_id="u1", score=9, responded_at=AS_OF - dt.timedelta(days=10)),
+        SurveyResponse(org_id="a", user_id="u2", score=3, responded_at=AS_OF - dt.timedelta(days=5)),
+        SurveyResponse(org_id="a", user_id="", score=8, responded_at=AS_OF - dt.timedelta(days=5)),
+        SurveyResponse(org_id="a", user_id="u4", score=10, responded_at=AS_OF - dt.timedelta(days=400)),
+    ])
+    session.commit()
+    return app.id
+
+
+def test_org_frame_aggregates_windows_mrr_tickets_and_nps_exactly(session) -> None:
+    app_id = _seed(session)
+    frame = queries.org_frame(session, app_id, AS_OF, Config())
+    assert sorted(frame.index) == ["a", "b"]
+    a = frame.loc["a"]
+    assert a["recent_events"] == 10  # 8 today + 2 thirteen days ago
+    assert a["previous_events"] == 14  # 10 + 4
+    assert a["recent_active_days"] == 2
+    assert a["previous_active_days"] == 2
+    assert a["activity_active_days"] == 4
+    assert a["recent_active_users"] == 2  # u1, u2
+    assert a["previous_active_users"] == 2  # u3, u1
+    assert a["recent_features"] == 2
+    assert a["previous_features"] == 2
+    assert a["recent_key_features"] == 2
+    assert a["last_seen"] == dt.datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    # s1 100 + s4 30 (canceled, but ends tomorrow); s2 ended today, s3 is a trial.
+    assert a["mrr"] == 130.0
+    assert a["open_tickets"] == 2 and a["open_tickets_p1"] == 1
+    assert a["support_penalty"] == 50.0  # p1 40 + p3 10
+    assert a["survey_responses"] == 3
+    assert math.isclose(a["nps"], 0.0)  # 1 promoter, 1 detractor, 1 passive
+    assert a["seats"] == 10.0
+
+    b = frame.loc["b"]
+    assert b["mrr"] == 0.0 and b["recent_events"] == 0 and b["open_tickets"] == 0
+    assert math.isnan(b["nps"]) and math.isnan(b["seats"])
+    assert b["last_seen"] is None or str(b["last_seen"]) == "NaT"
+
+
+def test_key_features_limit_breadth_and_set_its_denominator(session) -> None:
+    app_id = _seed(session)
+    cfg = config_from_dict({"health": {"key_features": ["reports", "exports", "alerts"]}})
+    frame = queries.org_frame(session, app_id, AS_OF, cfg)
+    assert frame.loc["a", "recent_key_features"] == 1  # only "reports" is key among reports/api
+    ctx = queries.scan_context(session, app_id, AS_OF, cfg)
+    assert ctx.key_feature_total == 3
+    assert ctx.tickets_available is True
+    # Without key features, the denominator is every feature the application has seen by as_of.
+    assert queries.scan_context(session, app_id, AS_OF, Config()).key_feature_total == 4
+
+
+def test_weekly_usage_buckets_oldest_first(session) -> None:
+    _seed(session)
+    weeks = queries.weekly_usage(session, "a", DAY, weeks=5)
+    assert weeks == [100, 4, 10, 2, 8]
