@@ -1,0 +1,130 @@
+"""Dismiss, snooze, tag and org lookup: what a person changes, audited, idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from saas_tracker import actions, read_service
+from saas_tracker.config import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP
+from storage.db import get_or_create_application
+from storage.models import AuditLog, CaseTag, HealthSnapshot, Org, Signal
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _signal(app_id: int, org_id: str, type_: str, priority: float, status: str = "active", **kw) -> Signal:
+    return Signal(application_id=app_id, org_id=org_id, type=type_, status=status, priority=priority,
+                  evidence={"x": 1}, reason=f"{type_} reason", suggested_case=kw.pop("case", "risk"),
+                  opened_at=NOW - dt.timedelta(days=2), updated_at=NOW, **kw)
+
+
+def _seed(session) -> int:
+    app = get_or_create_application(session)
+    session.add_all([
+        Org(org_id="acme", application_id=app.id, name="Acme Corp", domain="acme.com", owner="ana@example.com"),
+        Org(org_id="acme-eu", application_id=app.id, name="Acme Europe", domain="acme.eu"),
+        Org(org_id="globex", application_id=app.id, name="Globex", domain="globex.com", owner="U123"),
+        Org(org_id="initech", application_id=app.id, name="Initech"),
+    ])
+    session.flush()
+    session.add_all([
+        _signal(app.id, "acme", EXPANSION_CANDIDATE, 60.0, case="expansion"),
+        _signal(app.id, "globex", USAGE_DROP, 75.5),
+        _signal(app.id, "globex", REVENUE_AT_RISK, 90.0),
+        _signal(app.id, "initech", REVENUE_AT_RISK, 85.0, status="snoozed",
+                snoozed_until=NOW + dt.timedelta(days=3), dismissed_by="ana"),
+    ])
+    for org_id, score, mrr, prev in (("acme", 80.0, 500, 70.0), ("globex", 30.0, 9000, 45.0), ("initech", 20.0, 4000, None)):
+        session.add(HealthSnapshot(org_id=org_id, day=NOW.date(), score=score, band="red" if score < 40 else "green",
+                                   components={}, left_out=[], mrr=mrr, last_seen=None, usage={}))
+        if prev is not None:
+            session.add(HealthSnapshot(org_id=org_id, day=NOW.date() - dt.timedelta(days=1), score=prev, band="yellow",
+                                       components={}, left_out=[], mrr=mrr, last_seen=None, usage={}))
+    session.commit()
+    return app.id
+
+
+def test_list_ranks_orgs_by_highest_signal_and_hides_running_snoozes(session) -> None:
+    app_id = _seed(session)
+    result = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=10))
+    assert [i.org_id for i in result.items] == ["globex", "acme"]
+    globex = result.items[0]
+    assert globex.priority == 90.0
+    assert [s.type for s in globex.signals] == [REVENUE_AT_RISK, USAGE_DROP]
+    assert globex.health == 30.0 and globex.health_delta == -15.0 and globex.mrr == 9000.0
+    assert result.cards.orgs_with_signals == 2
+    assert result.cards.mrr_at_risk == 9000.0  # acme's expansion is not risk; initech is snoozed
+    assert result.cards.active_signals == 3
+    # Once the snooze runs out, initech is back on the list without any scan.
+    later = read_service.list_signals(session, app_id, NOW + dt.timedelta(days=4), read_service.SignalFilter())
+    assert [i.org_id for i in later.items] == ["globex", "initech", "acme"]
+
+
+def test_filters_combine_type_case_and_owner(session) -> None:
+    app_id = _seed(session)
+    flt = read_service.SignalFilter(types=frozenset([USAGE_DROP]))
+    items = read_service.list_signals(session, app_id, NOW, flt).items
+    assert [i.org_id for i in items] == ["globex"] and [s.type for s in items[0].signals] == [USAGE_DROP]
+    assert [i.org_id for i in read_service.list_signals(
+        session, app_id, NOW, read_service.SignalFilter(case_types=frozenset(["expansion"]))).items] == ["acme"]
+    assert [i.org_id for i in read_service.list_signals(
+        session, app_id, NOW, read_service.SignalFilter(owners=frozenset(["ANA@example.com"]))).items] == ["acme"]
+    top1 = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=1))
+    assert len(top1.items) == 1 and top1.total == 2
+
+
+def test_dismiss_hides_from_lists_is_audited_and_a_second_click_changes_nothing(session) -> None:
+    app_id = _seed(session)
+    ids = actions.open_signal_ids(session, "globex")
+    first = actions.dismiss_signals(session, ids, "U999", NOW, via="slack")
+    session.commit()
+    assert first.changed and first.signal_ids == sorted(ids)
+    second = actions.dismiss_signals(session, ids, "U999", NOW, via="slack")
+    session.commit()
+    assert not second.changed and "already dismissed by U999" in second.message
+    assert [i.org_id for i in read_service.list_signals(session, app_id, NOW, read_service.SignalFilter()).items] == ["acme"]
+    audit = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [(a.actor, a.action, a.via, a.before["status"], a.after["status"]) for a in audit] == [
+        ("U999", "dismiss", "slack", "active", "dismissed")] * 2
+
+
+def test_snooze_records_until_and_resolved_signal_is_explained(session) -> None:
+    _seed(session)
+    sig = session.scalar(select(Signal).where(Signal.org_id == "acme"))
+    until = NOW + dt.timedelta(days=7)
+    result = actions.dismiss_signals(session, [sig.id], "ana", NOW, snooze_until=until)
+    assert result.changed and "snoozed until 2026-11-30" in result.message
+    assert sig.status == "snoozed" and sig.snoozed_until == until
+    sig.status = "resolved"
+    again = actions.dismiss_signals(session, [sig.id], "ana", NOW)
+    assert not again.changed and "already resolved itself" in again.message
+    missing = actions.dismiss_signals(session, [99999], "ana", NOW)
+    assert not missing.changed and "no longer exists" in missing.message
+
+
+def test_tag_wins_over_suggestion_and_same_tag_twice_is_one_change(session) -> None:
+    app_id = _seed(session)
+    assert actions.tag_case(session, "globex", "expansion", "U1", NOW).changed
+    assert not actions.tag_case(session, "globex", "expansion", "U2", NOW).changed
+    assert actions.tag_case(session, "globex", "risk", "U2", NOW).changed
+    assert not actions.tag_case(session, "globex", "bogus", "U2", NOW).changed
+    assert not actions.tag_case(session, "nope", "risk", "U2", NOW).changed
+    session.commit()
+    tag = session.get(CaseTag, "globex")
+    assert (tag.case_type, tag.tagged_by) == ("risk", "U2")
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == 2
+    item = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter()).items[0]
+    assert (item.case_type, item.case_by, item.case_suggested) == ("risk", "U2", "risk")
+
+
+def test_find_orgs_by_id_domain_name_substring_and_closest(session) -> None:
+    app_id = _seed(session)
+    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acme").matches] == ["acme"]
+    assert [m.org_id for m in read_service.find_orgs(session, app_id, "GLOBEX.com").matches] == ["globex"]
+    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acme corp").matches] == ["acme"]
+    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acm").matches] == ["acme", "acme-eu"]
+    none = read_service.find_orgs(session, app_id, "initek")
+    assert none.matches == [] and none.closest == ["Initech"]
