@@ -1,0 +1,83 @@
+"""Revenue × Health: every paying org in one of four cells (SPEC §5).
+
+MRR is high at or above the split: a configured amount, or (amount 0, the default) the
+median MRR of the application's paying orgs, so at least half of them count as high.
+Health is high at or above ``health_split`` (60). Orgs with no MRR are not placed; a paying
+org with no health score yet (never scanned) is not placed either, rather than guessed
+into a cell, and has ``cell`` None.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from saas_tracker.config import SegmentsConfig
+
+CELL_REVENUE_AT_RISK = "revenue_at_risk"
+CELL_CHAMPIONS = "champions"
+CELL_WATCH = "watch"
+CELL_EXPANSION = "expansion"
+# Grid order: MRR high row (health low, high), then MRR low row.
+CELL_KEYS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS, CELL_WATCH, CELL_EXPANSION)
+CELL_LABELS = {
+    CELL_REVENUE_AT_RISK: "Revenue at risk",
+    CELL_CHAMPIONS: "Champions",
+    CELL_WATCH: "Watch",
+    CELL_EXPANSION: "Expansion",
+}
+HIGH_MRR_CELLS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS)
+
+_DEFAULTS = SegmentsConfig()
+
+
+def mrr_split(mrr: pd.Series, split_amount: float = _DEFAULTS.mrr_split_amount) -> float:
+    """The MRR at which an org counts as high: ``split_amount``, or the paying median when 0."""
+    if split_amount > 0:
+        return float(split_amount)
+    paying = pd.to_numeric(mrr, errors="coerce")
+    paying = paying[paying > 0]
+    return float(paying.median()) if len(paying) else 0.0
+
+
+def revenue_health_cells(
+    frame: pd.DataFrame,
+    split_amount: float = _DEFAULTS.mrr_split_amount,
+    health_split: float = _DEFAULTS.health_split,
+) -> pd.DataFrame:
+    """Place each paying org of ``frame`` (index org_id; columns mrr, health) in a cell.
+
+    Returns one row per paying org (same index): mrr, health, mrr_high, health_high,
+    cell (key from CELL_KEYS, None when health is missing), cell_label.
+    """
+    mrr = pd.to_numeric(frame["mrr"], errors="coerce").astype(float)
+    health = pd.to_numeric(frame["health"], errors="coerce").astype(float)
+    paying = mrr > 0
+    split = mrr_split(mrr, split_amount)
+    out = pd.DataFrame({"mrr": mrr[paying], "health": health[paying]})
+    out["mrr_high"] = out["mrr"] >= split
+    out["health_high"] = out["health"] >= health_split
+    scored = out["health"].notna()
+    cell = np.select(
+        [out["mrr_high"] & ~out["health_high"], out["mrr_high"] & out["health_high"],
+         ~out["mrr_high"] & ~out["health_high"]],
+        [CELL_REVENUE_AT_RISK, CELL_CHAMPIONS, CELL_WATCH],
+        default=CELL_EXPANSION,
+    )
+    out["cell"] = pd.Series(cell, index=out.index, dtype=object).where(scored, None)
+    out["cell_label"] = out["cell"].map(CELL_LABELS)
+    return out
+
+
+def cell_summary(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, in CELL_KEYS order and always all four: key, label, org_count, mrr."""
+    placed = cells[cells["cell"].notna()]
+    grouped = placed.groupby("cell")["mrr"].agg(["count", "sum"]).reindex(list(CELL_KEYS))
+    return pd.DataFrame(
+        {
+            "key": list(CELL_KEYS),
+            "label": [CELL_LABELS[k] for k in CELL_KEYS],
+            "org_count": grouped["count"].fillna(0).astype(int).to_numpy(),
+            "mrr": grouped["sum"].fillna(0.0).astype(float).round(2).to_numpy(),
+        }
+    )

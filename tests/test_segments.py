@@ -1,0 +1,64 @@
+"""Revenue × Health cells: boundaries, the median rule, and the four-cell summary."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from scoring.segments import CELL_KEYS, CELL_LABELS, cell_summary, mrr_split, revenue_health_cells
+
+
+def orgs(rows: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["mrr", "health"]).rename_axis("org_id")
+
+
+def test_median_split_even_count_and_health_boundary() -> None:
+    # Paying MRRs 100, 200, 300, 400 → median 250; the free org is not part of the median.
+    frame = orgs({"a": (100, 59.99), "b": (200, 60.0), "c": (300, 59.99), "d": (400, 60.0), "free": (0, 90.0)})
+    assert mrr_split(frame["mrr"]) == 250.0
+    cells = revenue_health_cells(frame)
+    assert cells["cell"].to_dict() == {"a": "watch", "b": "expansion", "c": "revenue_at_risk", "d": "champions"}
+    assert cells.loc["c", "cell_label"] == "Revenue at risk"
+
+
+def test_median_org_itself_counts_as_high() -> None:
+    # Odd count: median 200 is an org's own MRR, and ≥ means it is high.
+    frame = orgs({"a": (100, 80), "b": (200, 80), "c": (300, 80)})
+    cells = revenue_health_cells(frame)
+    assert cells["mrr_high"].to_dict() == {"a": False, "b": True, "c": True}
+    assert cells["cell"].to_dict() == {"a": "expansion", "b": "champions", "c": "champions"}
+
+
+def test_configured_amount_replaces_the_median() -> None:
+    frame = orgs({"a": (999.99, 10), "b": (1000, 10), "c": (5000, 70)})
+    cells = revenue_health_cells(frame, split_amount=1000, health_split=70)
+    assert cells["cell"].to_dict() == {"a": "watch", "b": "revenue_at_risk", "c": "champions"}
+
+
+def test_unscored_paying_org_is_in_no_cell() -> None:
+    frame = orgs({"a": (100, math.nan), "b": (300, 30)})
+    cells = revenue_health_cells(frame)
+    assert cells["cell"].to_dict() == {"a": None, "b": "revenue_at_risk"}
+    summary = cell_summary(cells).set_index("key")
+    assert summary["org_count"].sum() == 1
+
+
+def test_summary_has_all_four_cells_in_grid_order() -> None:
+    frame = orgs({"a": (100.10, 30), "b": (100.20, 30), "c": (500, 30), "d": (500, 90), "e": (0, 10)})
+    # Median of 100.10, 100.20, 500, 500 is 300.10: a, b low; c, d high.
+    summary = cell_summary(revenue_health_cells(frame))
+    assert summary.to_dict("records") == [
+        {"key": "revenue_at_risk", "label": "Revenue at risk", "org_count": 1, "mrr": 500.0},
+        {"key": "champions", "label": "Champions", "org_count": 1, "mrr": 500.0},
+        {"key": "watch", "label": "Watch", "org_count": 2, "mrr": 200.30},
+        {"key": "expansion", "label": "Expansion", "org_count": 0, "mrr": 0.0},
+    ]
+
+
+def test_empty_frame_gives_four_empty_cells() -> None:
+    summary = cell_summary(revenue_health_cells(orgs({})))
+    assert summary["key"].tolist() == list(CELL_KEYS)
+    assert summary["label"].tolist() == [CELL_LABELS[k] for k in CELL_KEYS]
+    assert summary["org_count"].tolist() == [0, 0, 0, 0]
+    assert summary["mrr"].tolist() == [0.0, 0.0, 0.0, 0.0]
