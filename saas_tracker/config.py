@@ -137,6 +137,14 @@ class PriorityConfig:
     base_points: float = field(default=20.0, metadata=_rng(0, 100))
     severity_points: float = field(default=40.0, metadata=_rng(0, 100))
     revenue_points: float = field(default=40.0, metadata=_rng(0, 100))
+    # Severity saturates smoothly, x / (x + half): it keeps rising with the strength of the
+    # condition but never passes 1. Inactive paying: days of silence beyond
+    # signals.inactive_days at which severity is one half.
+    inactive_half_days: float = field(default=14.0, metadata=_rng(0.1, None))
+    # Expansion: growth beyond signals.expansion_growth_from, and seat utilization beyond
+    # signals.expansion_seat_utilization_from, at which that part of severity is one half.
+    expansion_growth_half: float = field(default=0.25, metadata=_rng(0.001, None))
+    expansion_utilization_half: float = field(default=0.10, metadata=_rng(0.001, None))
 
 
 @dataclass(frozen=True)
