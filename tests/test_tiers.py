@@ -1,0 +1,139 @@
+"""Value × Potential: input scores, weighted arithmetic, re-normalization, quadrants, tiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import pytest
+
+from saas_tracker.config import TiersConfig
+from scoring.tiers import TIER_OUTPUT_COLUMNS, input_scores, score_tiers
+
+AS_OF = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.timezone.utc)
+NAN = math.nan
+
+
+def frame(rows: dict[str, dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("org_id")
+
+
+def days_ago(n: int) -> pd.Timestamp:
+    return pd.Timestamp(AS_OF) - pd.Timedelta(days=n)
+
+
+def in_days(n: int) -> dt.date:
+    return AS_OF.date() + dt.timedelta(days=n)
+
+
+def test_full_arithmetic_in_each_mode() -> None:
+    base = {"created_at": days_ago(365), "activity_score": 80.0, "health": 55.0, "strategic": 60.0,
+            "expansion_candidate": True, "icp_fit": 70.0, "relationship": 40.0, "renewal_date": in_days(45)}
+    orgs = frame({"a": {**base, "mrr": 100.0}, "b": {**base, "mrr": 200.0}, "c": {**base, "mrr": 300.0},
+                  "d": {**base, "mrr": 400.0}})
+    d = score_tiers(orgs, AS_OF).loc["d"]
+    # revenue 100 (top of 4 payers), tenure 365/730 → 50, engagement = activity 80, strategic 60
+    assert (d["revenue_score"], d["tenure_score"], d["engagement_score"], d["strategic_score"]) == (100, 50, 80, 60)
+    assert d["value"] == 78.5  # (100·40 + 50·15 + 80·20 + 60·25) / 100
+    # expansion 100 (candidate), fit 70, relationship 40, timing 45 of 90 days → 50
+    assert (d["expansion_score"], d["fit_score"], d["relationship_score"], d["timing_score"]) == (100, 70, 40, 50)
+    assert d["potential"] == 70.5  # (100·35 + 70·25 + 40·20 + 50·20) / 100
+    assert d["account_priority"] == 74.5
+    assert (d["quadrant"], d["tier"]) == ("Stars", "Tier 2")
+    assert d["inputs_left_out"] == []
+    assert d["inputs_used"] == ["revenue", "tenure", "engagement", "strategic", "expansion", "fit",
+                                "relationship", "timing"]
+    assert score_tiers(orgs, AS_OF, mode="retention").loc["d", "account_priority"] == 76.1  # .7·78.5 + .3·70.5
+    assert score_tiers(orgs, AS_OF, mode="growth").loc["d", "account_priority"] == 72.9  # .3·78.5 + .7·70.5
+    a = score_tiers(orgs, AS_OF).loc["a"]
+    assert (a["revenue_score"], a["value"]) == (25, 48.5)  # (25·40 + 750 + 1600 + 1500) / 100
+    assert list(score_tiers(orgs, AS_OF).columns) == list(TIER_OUTPUT_COLUMNS)
+
+
+def test_missing_inputs_are_left_out_and_weights_renormalized() -> None:
+    orgs = frame({"x": {"mrr": 500.0, "created_at": pd.NaT, "activity_score": NAN, "health": 80.0,
+                        "strategic": NAN, "expansion_candidate": False, "usage_change": 0.1,
+                        "seat_utilization": 0.72, "icp_fit": NAN, "relationship": 50.0, "renewal_date": None}})
+    x = score_tiers(orgs, AS_OF).loc["x"]
+    # Value from revenue 100 (weight 40) and engagement = health 80 (weight 20): 5600 / 60.
+    assert x["value"] == 93.33
+    # Expansion: max(0.1/0.2, 0.72/0.9) → 80; with relationship 50: (80·35 + 50·20) / 55.
+    assert x["expansion_score"] == 80.0
+    assert x["potential"] == 69.09
+    assert x["account_priority"] == 81.21
+    assert (x["quadrant"], x["tier"]) == ("Stars", "Tier 1")
+    assert x["inputs_used"] == ["revenue", "engagement", "expansion", "relationship"]
+    assert x["inputs_left_out"] == ["tenure", "strategic", "fit", "timing"]
+
+
+def two_inputs(pairs: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Orgs whose value is just ``strategic`` and potential just ``icp_fit`` (all else missing)."""
+    return frame({k: {"mrr": NAN, "strategic": v, "icp_fit": p} for k, (v, p) in pairs.items()})
+
+
+def test_tier_boundaries() -> None:
+    t = score_tiers(two_inputs({"t1": (80, 80), "t2hi": (79.99, 79.99), "t2": (60, 60), "t3hi": (59.99, 59.99),
+                                "t3": (40, 40), "t4": (39.99, 39.99), "zero": (0, 0)}), AS_OF)
+    assert t["account_priority"].to_dict() == {"t1": 80.0, "t2hi": 79.99, "t2": 60.0, "t3hi": 59.99, "t3": 40.0,
+                                               "t4": 39.99, "zero": 0.0}
+    assert t["tier"].to_dict() == {"t1": "Tier 1", "t2hi": "Tier 2", "t2": "Tier 2", "t3hi": "Tier 3",
+                                   "t3": "Tier 3", "t4": "Tier 4", "zero": "Tier 4"}
+    assert t.loc["t1", "inputs_used"] == ["strategic", "fit"]
+
+
+def test_quadrant_boundaries_fifty_counts_as_high() -> None:
+    q = score_tiers(two_inputs({"s": (50, 50), "g": (49.99, 50), "c": (50, 49.99), "m": (49.99, 49.99)}), AS_OF)
+    assert q["quadrant"].to_dict() == {"s": "Stars", "g": "Growth bets", "c": "Cash cows", "m": "Maintenance"}
+
+
+def test_mode_weight_moves_priority_and_tier() -> None:
+    orgs = two_inputs({"o": (100, 0)})
+    assert score_tiers(orgs, AS_OF, mode="balanced").loc["o", ["account_priority", "tier"]].tolist() == [50.0, "Tier 3"]
+    assert score_tiers(orgs, AS_OF, mode="retention").loc["o", ["account_priority", "tier"]].tolist() == [70.0, "Tier 2"]
+    assert score_tiers(orgs, AS_OF, mode="growth").loc["o", ["account_priority", "tier"]].tolist() == [30.0, "Tier 4"]
+    custom = TiersConfig(mode="growth", mode_weight={"balanced": 0.5, "retention": 0.7, "growth": 0.1})
+    assert score_tiers(orgs, AS_OF, tiers=custom).loc["o", "account_priority"] == 10.0
+    with pytest.raises(ValueError, match="mode must be one of"):
+        score_tiers(orgs, AS_OF, mode="aggressive")
+
+
+def test_priority_falls_back_to_the_side_that_has_inputs() -> None:
+    orgs = frame({"v": {"mrr": NAN, "strategic": 64.0, "icp_fit": NAN}})
+    v = score_tiers(orgs, AS_OF).loc["v"]
+    assert (v["value"], v["account_priority"], v["tier"]) == (64.0, 64.0, "Tier 2")
+    assert math.isnan(v["potential"]) and v["quadrant"] is None
+
+
+def test_input_score_mappings() -> None:
+    orgs = frame(
+        {
+            "top": {"mrr": 400.0, "created_at": days_ago(730), "renewal_date": in_days(0), "usage_change": 0.3},
+            "tie1": {"mrr": 200.0, "created_at": days_ago(1000), "renewal_date": in_days(90), "usage_change": -0.2},
+            "tie2": {"mrr": 200.0, "created_at": days_ago(73), "renewal_date": in_days(91), "seat_utilization": 0.45},
+            "low": {"mrr": 100.0, "created_at": days_ago(0), "renewal_date": in_days(-1), "expansion_candidate": True},
+            "free": {"mrr": 0.0, "created_at": pd.NaT, "renewal_date": in_days(60)},
+            "unknown": {"mrr": NAN, "created_at": pd.NaT, "renewal_date": None},
+        }
+    )
+    s = input_scores(orgs, AS_OF)
+    # Percentile rank among 4 payers, ties share the higher rank; no MRR → 0; unknown → left out.
+    assert s["revenue"].drop("unknown").to_dict() == {"top": 100.0, "tie1": 75.0, "tie2": 75.0, "low": 25.0,
+                                                     "free": 0.0}
+    assert math.isnan(s.loc["unknown", "revenue"])
+    assert s["tenure"].drop(["free", "unknown"]).to_dict() == {"top": 100.0, "tie1": 100.0, "tie2": 10.0, "low": 0.0}
+    assert s["tenure"][["free", "unknown"]].isna().all()
+    # Timing: 100 on the renewal day, 0 at the 90-day horizon and beyond, past date left out.
+    assert s.loc["top", "timing"] == 100.0
+    assert s.loc["tie1", "timing"] == 0.0
+    assert s.loc["tie2", "timing"] == 0.0
+    assert math.isnan(s.loc["low", "timing"])
+    assert s.loc["free", "timing"] == pytest.approx(100 / 3, abs=1e-12)
+    assert math.isnan(s.loc["unknown", "timing"])
+    # Expansion: growth over the +20 % threshold caps at 100, decline is 0, seats 45/90 → 50,
+    # a candidate is 100, nothing known → left out.
+    assert s.loc["top", "expansion"] == 100.0
+    assert s.loc["tie1", "expansion"] == 0.0
+    assert s.loc["tie2", "expansion"] == 50.0
+    assert s.loc["low", "expansion"] == 100.0
+    assert s[["expansion"]].loc[["free", "unknown"]].isna().all().all()
