@@ -1,0 +1,96 @@
+"""Suggested case types: each rule, and which one wins when several hold."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from saas_tracker.config import SignalsConfig
+from scoring.cases import suggest_case
+
+SEEN = pd.Timestamp("2026-05-30", tz="UTC")
+NEVER = pd.NaT
+
+
+def org(source: str | None = "signup", last_seen: object = SEEN, cell: str | None = None,
+        usage_change: float = math.nan, **signals: bool) -> dict[str, object]:
+    row: dict[str, object] = {"source": source, "last_seen": last_seen, "cell": cell, "usage_change": usage_change,
+                              "revenue_at_risk": False, "usage_drop": False, "inactive_paying": False,
+                              "expansion_candidate": False}
+    row.update(signals)
+    return row
+
+
+def suggest(rows: dict[str, dict[str, object]], **kw: object) -> pd.DataFrame:
+    return suggest_case(pd.DataFrame.from_dict(rows, orient="index").rename_axis("org_id"), **kw)  # type: ignore[arg-type]
+
+
+def test_each_rule_alone() -> None:
+    out = suggest(
+        {
+            "onboard": org(source="import", last_seen=NEVER),
+            "urgent": org(cell="revenue_at_risk"),
+            "drop": org(cell="watch", usage_drop=True),
+            "growth": org(cell="expansion"),
+            "strategic": org(cell="champions", usage_change=0.35),
+            "candidate": org(cell="watch", expansion_candidate=True),
+            "nothing": org(cell="champions", usage_change=0.05),
+            "free": org(),
+        }
+    )
+    assert out["case"].to_dict() == {
+        "onboard": "onboarding", "urgent": "risk", "drop": "risk", "growth": "expansion",
+        "strategic": "expansion", "candidate": "expansion", "nothing": None, "free": None,
+    }
+    assert out["why"].to_dict() == {
+        "onboard": "imported, never used the product: onboarding",
+        "urgent": "high MRR, low health: urgent retention",
+        "drop": "open Usage drop: retention",
+        "growth": "low MRR, high health: growth",
+        "strategic": "high MRR, growing usage (+35%): strategic expansion",
+        "candidate": "open Expansion candidate: expansion",
+        "nothing": None,
+        "free": None,
+    }
+
+
+def test_precedence_when_several_rules_hold() -> None:
+    out = suggest(
+        {
+            # Imported and never seen beats high-MRR-low-health and an Inactive paying signal.
+            "import_wins": org(source="import", last_seen=NEVER, cell="revenue_at_risk", inactive_paying=True),
+            # An imported org that has been seen is judged like any other.
+            "import_seen": org(source="import", last_seen=SEEN, cell="revenue_at_risk"),
+            # A signed-up org never seen is not onboarding here: its risk signal decides.
+            "signup_never": org(source="signup", last_seen=NEVER, inactive_paying=True),
+            # The revenue-at-risk cell's why beats the signal list.
+            "cell_over_signal": org(cell="revenue_at_risk", usage_drop=True),
+            # Risk signals beat the Expansion cell and an Expansion candidate.
+            "risk_over_growth": org(cell="expansion", expansion_candidate=True, usage_drop=True, inactive_paying=True),
+            # Low MRR + high health beats an Expansion candidate's own wording.
+            "cell_over_candidate": org(cell="expansion", expansion_candidate=True),
+            # Growing usage beats the candidate wording for a champion.
+            "growing_over_candidate": org(cell="champions", usage_change=0.2, expansion_candidate=True),
+        }
+    )
+    assert out.to_dict("index") == {
+        "import_wins": {"case": "onboarding", "why": "imported, never used the product: onboarding"},
+        "import_seen": {"case": "risk", "why": "high MRR, low health: urgent retention"},
+        "signup_never": {"case": "risk", "why": "open Inactive paying: retention"},
+        "cell_over_signal": {"case": "risk", "why": "high MRR, low health: urgent retention"},
+        "risk_over_growth": {"case": "risk", "why": "open Usage drop, Inactive paying: retention"},
+        "cell_over_candidate": {"case": "expansion", "why": "low MRR, high health: growth"},
+        "growing_over_candidate": {"case": "expansion", "why": "high MRR, growing usage (+20%): strategic expansion"},
+    }
+
+
+def test_growing_uses_the_configured_threshold() -> None:
+    rows = {"c": org(cell="champions", usage_change=0.15)}
+    assert suggest(rows)["case"].tolist() == [None]
+    assert suggest(rows, signals=SignalsConfig(expansion_growth_from=0.15))["case"].tolist() == ["expansion"]
+
+
+def test_missing_columns_mean_no_data() -> None:
+    frame = pd.DataFrame({"cell": ["expansion", None]}, index=pd.Index(["a", "b"], name="org_id"))
+    assert suggest_case(frame)["case"].tolist() == ["expansion", None]
