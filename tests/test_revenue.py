@@ -234,3 +234,64 @@ def test_movements_add_up_and_chain(subs: pd.DataFrame, by: str) -> None:
     assert (cents["starting_mrr"].iloc[1:].to_numpy() == cents["ending_mrr"].iloc[:-1].to_numpy()).all()
     assert m["ending_mrr"].iloc[-1] == total_mrr(subs, end)
     assert m["starting_mrr"].iloc[0] == total_mrr(subs, start - dt.timedelta(days=1))
+
+
+# --- service and CLI, on SQLite and PostgreSQL -------------------------------------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from revenue_helpers import AS_OF, seed  # noqa: E402
+from saas_tracker.cli import cli  # noqa: E402
+from saas_tracker.config import Config  # noqa: E402
+from saas_tracker.revenue_service import UnknownApplication, load_subscriptions, revenue_report  # noqa: E402
+
+
+def test_revenue_report_from_the_database(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        subs = load_subscriptions(session, "default")
+        assert sorted(subs["subscription_id"]) == ["a1", "a2", "b1", "b2", "c1", "d1", "e1", "f1"]
+        report = revenue_report(session, "default", AS_OF, by="month", periods=3, top=2, retention_months=1)
+    assert (report.mrr, report.arr) == (520.0, 6240.0)
+    m = report.movements.set_index("period")
+    assert m.index.tolist() == ["2026-01", "2026-02", "2026-03"]
+    assert m.loc["2026-01", ["new", "ending_mrr"]].tolist() == [450.0, 450.0]
+    assert m.loc["2026-02", ["new", "ending_mrr"]].tolist() == [80.0, 530.0]
+    assert m.loc["2026-03", ["new", "expansion", "contraction", "churned", "net_new", "ending_mrr"]].tolist() == [
+        40.0, 50.0, 100.0, 0.0, -10.0, 520.0]
+    assert report.top[["name", "mrr"]].values.tolist() == [["Beta", 200.0], ["Acme", 150.0]]
+    r = report.retention
+    assert (r.start, r.starting_mrr, r.ending_mrr) == (dt.date(2026, 2, 28), 530.0, 480.0)
+    assert (r.nrr, r.grr) == (480 / 530, 430 / 530)
+
+
+def test_revenue_report_unknown_application(session_factory) -> None:
+    with session_factory() as session:
+        with pytest.raises(UnknownApplication, match="'nope'"):
+            revenue_report(session, "nope", AS_OF)
+
+
+def test_revenue_command(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+    obj = {"session_factory": session_factory, "config": Config()}
+    result = CliRunner().invoke(cli, ["revenue", "--as-of", "2026-03-31", "--periods", "2", "--top", "2"], obj=obj)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Revenue as of 2026-03-31"
+    assert lines[1] == "MRR $520   ARR $6,240"
+    assert lines[2] == "NRR / GRR: n/a (nobody was paying on 2025-03-31)"
+    assert lines[5].split() == ["period", "starting", "new", "expansion", "contraction", "churned", "reactivated",
+                                "net", "new", "ending"]
+    assert lines[6].split() == ["2026-02", "$450", "$80", "$0", "$0", "$0", "$0", "+$80", "$530"]
+    assert lines[7].split() == ["2026-03", "$530", "$40", "$50", "-$100", "$0", "$0", "-$10", "$520"]
+    assert lines[-2].split() == ["1.", "Beta", "B", "$200", "$2,400", "38%"]
+    assert lines[-1].split() == ["2.", "Acme", "A", "$150", "$1,800", "29%"]
+
+
+def test_revenue_command_bad_input_is_a_clear_error(session_factory) -> None:
+    obj = {"session_factory": session_factory, "config": Config()}
+    bad_date = CliRunner().invoke(cli, ["revenue", "--as-of", "31/03/2026"], obj=obj)
+    assert bad_date.exit_code == 2 and "31/03/2026" in bad_date.output
+    no_app = CliRunner().invoke(cli, ["revenue", "--application", "nope"], obj=obj)
+    assert no_app.exit_code == 1 and "no application named 'nope'" in no_app.output

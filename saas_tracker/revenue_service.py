@@ -1,0 +1,222 @@
+"""Revenue analytics, Revenue × Health cells, tiers and case suggestions from the database.
+
+The database hands over one row per subscription and one row per org (SQL joins and
+aggregates, no per-row Python); ``scoring.revenue`` / ``segments`` / ``tiers`` / ``cases``
+do the arithmetic. What is read:
+
+* subscriptions of the application's orgs (for MRR on any day: ``scoring.revenue``);
+* per org, the latest health snapshot on or before ``as_of`` (score, and from its
+  ``components`` JSON: the activity score, ``trend.value`` as usage change and
+  ``seat_utilization.value`` as seat utilization);
+* last seen: latest event time in the daily usage rollups on or before ``as_of``;
+* open signals (active, dismissed or snoozed: their condition still holds) as one boolean
+  column per signal type.
+
+MRR here is always computed from subscriptions on ``as_of`` (the same number the
+``revenue`` command shows), not copied from the snapshot, so a plan change since the last
+scan is already in the cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from saas_tracker.config import OPEN_STATUSES, SIGNAL_TYPES, Config
+from saas_tracker.views import CellView
+from scoring import revenue as rev
+from scoring.cases import suggest_case
+from scoring.segments import cell_summary, mrr_split, revenue_health_cells
+from scoring.tiers import score_tiers
+from storage.models import Application, HealthSnapshot, Org, Signal, Subscription, UsageDaily
+
+
+class UnknownApplication(LookupError):
+    """The named application has no row: nothing has been imported for it yet."""
+
+
+@dataclass(frozen=True)
+class RevenueReport:
+    as_of: dt.date
+    mrr: float
+    arr: float
+    retention: rev.Retention
+    movements: pd.DataFrame  # scoring.revenue.MOVEMENT_COLUMNS
+    top: pd.DataFrame  # rank, org_id, name, mrr, arr, share
+
+
+@dataclass(frozen=True)
+class SegmentsReport:
+    as_of: dt.date
+    mrr_split: float
+    split_is_median: bool
+    health_split: float
+    cells: pd.DataFrame  # per paying org: name, mrr, health, mrr_high, health_high, cell, cell_label
+    summary: pd.DataFrame  # key, label, org_count, mrr; all four cells
+    unscored: int  # paying orgs with no health snapshot yet, in no cell
+
+
+def _application_id(session: Session, application: str) -> int:
+    app_id = session.scalar(select(Application.id).where(Application.name == application))
+    if app_id is None:
+        raise UnknownApplication(f"no application named {application!r}: import its data first")
+    return app_id
+
+
+def _frame(session: Session, stmt: Select) -> pd.DataFrame:
+    result = session.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def load_subscriptions(session: Session, application: str) -> pd.DataFrame:
+    """The application's subscriptions in the frame ``scoring.revenue`` reads."""
+    app_id = _application_id(session, application)
+    stmt = (
+        select(Subscription.subscription_id, Subscription.org_id, Subscription.mrr, Subscription.started_at,
+               Subscription.ended_at, Subscription.status)
+        .join(Org, Org.org_id == Subscription.org_id)
+        .where(Org.application_id == app_id)
+    )
+    subs = _frame(session, stmt)
+    subs["mrr"] = subs["mrr"].astype(float)
+    return subs
+
+
+def load_org_names(session: Session, application: str) -> pd.Series:
+    app_id = _application_id(session, application)
+    names = _frame(session, select(Org.org_id, Org.name).where(Org.application_id == app_id))
+    return names.set_index("org_id")["name"]
+
+
+def _latest_snapshots(session: Session, app_id: int, as_of: dt.date) -> pd.DataFrame:
+    latest = (
+        select(HealthSnapshot.org_id, func.max(HealthSnapshot.day).label("day"))
+        .join(Org, Org.org_id == HealthSnapshot.org_id)
+        .where(Org.application_id == app_id, HealthSnapshot.day <= as_of)
+        .group_by(HealthSnapshot.org_id)
+        .subquery()
+    )
+    stmt = select(HealthSnapshot.org_id, HealthSnapshot.score.label("health"), HealthSnapshot.components).join(
+        latest, and_(latest.c.org_id == HealthSnapshot.org_id, latest.c.day == HealthSnapshot.day)
+    )
+    snaps = _frame(session, stmt).set_index("org_id")
+    parts = pd.json_normalize(snaps["components"].fillna({}).tolist()) if len(snaps) else pd.DataFrame()
+    parts.index = snaps.index
+    picks = {"activity.score": "activity_score", "trend.value": "usage_change",
+             "seat_utilization.value": "seat_utilization"}
+    out = parts.reindex(columns=list(picks)).rename(columns=picks).apply(pd.to_numeric, errors="coerce")
+    out.insert(0, "health", pd.to_numeric(snaps["health"], errors="coerce").astype(float))
+    return out.astype(float)
+
+
+def load_org_frame(session: Session, application: str, as_of: dt.date,
+                   subs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per org of the application (index org_id) with what tiers and cases read.
+
+    Columns: name, owner, source, created_at, renewal_date, icp_fit, strategic, relationship,
+    mrr, health, activity_score, usage_change, seat_utilization, last_seen, and one boolean
+    column per signal type (an open signal of that type).
+    """
+    app_id = _application_id(session, application)
+    orgs = _frame(
+        session,
+        select(Org.org_id, Org.name, Org.owner, Org.source, Org.created_at, Org.renewal_date, Org.icp_fit,
+               Org.strategic, Org.relationship_score.label("relationship"))
+        .where(Org.application_id == app_id),
+    ).set_index("org_id")
+    for col in ("icp_fit", "strategic", "relationship"):
+        orgs[col] = pd.to_numeric(orgs[col], errors="coerce").astype(float)
+    orgs["created_at"] = pd.to_datetime(orgs["created_at"], utc=True)
+    orgs["renewal_date"] = pd.to_datetime(orgs["renewal_date"])
+
+    if subs is None:
+        subs = load_subscriptions(session, application)
+    orgs["mrr"] = rev.mrr_by_org(subs, as_of).reindex(orgs.index, fill_value=0.0)
+
+    orgs = orgs.join(_latest_snapshots(session, app_id, as_of))
+
+    seen = _frame(
+        session,
+        select(UsageDaily.org_id, func.max(UsageDaily.last_event_at).label("last_event_at"),
+               func.max(UsageDaily.day).label("last_day"))
+        .join(Org, Org.org_id == UsageDaily.org_id)
+        .where(Org.application_id == app_id, UsageDaily.day <= as_of, UsageDaily.events > 0)
+        .group_by(UsageDaily.org_id),
+    ).set_index("org_id")
+    # A day with events but no recorded time still means "seen": fall back to that day.
+    last_seen = pd.to_datetime(seen["last_event_at"], utc=True).fillna(pd.to_datetime(seen["last_day"], utc=True))
+    orgs["last_seen"] = last_seen.reindex(orgs.index)
+
+    open_signals = _frame(
+        session,
+        select(Signal.org_id, Signal.type)
+        .where(Signal.application_id == app_id, Signal.status.in_(OPEN_STATUSES))
+        .distinct(),
+    )
+    flags = pd.crosstab(open_signals["org_id"], open_signals["type"]) > 0 if len(open_signals) else pd.DataFrame()
+    flags = flags.reindex(index=orgs.index, columns=list(SIGNAL_TYPES), fill_value=False).fillna(False)
+    return orgs.join(flags.astype(bool))
+
+
+def revenue_report(session: Session, application: str, as_of: dt.date, by: rev.Period = "month",
+                   periods: int = 6, top: int = 10, retention_months: int = 12) -> RevenueReport:
+    subs = load_subscriptions(session, application)
+    start, end = rev.periods_ending(as_of, by, periods)
+    mrr = rev.total_mrr(subs, as_of)
+    return RevenueReport(
+        as_of=as_of,
+        mrr=mrr,
+        arr=float(rev.arr(mrr)),
+        retention=rev.nrr_grr(subs, as_of, retention_months),
+        movements=rev.mrr_movements(subs, start, end, by),
+        top=rev.top_revenue_orgs(subs, load_org_names(session, application), as_of, top),
+    )
+
+
+def segments_report(session: Session, application: str, as_of: dt.date, config: Config = Config(),
+                    orgs: pd.DataFrame | None = None) -> SegmentsReport:
+    if orgs is None:
+        orgs = load_org_frame(session, application, as_of)
+    seg = config.segments
+    cells = revenue_health_cells(orgs[["mrr", "health"]], seg.mrr_split_amount, seg.health_split)
+    cells.insert(0, "name", orgs["name"].reindex(cells.index))
+    return SegmentsReport(
+        as_of=as_of,
+        mrr_split=mrr_split(orgs["mrr"], seg.mrr_split_amount),
+        split_is_median=seg.mrr_split_amount <= 0,
+        health_split=seg.health_split,
+        cells=cells,
+        summary=cell_summary(cells),
+        unscored=int(cells["cell"].isna().sum()),
+    )
+
+
+def cell_views(summary: pd.DataFrame) -> list[CellView]:
+    """The four cells as read models for Slack and the CLI, in grid order."""
+    return [CellView(key=r.key, label=r.label, org_count=int(r.org_count), mrr=float(r.mrr))
+            for r in summary.itertuples(index=False)]
+
+
+def tiers_report(session: Session, application: str, as_of: dt.date, config: Config = Config(),
+                 mode: str | None = None, orgs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """scoring.tiers output plus name and mrr, sorted by account priority (highest first)."""
+    if orgs is None:
+        orgs = load_org_frame(session, application, as_of)
+    tiers = score_tiers(orgs, as_of, mode=mode, tiers=config.tiers, signals=config.signals)
+    tiers.insert(0, "mrr", orgs["mrr"])
+    tiers.insert(0, "name", orgs["name"])
+    return tiers.sort_values(["account_priority", "name"], ascending=[False, True], na_position="last")
+
+
+def case_suggestions(session: Session, application: str, as_of: dt.date, config: Config = Config(),
+                     orgs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per org (index org_id): case (risk / onboarding / expansion, or None) and why."""
+    if orgs is None:
+        orgs = load_org_frame(session, application, as_of)
+    cells = segments_report(session, application, as_of, config, orgs).cells
+    frame = orgs.assign(cell=cells["cell"].reindex(orgs.index))
+    return suggest_case(frame, config.signals)
