@@ -94,3 +94,42 @@ def test_growing_uses_the_configured_threshold() -> None:
 def test_missing_columns_mean_no_data() -> None:
     frame = pd.DataFrame({"cell": ["expansion", None]}, index=pd.Index(["a", "b"], name="org_id"))
     assert suggest_case(frame)["case"].tolist() == ["expansion", None]
+
+
+# --- service, on SQLite and PostgreSQL ----------------------------------------------------
+
+from revenue_helpers import AS_OF, seed  # noqa: E402
+from saas_tracker.config import Config  # noqa: E402
+from saas_tracker.revenue_service import case_suggestions, load_org_frame  # noqa: E402
+
+
+def test_org_frame_reads_snapshots_usage_and_open_signals(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        orgs = load_org_frame(session, "default", AS_OF)
+    assert sorted(orgs.index) == ["A", "B", "C", "D", "E", "F"]
+    assert orgs["mrr"].to_dict() == {"A": 150.0, "B": 200.0, "C": 50.0, "D": 80.0, "E": 40.0, "F": 0.0}
+    assert orgs.loc["A", ["health", "activity_score", "usage_change"]].tolist() == [30.0, 20.0, -0.5]
+    assert math.isnan(orgs.loc["E", "health"])
+    assert orgs.loc["A", "last_seen"] == pd.Timestamp("2026-03-29 17:05", tz="UTC")
+    assert orgs.loc["B", "last_seen"] == pd.Timestamp("2026-03-31", tz="UTC")  # day fallback
+    assert pd.isna(orgs.loc["D", "last_seen"])  # its only usage is after as_of
+    # Resolved signals don't count; dismissed ones are still open.
+    assert orgs["revenue_at_risk"].sum() == 0
+    assert orgs["expansion_candidate"].to_dict() == {"A": False, "B": False, "C": True, "D": False, "E": False,
+                                                     "F": False}
+    assert orgs.index[orgs["inactive_paying"]].tolist() == ["D"]
+
+
+def test_case_suggestions_from_the_database(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        cases = case_suggestions(session, "default", AS_OF, Config())
+    assert cases.to_dict("index") == {
+        "A": {"case": "risk", "why": "high MRR, low health: urgent retention"},
+        "B": {"case": "expansion", "why": "high MRR, growing usage (+30%): strategic expansion"},
+        "C": {"case": "expansion", "why": "low MRR, high health: growth"},
+        "D": {"case": "onboarding", "why": "imported, never used the product: onboarding"},
+        "E": {"case": None, "why": None},
+        "F": {"case": None, "why": None},
+    }

@@ -62,3 +62,67 @@ def test_empty_frame_gives_four_empty_cells() -> None:
     assert summary["label"].tolist() == [CELL_LABELS[k] for k in CELL_KEYS]
     assert summary["org_count"].tolist() == [0, 0, 0, 0]
     assert summary["mrr"].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+# --- service and CLI, on SQLite and PostgreSQL -------------------------------------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from revenue_helpers import AS_OF, seed  # noqa: E402
+from saas_tracker.cli import cli  # noqa: E402
+from saas_tracker.config import Config, config_from_dict  # noqa: E402
+from saas_tracker.revenue_service import cell_views, segments_report  # noqa: E402
+from saas_tracker.views import CellView  # noqa: E402
+
+
+def test_segments_report_uses_latest_snapshot_and_current_mrr(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        report = segments_report(session, "default", AS_OF, Config())
+    # Paying: E 40, C 50, D 80, A 150, B 200 → median 80 (D itself is high).
+    assert (report.mrr_split, report.split_is_median, report.unscored) == (80.0, True, 1)
+    # A's latest snapshot on or before as_of (Mar 30, health 30) decides, not Mar 1 or Apr 2.
+    assert report.cells["cell"].to_dict() == {"A": "revenue_at_risk", "B": "champions", "C": "expansion",
+                                              "D": "revenue_at_risk", "E": None}
+    assert report.cells.loc["A", ["name", "mrr", "health"]].tolist() == ["Acme", 150.0, 30.0]
+    assert cell_views(report.summary) == [
+        CellView("revenue_at_risk", "Revenue at risk", 2, 230.0),
+        CellView("champions", "Champions", 1, 200.0),
+        CellView("watch", "Watch", 0, 0.0),
+        CellView("expansion", "Expansion", 1, 50.0),
+    ]
+
+
+def test_segments_report_with_configured_split(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        cfg = config_from_dict({"segments": {"mrr_split_amount": 150, "health_split": 65}})
+        report = segments_report(session, "default", AS_OF, cfg)
+    assert (report.mrr_split, report.split_is_median) == (150.0, False)
+    assert report.cells["cell"].to_dict() == {"A": "revenue_at_risk", "B": "champions", "C": "expansion",
+                                              "D": "watch", "E": None}
+
+
+def test_segments_command_grid_and_cell_list(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+    obj = {"session_factory": session_factory, "config": Config()}
+    grid = CliRunner().invoke(cli, ["segments", "--as-of", "2026-03-31"], obj=obj)
+    assert grid.exit_code == 0, grid.output
+    assert grid.output.splitlines() == [
+        "Revenue × Health as of 2026-03-31; MRR split at $80 (median of paying orgs)",
+        "          health < 60                    health ≥ 60",
+        "MRR high  Revenue at risk: 2 orgs, $230  Champions: 1 org, $200",
+        "MRR low   Watch: 0 orgs, $0              Expansion: 1 org, $50",
+        "1 org paying but with no health score yet (run a scan): in no cell.",
+    ]
+    cell = CliRunner().invoke(cli, ["segments", "--as-of", "2026-03-31", "--cell", "revenue_at_risk"], obj=obj)
+    assert cell.exit_code == 0, cell.output
+    assert [line.split() for line in cell.output.splitlines()] == [
+        "Revenue at risk: 2 orgs, $230 MRR (as of 2026-03-31)".split(),
+        ["org", "id", "MRR", "health"],
+        ["Acme", "A", "$150", "30"],
+        ["Delta", "D", "$80", "20"],
+    ]
+    bad = CliRunner().invoke(cli, ["segments", "--cell", "stars"], obj=obj)
+    assert bad.exit_code == 2 and "stars" in bad.output

@@ -137,3 +137,51 @@ def test_input_score_mappings() -> None:
     assert s.loc["tie2", "expansion"] == 50.0
     assert s.loc["low", "expansion"] == 100.0
     assert s[["expansion"]].loc[["free", "unknown"]].isna().all().all()
+
+
+# --- service and CLI, on SQLite and PostgreSQL -------------------------------------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from revenue_helpers import AS_OF as DB_AS_OF  # noqa: E402
+from revenue_helpers import seed  # noqa: E402
+from saas_tracker.cli import cli  # noqa: E402
+from saas_tracker.config import Config  # noqa: E402
+from saas_tracker.revenue_service import tiers_report  # noqa: E402
+
+
+def test_tiers_report_from_the_database(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+        t = tiers_report(session, "default", DB_AS_OF, Config())
+    assert t.index.tolist() == ["B", "C", "D", "F", "A", "E"]  # by account priority
+    b = t.loc["B"]
+    # revenue 100 (top of 5 payers), tenure 730 days → 100, activity 70, strategic 80: 89.
+    # expansion: usage +30 % ≥ +20 % → 100; fit 90; relationship 60; renewal in 45 days → 50: 79.5.
+    assert b[["name", "mrr", "value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
+        "Beta", 200.0, 89.0, 79.5, 84.25, "Stars", "Tier 1"]
+    c = t.loc["C"]
+    # revenue 2 of 5 → 40, activity 64: (40·40 + 64·20) / 60 = 48; the dismissed (still open)
+    # Expansion candidate makes expansion 100, the only potential input.
+    assert c[["value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
+        48.0, 100.0, 74.0, "Growth bets", "Tier 2"]
+    assert c["inputs_left_out"] == ["tenure", "strategic", "fit", "relationship", "timing"]
+    a = t.loc["A"]
+    # revenue 4 of 5 → 80, tenure 365 days → 50, activity 20, strategic 40: 53.5; usage −50 % → expansion 0.
+    assert a[["value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
+        53.5, 0.0, 26.75, "Cash cows", "Tier 4"]
+
+
+def test_tiers_command(session_factory) -> None:
+    with session_factory() as session:
+        seed(session)
+    obj = {"session_factory": session_factory, "config": Config()}
+    result = CliRunner().invoke(cli, ["tiers", "--as-of", "2026-03-31", "--mode", "retention", "--top", "2"], obj=obj)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Value × Potential as of 2026-03-31, retention mode (w = 0.7)"
+    assert lines[1].split() == ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "left", "out"]
+    # Retention: B .7·89 + .3·79.5 = 86.15; C .7·48 + .3·100 = 63.6.
+    assert lines[2].split() == ["Beta", "B", "$200", "89.00", "79.50", "86.15", "Stars", "Tier", "1", "–"]
+    assert lines[3].split()[:9] == ["Cyan", "C", "$50", "48.00", "100.00", "63.60", "Growth", "bets", "Tier"]
+    assert len(lines) == 4
