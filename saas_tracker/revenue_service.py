@@ -104,7 +104,7 @@ def _latest_snapshots(session: Session, app_id: int, as_of: dt.date) -> pd.DataF
         latest, and_(latest.c.org_id == HealthSnapshot.org_id, latest.c.day == HealthSnapshot.day)
     )
     snaps = _frame(session, stmt).set_index("org_id")
-    parts = pd.json_normalize(snaps["components"].fillna({}).tolist()) if len(snaps) else pd.DataFrame()
+    parts = pd.json_normalize(snaps["components"].tolist()) if len(snaps) else pd.DataFrame()
     parts.index = snaps.index
     picks = {"activity.score": "activity_score", "trend.value": "usage_change",
              "seat_utilization.value": "seat_utilization"}

@@ -149,11 +149,15 @@ def _prepare(subs: pd.DataFrame) -> _Prepared:
 
 
 def _cents_at(p: _Prepared, days: np.ndarray) -> np.ndarray:
-    """Org × day matrix of MRR in cents: one vectorized pass over subscriptions × days."""
-    live = (p.start[:, None] <= days[None, :]) & (days[None, :] < p.end[:, None])
-    contrib = live * p.cents[:, None]
+    """Org × day matrix of MRR in cents.
+
+    One vectorized pass over all subscriptions per requested day (a handful of period
+    boundaries), so memory stays one column at a time however many subscriptions there are.
+    """
     out = np.zeros((len(p.orgs), len(days)), dtype=np.int64)
-    np.add.at(out, p.org_pos, contrib)
+    for j, day in enumerate(days):
+        live = (p.start <= day) & (day < p.end)
+        np.add.at(out[:, j], p.org_pos[live], p.cents[live])
     return out
 
 
