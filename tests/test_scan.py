@@ -1,0 +1,148 @@
+"""The scan end to end through the database: snapshots, the episode life cycle, atomicity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from saas_tracker import actions, read_service, scan_service
+from saas_tracker.config import INACTIVE_PAYING, Config
+from storage.db import get_or_create_application
+from storage.models import HealthSnapshot, Org, ScanRun, Signal, Subscription, UsageDaily, UsageDailyUser
+
+UTC = dt.timezone.utc
+START = dt.datetime(2026, 10, 1, 12, tzinfo=UTC)
+
+
+def at(days: int) -> dt.datetime:
+    return START + dt.timedelta(days=days)
+
+
+def _seed(factory) -> None:
+    with factory() as s, s.begin():
+        app = get_or_create_application(s)
+        s.add(Org(org_id="quiet", application_id=app.id, name="Quiet Co", seats=5,
+                  created_at=START - dt.timedelta(days=200)))
+        s.flush()
+        s.add(Subscription(subscription_id="q1", org_id="quiet", mrr=1200, started_at=dt.date(2026, 1, 1)))
+        _event(s, "quiet", at(0))
+
+
+def _event(session, org_id: str, when: dt.datetime) -> None:
+    session.add(UsageDaily(org_id=org_id, day=when.date(), events=3, active_users=1, distinct_features=1,
+                           last_event_at=when))
+    session.add(UsageDailyUser(org_id=org_id, day=when.date(), user_id="u1", events=3))
+
+
+def _open_inactive(factory) -> list[Signal]:
+    with factory() as s:
+        return s.scalars(select(Signal).where(Signal.type == INACTIVE_PAYING).order_by(Signal.id)).all()
+
+
+def test_episode_life_cycle_open_update_dismiss_hidden_clear_reopen(session_factory) -> None:
+    cfg = Config()
+    _seed(session_factory)
+
+    # 13 days of silence: not yet inactive.
+    r = scan_service.run_scan(session_factory, cfg, at(13))
+    assert r.orgs_scanned == 1 and _open_inactive(session_factory) == []
+
+    # 14 days: opens, with its evidence.
+    r = scan_service.run_scan(session_factory, cfg, at(14))
+    (sig,) = _open_inactive(session_factory)
+    assert r.opened_ids == [sig.id] and sig.status == "active"
+    assert sig.evidence["days_inactive"] == 14 and sig.evidence["mrr"] == 1200.0
+
+    # Still true next day: the same signal is updated, not a new one.
+    r = scan_service.run_scan(session_factory, cfg, at(15))
+    (same,) = _open_inactive(session_factory)
+    assert same.id == sig.id and r.opened_ids == [] and r.updated >= 1 and same.updated_at == at(15)
+    assert same.priority >= sig.priority  # longer inactivity never ranks lower
+
+    # Dismissed: leaves the lists and stays hidden while the condition keeps holding.
+    with session_factory() as s, s.begin():
+        actions.dismiss_signals(s, [sig.id], "U1", at(15))
+    r = scan_service.run_scan(session_factory, cfg, at(16))
+    (hidden,) = _open_inactive(session_factory)
+    assert hidden.id == sig.id and hidden.status == "dismissed" and r.opened_ids == []
+    with session_factory() as s:
+        only_inactive = read_service.SignalFilter(types=frozenset([INACTIVE_PAYING]))
+        assert read_service.list_signals(s, r.application_id, at(16), only_inactive).items == []
+        # Its other open signal (health 2, red: Revenue at risk) keeps the org listed for that.
+        (item,) = read_service.list_signals(s, r.application_id, at(16), read_service.SignalFilter()).items
+        assert [v.type for v in item.signals] == ["revenue_at_risk"]
+
+    # The org comes back: the condition clears and the dismissed episode resolves.
+    with session_factory() as s, s.begin():
+        _event(s, "quiet", at(17))
+    r = scan_service.run_scan(session_factory, cfg, at(17))
+    (closed,) = _open_inactive(session_factory)
+    assert closed.status == "resolved" and closed.resolved_at == at(17) and r.resolved >= 1
+
+    # Silent again for 14 days: a fresh episode opens (and would alert).
+    r = scan_service.run_scan(session_factory, cfg, at(31))
+    signals = _open_inactive(session_factory)
+    assert len(signals) == 2 and signals[1].status == "active" and signals[1].id in r.opened_ids
+
+
+def test_snooze_expires_and_the_signal_is_active_again_if_still_true(session_factory) -> None:
+    cfg = Config()
+    _seed(session_factory)
+    scan_service.run_scan(session_factory, cfg, at(14))
+    (sig,) = _open_inactive(session_factory)
+    with session_factory() as s, s.begin():
+        actions.dismiss_signals(s, [sig.id], "U1", at(14), snooze_until=at(21))
+    scan_service.run_scan(session_factory, cfg, at(20))
+    assert _open_inactive(session_factory)[0].status == "snoozed"
+    r = scan_service.run_scan(session_factory, cfg, at(22))
+    (again,) = _open_inactive(session_factory)
+    assert again.id == sig.id and again.status == "active" and again.snoozed_until is None
+    assert r.opened_ids == []  # the same episode: no second alert
+
+
+def test_one_snapshot_per_org_per_day_and_runs_recorded(session_factory) -> None:
+    cfg = Config()
+    _seed(session_factory)
+    scan_service.run_scan(session_factory, cfg, at(14))
+    scan_service.run_scan(session_factory, cfg, at(14) + dt.timedelta(hours=6))
+    scan_service.run_scan(session_factory, cfg, at(15))
+    with session_factory() as s:
+        days = s.execute(select(HealthSnapshot.day).order_by(HealthSnapshot.day)).scalars().all()
+        assert days == [at(14).date(), at(15).date()]
+        snap = s.scalar(select(HealthSnapshot).where(HealthSnapshot.day == at(15).date()))
+        assert float(snap.mrr) == 1200.0 and snap.last_seen == at(0)
+        assert set(snap.components) == {"activity", "breadth", "seat_utilization", "trend", "support", "sentiment"}
+        # Day 0 sits in the previous window: trend is defined (usage −100 %).
+        assert snap.left_out == ["breadth", "support", "sentiment"]  # no features seen at all
+        assert snap.components["trend"]["score"] == 0.0
+        runs = s.scalars(select(ScanRun).order_by(ScanRun.id)).all()
+        assert [r.status for r in runs] == ["ok", "ok", "ok"]
+        assert runs[0].signals_opened >= 1 and runs[0].orgs_scanned == 1 and runs[0].finished_at is not None
+
+
+def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_failure(
+        session_factory, monkeypatch) -> None:
+    cfg = Config()
+    _seed(session_factory)
+    scan_service.run_scan(session_factory, cfg, at(14))
+    with session_factory() as s:
+        before = (s.scalar(select(func.count()).select_from(Signal)),
+                  s.scalar(select(func.count()).select_from(HealthSnapshot)))
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    # Fail after snapshots are written, while signals are applied: nothing may stick.
+    monkeypatch.setattr(scan_service, "apply_signals", explode)
+    with pytest.raises(RuntimeError):
+        scan_service.run_scan(session_factory, cfg, at(15))
+    with session_factory() as s:
+        after = (s.scalar(select(func.count()).select_from(Signal)),
+                 s.scalar(select(func.count()).select_from(HealthSnapshot)))
+        assert after == before
+        assert s.scalar(select(func.count()).select_from(HealthSnapshot).where(
+            HealthSnapshot.day == at(15).date())) == 0
+        statuses = s.scalars(select(ScanRun.status).order_by(ScanRun.id)).all()
+        assert statuses == ["ok", "failed: RuntimeError"]
