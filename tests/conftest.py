@@ -71,3 +71,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as s:
         yield s
+
+
+# Slack stand-in fixtures (slack_stub, slack_client, slack_signing_secret).
+from conftest_slack import slack_client, slack_signing_secret, slack_stub  # noqa: E402,F401
