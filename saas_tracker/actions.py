@@ -128,3 +128,11 @@ def open_signal_ids(session: Session, org_id: str, types: list[str] | None = Non
     if types:
         stmt = stmt.where(Signal.type.in_(types))
     return list(session.scalars(stmt.order_by(Signal.id)))
+
+
+def signal_ids_of_org(session: Session, org_id: str, signal_ids: list[int] | tuple[int, ...]) -> list[int]:
+    """The given ids that belong to the org, whatever their status."""
+    if not signal_ids:
+        return []
+    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.id.in_(list(signal_ids)))
+    return list(session.scalars(stmt.order_by(Signal.id)))

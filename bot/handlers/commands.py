@@ -1,0 +1,127 @@
+"""`/signals` and `/org`: a dispatch table of commands, each acknowledged at once.
+
+Slack allows 3 seconds for the acknowledgement; the answer itself goes to the command's
+response_url afterwards (Bolt runs the rest of the listener after `ack()` returns), so even a
+slow database never makes Slack show "dispatch_failed". Every answer is ephemeral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.command_parsing import parse_signals_args
+from bot.handlers.context import BotContext, reply_error
+from bot.messages import (
+    help_message,
+    org_choices_message,
+    org_detail_message,
+    org_not_found_message,
+    signals_list_message,
+)
+from saas_tracker import read_service
+from storage.models import Org
+
+Respond = Callable[..., Any]
+
+
+def _ephemeral(message: dict[str, Any]) -> dict[str, Any]:
+    return {**message, "response_type": "ephemeral"}
+
+
+def signals_command(ctx: BotContext, text: str, user_id: str, respond: Respond) -> None:
+    query = parse_signals_args(text, ctx.cfg)
+    if not query.ok:
+        unparsed = ", ".join(query.not_understood) if query.not_understood else None
+        respond(**_ephemeral(help_message(unparsed, cfg=ctx.cfg)))
+        return
+    now = ctx.now()
+    with ctx.read() as (session, app_id):
+        owners: frozenset[str] = frozenset()
+        if query.mine:
+            all_owners = session.scalars(
+                select(Org.owner).where(Org.application_id == app_id, Org.owner.is_not(None)).distinct()
+            ).all()
+            # Nobody owns anything as "<nobody>": an empty match must filter everything out.
+            owners = ctx.directory.owners_of(user_id, all_owners) or frozenset({"<nobody>"})
+        flt = read_service.SignalFilter(
+            top=query.top,
+            types=query.types,
+            case_types=query.case_types,
+            owners=owners,
+            **_segment_filter(query.cell, query.tier),
+        )
+        result = read_service.list_signals(session, app_id, now, flt)
+    title = "My orgs' signals" if query.mine else "Top signals"
+    message = signals_list_message(result.cards, result.items, now, ctx.cfg, title=title,
+                                   filters_text=_filters_text(query.describe(), result.total, len(result.items)))
+    respond(**_ephemeral(message))
+
+
+def _segment_filter(cell: str | None, tier: str | None) -> dict[str, Any]:
+    """Cell and tier filters, when the read service supports them."""
+    fields = read_service.SignalFilter.__dataclass_fields__
+    out: dict[str, Any] = {}
+    if cell and "cell" in fields:
+        out["cell"] = cell
+    if tier and "tier" in fields:
+        out["tier"] = tier
+    return out
+
+
+def _filters_text(described: str, total: int, shown: int) -> str:
+    if total > shown:
+        return f"{described} · showing {shown} of {total} orgs"
+    return described
+
+
+def org_command(ctx: BotContext, text: str, respond: Respond) -> None:
+    query = text.strip()
+    if not query or query.lower() == "help":
+        respond(**_ephemeral(help_message(None if not query else None, cfg=ctx.cfg)))
+        return
+    now = ctx.now()
+    with ctx.read() as (session, app_id):
+        found = read_service.find_orgs(session, app_id, query)
+        if not found.matches:
+            respond(**_ephemeral(org_not_found_message(query, found.closest)))
+            return
+        if len(found.matches) > 1:
+            candidates = [(m.org_id, m.name, m.domain) for m in found.matches]
+            respond(**_ephemeral(org_choices_message(query, candidates)))
+            return
+        detail = read_service.org_detail(session, app_id, found.matches[0].org_id, now, ctx.cfg)
+    respond(**_ephemeral(org_detail_message(detail, now, ctx.cfg)))
+
+
+COMMANDS: dict[str, Callable[[BotContext, dict[str, Any], Respond], None]] = {
+    "/signals": lambda ctx, cmd, respond: signals_command(ctx, cmd.get("text", ""), cmd["user_id"], respond),
+    "/org": lambda ctx, cmd, respond: org_command(ctx, cmd.get("text", ""), respond),
+}
+
+
+def register(app: Any, ctx: BotContext, remember: Callable[[str, str, str, str], None] | None = None) -> None:
+    """One listener per command of the dispatch table; unknown text gets help, never silence.
+
+    `remember(user, channel, command, text)` keeps the query so a later click on the
+    ephemeral reply can rebuild it in place.
+    """
+    for name, run in COMMANDS.items():
+        app.command(name)(_listener(ctx, name, run, remember))
+
+
+def _listener(ctx: BotContext, name: str, run: Callable[..., None],
+              remember: Callable[[str, str, str, str], None] | None) -> Callable[..., None]:
+    # Bolt passes listener arguments by parameter name, so the bound values live in a closure.
+    def listener(ack: Callable[..., Any], command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        if remember is not None:
+            remember(command.get("user_id", ""), command.get("channel_id", ""), name, command.get("text", ""))
+        try:
+            run(ctx, command, respond)
+        except Exception as exc:  # every failure becomes a logged, ephemeral explanation
+            reply_error(respond, exc, f"{name} {command.get('text', '')!r}")
+
+    return listener

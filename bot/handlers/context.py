@@ -1,0 +1,74 @@
+"""What every listener needs, wired once by the app factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.directory import SlackDirectory
+from bot.messages import error_message
+from bot.slack_errors import classify, user_message
+from saas_tracker.config import Config
+from storage.db import find_application
+
+log = logging.getLogger("bot")
+
+SOMETHING_WENT_WRONG = "Something went wrong on our side; it has been logged. Please try again in a minute."
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class NoData(Exception):
+    """The application has nothing imported yet."""
+
+
+@dataclass
+class BotContext:
+    cfg: Config
+    factory: sessionmaker[Session]
+    directory: SlackDirectory
+    now: Callable[[], dt.datetime] = field(default=utc_now)
+
+    @contextmanager
+    def read(self) -> Iterator[tuple[Session, int]]:
+        """A read-only session and the application id."""
+        with self.factory() as session:
+            app = find_application(session, self.cfg.application)
+            if app is None:
+                raise NoData()
+            yield session, app.id
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, int]]:
+        """One transaction for a change a person makes."""
+        with self.factory() as session, session.begin():
+            app = find_application(session, self.cfg.application)
+            if app is None:
+                raise NoData()
+            yield session, app.id
+
+
+def reply_error(respond: Callable[..., Any], exc: BaseException, what: str) -> None:
+    """Log the failure and tell the person, ephemerally, without touching their message."""
+    if isinstance(exc, NoData):
+        text = "No customer data yet: import it with `saas-tracker import`, then run `saas-tracker scan`."
+    elif isinstance(exc, SlackApiError):
+        category = classify(exc)
+        log.error("%s: Slack API error %s (%s)", what, exc.response.get("error"), category.value)
+        text = user_message(category)
+    else:
+        log.exception("%s failed", what)
+        text = SOMETHING_WENT_WRONG
+    try:
+        respond(**error_message(text))
+    except Exception:  # the response_url itself may be what failed; the log above has it
+        log.exception("%s: could not send the error reply", what)

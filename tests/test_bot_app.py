@@ -1,0 +1,235 @@
+"""The Slack app end to end: signed HTTP requests into the real Bolt app behind waitress,
+answers checked where Slack would see them (the local stand-in's response_urls and Web API)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.messages import help_message, signals_list_message
+from bot_harness import NOW, SECRET, blocks_text, seed_orgs, start_bot
+from saas_tracker import read_service
+from saas_tracker.config import Config
+from slack_stub import app_home_opened_body, signed_request_headers, slash_command_body
+from storage.models import AuditLog, CaseTag, Signal
+
+
+@pytest.fixture
+def bot(session_factory, slack_stub):
+    ids = seed_orgs(session_factory)
+    running = start_bot(session_factory, slack_stub)
+    running.ids = ids
+    yield running
+    running.server.close()
+
+
+def _item_orgs(blocks: list[dict]) -> list[str]:
+    return [b["block_id"].split("|", 1)[1] for b in blocks if b.get("block_id", "").startswith("item|")]
+
+
+def test_signals_top_10_answers_ephemerally_with_exactly_the_built_list(bot, session_factory) -> None:
+    (reply,) = bot.replies(bot.command("/signals", "top 10"))
+    assert reply["response_type"] == "ephemeral"
+    assert _item_orgs(reply["blocks"]) == ["globex", "initech", "acme"]
+    with session_factory() as s:
+        result = read_service.list_signals(s, 1, NOW, read_service.SignalFilter(top=10))
+    expected = signals_list_message(result.cards, result.items, NOW, Config(), title="Top signals",
+                                    filters_text="top 10")
+    assert reply["blocks"] == expected["blocks"]
+    text = blocks_text(reply["blocks"])
+    assert "Globex &lt;Intl&gt; &amp; Co" in text  # org names escaped for mrkdwn
+    actions = [b for b in reply["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["org_open", "case_tag", "signal_dismiss"]
+
+
+@pytest.mark.parametrize("text,orgs", [
+    ("top 2", ["globex", "initech"]),
+    ("drop", ["globex"]),
+    ("expansion", ["acme"]),
+    ("risk", ["globex", "initech"]),
+    ("case:expansion", ["acme"]),
+    ("mine", ["acme"]),  # U0ANA is ana@example.com in the stand-in: lookupByEmail maps it
+])
+def test_signals_filters(bot, text: str, orgs: list[str]) -> None:
+    (reply,) = bot.replies(bot.command("/signals", text))
+    assert _item_orgs(reply["blocks"]) == orgs
+
+
+def test_mine_maps_owner_by_slack_id_and_email(bot) -> None:
+    (reply,) = bot.replies(bot.command("/signals", "mine", user_id="U0BEN"))
+    assert _item_orgs(reply["blocks"]) == ["globex", "initech"]  # U0BEN by id, ben@example.com by e-mail
+    assert bot.stub.calls_to("users.lookupByEmail")
+
+
+def test_unparseable_signals_gets_help_showing_what_was_not_understood(bot) -> None:
+    (reply,) = bot.replies(bot.command("/signals", "top 5 bananas"))
+    assert reply["blocks"] == help_message("bananas", cfg=Config())["blocks"]
+    assert "bananas" in blocks_text(reply["blocks"])
+
+
+def test_org_exact_ambiguous_and_missing(bot) -> None:
+    (exact,) = bot.replies(bot.command("/org", "globex.com"))
+    text = blocks_text(exact["blocks"])
+    assert exact["response_type"] == "ephemeral" and "Globex &lt;Intl&gt; &amp; Co" in text
+    assert "Health 30 (red) with $9,000 MRR" in text
+
+    (ambiguous,) = bot.replies(bot.command("/org", "acm"))
+    picks = [b["accessory"]["value"] for b in ambiguous["blocks"] if b.get("accessory", {}).get("action_id") == "org_pick"]
+    assert picks == ["acme", "acme-eu"]
+
+    (missing,) = bot.replies(bot.command("/org", "initek"))
+    assert "Initech" in blocks_text(missing["blocks"])
+
+
+def test_open_button_opens_the_org_modal(bot) -> None:
+    (reply,) = bot.replies(bot.command("/signals", ""))
+    bot.click(reply["blocks"], "org_open", block_id="item_actions|globex")
+    (call,) = bot.stub.wait_for("views.open")
+    view = call.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["type"] == "modal" and view["private_metadata"] == "globex"
+    assert "Health 30" in blocks_text(view["blocks"])
+
+
+def _post_list_message(bot) -> tuple[str, str, list[dict]]:
+    """A /signals list posted in a channel (as the digest is), so clicks can edit it in place."""
+    (reply,) = bot.replies(bot.command("/signals", ""))
+    posted = bot.stub.handle_api("chat.postMessage", {"channel": "C0CUSTSUCC", "text": "list",
+                                                      "blocks": reply["blocks"]}, bot.stub.token)
+    return posted["channel"], posted["ts"], reply["blocks"]
+
+
+def test_tag_case_stores_audits_and_updates_the_message_in_place(bot, session_factory) -> None:
+    channel, ts, blocks = _post_list_message(bot)
+    url = bot.click(blocks, "case_tag", block_id="item_actions|initech", option_value="onboarding|initech",
+                    channel=channel, ts=ts)
+    (reply,) = bot.replies(url)
+    assert reply["replace_original"] is True
+    message = bot.stub.message(channel, ts)
+    assert "Tagged *onboarding* by <@U0ANA>" in blocks_text(message["blocks"])
+    assert "item_actions|initech" not in [b.get("block_id") for b in message["blocks"]]
+    assert "item_actions|globex" in [b.get("block_id") for b in message["blocks"]]
+    with session_factory() as s:
+        tag = s.get(CaseTag, "initech")
+        assert (tag.case_type, tag.tagged_by) == ("onboarding", "U0ANA")
+        (audit,) = s.scalars(select(AuditLog)).all()
+        assert (audit.actor, audit.action, audit.via, audit.after["case_type"]) == ("U0ANA", "tag", "slack", "onboarding")
+
+
+def test_dismiss_and_double_click_change_once(bot, session_factory) -> None:
+    channel, ts, blocks = _post_list_message(bot)
+    ids = ",".join(str(i) for i in bot.ids["globex"])
+    first = bot.click(blocks, "signal_dismiss", block_id="item_actions|globex", option_value=f"dismiss|{ids}",
+                      channel=channel, ts=ts)
+    bot.replies(first)
+    assert "~Globex &lt;Intl&gt; &amp; Co~ dismissed by <@U0ANA>" in blocks_text(bot.stub.message(channel, ts)["blocks"])
+    # The same click again (the original blocks, as a second fast click would carry).
+    second = bot.click(blocks, "signal_dismiss", block_id="item_actions|globex", option_value=f"dismiss|{ids}",
+                       channel=channel, ts=ts)
+    (again,) = bot.replies(second)
+    assert again["response_type"] == "ephemeral" and again["replace_original"] is False
+    assert "already dismissed" in blocks_text(again["blocks"])
+    with session_factory() as s:
+        statuses = s.scalars(select(Signal.status).where(Signal.org_id == "globex")).all()
+        assert statuses == ["dismissed", "dismissed"]
+        assert s.scalar(select(func.count()).select_from(AuditLog)) == 2  # one per signal, once
+    (listing,) = bot.replies(bot.command("/signals", ""))
+    assert _item_orgs(listing["blocks"]) == ["initech", "acme"]
+
+
+def test_snooze_four_weeks_records_until(bot, session_factory) -> None:
+    channel, ts, blocks = _post_list_message(bot)
+    ids = ",".join(str(i) for i in bot.ids["acme"])
+    bot.replies(bot.click(blocks, "signal_dismiss", block_id="item_actions|acme", option_value=f"snooze28|{ids}",
+                          channel=channel, ts=ts))
+    assert "snoozed until 2026-12-21" in blocks_text(bot.stub.message(channel, ts)["blocks"])
+    with session_factory() as s:
+        sig = s.get(Signal, bot.ids["acme"][0])
+        assert sig.status == "snoozed" and sig.snoozed_until == NOW + dt.timedelta(days=28)
+
+
+def test_click_on_a_signal_that_resolved_meanwhile_is_explained(bot, session_factory) -> None:
+    channel, ts, blocks = _post_list_message(bot)
+    with session_factory() as s, s.begin():
+        s.get(Signal, bot.ids["initech"][0]).status = "resolved"
+    url = bot.click(blocks, "signal_dismiss", block_id="item_actions|initech",
+                    option_value=f"dismiss|{bot.ids['initech'][0]}", channel=channel, ts=ts)
+    (reply,) = bot.replies(url)
+    assert reply["replace_original"] is False and "already resolved itself" in blocks_text(reply["blocks"])
+    assert "item_actions|initech" in [b.get("block_id") for b in bot.stub.message(channel, ts)["blocks"]]
+
+
+def test_unauthorized_user_is_refused_and_nothing_changes(session_factory, slack_stub) -> None:
+    ids = seed_orgs(session_factory)
+    cfg = dataclasses.replace(Config(), slack=dataclasses.replace(Config().slack, authorized_usergroups=["S0CSLEADS"]))
+    bot = start_bot(session_factory, slack_stub, cfg)
+    try:
+        (reply,) = bot.replies(bot.command("/signals", ""))
+        url = bot.click(reply["blocks"], "signal_dismiss", block_id="item_actions|globex", user_id="U0CAL",
+                        option_value=f"dismiss|{','.join(map(str, ids['globex']))}")
+        (refusal,) = bot.replies(url)
+        assert refusal["response_type"] == "ephemeral" and refusal["replace_original"] is False
+        assert "not allowed" in blocks_text(refusal["blocks"]).lower() or "only" in blocks_text(refusal["blocks"]).lower()
+        with session_factory() as s:
+            assert set(s.scalars(select(Signal.status).where(Signal.org_id == "globex"))) == {"active"}
+            assert s.scalar(select(func.count()).select_from(AuditLog)) == 0
+        # U0ANA is in the S0CSLEADS group: allowed.
+        ok = bot.click(reply["blocks"], "case_tag", block_id="item_actions|globex", option_value="risk|globex")
+        bot.replies(ok)
+        with session_factory() as s:
+            assert s.get(CaseTag, "globex").tagged_by == "U0ANA"
+    finally:
+        bot.server.close()
+
+
+def test_slack_api_error_gets_a_clear_ephemeral_reply_and_a_log_line(bot, caplog) -> None:
+    (reply,) = bot.replies(bot.command("/signals", ""))
+    bot.stub.fail_next("views.open", error="expired_trigger_id")
+    url = bot.click(reply["blocks"], "org_open", block_id="item_actions|globex")
+    (error,) = bot.replies(url)
+    assert error["response_type"] == "ephemeral" and error["replace_original"] is False
+    assert "expired_trigger_id" in caplog.text
+    (listing,) = bot.replies(bot.command("/signals", ""))  # the app still answers
+    assert _item_orgs(listing["blocks"]) == ["globex", "initech", "acme"]
+
+
+def test_bad_signature_and_stale_timestamp_are_refused(bot) -> None:
+    body = slash_command_body("/signals", "top 10", response_url=bot.stub.new_response_url())
+    status, _ = bot.post(body, signed_request_headers(body, "wrong-secret",
+                                                      content_type="application/x-www-form-urlencoded"))
+    assert status == 401
+    stale = int(time.time()) - 6 * 60
+    status, _ = bot.post(body, signed_request_headers(body, SECRET, timestamp=stale,
+                                                      content_type="application/x-www-form-urlencoded"))
+    assert status == 401
+
+
+def test_commands_are_acknowledged_fast(bot) -> None:
+    body = slash_command_body("/signals", "top 25", response_url=bot.stub.new_response_url())
+    start = time.monotonic()
+    status, _ = bot.post(body, signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded"))
+    assert status == 200 and time.monotonic() - start < 3.0
+
+
+def test_home_tab_and_slack_event_retries_are_handled_once(bot) -> None:
+    body = app_home_opened_body("U0ANA", event_id="Ev123")
+    assert bot.event(body) == 200
+    bot.stub.wait_for("views.publish")
+    assert bot.event(body, retry_num=1) == 200
+    time.sleep(0.3)
+    assert len(bot.stub.calls_to("views.publish")) == 1
+    home = bot.stub.home_views["U0ANA"]
+    text = blocks_text(home["blocks"])
+    assert "Revenue × Health" in text and "Acme Corp" in text and "Globex" not in text  # only Ana's orgs
+
+
+def test_healthz(bot) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as resp:
+        assert resp.status == 200 and json.loads(resp.read()) == {"ok": True, "database": "ok"}
