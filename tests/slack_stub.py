@@ -832,12 +832,15 @@ def block_actions_payload(
     response_url: str = "https://hooks.slack.com/actions/T0STUB/1/x",
     trigger_id: str = "trigger-1",
     view: Mapping[str, Any] | None = None,
+    ephemeral: bool = False,
 ) -> dict[str, Any]:
     """The block_actions payload Slack sends when a user clicks an element of `blocks`.
 
     The element must exist (found by action_id, and block_id if given); for a select or
     overflow `option_value` must be one of its options, so a test clicks only what a user
     could. With `view`, the click comes from that modal/Home view instead of a message.
+    With `ephemeral`, it comes from an ephemeral message: like Slack, the payload then
+    carries no `message` (the app never gets the blocks back), only the container.
     """
     found_block_id, el = _find_element(blocks, action_id, block_id)
     action: dict[str, Any] = {
@@ -870,9 +873,10 @@ def block_actions_payload(
         payload["container"] = {"type": "view", "view_id": view.get("id", "V0STUB")}
         payload["view"] = dict(view)
     else:
-        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False}
+        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": ephemeral}
         payload["channel"] = {"id": channel_id, "name": "customer-success"}
-        payload["message"] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "", "blocks": list(blocks)}
+        if not ephemeral:
+            payload["message"] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "", "blocks": list(blocks)}
         payload["response_url"] = response_url
         payload["state"] = {"values": {}}
     return payload

@@ -381,6 +381,16 @@ def test_a_click_built_from_a_real_message_reaches_a_bolt_action_handler(slack_s
         block_actions_payload(message["blocks"], "signal_dismiss", option_value="dismiss|999")
 
 
+def test_clicks_on_ephemeral_messages_and_views_carry_no_message() -> None:
+    blocks = m.org_choices_message("acme", [("o1", "Acme", None), ("o2", "Acme EU", None)])["blocks"]
+    click = block_actions_payload(blocks, "org_pick", block_id=None, ephemeral=True)
+    assert "message" not in click and click["container"]["is_ephemeral"] is True
+    assert click["actions"][0]["value"] == "o1" and parse_action(click["actions"][0]).org_id == "o1"
+    view = {**m.org_detail_modal(_detail(), NOW, Config()), "id": "V123"}
+    in_view = block_actions_payload(view["blocks"], "org_open", view=view)
+    assert in_view["container"] == {"type": "view", "view_id": "V123"} and "response_url" not in in_view
+
+
 def test_app_home_opened_event_body_is_signed_json(slack_stub: SlackStub, slack_signing_secret: str) -> None:
     app = _bolt_app(slack_stub, slack_signing_secret)
 
