@@ -233,3 +233,15 @@ def test_healthz(bot) -> None:
 
     with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as resp:
         assert resp.status == 200 and json.loads(resp.read()) == {"ok": True, "database": "ok"}
+
+
+def test_click_on_an_ephemeral_list_rebuilds_the_persons_last_query_in_place(bot) -> None:
+    """Slack sends no blocks for ephemeral messages: the list is re-run and replaces the reply."""
+    (reply,) = bot.replies(bot.command("/signals", "risk"))
+    assert _item_orgs(reply["blocks"]) == ["globex", "initech"]
+    ids = ",".join(str(i) for i in bot.ids["initech"])
+    url = bot.click(reply["blocks"], "signal_dismiss", block_id="item_actions|initech",
+                    option_value=f"dismiss|{ids}", ephemeral=True)
+    (rebuilt,) = bot.replies(url)
+    assert rebuilt["replace_original"] is True
+    assert _item_orgs(rebuilt["blocks"]) == ["globex"]  # same filter, initech gone
