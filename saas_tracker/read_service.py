@@ -2,7 +2,12 @@
 
 The terminal and Slack both call these; neither computes anything itself. Lists are built
 from the latest scan's stored results (signals and health snapshots), so answering
-`/signals` is a couple of indexed queries, not a scan.
+`/signals` is a few indexed queries, not a scan.
+
+Case suggestions, Revenue × Health cells and tiers come from ``revenue_service`` as of the
+request's day. They are read once per call for the whole application (``load_segmentation``:
+one ``load_org_frame``), never per org: the MRR split is the median over every paying org and
+the revenue score a rank among them, so no org's segment can be computed on its own.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from saas_tracker import revenue_service
 from saas_tracker.config import (
     EXPANSION_CANDIDATE,
     HEALTH_COMPONENTS,
@@ -27,6 +34,7 @@ from saas_tracker.config import (
     Config,
 )
 from saas_tracker.views import (
+    CellView,
     ComponentView,
     OrgDetail,
     OrgItem,
@@ -34,8 +42,11 @@ from saas_tracker.views import (
     SubscriptionView,
     SummaryCards,
 )
+from scoring.health import health_band
+from scoring.segments import CELL_KEYS, CELL_LABELS
+from scoring.tiers import TIERS
 from storage import queries
-from storage.models import CaseTag, HealthSnapshot, Org, ScanRun, Signal, Subscription
+from storage.models import Application, CaseTag, HealthSnapshot, Org, ScanRun, Signal, Subscription
 
 RISK_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
 COMPONENT_LABELS = {
@@ -51,14 +62,26 @@ WEEK = dt.timedelta(days=7)
 
 @dataclass(frozen=True)
 class SignalFilter:
-    """What a person asked for: `/signals top 5 risk mine`, `saas-tracker signals --type drop`."""
+    """What a person asked for: `/signals top 5 risk mine`, `saas-tracker signals --type drop`.
+
+    ``cell`` is a Revenue × Health cell key (scoring.segments.CELL_KEYS) and ``tier`` a tier
+    name ("Tier 2"); anything else is refused here, so a typo never silently lists nothing.
+    """
 
     top: int = 10
     types: frozenset[str] = frozenset()
     case_types: frozenset[str] = frozenset()
     owners: frozenset[str] = frozenset()  # empty = everyone's orgs
-    org_ids: frozenset[str] | None = None  # restrict to these orgs (cells, tiers)
+    org_ids: frozenset[str] | None = None  # restrict to these orgs
     description: tuple[str, ...] = field(default_factory=tuple)
+    cell: str | None = None  # "champions", "revenue_at_risk", "watch", "expansion"
+    tier: str | None = None  # "Tier 1" … "Tier 4"
+
+    def __post_init__(self) -> None:
+        if self.cell is not None and self.cell not in CELL_KEYS:
+            raise ValueError(f"unknown cell {self.cell!r}: use one of {', '.join(CELL_KEYS)}")
+        if self.tier is not None and self.tier not in TIERS:
+            raise ValueError(f"unknown tier {self.tier!r}: use one of {', '.join(TIERS)}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,68 @@ class SignalList:
     items: list[OrgItem]
     total: int  # orgs matching the filter before the top-N cut
 
+
+# --- segments, tiers and case suggestions, once per call --------------------------------
+
+def _as_of_day(now: dt.datetime) -> dt.date:
+    """The UTC day a request is answered for: the day revenue_service computes MRR on."""
+    return now.astimezone(dt.timezone.utc).date() if now.tzinfo else now.date()
+
+
+def application_name(session: Session, application_id: int) -> str:
+    name = session.scalar(select(Application.name).where(Application.id == application_id))
+    if name is None:
+        raise revenue_service.UnknownApplication(f"no application with id {application_id}")
+    return name
+
+
+class Segmentation:
+    """One application's org frame, cells, case suggestions and (on first use) tiers as of a day.
+
+    Built by ``load_segmentation``; pass it on so one request reads the org frame once.
+    """
+
+    def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config) -> None:
+        self.application = application
+        self.as_of = as_of
+        self.cfg = cfg
+        self.orgs = revenue_service.load_org_frame(session, application, as_of)
+        self.segments = revenue_service.segments_report(session, application, as_of, cfg, orgs=self.orgs)
+        self.suggestions = revenue_service.case_suggestions(session, application, as_of, cfg, orgs=self.orgs)
+        self._session = session
+
+    @cached_property
+    def tiers(self) -> pd.DataFrame:
+        """scoring.tiers columns per org (index org_id), in the configured mode."""
+        return revenue_service.tiers_report(self._session, self.application, self.as_of, self.cfg, orgs=self.orgs)
+
+    def cell_of(self, org_id: str) -> str | None:
+        cells = self.segments.cells
+        return _none_if_nan(cells.at[org_id, "cell"]) if org_id in cells.index else None
+
+    def suggestion(self, org_id: str) -> tuple[str | None, str | None]:
+        """(case, why) from revenue_service.case_suggestions; (None, None) without one."""
+        if org_id not in self.suggestions.index:
+            return None, None
+        row = self.suggestions.loc[org_id]
+        return _none_if_nan(row["case"]), _none_if_nan(row["why"])
+
+    def orgs_in_cell(self, cell: str) -> pd.Index:
+        cells = self.segments.cells
+        return cells.index[cells["cell"] == cell]
+
+    def orgs_in_tier(self, tier: str) -> pd.Index:
+        return self.tiers.index[self.tiers["tier"] == tier]
+
+
+def load_segmentation(session: Session, application: int | str, now: dt.datetime,
+                      cfg: Config | None = None) -> Segmentation:
+    """Cells, tiers and case suggestions of the application as of ``now``'s UTC day."""
+    name = application if isinstance(application, str) else application_name(session, application)
+    return Segmentation(session, name, _as_of_day(now), cfg or Config())
+
+
+# --- lists ------------------------------------------------------------------------------
 
 def visible_condition(now: dt.datetime):
     """Signals on the active lists: active ones, and snoozed ones whose snooze has run out."""
@@ -100,13 +185,19 @@ def latest_snapshots(session: Session, application_id: int) -> pd.DataFrame:
     return latest
 
 
-def _visible_signals(session: Session, application_id: int, now: dt.datetime) -> pd.DataFrame:
-    cols = [Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
-            Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until]
-    rows = session.execute(
-        select(*cols).where(Signal.application_id == application_id, visible_condition(now))
-    ).all()
-    return pd.DataFrame.from_records(rows, columns=[c.key for c in cols])
+_SIGNAL_COLUMNS = (Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
+                   Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until)
+# What ranking and filtering need: no reason or evidence JSON to decode for every open signal.
+_RANK_COLUMNS = (Signal.org_id, Signal.type, Signal.priority, Signal.suggested_case)
+
+
+def _visible_signals(session: Session, application_id: int, now: dt.datetime,
+                     org_ids: list[str] | None = None, columns: tuple = _SIGNAL_COLUMNS) -> pd.DataFrame:
+    stmt = select(*columns).where(Signal.application_id == application_id, visible_condition(now))
+    if org_ids is not None:
+        stmt = stmt.where(Signal.org_id.in_(org_ids))
+    rows = session.execute(stmt).all()
+    return pd.DataFrame.from_records(rows, columns=[c.key for c in columns])
 
 
 def _signal_view(row: dict) -> SignalView:
@@ -121,18 +212,47 @@ def _none_if_nan(value):
     return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT else value
 
 
-def build_items(session: Session, application_id: int, signals: pd.DataFrame,
-                org_ids: list[str]) -> list[OrgItem]:
-    """OrgItems for the given orgs (in that order) from their visible signals."""
+def _number(value) -> float | None:
+    value = _none_if_nan(value)
+    return None if value is None else float(value)
+
+
+def suggested_case_for(signals: tuple[SignalView, ...]) -> str | None:
+    """The top signal's suggested case: the fallback when revenue_service suggests nothing."""
+    return signals[0].suggested_case if signals else None
+
+
+def case_suggestion(segmentation: Segmentation, org_id: str,
+                    signals: tuple[SignalView, ...] = ()) -> tuple[str | None, str | None]:
+    """(case, why) shown until a person tags: revenue_service's suggestion, else the top signal's."""
+    case, why = segmentation.suggestion(org_id)
+    if case is None and signals and signals[0].suggested_case:
+        return signals[0].suggested_case, f"suggested by its top signal, {signals[0].label}"
+    return case, why
+
+
+def build_items(session: Session, application_id: int, signals: pd.DataFrame, org_ids: list[str],
+                now: dt.datetime | None = None, cfg: Config | None = None, *,
+                segmentation: Segmentation | None = None, snapshots: pd.DataFrame | None = None) -> list[OrgItem]:
+    """OrgItems for the given orgs (in that order) from their visible signals.
+
+    The case suggestion is as of ``now`` (default: the current time); pass ``segmentation``
+    and ``snapshots`` when the caller has already read them.
+    """
     if not org_ids:
         return []
-    snaps = latest_snapshots(session, application_id)
+    if segmentation is None:
+        segmentation = load_segmentation(session, application_id, now or dt.datetime.now(dt.timezone.utc), cfg)
+    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id)
     orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
     tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
+    wanted = signals[signals["org_id"].isin(org_ids)] if not signals.empty else signals
+    ordered = wanted.sort_values(["priority", "type"], ascending=[False, True]) if not wanted.empty else wanted
+    by_org = {org_id: group for org_id, group in ordered.groupby("org_id", sort=False)} if not ordered.empty else {}
     items = []
-    for org_id in org_ids:
-        sig = signals[signals["org_id"] == org_id].sort_values(["priority", "type"], ascending=[False, True])
-        views = tuple(_signal_view(r) for r in sig.to_dict("records"))
+    for org_id in org_ids:  # the few orgs on one page, not the application
+        sig = by_org.get(org_id)
+        views = tuple(_signal_view(r) for r in sig.to_dict("records")) if sig is not None else ()
         snap = snaps.loc[org_id] if org_id in snaps.index else None
         org = orgs[org_id]
         tag = tags.get(org_id)
@@ -153,22 +273,17 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame,
                 case_type=tag.case_type if tag else None,
                 case_by=tag.tagged_by if tag else None,
                 case_at=tag.tagged_at if tag else None,
-                case_suggested=suggested_case_for(views),
+                case_suggested=case_suggestion(segmentation, org_id, views)[0],
             )
         )
     return items
 
 
-def suggested_case_for(signals: tuple[SignalView, ...]) -> str | None:
-    """The org's suggestion is its highest-priority signal's suggested case."""
-    return signals[0].suggested_case if signals else None
-
-
 def summary_cards(session: Session, application_id: int, now: dt.datetime,
-                  signals: pd.DataFrame | None = None) -> SummaryCards:
+                  signals: pd.DataFrame | None = None, snapshots: pd.DataFrame | None = None) -> SummaryCards:
     if signals is None:
-        signals = _visible_signals(session, application_id, now)
-    snaps = latest_snapshots(session, application_id)
+        signals = _visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
+    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id)
     risk_orgs = signals.loc[signals["type"].isin(RISK_TYPES), "org_id"].unique()
     mrr_at_risk = float(snaps["mrr"].reindex(risk_orgs).fillna(0).sum()) if len(risk_orgs) else 0.0
     week_ago = now - WEEK
@@ -188,30 +303,34 @@ def summary_cards(session: Session, application_id: int, now: dt.datetime,
     )
 
 
-def list_signals(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter) -> SignalList:
-    """The ranked list: orgs ordered by their highest visible signal priority, then MRR."""
-    signals = _visible_signals(session, application_id, now)
-    cards = summary_cards(session, application_id, now, signals)
-    if signals.empty:
-        return SignalList(cards=cards, items=[], total=0)
-    orgs = session.execute(
-        select(Org.org_id, Org.owner).where(Org.application_id == application_id)
-    ).all()
-    owner = pd.Series({o: w for o, w in orgs}, dtype=object)
-    tags = dict(session.execute(select(CaseTag.org_id, CaseTag.case_type)).all())
-    snaps = latest_snapshots(session, application_id)
+def list_signals(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter,
+                 cfg: Config | None = None, *, segmentation: Segmentation | None = None) -> SignalList:
+    """The ranked list: orgs ordered by their highest visible signal priority, then MRR.
 
-    per_org = signals.sort_values("priority", ascending=False).groupby("org_id", sort=False)
-    frame = pd.DataFrame({
-        "priority": per_org["priority"].max(),
-        "suggested": per_org["suggested_case"].first(),
-    })
-    frame["case"] = pd.Series(tags, dtype=object).reindex(frame.index).fillna(frame["suggested"])
-    frame["owner"] = owner.reindex(frame.index)
+    Case filters use the effective case: a person's tag, else the suggestion. Cell and tier
+    filters use the segments as of ``now`` (``cfg`` gives the splits and tier mode).
+    """
+    ranks = _visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
+    snaps = latest_snapshots(session, application_id)
+    cards = summary_cards(session, application_id, now, ranks, snaps)
+    if ranks.empty:
+        return SignalList(cards=cards, items=[], total=0)
+    seg = segmentation or load_segmentation(session, application_id, now, cfg)
+
+    top = ranks.sort_values(["priority", "type"], ascending=[False, True]).drop_duplicates("org_id")
+    frame = top.set_index("org_id")[["priority", "suggested_case"]].copy()
+    suggested = seg.suggestions["case"].reindex(frame.index)
+    frame["suggested"] = suggested.where(suggested.notna(), frame["suggested_case"])
+    tags = dict(session.execute(
+        select(CaseTag.org_id, CaseTag.case_type).join(Org, Org.org_id == CaseTag.org_id)
+        .where(Org.application_id == application_id)
+    ).all())
+    tagged = pd.Series(tags, dtype=object).reindex(frame.index)
+    frame["case"] = tagged.where(tagged.notna(), frame["suggested"])
+    frame["owner"] = seg.orgs["owner"].reindex(frame.index)
     frame["mrr"] = snaps["mrr"].reindex(frame.index).fillna(0.0)
     if flt.types:
-        has_type = signals[signals["type"].isin(flt.types)]["org_id"].unique()
-        frame = frame[frame.index.isin(has_type)]
+        frame = frame[frame.index.isin(ranks.loc[ranks["type"].isin(flt.types), "org_id"])]
     if flt.case_types:
         frame = frame[frame["case"].isin(flt.case_types)]
     if flt.owners:
@@ -219,23 +338,53 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
         frame = frame[frame["owner"].fillna("").str.lower().isin(wanted)]
     if flt.org_ids is not None:
         frame = frame[frame.index.isin(flt.org_ids)]
-    frame = frame.reset_index().sort_values(["priority", "mrr", "org_id"], ascending=[False, False, True])
+    if flt.cell is not None:
+        frame = frame[frame.index.isin(seg.orgs_in_cell(flt.cell))]
+    if flt.tier is not None:
+        frame = frame[frame.index.isin(seg.orgs_in_tier(flt.tier))]
+    frame = frame.rename_axis("org_id").reset_index().sort_values(
+        ["priority", "mrr", "org_id"], ascending=[False, False, True])
     chosen = frame["org_id"].head(flt.top).tolist()
+    signals = _visible_signals(session, application_id, now, org_ids=chosen) if chosen else ranks.iloc[0:0]
     if flt.types:
         signals = signals[signals["type"].isin(flt.types)]
-    return SignalList(cards=cards, items=build_items(session, application_id, signals, chosen), total=len(frame))
+    items = build_items(session, application_id, signals, chosen, now, cfg, segmentation=seg, snapshots=snaps)
+    return SignalList(cards=cards, items=items, total=len(frame))
 
 
-def items_for_signals(session: Session, application_id: int, signal_ids: list[int], now: dt.datetime) -> list[OrgItem]:
+def items_for_signals(session: Session, application_id: int, signal_ids: list[int], now: dt.datetime,
+                      cfg: Config | None = None) -> list[OrgItem]:
     """Items for specific signals (alerts), ordered by priority."""
-    cols = [Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
-            Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until]
-    rows = session.execute(select(*cols).where(Signal.id.in_(signal_ids))).all()
-    signals = pd.DataFrame.from_records(rows, columns=[c.key for c in cols])
+    rows = session.execute(select(*_SIGNAL_COLUMNS).where(Signal.id.in_(signal_ids))).all()
+    signals = pd.DataFrame.from_records(rows, columns=[c.key for c in _SIGNAL_COLUMNS])
     if signals.empty:
         return []
     order = signals.groupby("org_id")["priority"].max().sort_values(ascending=False).index.tolist()
-    return build_items(session, application_id, signals, order)
+    return build_items(session, application_id, signals, order, now, cfg)
+
+
+def cell_orgs(session: Session, application: int | str, cell_key: str, now: dt.datetime,
+              cfg: Config | None = None, *, segmentation: Segmentation | None = None,
+              ) -> tuple[CellView, list[tuple[str, str, float, float | None, str | None]]]:
+    """One Revenue × Health cell and its orgs, highest MRR first: (org_id, name, mrr, health, band).
+
+    MRR is the subscriptions' MRR on ``now``'s day (what placed the org in the cell); the band
+    is the health band of that health score.
+    """
+    if cell_key not in CELL_KEYS:
+        raise ValueError(f"unknown cell {cell_key!r}: use one of {', '.join(CELL_KEYS)}")
+    seg = segmentation or load_segmentation(session, application, now, cfg)
+    cells = seg.segments.cells
+    members = cells[cells["cell"] == cell_key].rename_axis("org_id").reset_index()
+    members = members.sort_values(["mrr", "name", "org_id"], ascending=[False, True, True])
+    bands = health_band(members["health"], seg.cfg).tolist()
+    (view,) = [v for v in revenue_service.cell_views(seg.segments.summary) if v.key == cell_key]
+    rows = [
+        (str(org_id), str(name), float(mrr), _number(health), _none_if_nan(band))
+        for org_id, name, mrr, health, band in zip(
+            members["org_id"], members["name"], members["mrr"], members["health"], bands)
+    ]
+    return view, rows
 
 
 # --- org lookup -------------------------------------------------------------------------
@@ -300,13 +449,20 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
     return f"{value}"
 
 
-def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config) -> OrgDetail | None:
+def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,
+               segmentation: Segmentation | None = None) -> OrgDetail | None:
+    """Everything `/org` shows, with the org's cell, tier, quadrant and case suggestion as of ``now``.
+
+    ``extras`` carries numbers a renderer may show: ``case_why`` (the suggestion's reason),
+    ``cell_key``, ``value``, ``potential`` and ``account_priority`` (0-100, None when no
+    input was available) and ``tier_mode``.
+    """
     org = session.get(Org, org_id)
     if org is None or org.application_id != application_id:
         return None
-    signals = _visible_signals(session, application_id, now)
-    signals = signals[signals["org_id"] == org_id]
-    (item,) = build_items(session, application_id, signals, [org_id])
+    seg = segmentation or load_segmentation(session, application_id, now, cfg)
+    signals = _visible_signals(session, application_id, now, org_ids=[org_id])
+    (item,) = build_items(session, application_id, signals, [org_id], now, cfg, segmentation=seg)
 
     snaps = session.scalars(
         select(HealthSnapshot).where(HealthSnapshot.org_id == org_id).order_by(HealthSnapshot.day.desc()).limit(2)
@@ -346,6 +502,16 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         for s in subs
     )
     end_day = latest.day if latest is not None else today
+    cell_key = seg.cell_of(org_id)
+    tiers = seg.tiers.loc[org_id] if org_id in seg.tiers.index else None
+    extras: dict[str, object] = {
+        "case_why": case_suggestion(seg, org_id, item.signals)[1],
+        "cell_key": cell_key,
+        "value": _number(tiers["value"]) if tiers is not None else None,
+        "potential": _number(tiers["potential"]) if tiers is not None else None,
+        "account_priority": _number(tiers["account_priority"]) if tiers is not None else None,
+        "tier_mode": seg.cfg.tiers.mode,
+    }
     return OrgDetail(
         item=item,
         domain=org.domain,
@@ -358,6 +524,10 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         subscriptions=sub_views,
         mrr_history=tuple(mrr_history(sub_views)),
         renewal_date=org.renewal_date,
+        cell=CELL_LABELS[cell_key] if cell_key else None,
+        tier=_none_if_nan(tiers["tier"]) if tiers is not None else None,
+        quadrant=_none_if_nan(tiers["quadrant"]) if tiers is not None else None,
+        extras=extras,
     )
 
 
