@@ -12,6 +12,8 @@ from saas_tracker.cli import cli
 from saas_tracker.cli.common import get_config, get_session_factory
 from saas_tracker.config import CASE_TYPES, SIGNAL_SHORT_NAMES, SIGNAL_TYPES
 from saas_tracker.terminal import render_cards, render_detail, render_items
+from scoring.segments import CELL_KEYS
+from scoring.tiers import TIERS
 from storage.db import find_application
 from storage.models import AuditLog
 
@@ -78,15 +80,18 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
 @click.option("--type", "type_", help="Only this signal type: risk, drop, inactive or expansion.")
 @click.option("--case", "case_type", type=click.Choice(CASE_TYPES), help="Only orgs with this case (tag or suggestion).")
 @click.option("--owner", help="Only orgs owned by this CSM (e-mail or Slack id).")
+@click.option("--cell", type=click.Choice(CELL_KEYS), help="Only orgs in this Revenue × Health cell.")
+@click.option("--tier", type=click.IntRange(1, len(TIERS)), metavar="N", help="Only orgs in Tier N (1-4).")
 @click.option("--as-of", help="Show signals visible at this time (default now).")
 @click.pass_context
 def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | None, owner: str | None,
-            as_of: str | None) -> None:
+            cell: str | None, tier: int | None, as_of: str | None) -> None:
     """Summary cards and the ranked list of orgs with active signals, with the reason for each.
 
     \b
     Example:
       saas-tracker signals --top 10 --type drop
+      saas-tracker signals --cell revenue_at_risk --tier 1
     """
     cfg = get_config(ctx)
     kind = _type_option(type_)
@@ -95,10 +100,12 @@ def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | No
         types=frozenset([kind]) if kind else frozenset(),
         case_types=frozenset([case_type]) if case_type else frozenset(),
         owners=frozenset([owner]) if owner else frozenset(),
+        cell=cell,
+        tier=TIERS[tier - 1] if tier else None,
     )
     now = _now(as_of)
     with get_session_factory(ctx)() as session:
-        result = read_service.list_signals(session, _app_id(ctx, session), now, flt)
+        result = read_service.list_signals(session, _app_id(ctx, session), now, flt, cfg)
     click.echo(render_cards(result.cards, cfg.currency_symbol))
     click.echo()
     click.echo(render_items(result.items, result.total, now, cfg.currency_symbol))
