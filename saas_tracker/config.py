@@ -193,6 +193,21 @@ class SlackConfig:
     alert_priority_threshold: float = field(default=80.0, metadata=_rng(0, 100))
     alert_group_over: int = field(default=5, metadata=_rng(1, 50))
     alert_mrr_floor: float = field(default=0.0, metadata=_rng(0, None))
+    # Delivery (outbox and digest). The outbox is flushed after every scan and every
+    # outbox_flush_minutes, so a retry waits at most this long past its due time.
+    outbox_flush_minutes: float = field(default=2.0, metadata=_rng(0.1, 60))
+    # Exponential backoff for a retryable failure: base × 2^(attempt − 1), capped; Slack's
+    # Retry-After wins when it is longer. After delivery_max_attempts the row is failed.
+    delivery_backoff_seconds: float = field(default=30.0, metadata=_rng(0, 3600))
+    delivery_backoff_max_seconds: float = field(default=3600.0, metadata=_rng(1, 24 * 3600))
+    delivery_max_attempts: int = field(default=10, metadata=_rng(1, 100))
+    # The digest is retried in-process this many times (short backoff) before its claim
+    # is released for the next run; see digest_claim_stale_minutes.
+    digest_post_attempts: int = field(default=3, metadata=_rng(1, 10))
+    digest_retry_seconds: float = field(default=5.0, metadata=_rng(0, 300))
+    # A digest claim still 'claimed' after this long belongs to a poster that crashed: the
+    # next run (within digest_grace_hours) may take it over. Longer than any in-process retry.
+    digest_claim_stale_minutes: float = field(default=15.0, metadata=_rng(1, 24 * 60))
     # Empty lists mean "anyone in the workspace may tag, dismiss and snooze".
     authorized_users: list[str] = field(default_factory=list)
     authorized_usergroups: list[str] = field(default_factory=list)
