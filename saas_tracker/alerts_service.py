@@ -1,0 +1,87 @@
+"""Real-time alerts: which newly opened signals deserve a message, written to the outbox.
+
+``enqueue_alerts`` is run_scan's ``after_signals`` hook, so the outbox rows commit or roll
+back with the scan that opened the signals: a scan that fails alerts nobody, and a scan
+that commits cannot lose its alerts (``outbox_service.deliver_outbox`` sends them later,
+retrying across restarts).
+
+Once per episode: only ids the scan has just *opened* qualify. A signal that stays open is
+updated, not opened, so it never alerts twice; a dismissed one stays open (dismissed)
+while its condition holds, so it cannot alert again until the condition clears and a new
+episode (a new signal id) opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from saas_tracker import read_service
+from saas_tracker.config import Config
+from saas_tracker.scan_service import ScanResult
+from saas_tracker.views import OrgItem
+from storage.models import Outbox, Signal
+
+log = logging.getLogger(__name__)
+
+KIND_ALERT = "alert"  # one org
+KIND_ALERT_GROUP = "alert_group"  # many orgs in one message
+OUTBOX_PENDING = "pending"
+
+
+def alerts_channel(cfg: Config) -> str:
+    return cfg.slack.alerts_channel or cfg.slack.digest_channel
+
+
+def alert_items(session: Session, result: ScanResult, cfg: Config) -> list[OrgItem]:
+    """Orgs to alert about, highest priority first, each with only its qualifying new signals."""
+    if not result.opened_ids:
+        return []
+    ids = session.scalars(
+        select(Signal.id).where(Signal.id.in_(result.opened_ids),
+                                Signal.priority >= cfg.slack.alert_priority_threshold)
+    ).all()
+    if not ids:
+        return []
+    items = read_service.items_for_signals(session, result.application_id, sorted(ids), result.as_of)
+    return [item for item in items if item.mrr >= cfg.slack.alert_mrr_floor]
+
+
+def enqueue_alerts(session: Session, result: ScanResult, cfg: Config) -> list[int]:
+    """Write this scan's alerts to the outbox, in the scan's transaction; returns the row ids.
+
+    More than ``slack.alert_group_over`` orgs at once become one grouped message (a scan
+    that opens many signals must not flood the channel); otherwise one message per org.
+    """
+    from bot.alert_messages import alert_message, grouped_alert_message  # Slack layout
+
+    items = alert_items(session, result, cfg)
+    if not items:
+        return []
+    now = result.as_of
+    channel = alerts_channel(cfg)
+    if len(items) > cfg.slack.alert_group_over:
+        messages = [(KIND_ALERT_GROUP, grouped_alert_message(items, now, cfg))]
+    else:
+        messages = [(KIND_ALERT, alert_message(item, now, cfg)) for item in items]
+    created = _utcnow()
+    # Due at once: from the scan's as-of time (or now, for a scan dated in the future), so a
+    # flush with any clock at or after the scan picks them up.
+    due = min(result.as_of, created)
+    rows = [
+        Outbox(application_id=result.application_id, kind=kind, channel=channel, payload=message,
+               status=OUTBOX_PENDING, attempts=0, next_attempt_at=due, created_at=created)
+        for kind, message in messages
+    ]
+    session.add_all(rows)
+    session.flush()
+    log.info("scan %s: %d orgs with new high-priority signals, %d alert message(s) queued for %s",
+             result.run_id, len(items), len(rows), channel)
+    return [row.id for row in rows]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

@@ -1,0 +1,200 @@
+"""Delivering the outbox: every queued Slack message ends up sent, pending a retry, or failed
+with its reason; none is silently lost.
+
+Row life cycle::
+
+    pending --claim--> sending --ok--> sent (message_ts)
+                          |--rate limited / 5xx / network--> pending (attempts + 1, backoff)
+                          |--channel / auth / bad request, or out of attempts--> failed (last_error)
+
+Rows are claimed one at a time so several workers (or a worker and ``serve``) can flush at
+once without sending a row twice: on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``,
+on SQLite with a compare-and-set ``UPDATE … WHERE status = 'pending'`` whose row count says
+who won. The network call happens outside any transaction. A claimed row's
+``next_attempt_at`` is set to a lease expiry: if the process dies mid-send, the row is
+claimable again once the lease runs out. (If it died after Slack accepted the message, that
+one alert is sent twice: a duplicate alert is preferred to a lost one.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channels import resolver_for
+from bot.slack_errors import ErrorCategory
+from saas_tracker.config import Config
+from saas_tracker.slack_delivery import backoff_delay, describe_failure, post_message
+from storage.models import Outbox
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+OUTBOX_STATUSES = (PENDING, SENDING, SENT, FAILED)
+
+# How long a claimed row may stay 'sending' before another flush presumes its sender dead.
+SENDING_LEASE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    backoff_seconds: float
+    backoff_max_seconds: float
+    max_attempts: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "RetryPolicy":
+        s = cfg.slack
+        return cls(s.delivery_backoff_seconds, s.delivery_backoff_max_seconds, s.delivery_max_attempts)
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed"
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _due(now: dt.datetime):
+    # 'sending' rows whose lease ran out belong to a sender that died: claimable again.
+    return and_(Outbox.status.in_((PENDING, SENDING)), Outbox.next_attempt_at <= now)
+
+
+def _claim_next(factory: sessionmaker[Session], now: dt.datetime, skip_ids: set[int],
+                skip_channels: set[str]) -> _Claimed | None:
+    while True:
+        with factory() as session, session.begin():
+            stmt = select(Outbox).where(_due(now)).order_by(Outbox.next_attempt_at, Outbox.id).limit(1)
+            if skip_ids:
+                stmt = stmt.where(Outbox.id.notin_(skip_ids))
+            if skip_channels:
+                stmt = stmt.where(Outbox.channel.notin_(skip_channels))
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.scalar(stmt)
+            if row is None:
+                return None
+            claimed = _Claimed(row.id, row.channel, dict(row.payload), row.attempts)
+            was = row.status
+            won = session.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id, Outbox.status == was, Outbox.next_attempt_at == row.next_attempt_at)
+                .values(status=SENDING, next_attempt_at=now + SENDING_LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if won == 1:
+                if was == SENDING:
+                    log.warning("outbox %s: its sender's lease ran out; sending again", row.id)
+                return claimed
+        # Another process claimed that row between our read and our update: pick again.
+
+
+def _settle(factory: sessionmaker[Session], row_id: int, **values: Any) -> None:
+    with factory() as session, session.begin():
+        session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING).values(**values))
+
+
+def deliver_outbox(factory: sessionmaker[Session], client: Any, now: dt.datetime,
+                   cfg: Config | None = None, *, limit: int | None = None) -> DeliveryReport:
+    """Send every row due at `now`; one failing row never stops the rest.
+
+    A rate-limited channel is left alone for the rest of this flush (its rows stay
+    pending): sending more would only earn more 429s.
+    """
+    policy = RetryPolicy.from_config(cfg or Config())
+    now = now.astimezone(dt.timezone.utc)
+    report = DeliveryReport()
+    handled: set[int] = set()
+    rate_limited: set[str] = set()
+    resolver = resolver_for(client)
+    while limit is None or len(handled) < limit:
+        row = _claim_next(factory, now, handled, rate_limited)
+        if row is None:
+            break
+        handled.add(row.id)
+        attempts = row.attempts + 1
+        try:
+            ts = post_message(client, resolver.resolve(row.channel), row.payload)
+        except Exception as exc:
+            failure = describe_failure(exc)
+            error = f"{failure.category.value}: {failure.error}"
+            if failure.retryable and attempts < policy.max_attempts:
+                delay = backoff_delay(attempts, policy.backoff_seconds, policy.backoff_max_seconds,
+                                      failure.retry_after)
+                _settle(factory, row.id, status=PENDING, attempts=attempts, last_error=error,
+                        next_attempt_at=now + dt.timedelta(seconds=delay))
+                report.retrying.append(row.id)
+                if failure.category == ErrorCategory.RATE_LIMITED:
+                    rate_limited.add(row.channel)
+                log.warning("outbox %s to %s: attempt %d failed (%s); retrying in %.0f s",
+                            row.id, row.channel, attempts, error, delay)
+            else:
+                if failure.retryable:
+                    error = f"gave up after {attempts} attempts; last: {error}"
+                _settle(factory, row.id, status=FAILED, attempts=attempts, last_error=error, next_attempt_at=now)
+                report.failed.append(row.id)
+                log.error("outbox %s to %s failed: %s (see `saas-tracker outbox --status failed`)",
+                          row.id, row.channel, error)
+            continue
+        _settle(factory, row.id, status=SENT, attempts=attempts, sent_at=now, message_ts=ts, next_attempt_at=now)
+        report.sent.append(row.id)
+        log.info("outbox %s sent to %s (ts %s)", row.id, row.channel, ts)
+    return report
+
+
+def list_outbox(session: Session, status: str | None = None, limit: int = 50) -> Sequence[Outbox]:
+    """Newest first; `status` narrows to one of OUTBOX_STATUSES."""
+    stmt = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
+    if status is not None:
+        if status not in OUTBOX_STATUSES:
+            raise ValueError(f"{status!r} is not one of {', '.join(OUTBOX_STATUSES)}")
+        stmt = stmt.where(Outbox.status == status)
+    return session.scalars(stmt).all()
+
+
+class OutboxRetryError(ValueError):
+    """The row can't be re-queued (unknown id, or not failed); nothing was changed."""
+
+
+def retry_outbox(session: Session, row_id: int, now: dt.datetime) -> Outbox:
+    """Re-queue a failed row for the next flush, with a fresh set of attempts."""
+    row = session.get(Outbox, row_id)
+    if row is None:
+        raise OutboxRetryError(f"no outbox row {row_id}")
+    if row.status != FAILED:
+        raise OutboxRetryError(f"outbox row {row_id} is {row.status}, not failed: only failed rows are re-queued")
+    changed = session.execute(
+        update(Outbox).where(Outbox.id == row_id, Outbox.status == FAILED)
+        .values(status=PENDING, attempts=0, next_attempt_at=now)
+    ).rowcount
+    if changed != 1:
+        raise OutboxRetryError(f"outbox row {row_id} changed while being re-queued; try again")
+    session.refresh(row)
+    return row
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Rows per status (all four, zero when none): for `outbox` and health checks."""
+    counts = dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+    return {s: int(counts.get(s, 0)) for s in OUTBOX_STATUSES}
+
