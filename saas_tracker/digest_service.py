@@ -1,0 +1,351 @@
+"""The weekly digest: what it holds, and posting it exactly once per channel and week.
+
+Exactly once, across restarts and replicas, rests on the database, not on the scheduler:
+
+1. The channel name is resolved to an id (cached), so the claim is keyed on something a
+   rename cannot change.
+2. The period is the ISO week of the latest scheduled local time (digest_schedule).
+3. A ``DigestClaim`` row (unique application, channel, period) is INSERTed in its own short
+   transaction. An IntegrityError means another process has the week: skip and log.
+4. The message is posted; success records ``message_ts`` and status ``posted``.
+
+Failures, and why nothing is silently lost:
+
+* A retryable Slack failure (rate limit, 5xx, network) is retried in-process a few times
+  with backoff (``slack.digest_post_attempts``). If it still fails the claim becomes
+  ``retry``: the next run inside the grace period (the periodic check every
+  ``slack.outbox_flush_minutes``, or a restart) takes it over and posts.
+* A permanent failure (channel not found, bot not in channel, bad token, bad request) makes
+  the claim ``failed`` with the error; runs do not retry it by themselves (they would fail
+  the same way), ``saas-tracker digest --now`` does once the cause is fixed.
+* A process that dies between claiming and recording the result leaves the claim
+  ``claimed``. After ``slack.digest_claim_stale_minutes`` (longer than any in-process
+  retry) the next run may take it over. Because the dead process may have posted before
+  dying, every post carries message metadata (application and period) and a takeover first
+  looks for that message in the channel's recent history; only when it is not there (or
+  history can't be read) is the digest posted. The remaining risk is a duplicate, never a
+  silently missing digest: we prefer a second copy over none.
+* Missed runs: when the scheduled time was missed (the process was down) and no claim
+  exists, the next run posts it if it is at most ``slack.digest_grace_hours`` late; later
+  than that the week is skipped, with a log line saying why. ``--now`` (a forced period)
+  ignores the grace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channels import ChannelNotFound, resolver_for
+from saas_tracker import read_service
+from saas_tracker.config import Config
+from saas_tracker.digest_schedule import current_period, digest_timezone
+from saas_tracker.slack_delivery import (
+    SendFailure,
+    backoff_delay,
+    describe_failure,
+    find_message_with_metadata,
+    post_message,
+)
+from saas_tracker.digest_view import Digest
+from saas_tracker.views import SummaryCards
+from storage.db import find_application
+from storage.models import Application, DigestClaim
+
+log = logging.getLogger(__name__)
+
+CLAIM_CLAIMED = "claimed"
+CLAIM_POSTED = "posted"
+CLAIM_RETRY = "retry"  # a retryable failure: the next run within the grace period posts
+CLAIM_FAILED = "failed"  # a permanent failure: only a forced run (digest --now) retries
+
+DIGEST_EVENT_TYPE = "saas_tracker_digest"
+
+# Outcome statuses returned to callers (scheduler, CLI).
+POSTED = "posted"
+SKIPPED = "skipped"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    status: str  # posted | skipped | failed
+    period: str
+    channel: str
+    reason: str
+    message_ts: str | None = None
+
+
+def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -> Digest:
+    """Read the digest's numbers as of `now` (the latest scan's signals and snapshots)."""
+    from saas_tracker import revenue_service  # pulls in pandas-heavy scoring modules
+    from scoring import revenue as rev
+
+    app = session.get(Application, app_id)
+    if app is None:
+        raise LookupError(f"no application with id {app_id}")
+    period, fire = current_period(cfg, now)
+    local_today = now.astimezone(digest_timezone(cfg)).date()
+    week_start = local_today - dt.timedelta(days=7)
+    week_end = local_today - dt.timedelta(days=1)
+
+    listing = read_service.list_signals(session, app_id, now, read_service.SignalFilter(top=cfg.slack.digest_top))
+
+    subs = revenue_service.load_subscriptions(session, app.name)
+    total_mrr: float | None = None
+    net_new: float | None = None
+    if len(subs):
+        # Net new MRR of the seven days before today: MRR at the end of yesterday minus MRR
+        # at the end of the day before the week (the identity scoring.revenue keeps to the cent).
+        total_mrr = rev.total_mrr(subs, local_today)
+        net_new = round(rev.total_mrr(subs, week_end) - rev.total_mrr(subs, week_start - dt.timedelta(days=1)), 2)
+    segments = revenue_service.segments_report(session, app.name, local_today, cfg)
+    cards = SummaryCards(
+        orgs_with_signals=listing.cards.orgs_with_signals,
+        mrr_at_risk=listing.cards.mrr_at_risk,
+        opened_this_week=listing.cards.opened_this_week,
+        resolved_this_week=listing.cards.resolved_this_week,
+        scanned_at=listing.cards.scanned_at,
+        net_new_mrr_this_week=net_new,
+        active_signals=listing.cards.active_signals,
+    )
+    return Digest(
+        application=app.name,
+        period=period,
+        scheduled_for=fire.astimezone(digest_timezone(cfg)),
+        now=now,
+        week_start=week_start,
+        week_end=week_end,
+        cards=cards,
+        total_mrr=total_mrr,
+        total_arr=float(rev.arr(total_mrr)) if total_mrr is not None else None,
+        items=listing.items,
+        total=listing.total,
+        cells=revenue_service.cell_views(segments.summary),
+        unscored=segments.unscored,
+    )
+
+
+def digest_metadata(application: str, period: str) -> dict[str, Any]:
+    """Slack message metadata that lets a takeover recognise a digest already posted."""
+    return {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"application": application, "period": period}}
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+def _find_claim(session: Session, app_id: int, channel: str, period: str) -> DigestClaim | None:
+    return session.scalar(select(DigestClaim).where(
+        DigestClaim.application_id == app_id, DigestClaim.channel == channel, DigestClaim.period == period))
+
+
+def _may_take_over(claim: DigestClaim, now: dt.datetime, cfg: Config, forced: bool) -> bool:
+    if claim.status == CLAIM_POSTED:
+        return False
+    if claim.status == CLAIM_CLAIMED:
+        return now - claim.claimed_at > dt.timedelta(minutes=cfg.slack.digest_claim_stale_minutes)
+    if claim.status == CLAIM_RETRY:
+        return True
+    return forced  # CLAIM_FAILED
+
+
+def _describe_claim(claim: DigestClaim) -> str:
+    if claim.status == CLAIM_POSTED:
+        return f"already posted (ts {claim.message_ts}) by {claim.claimed_by} at {claim.posted_at:%Y-%m-%d %H:%M} UTC"
+    if claim.status == CLAIM_CLAIMED:
+        return f"being posted by {claim.claimed_by} since {claim.claimed_at:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{claim.status} earlier: {claim.error}"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    taken_over: bool  # True: an earlier claim was taken over (its poster may have posted)
+    since: dt.datetime  # when the earlier claim was made (history is searched from then)
+
+
+def claim_period(factory: sessionmaker[Session], app_id: int, channel: str, period: str, now: dt.datetime,
+                 claimed_by: str, cfg: Config, forced: bool = False) -> tuple[_Claim | None, str]:
+    """Claim the period for this process; (None, why not) when someone else has it."""
+    try:
+        with factory() as session, session.begin():
+            claim = DigestClaim(application_id=app_id, channel=channel, period=period, claimed_at=now,
+                                claimed_by=claimed_by, status=CLAIM_CLAIMED)
+            session.add(claim)
+            session.flush()
+            return _Claim(claim.id, False, now), "claimed"
+    except IntegrityError:
+        pass
+    with factory() as session, session.begin():
+        existing = _find_claim(session, app_id, channel, period)
+        if existing is None:  # deleted between our insert and this read: let the next run try
+            return None, "claim vanished while being taken"
+        if not _may_take_over(existing, now, cfg, forced):
+            return None, _describe_claim(existing)
+        earlier = _describe_claim(existing)
+        since = existing.claimed_at
+        # Compare-and-set on what we read, so two processes can't both take it over.
+        taken = session.execute(
+            update(DigestClaim)
+            .where(DigestClaim.id == existing.id, DigestClaim.status == existing.status,
+                   DigestClaim.claimed_by == existing.claimed_by, DigestClaim.claimed_at == since)
+            .values(status=CLAIM_CLAIMED, claimed_by=claimed_by, claimed_at=now, error=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken != 1:
+            return None, "taken over by another process just now"
+        log.warning("digest %s for %s: taking over claim %s (%s)", period, channel, existing.id, earlier)
+        return _Claim(existing.id, True, since), "taken over"
+
+
+def _finish_claim(factory: sessionmaker[Session], claim_id: int, claimed_by: str, **values: Any) -> None:
+    with factory() as session, session.begin():
+        session.execute(update(DigestClaim)
+                        .where(DigestClaim.id == claim_id, DigestClaim.claimed_by == claimed_by)
+                        .values(**values))
+
+
+# --- posting ------------------------------------------------------------------------------
+
+def post_weekly_digest(
+    factory: sessionmaker[Session],
+    client: Any,
+    cfg: Config,
+    now: dt.datetime,
+    claimed_by: str,
+    force_period: str | None = None,
+    *,
+    quiet: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestOutcome:
+    """Post this week's digest unless it was already posted; safe to call from many processes.
+
+    Without `force_period` the period is the one of the latest scheduled time, and it is
+    only posted within `slack.digest_grace_hours` of that time. With it (``digest --now``)
+    that period is posted whatever the time, and a permanently failed claim is retried.
+    `quiet` logs routine skips (already posted, claimed elsewhere, too late) at debug level:
+    the periodic check calls this every few minutes; the cron run and start-up log them.
+    """
+    from bot.digest_messages import digest_message  # Slack layout; imported late like the scan
+
+    now = now.astimezone(dt.timezone.utc)
+    forced = force_period is not None
+    period, fire = current_period(cfg, now)
+    if forced:
+        period = force_period
+    channel_name = cfg.slack.digest_channel
+
+    with factory() as session:
+        app = find_application(session, cfg.application)
+        app_id = app.id if app is not None else None
+    if app_id is None:
+        reason = f"application {cfg.application!r} has no data yet: nothing to digest"
+        log.log(logging.DEBUG if quiet else logging.WARNING, "digest %s: %s", period, reason)
+        return DigestOutcome(SKIPPED, period, channel_name, reason)
+
+    try:
+        channel = resolver_for(client).resolve(channel_name)
+    except ChannelNotFound as exc:
+        log.error("digest %s not posted: %s", period, exc)
+        return DigestOutcome(FAILED, period, channel_name, str(exc))
+    except Exception as exc:  # Slack unreachable: the next run within the grace period retries
+        failure = describe_failure(exc)
+        log.error("digest %s not posted: could not look up channel %s: %s", period, channel_name, failure.error)
+        return DigestOutcome(FAILED, period, channel_name, f"channel lookup failed: {failure.error}")
+
+    with factory() as session:
+        existing = _find_claim(session, app_id, channel, period)
+        if existing is not None and not _may_take_over(existing, now, cfg, forced):
+            reason = _describe_claim(existing)
+            log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: %s", period, channel_name, reason)
+            return DigestOutcome(SKIPPED, period, channel, reason, existing.message_ts)
+
+    late = now - fire
+    if not forced and late > dt.timedelta(hours=cfg.slack.digest_grace_hours):
+        reason = (f"scheduled for {fire:%Y-%m-%d %H:%M %Z}, {late.total_seconds() / 3600:.1f} h ago, beyond the "
+                  f"grace of {cfg.slack.digest_grace_hours:g} h: skipping this week's digest")
+        log.log(logging.DEBUG if quiet else logging.WARNING, "digest %s for %s not posted: %s", period, channel_name,
+                reason)
+        return DigestOutcome(SKIPPED, period, channel, reason)
+
+    with factory() as session:
+        digest = build_digest(session, app_id, now, cfg)
+    digest = _with_period(digest, period)
+    message = digest_message(digest, now, cfg)
+
+    claim, why = claim_period(factory, app_id, channel, period, now, claimed_by, cfg, forced)
+    if claim is None:
+        log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: skipped, %s", period, channel_name, why)
+        return DigestOutcome(SKIPPED, period, channel, why)
+
+    if claim.taken_over:
+        ts = _already_posted_ts(client, channel, digest.application, period, claim.since)
+        if ts is not None:
+            _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
+            reason = f"found in the channel already (ts {ts}): recorded, not posted again"
+            log.warning("digest %s for %s: %s", period, channel_name, reason)
+            return DigestOutcome(SKIPPED, period, channel, reason, ts)
+
+    return _post_claimed(factory, client, cfg, claim.id, claimed_by, channel, period, message,
+                         digest_metadata(digest.application, period), now, sleep)
+
+
+def _with_period(digest: Digest, period: str) -> Digest:
+    return digest if digest.period == period else replace(digest, period=period)
+
+
+def _already_posted_ts(client: Any, channel: str, application: str, period: str,
+                       since: dt.datetime) -> str | None:
+    try:
+        return find_message_with_metadata(client, channel, DIGEST_EVENT_TYPE,
+                                          {"application": application, "period": period}, since)
+    except Exception as exc:  # no history scope, Slack down: posting again beats posting nothing
+        log.warning("digest %s: could not read %s history to check for an earlier post (%s); posting",
+                    period, channel, describe_failure(exc).error)
+        return None
+
+
+def _post_claimed(factory: sessionmaker[Session], client: Any, cfg: Config, claim_id: int, claimed_by: str,
+                  channel: str, period: str, message: dict[str, Any], metadata: dict[str, Any],
+                  now: dt.datetime, sleep: Callable[[float], None]) -> DigestOutcome:
+    failure: SendFailure | None = None
+    attempts = cfg.slack.digest_post_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            ts = post_message(client, channel, message, metadata=metadata)
+        except Exception as exc:
+            failure = describe_failure(exc)
+            log.warning("digest %s: post attempt %d/%d failed: %s (%s)", period, attempt, attempts,
+                        failure.error, failure.category.value)
+            if not failure.retryable or attempt == attempts:
+                break
+            # Every wait stays well inside the stale-claim window, so a live poster is never
+            # mistaken for a dead one; a longer Retry-After releases the claim to the next run.
+            cap = cfg.slack.digest_claim_stale_minutes * 60 / (2 * attempts)
+            delay = backoff_delay(attempt, cfg.slack.digest_retry_seconds, cap, failure.retry_after)
+            if delay > cap:
+                break
+            sleep(delay)
+            continue
+        _finish_claim(factory, claim_id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
+        log.info("digest %s posted to %s (ts %s)", period, channel, ts)
+        return DigestOutcome(POSTED, period, channel, "posted", ts)
+
+    assert failure is not None
+    status = CLAIM_RETRY if failure.retryable else CLAIM_FAILED
+    error = f"{failure.category.value}: {failure.error}"
+    _finish_claim(factory, claim_id, claimed_by, status=status, error=error)
+    if failure.retryable:
+        log.error("digest %s not posted after %d attempts (%s); the next run within the grace period retries",
+                  period, attempts, error)
+    else:
+        log.error("digest %s not posted: %s; fix it and run `saas-tracker digest --now`", period, error)
+    return DigestOutcome(FAILED, period, channel, error)
