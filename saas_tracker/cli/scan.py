@@ -65,10 +65,13 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
       saas-tracker scan
       saas-tracker scan --as-of 2026-11-02   # replay history
     """
+    from saas_tracker.alerts_service import enqueue_alerts
     from saas_tracker.scan_service import run_scan  # imported late: pulls in pandas and scoring
 
     cfg = get_config(ctx)
-    result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of))
+    # New high-priority signals are queued as alerts in the scan's transaction; the worker,
+    # serve or `saas-tracker outbox --deliver` sends them.
+    result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=enqueue_alerts)
     click.echo(
         f"scanned {result.orgs_scanned} orgs as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
         f"{result.opened} signals opened, {result.updated} updated, {result.resolved} resolved"
