@@ -122,6 +122,18 @@ def test_digest_message_layout_buttons_and_footer(scanned) -> None:
     assert not any("…and" in t["text"] for b in blocks if b["type"] == "context" for t in b["elements"])
 
 
+def test_orgs_below_the_top_n_are_counted_in_an_and_n_more_line(scanned) -> None:
+    cfg = dataclasses.replace(CFG, slack=dataclasses.replace(CFG.slack, digest_top=2))
+    with scanned() as s:
+        message = digest_message(build_digest(s, _app_id(scanned), MONDAY_0900, cfg), MONDAY_0900, cfg)
+    blocks = message["blocks"]
+    assert [b["block_id"] for b in blocks if b.get("block_id", "").startswith("item|")] == ["item|acme", "item|globex"]
+    more = [i for i, b in enumerate(blocks) if b["type"] == "context" and b["elements"][0]["text"].startswith("…and")]
+    assert [blocks[i]["elements"][0]["text"] for i in more] == [
+        "…and 1 more — see `/signals top 25` or a filter such as `/signals risk`"]
+    assert blocks[more[0] - 1]["block_id"] == "item_actions|globex"  # right after the last item
+
+
 def test_nothing_active_gives_a_short_all_clear_digest(session_factory) -> None:
     seed_orgs(session_factory, {"free": 0})
     run_scan(session_factory, CFG, SCAN_AT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import logging
 import re
 import signal
 import socket
@@ -30,14 +31,14 @@ def block_kit_builder_link(blocks: list[dict[str, Any]]) -> str:
 
 
 def slack_client(cfg: Config) -> Any:
-    """A WebClient from SLACK_BOT_TOKEN and the configured API URL (SLACK_API_URL wins)."""
+    """The app's WebClient from SLACK_BOT_TOKEN and the API URL (SLACK_API_URL, else slack.api_url)."""
     secrets = Secrets.from_env()
     if not secrets.slack_bot_token:
         raise click.ClickException("SLACK_BOT_TOKEN is not set: it is needed to post to Slack "
                                    "(use --dry-run to preview without Slack)")
-    from bot.client import make_web_client
+    from bot.client import make_web_client, resolve_api_url
 
-    return make_web_client(secrets.slack_bot_token, secrets.slack_api_url or cfg.slack.api_url)
+    return make_web_client(secrets.slack_bot_token, resolve_api_url(cfg))
 
 
 def _parse_time(value: str | None) -> dt.datetime:
@@ -201,6 +202,10 @@ def worker(ctx: click.Context) -> None:
     factory = get_session_factory(ctx)
     client = slack_client(cfg)
     instance = default_instance_id()
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # APScheduler logs every run at INFO (two jobs every few minutes); our jobs log what
+        # they did, and job failures still come through at ERROR.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = build_scheduler(factory, cfg, client, instance_id=instance)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
