@@ -22,7 +22,7 @@ from bot.limits import MESSAGE_MAX_BLOCKS, MESSAGE_TEXT_BUDGET, block_text_lengt
 from delivery_helpers import SEEN, HistoryStub, seed_orgs
 from saas_tracker.cli import cli
 from saas_tracker.cli.delivery import BLOCK_KIT_BUILDER_URL
-from saas_tracker.config import Config, SlackConfig
+from saas_tracker.config import Config
 from saas_tracker.digest_service import DIGEST_EVENT_TYPE, build_digest, post_weekly_digest
 from saas_tracker.scan_service import run_scan
 from storage.db import make_engine, make_session_factory
