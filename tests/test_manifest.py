@@ -50,6 +50,8 @@ def test_bot_scopes_are_exactly_what_the_app_calls(manifest: dict) -> None:
         "usergroups:read",
         "channels:read",
         "groups:read",
+        "channels:history",
+        "groups:history",
     ]
     assert "user" not in manifest["oauth_config"]["scopes"]
 
