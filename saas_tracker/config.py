@@ -239,6 +239,7 @@ _DICT_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
+    raw = value
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
@@ -251,9 +252,9 @@ def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
             raise ConfigError(f"{name}: expected text, got {value!r}")
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and value < lo:
-        raise ConfigError(f"{name}: {value!r} is below the minimum {lo}")
+        raise ConfigError(f"{name}: {raw!r} is below the minimum {lo}")
     if hi is not None and value > hi:
-        raise ConfigError(f"{name}: {value!r} is above the maximum {hi}")
+        raise ConfigError(f"{name}: {raw!r} is above the maximum {hi}")
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
@@ -363,3 +364,35 @@ class Secrets:
             slack_app_token=os.environ.get("SLACK_APP_TOKEN"),
             slack_api_url=os.environ.get("SLACK_API_URL"),
         )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def config_to_toml(cfg: Config) -> str:
+    """The configuration as a TOML file that loads back to the same Config.
+
+    `saas-tracker config show` prints it; saas-tracker.example.toml is this for the defaults.
+    """
+    top, tables = [], []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            lines = [f"[{f.name}]"]
+            for sub in dataclasses.fields(value):
+                lines.append(f"{sub.name} = {_toml_value(getattr(value, sub.name))}")
+            tables.append("\n".join(lines))
+        else:
+            top.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(top) + "\n\n" + "\n\n".join(tables) + "\n"
