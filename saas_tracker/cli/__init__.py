@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "saas_tracker.cli.db",
     "saas_tracker.cli.scan",
     "saas_tracker.cli.serve",
+    "saas_tracker.cli.config_cmd",
     "saas_tracker.cli.delivery",
     "saas_tracker.cli.revenue",
 )
