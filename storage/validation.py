@@ -1,0 +1,284 @@
+"""Row validation for the import, vectorized over a whole chunk of CSV rows.
+
+A bad file is rejected with ``file:line: column: reason`` for each problem, so the person who
+exported it can fix the rows without guessing. Checks run column by column on pandas Series
+(never a Python loop per row); only the few errors that will actually be shown get their
+message text built. Lines are *physical* CSV lines (the header is line 1), mapped from record
+numbers only when there is something to report: a quoted value may span lines, so "record
+n" and "line n + 2" are not always the same.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from storage.csv_contract import (
+    CHOICE,
+    COUNT,
+    CURRENCY,
+    DATE,
+    MONEY,
+    ORDERED_COLUMNS,
+    SCORE,
+    TEXT,
+    TIMESTAMP,
+    ColumnSpec,
+    TableSpec,
+)
+
+MAX_REPORTED_ERRORS = 20
+# Numeric(14, 2) and a 32-bit Integer are the storage limits for money and counts.
+MAX_MONEY = 1e12
+MAX_COUNT = 2_147_483_647
+# "YYYY-MM-DD" is the shortest ISO value accepted; pandas' ISO8601 parser alone would also
+# take "2024" or "2024-05", which are more likely a wrong column than a date.
+MIN_ISO_LENGTH = 10
+CSV_ENCODING = "utf-8-sig"  # tolerate the byte-order mark spreadsheet exports add
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in one input file, as a person reads it: ``file:line: column: reason``."""
+
+    file: str
+    line: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return f"{self.file}:{self.line}: {self.column}: {self.reason}"
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Issue:
+    """Rows of one chunk failing one check; the reason text is built lazily per shown row."""
+
+    column: str | None
+    order: int  # the column's position in the file, so errors read left to right
+    mask: np.ndarray
+    reason: Callable[[int], str]
+    # For duplicates: the record number of the earlier row, reported as "first on line N".
+    related: Callable[[int], int] | None = None
+
+
+@dataclass
+class _Pending:
+    file: str
+    path: Path
+    record: int | None  # 0-based data record; None when ``line`` is already known
+    line: int | None
+    column: str | None
+    reason: str
+    related_record: int | None = None
+
+
+@dataclass
+class ErrorLog:
+    """Counts every error but keeps only the first ``limit`` (in import order) for display."""
+
+    limit: int = MAX_REPORTED_ERRORS
+    count: int = 0
+    _items: list[_Pending] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add_line_error(self, file: str, path: Path, line: int, column: str | None, reason: str) -> None:
+        self.count += 1
+        if len(self._items) < self.limit:
+            self._items.append(_Pending(file, path, None, line, column, reason))
+
+    def add_issues(self, file: str, path: Path, first_record: int, issues: Iterable[Issue]) -> None:
+        entries: list[tuple[int, int, _Pending]] = []
+        for issue in issues:
+            positions = np.flatnonzero(issue.mask)
+            self.count += len(positions)
+            # Each check's first `limit` rows are enough to know the chunk's first `limit`.
+            for pos in positions[: self.limit]:
+                pos = int(pos)
+                related = issue.related(pos) if issue.related else None
+                pending = _Pending(file, path, first_record + pos, None, issue.column, issue.reason(pos), related)
+                entries.append((first_record + pos, issue.order, pending))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        room = self.limit - len(self._items)
+        self._items.extend(p for _, _, p in entries[: max(room, 0)])
+
+    def errors(self) -> list[RowError]:
+        """The kept errors with physical line numbers (reads the affected files once more)."""
+        by_path: dict[Path, set[int]] = {}
+        for item in self._items:
+            for rec in (item.record, item.related_record):
+                if rec is not None:
+                    by_path.setdefault(item.path, set()).add(rec)
+        lines = {path: record_lines(path, recs) for path, recs in by_path.items()}
+        out = []
+        for item in self._items:
+            line = item.line if item.record is None else lines[item.path][item.record]
+            reason = item.reason
+            if item.related_record is not None:
+                reason = f"{reason} (first on line {lines[item.path][item.related_record]})"
+            out.append(RowError(item.file, line, item.column, reason))
+        return out
+
+
+def record_lines(path: Path, records: Iterable[int]) -> dict[int, int]:
+    """Physical line where each 0-based data record starts, counted the way pandas splits
+    records (quoted newlines stay inside a record, blank lines are skipped)."""
+    wanted = sorted(set(records))
+    found: dict[int, int] = {}
+    if not wanted:
+        return found
+    with open(path, newline="", encoding=CSV_ENCODING, errors="replace") as fh:
+        reader = csv.reader(fh)
+        record = -1  # the header
+        prev_end = 0
+        i = 0
+        for row in reader:
+            start, prev_end = prev_end + 1, reader.line_num
+            if not row:
+                continue
+            if record == wanted[i]:
+                found[record] = start
+                i += 1
+                if i == len(wanted):
+                    break
+            record += 1
+    return found
+
+
+def _fmt(value: object) -> str:
+    return repr(str(value))
+
+
+def _str_values(raw: pd.Series) -> np.ndarray:
+    return raw.to_numpy(dtype=object)
+
+
+def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series, list[Issue]]:
+    """Parse one column of stripped strings; returns typed values (NaN/NaT/"" when empty)
+    and the issues found. Each row gets at most one issue per column."""
+    values = _str_values(raw)
+    empty = (raw == "").to_numpy()
+    issues: list[Issue] = []
+
+    def issue(mask: np.ndarray, reason: Callable[[int], str]) -> None:
+        if mask.any():
+            issues.append(Issue(col.name, order, mask, reason))
+
+    if col.required:
+        issue(empty, lambda i: "empty required value")
+    filled = ~empty
+
+    if col.kind == TEXT:
+        if col.max_len is not None:
+            too_long = filled & (raw.str.len() > col.max_len).to_numpy()
+            issue(too_long, lambda i: f"longer than {col.max_len} characters")
+        return raw, issues
+
+    if col.kind == CHOICE:
+        lowered = raw.str.lower()
+        bad = filled & ~lowered.isin(col.choices).to_numpy()
+        expected = ", ".join(col.choices)
+        issue(bad, lambda i: f"unknown value {_fmt(values[i])} (expected {expected})")
+        return lowered, issues
+
+    if col.kind == CURRENCY:
+        bad = filled & ~raw.str.fullmatch(r"[A-Za-z]{3}").fillna(False).to_numpy(dtype=bool)
+        issue(bad, lambda i: f"not a three-letter currency code: {_fmt(values[i])}")
+        return raw.str.upper(), issues
+
+    if col.kind in (TIMESTAMP, DATE):
+        parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+        short = (raw.str.len() < MIN_ISO_LENGTH).to_numpy()
+        bad = filled & (parsed.isna().to_numpy() | short)
+        what = "an ISO date" if col.kind == DATE else "an ISO date or timestamp"
+        issue(bad, lambda i: f"not {what}: {_fmt(values[i])}")
+        parsed = parsed.where(~pd.Series(bad, index=raw.index))
+        if col.kind == DATE:
+            parsed = parsed.dt.floor("D")
+        return parsed, issues
+
+    # Numbers: MONEY, COUNT, SCORE.
+    num = pd.to_numeric(raw, errors="coerce").astype("float64")
+    arr = num.to_numpy()
+    with np.errstate(invalid="ignore"):
+        not_number = filled & ~np.isfinite(arr)
+        known = filled & ~not_number
+        whole_needed = col.kind == COUNT or col.integer
+        not_whole = known & (arr != np.floor(arr)) if whole_needed else np.zeros_like(known)
+        ok = known & ~not_whole
+        negative = ok & (arr < 0)
+    issue(not_number, lambda i: f"not a number: {_fmt(values[i])}")
+    issue(not_whole, lambda i: f"not a whole number: {_fmt(values[i])}")
+    if col.kind == SCORE:
+        lo, hi = col.lo, col.hi
+        out_of_range = ok & ((arr < lo) | (arr > hi))
+        issue(out_of_range, lambda i: f"out of range {_num(lo)}-{_num(hi)}: {_fmt(values[i])}")
+    else:
+        issue(negative, lambda i: f"must not be negative: {_fmt(values[i])}")
+        limit = MAX_MONEY if col.kind == MONEY else MAX_COUNT
+        too_large = ok & ~negative & (arr >= limit if col.kind == MONEY else arr > limit)
+        issue(too_large, lambda i: f"too large: {_fmt(values[i])}")
+    return num.where(ok), issues
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
+
+
+def check_frame(frame: pd.DataFrame, spec: TableSpec, order: dict[str, int]) -> tuple[dict[str, pd.Series], list[Issue]]:
+    """Parse every column present in ``frame`` and the ordering rules between them."""
+    parsed: dict[str, pd.Series] = {}
+    issues: list[Issue] = []
+    for name in frame.columns:
+        values, found = parse_column(frame[name], spec.column(name), order[name])
+        parsed[name] = values
+        issues += found
+    pair = ORDERED_COLUMNS.get(spec.key)
+    if pair and pair[0] in parsed and pair[1] in parsed:
+        later, earlier = pair
+        a, b = parsed[later], parsed[earlier]
+        before = (a < b).fillna(False).to_numpy(dtype=bool)
+        if before.any():
+            raw_a, raw_b = _str_values(frame[later]), _str_values(frame[earlier])
+            issues.append(
+                Issue(later, order[later], before,
+                      lambda i: f"before {earlier} ({raw_a[i]} < {raw_b[i]})")
+            )
+    return parsed, issues
+
+
+def duplicate_issue(ids: pd.Series, column: str, order: int, first_record: int) -> Issue | None:
+    """Rows repeating an id already seen earlier in the same file (the earlier row wins nothing:
+    the file is rejected, because which of the two is right is the exporter's call)."""
+    dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy()
+    if not dup.any():
+        return None
+    values = _str_values(ids)
+    positions = pd.Series(np.arange(len(ids)), index=pd.Index(values))
+    first_seen = positions[~positions.index.duplicated(keep="first")]
+    return Issue(
+        column,
+        order,
+        dup,
+        lambda i: f"duplicate id {_fmt(values[i])}",
+        related=lambda i: first_record + int(first_seen[values[i]]),
+    )
+
+
+def unknown_org_issue(org_ids: pd.Series, known: pd.Index, order: int, orgs_file: str | None) -> Issue | None:
+    """Rows naming an org that is neither in the database nor in this import's orgs file."""
+    bad = ((org_ids != "") & ~org_ids.isin(known)).to_numpy()
+    if not bad.any():
+        return None
+    values = _str_values(org_ids)
+    where = f"not in the database nor in {orgs_file}" if orgs_file else "not in the database"
+    return Issue("org_id", order, bad, lambda i: f"unknown org {_fmt(values[i])} ({where})")
