@@ -1,0 +1,97 @@
+"""Temporary staging tables: load a chunk fast, then merge it with one set-based statement.
+
+Per-row parameter handling in the ORM/Core executemany path costs more than the database
+work for millions of rollup rows, so bulk rows take the drivers' fast paths instead:
+``executemany`` with plain tuples on SQLite, ``COPY`` on PostgreSQL. Values are converted
+with the column types' own bind processors, so what lands in a staging table is exactly
+what SQLAlchemy would have written.
+
+The tables live only on the import's connection. PostgreSQL drops them at the end of the
+transaction (ON COMMIT DROP), whatever its outcome. pysqlite runs DDL outside its implicit
+transaction, so on SQLite a table left behind by an interrupted import on this pooled
+connection is dropped before being created again, and dropped explicitly when done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Column, Date, MetaData, Table, delete
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+
+def check_dialect(conn: Connection) -> str:
+    name = conn.dialect.name
+    if name not in SUPPORTED_DIALECTS:
+        raise NotImplementedError(f"the import supports SQLite and PostgreSQL, not {name}")
+    return name
+
+
+def temp_table(name: str, *columns: Column) -> Table:
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+def create_temp_table(conn: Connection, table: Table) -> None:
+    if check_dialect(conn) == "sqlite":
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS temp."{table.name}"')
+    table.create(conn)
+
+
+def drop_temp_table(conn: Connection, table: Table) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS temp."{table.name}"')
+
+
+def load(conn: Connection, table: Table, columns: Sequence[Sequence[Any]]) -> None:
+    """Replace the staging table's rows with ``columns`` (one sequence per table column,
+    Python values: str, int, float, date, naive UTC datetime, None)."""
+    conn.execute(delete(table))
+    if not columns or len(columns[0]) == 0:
+        return
+    raw = conn.connection.driver_connection
+    names = [c.name for c in table.columns]
+    if check_dialect(conn) == "sqlite":
+        converted = [_processed(conn, col, values) for col, values in zip(table.columns, columns)]
+        marks = ", ".join("?" for _ in names)
+        cur = raw.cursor()
+        try:
+            cur.executemany(f'INSERT INTO temp."{table.name}" ({", ".join(names)}) VALUES ({marks})',
+                            zip(*converted))
+        finally:
+            cur.close()
+    else:
+        with raw.cursor() as cur:
+            with cur.copy(f'COPY "{table.name}" ({", ".join(names)}) FROM STDIN') as copy:
+                for row in zip(*columns):
+                    copy.write_row(row)
+
+
+def _processed(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
+    """Values as SQLAlchemy would bind them (e.g. SQLite dates and datetimes as its text
+    format); dates repeat a lot, so each distinct one is converted once."""
+    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if proc is None:
+        return values
+    if isinstance(column.type, Date):
+        memo = {v: None if v is None else proc(v) for v in set(values)}
+        return [memo[v] for v in values]
+    return [None if v is None else proc(v) for v in values]
+
+
+def fetch_ints(conn: Connection, statement: Executable) -> np.ndarray:
+    """Run a statement returning one integer column, through the driver's C-level fetchall
+    (SQLAlchemy's row objects cost more than the query for millions of keys)."""
+    sql = str(statement.compile(dialect=conn.dialect))
+    raw = conn.connection.driver_connection
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    return np.array(rows, dtype=np.int64).reshape(-1)
