@@ -1,0 +1,83 @@
+"""`saas-tracker import`: load orgs, subscriptions, tickets, surveys and usage events."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from saas_tracker.cli import cli
+from saas_tracker.cli.common import get_config, get_session_factory
+from storage.importer import ImportRejected, ImportReport, InputError, import_paths
+from storage.upsert import TableCounts
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--application", default=None,
+              help="Application for orgs whose row has no application value "
+                   "(default: the configured application).")
+@click.option("--dry-run", is_flag=True, help="Validate and count, write nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str | None,
+                   dry_run: bool, quiet: bool) -> None:
+    """Import CSV exports; atomic (a bad row rejects everything) and safe to repeat.
+
+    PATHS are directories holding any of orgs.csv, subscriptions.csv, usage_events.csv
+    (or events.csv), support_tickets.csv (or tickets.csv), survey_responses.csv (or
+    surveys.csv), or such files themselves.
+
+    \b
+    Example:
+      saas-tracker import demo-data
+      saas-tracker import exports/orgs.csv exports/usage_events.csv --dry-run
+    """
+    cfg = get_config(ctx)
+    factory = get_session_factory(ctx)
+    try:
+        report = import_paths(
+            list(paths),
+            factory,
+            application=application or cfg.application,
+            dry_run=dry_run,
+            progress=not quiet and sys.stderr.isatty(),
+        )
+    except InputError as exc:
+        click.echo(f"import: {exc}", err=True)
+        ctx.exit(1)
+    except ImportRejected as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        hidden = exc.total - len(exc.errors)
+        if hidden > 0:
+            click.echo(f"... and {hidden} more", err=True)
+        noun = "error" if exc.total == 1 else "errors"
+        click.echo(f"import rejected: {exc.total} {noun}; nothing was written.", err=True)
+        ctx.exit(1)
+    click.echo(format_report(report))
+
+
+def _table_line(label: str, counts: TableCounts) -> str:
+    return (f"{label:<17}{counts.rows:>12,} rows: {counts.inserted:,} inserted, "
+            f"{counts.updated:,} updated, {counts.unchanged:,} unchanged")
+
+
+def format_report(report: ImportReport) -> str:
+    """The import summary a person reads in the terminal."""
+    lines = []
+    for label, key in (("orgs", "orgs"), ("subscriptions", "subscriptions"),
+                       ("support tickets", "tickets"), ("survey responses", "surveys")):
+        if key in report.tables:
+            lines.append(_table_line(label, getattr(report, key)))
+    if "events" in report.tables:
+        lines.append(
+            f"{'usage events':<17}{report.events_read:>12,} rows: {report.events_new:,} new, "
+            f"{report.events_duplicate:,} already imported; {report.days_touched:,} org-days updated"
+        )
+    if report.applications:
+        lines.append(f"application{'s' if len(report.applications) > 1 else ''}: {', '.join(report.applications)}")
+    verdict = "dry run, nothing written" if report.dry_run else "imported"
+    lines.append(f"{verdict} in {report.seconds:.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,484 @@
+"""CSV import: exact rollups, idempotency, atomicity and one exact message per kind of bad
+row, on SQLite and PostgreSQL (``db_url`` / ``session_factory`` fixtures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from saas_tracker.cli import cli
+from storage.event_keys import event_keys
+from storage.importer import ImportRejected, InputError, import_paths
+from storage.models import (
+    Application,
+    EventKey,
+    Org,
+    Subscription,
+    SupportTicket,
+    SurveyResponse,
+    UsageDaily,
+    UsageDailyFeature,
+    UsageDailyUser,
+)
+
+UTC = dt.timezone.utc
+ALL_MODELS = (Application, Org, Subscription, SupportTicket, SurveyResponse, UsageDaily, UsageDailyUser,
+              UsageDailyFeature, EventKey)
+
+ORGS_CSV = """org_id,name,domain,created_at,source,owner,plan,seats,industry,renewal_date,icp_fit,strategic,relationship
+acme,Acme Corp,acme.com,2023-01-05,signup,ana@example.com,enterprise,50,software,2025-06-30,80,90,70
+beta,Beta Ltd,beta.io,2024-02-01T10:00:00+02:00,import,,starter,,,,,,
+"""
+SUBSCRIPTIONS_CSV = """subscription_id,org_id,mrr,started_at,status,ended_at,currency
+s1,acme,1200.50,2023-01-05,active,,usd
+s2,beta,99,2024-02-01,trialing,2024-03-01,EUR
+"""
+TICKETS_CSV = """ticket_id,org_id,opened_at,severity,closed_at
+t1,acme,2024-05-01T10:00:00Z,P1,
+t2,beta,2024-05-02T08:00:00Z,p3,2024-05-02T09:30:00Z
+"""
+SURVEYS_CSV = """org_id,score,responded_at,user_id
+acme,9,2024-05-01,u1
+acme,9,2024-05-01,u1
+beta,3,2024-05-02T00:00:00+02:00,
+"""
+# The rollup fixture: every expected number below is worked out by hand in comments.
+EVENTS_CSV = """org_id,user_id,event,timestamp,count,event_id
+acme,u1,dashboards,2024-05-01T09:00:00Z,,e1
+acme,u1,dashboards,2024-05-01T09:00:00Z,,e1
+acme,u2,reports,2024-05-01T23:30:00-02:00,3,
+acme,u2,reports,2024-05-02T01:30:00Z,3,
+acme,u1,exports,2024-05-01T17:45:10.5+02:00,2,
+acme,u3,dashboards,2024-05-01,1,e2
+acme,u4,exports,2024-05-01T08:00:00Z,1,e6
+beta,u9,api,2024-05-01T12:00:00Z,4,e1
+"""
+
+
+def write(directory: Path, **files: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / f"{name}.csv").write_text(text, encoding="utf-8")
+    return directory
+
+
+def full_set(directory: Path) -> Path:
+    return write(directory, orgs=ORGS_CSV, subscriptions=SUBSCRIPTIONS_CSV, tickets=TICKETS_CSV,
+                 surveys=SURVEYS_CSV, usage_events=EVENTS_CSV)
+
+
+def counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    with factory() as s:
+        return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in ALL_MODELS}
+
+
+def snapshot(factory: sessionmaker[Session]) -> dict[str, list[tuple]]:
+    """Every row of every imported table, in a stable order."""
+    out = {}
+    with factory() as s:
+        for model in ALL_MODELS:
+            table = model.__table__
+            rows = s.execute(select(table)).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def daily(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDaily.org_id, UsageDaily.day, UsageDaily.events, UsageDaily.active_users,
+                                UsageDaily.distinct_features, UsageDaily.last_event_at)
+                         .order_by(UsageDaily.org_id, UsageDaily.day)).all()
+    return [tuple(r) for r in rows]
+
+
+def per_user(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDailyUser.org_id, UsageDailyUser.day, UsageDailyUser.user_id,
+                                UsageDailyUser.events).order_by(UsageDailyUser.org_id, UsageDailyUser.day,
+                                                                 UsageDailyUser.user_id)).all()
+    return [tuple(r) for r in rows]
+
+
+def per_feature(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDailyFeature.org_id, UsageDailyFeature.day, UsageDailyFeature.feature,
+                                UsageDailyFeature.events).order_by(UsageDailyFeature.org_id, UsageDailyFeature.day,
+                                                                    UsageDailyFeature.feature)).all()
+    return [tuple(r) for r in rows]
+
+
+D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+
+
+# --- rollups ---------------------------------------------------------------------------------
+
+def test_rollup_numbers_are_exact(session_factory, tmp_path):
+    report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+
+    # 8 rows: the second e1 repeats the first; the 01:30Z reports row is the 23:30-02:00 row
+    # again (no event_id, same normalized content); beta's e1 is another org's event.
+    assert (report.events_read, report.events_new, report.events_duplicate) == (8, 6, 2)
+    assert report.days_touched == 3
+    assert daily(session_factory) == [
+        # e1 (1) + exports (count 2) + e2 (1) + e6 (1); users u1 u3 u4; features dashboards, exports
+        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
+        # 23:30 at -02:00 is 01:30 UTC the next day: reports, count 3, once
+        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+    ]
+    assert per_user(session_factory) == [
+        ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
+        ("beta", D1, "u9", 4),
+    ]
+    assert per_feature(session_factory) == [
+        ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
+        ("beta", D1, "api", 4),
+    ]
+    assert counts(session_factory)["event_keys"] == 6
+
+
+def test_events_spread_over_chunks_roll_up_the_same(session_factory, tmp_path):
+    """Duplicates in different chunks and one (org, day) split over chunks: the distinct
+    counts are recomputed, not summed."""
+    report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory, chunk_rows=2)
+    assert (report.events_new, report.events_duplicate, report.days_touched) == (6, 2, 3)
+    assert daily(session_factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+
+
+def test_overlapping_second_events_file_adds_only_new_events(session_factory, tmp_path):
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    second = """org_id,user_id,event,timestamp,count,event_id
+acme,u1,dashboards,2024-05-01T09:00:00Z,,e1
+acme,u2,reports,2024-05-02T01:30:00Z,3,
+acme,u5,alerts,2024-05-01T08:00:00Z,5,e3
+acme,u1,exports,2024-05-01T20:00:00Z,1,e4
+"""
+    report = import_paths([write(tmp_path / "b", usage_events=second)], session_factory)
+
+    assert (report.events_read, report.events_new, report.events_duplicate) == (4, 2, 2)
+    assert report.days_touched == 1
+    assert daily(session_factory) == [
+        # +5 (alerts, u5) +1 (exports, u1): 11 events, users u1 u3 u4 u5, features dashboards
+        # exports alerts, latest now 20:00
+        ("acme", D1, 11, 4, 3, dt.datetime(2024, 5, 1, 20, 0, tzinfo=UTC)),
+        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+    ]
+    assert ("acme", D1, "u1", 4) in per_user(session_factory)
+    assert counts(session_factory)["event_keys"] == 8
+
+
+def test_an_earlier_event_does_not_move_last_event_at_back(session_factory, tmp_path):
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    earlier = "org_id,user_id,event,timestamp\nacme,u1,dashboards,2024-05-01T06:00:00Z\n"
+    import_paths([write(tmp_path / "b", usage_events=earlier)], session_factory)
+    assert daily(session_factory)[0] == ("acme", D1, 6, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+
+
+# --- idempotency and upserts ----------------------------------------------------------------
+
+def test_importing_the_same_files_twice_changes_nothing(session_factory, tmp_path):
+    directory = full_set(tmp_path)
+    first = import_paths([directory], session_factory)
+    before = snapshot(session_factory)
+    second = import_paths([directory], session_factory)
+
+    assert snapshot(session_factory) == before
+    assert (first.orgs.inserted, first.subscriptions.inserted, first.tickets.inserted) == (2, 2, 2)
+    assert (first.surveys.rows, first.surveys.inserted) == (3, 2)  # the repeated survey row once
+    for counted in (second.orgs, second.subscriptions, second.tickets, second.surveys):
+        assert (counted.inserted, counted.updated, counted.unchanged) == (0, 0, counted.rows)
+    assert (second.events_new, second.events_duplicate, second.days_touched) == (0, 8, 0)
+    assert counts(session_factory) == {
+        "applications": 1, "orgs": 2, "subscriptions": 2, "support_tickets": 2, "survey_responses": 2,
+        "usage_daily": 3, "usage_daily_users": 5, "usage_daily_features": 4, "event_keys": 6,
+    }
+
+
+def test_values_are_parsed_and_stored_in_utc(session_factory, tmp_path):
+    import_paths([full_set(tmp_path)], session_factory)
+    with session_factory() as s:
+        beta = s.get(Org, "beta")
+        acme = s.get(Org, "acme")
+        s1, s2 = s.get(Subscription, "s1"), s.get(Subscription, "s2")
+        t1 = s.get(SupportTicket, "t1")
+        beta_survey = s.scalars(select(SurveyResponse).where(SurveyResponse.org_id == "beta")).one()
+    assert beta.created_at == dt.datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
+    assert (beta.source, beta.owner, beta.seats, beta.icp_fit, beta.renewal_date) == ("import", None, None, None, None)
+    assert (acme.seats, acme.icp_fit, acme.relationship_score, acme.renewal_date) == (50, 80.0, 70.0, dt.date(2025, 6, 30))
+    assert (s1.mrr, s1.currency, s1.status, s1.ended_at) == (Decimal("1200.50"), "USD", "active", None)
+    assert (s2.status, s2.ended_at) == ("trialing", dt.date(2024, 3, 1))
+    assert (t1.severity, t1.closed_at) == ("p1", None)
+    assert (beta_survey.responded_at, beta_survey.user_id) == (dt.datetime(2024, 5, 1, 22, 0, tzinfo=UTC), "")
+
+
+def test_changed_rows_are_updated_and_absent_columns_left_alone(session_factory, tmp_path):
+    import_paths([full_set(tmp_path / "a")], session_factory)
+    # No owner/seats columns now: acme keeps its owner and seats; beta's name changes.
+    orgs = "org_id,name,plan\nacme,Acme Corp,enterprise\nbeta,Beta Limited,starter\n"
+    report = import_paths([write(tmp_path / "b", orgs=orgs)], session_factory)
+
+    assert (report.orgs.inserted, report.orgs.updated, report.orgs.unchanged) == (0, 1, 1)
+    with session_factory() as s:
+        acme, beta = s.get(Org, "acme"), s.get(Org, "beta")
+    assert (acme.owner, acme.seats, beta.name) == ("ana@example.com", 50, "Beta Limited")
+
+
+def test_application_column_overrides_the_option(session_factory, tmp_path):
+    orgs = "org_id,name,application\nacme,Acme Corp,mobile\nbeta,Beta Ltd,\n"
+    report = import_paths([write(tmp_path, orgs=orgs)], session_factory, application="web")
+    assert report.applications == ["mobile", "web"]
+    with session_factory() as s:
+        apps = dict(s.execute(select(Org.org_id, Application.name).join(Application)).all())
+    assert apps == {"acme": "mobile", "beta": "web"}
+
+
+# --- atomicity ------------------------------------------------------------------------------
+
+def test_one_bad_row_rejects_the_whole_import_and_writes_nothing(session_factory, tmp_path):
+    import_paths([full_set(tmp_path / "first")], session_factory)
+    before = snapshot(session_factory)
+    # A new org, a changed org and new events in good files; line 3 of subscriptions is bad.
+    second = write(
+        tmp_path / "second",
+        orgs=ORGS_CSV.replace("Beta Ltd", "Beta Renamed") + "gamma,Gamma Inc,,,,,,,,,,,\n",
+        subscriptions="subscription_id,org_id,mrr,started_at\ns3,gamma,10,2024-01-01\ns4,gamma,ten,2024-01-01\n",
+        usage_events="org_id,user_id,event,timestamp\ngamma,u1,api,2024-05-03T10:00:00Z\n",
+    )
+    with pytest.raises(ImportRejected) as err:
+        import_paths([second], session_factory)
+
+    assert [str(e) for e in err.value.errors] == [f"{second / 'subscriptions.csv'}:3: mrr: not a number: 'ten'"]
+    assert err.value.total == 1
+    assert snapshot(session_factory) == before
+
+
+def test_a_bad_event_after_chunks_were_rolled_up_leaves_no_trace(session_factory, tmp_path):
+    events = EVENTS_CSV + "acme,u1,api,not-a-time,1,e9\n"
+    directory = write(tmp_path, orgs=ORGS_CSV, usage_events=events)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory, chunk_rows=2)  # five chunks; the bad row is in the last
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory / 'usage_events.csv'}:10: timestamp: not an ISO date or timestamp: 'not-a-time'"
+    ]
+    assert set(counts(session_factory).values()) == {0}
+    # The connection is still usable and a corrected file imports cleanly afterwards.
+    report = import_paths([write(tmp_path / "fixed", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    assert report.events_new == 6
+
+
+def test_dry_run_reports_counts_and_writes_nothing(session_factory, tmp_path):
+    report = import_paths([full_set(tmp_path)], session_factory, dry_run=True)
+    assert report.dry_run
+    assert (report.orgs.inserted, report.events_new, report.days_touched) == (2, 6, 3)
+    assert set(counts(session_factory).values()) == {0}
+
+
+def test_errors_are_counted_beyond_the_ones_shown(session_factory, tmp_path):
+    rows = "".join(f"acme,u1,api,bad{i},1,\n" for i in range(30))
+    directory = write(tmp_path, orgs=ORGS_CSV, usage_events="org_id,user_id,event,timestamp,count,event_id\n" + rows)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory, chunk_rows=7)
+    assert err.value.total == 30
+    assert len(err.value.errors) == 20
+    assert [e.line for e in err.value.errors] == list(range(2, 22))
+
+
+# --- one exact message per kind of bad row --------------------------------------------------
+
+ORGS_COLUMNS = ("org_id, name, application, domain, created_at, source, owner, plan, seats, industry, "
+                "renewal_date, icp_fit, strategic, relationship")
+BAD_ROWS = [
+    ("missing required column", {"orgs": "org_id,domain\nacme,acme.com\n"},
+     "orgs.csv:1: name: missing required column"),
+    ("unknown extra column", {"orgs": "org_id,name,colour\nacme,Acme,red\n"},
+     f"orgs.csv:1: colour: unknown column (the orgs columns are {ORGS_COLUMNS})"),
+    ("duplicate column", {"orgs": "org_id,name,name\nacme,Acme,Acme\n"},
+     "orgs.csv:1: name: duplicate column"),
+    ("empty required value", {"orgs": "org_id,name\nacme,Acme\nbeta,  \n"},
+     "orgs.csv:3: name: empty required value"),
+    ("bad date", {"subscriptions": "subscription_id,org_id,mrr,started_at\ns1,acme,10,2024-02-30\n"},
+     "subscriptions.csv:2: started_at: not an ISO date: '2024-02-30'"),
+    ("bad timestamp", {"usage_events": "org_id,user_id,event,timestamp\nacme,u1,api,05/01/2024 10:00\n"},
+     "usage_events.csv:2: timestamp: not an ISO date or timestamp: '05/01/2024 10:00'"),
+    ("year alone is not a date", {"orgs": "org_id,name,created_at\nacme,Acme,2024\n"},
+     "orgs.csv:2: created_at: not an ISO date or timestamp: '2024'"),
+    ("non-numeric MRR", {"subscriptions": "subscription_id,org_id,mrr,started_at\ns1,acme,$10,2024-01-01\n"},
+     "subscriptions.csv:2: mrr: not a number: '$10'"),
+    ("negative MRR", {"subscriptions": "subscription_id,org_id,mrr,started_at\ns1,acme,-10.5,2024-01-01\n"},
+     "subscriptions.csv:2: mrr: must not be negative: '-10.5'"),
+    ("negative seats", {"orgs": "org_id,name,seats\nacme,Acme,-3\n"},
+     "orgs.csv:2: seats: must not be negative: '-3'"),
+    ("fractional seats", {"orgs": "org_id,name,seats\nacme,Acme,2.5\n"},
+     "orgs.csv:2: seats: not a whole number: '2.5'"),
+    ("negative count", {"usage_events": "org_id,user_id,event,timestamp,count\nacme,u1,api,2024-05-01,-1\n"},
+     "usage_events.csv:2: count: must not be negative: '-1'"),
+    ("NPS out of range", {"surveys": "org_id,score,responded_at\nacme,11,2024-05-01\n"},
+     "surveys.csv:2: score: out of range 0-10: '11'"),
+    ("icp_fit out of range", {"orgs": "org_id,name,icp_fit\nacme,Acme,101\n"},
+     "orgs.csv:2: icp_fit: out of range 0-100: '101'"),
+    ("strategic out of range", {"orgs": "org_id,name,strategic\nacme,Acme,-1\n"},
+     "orgs.csv:2: strategic: out of range 0-100: '-1'"),
+    ("relationship out of range", {"orgs": "org_id,name,relationship\nacme,Acme,100.5\n"},
+     "orgs.csv:2: relationship: out of range 0-100: '100.5'"),
+    ("unknown org id", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,zzz,2024-05-01,p2\n"},
+     "tickets.csv:2: org_id: unknown org 'zzz' (not in the database)"),
+    ("unknown org id with an orgs file",
+     {"orgs": "org_id,name\nbeta,Beta\n", "surveys": "org_id,score,responded_at\nbeta,7,2024-05-01\nzzz,7,2024-05-01\n"},
+     "surveys.csv:3: org_id: unknown org 'zzz' (not in the database nor in orgs.csv)"),
+    ("unknown severity", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,acme,2024-05-01,p5\n"},
+     "tickets.csv:2: severity: unknown value 'p5' (expected p1, p2, p3, p4)"),
+    ("unknown status", {"subscriptions": "subscription_id,org_id,mrr,started_at,status\ns1,acme,1,2024-01-01,paused\n"},
+     "subscriptions.csv:2: status: unknown value 'paused' (expected active, trialing, past_due, canceled)"),
+    ("unknown source", {"orgs": "org_id,name,source\nacme,Acme,crm\n"},
+     "orgs.csv:2: source: unknown value 'crm' (expected signup, import)"),
+    ("ended before started",
+     {"subscriptions": "subscription_id,org_id,mrr,started_at,ended_at\ns1,acme,1,2024-02-01,2024-01-31\n"},
+     "subscriptions.csv:2: ended_at: before started_at (2024-01-31 < 2024-02-01)"),
+    ("ticket closed before opened",
+     {"tickets": "ticket_id,org_id,opened_at,severity,closed_at\nt1,acme,2024-05-02,p1,2024-05-01T23:00:00Z\n"},
+     "tickets.csv:2: closed_at: before opened_at (2024-05-01T23:00:00Z < 2024-05-02)"),
+    ("duplicate id", {"orgs": "org_id,name\nacme,Acme\nbeta,Beta\nacme,Acme again\n"},
+     "orgs.csv:4: org_id: duplicate id 'acme' (first on line 2)"),
+    ("row wider than the header", {"orgs": "org_id,name\nacme,Acme,extra\n"},
+     "orgs.csv:2: row has 3 fields, the header has 2"),
+    ("id longer than the column", {"orgs": f"org_id,name\n{'x' * 201},Long\n"},
+     "orgs.csv:2: org_id: longer than 200 characters"),
+]
+
+
+@pytest.mark.parametrize("files,expected", [pytest.param(f, e, id=i) for i, f, e in BAD_ROWS])
+def test_each_kind_of_bad_row_gets_an_exact_message(session_factory, tmp_path, files, expected):
+    # An existing org for the files that refer to one.
+    import_paths([write(tmp_path / "base", orgs="org_id,name\nacme,Acme\n")], session_factory)
+    before = snapshot(session_factory)
+    directory = write(tmp_path / "bad", **files)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{directory}/{expected}"]
+    assert snapshot(session_factory) == before
+
+
+def test_line_numbers_are_physical_lines(session_factory, tmp_path):
+    """A quoted value spanning two lines and a blank line push the bad row down to line 6."""
+    orgs = 'org_id,name\nacme,"Acme\nCorp"\n\nbeta,Beta\ngamma,Gamma,x\n'
+    bad = write(tmp_path / "a", orgs=orgs)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([bad], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{bad}/orgs.csv:6: row has 3 fields, the header has 2"]
+
+    orgs = 'org_id,name\nacme,"Acme\nCorp"\n\nbeta,\n'
+    bad = write(tmp_path / "b", orgs=orgs)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([bad], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{bad}/orgs.csv:5: name: empty required value"]
+
+
+def test_unusable_paths_are_refused_before_touching_the_database(session_factory, tmp_path):
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="notes.csv: unknown file name"):
+        import_paths([tmp_path / "notes.csv"], session_factory)
+    with pytest.raises(InputError, match="no such file or directory"):
+        import_paths([tmp_path / "missing"], session_factory)
+    write(tmp_path / "x", events="org_id,user_id,event,timestamp\n", usage_events="org_id,user_id,event,timestamp\n")
+    with pytest.raises(InputError, match="two usage events files given"):
+        import_paths([tmp_path / "x"], session_factory)
+
+
+# --- event keys -----------------------------------------------------------------------------
+
+def _reference_key(fields: list[str | int], tag: int) -> int:
+    """The documented key definition, one value at a time, in plain Python."""
+    mask = (1 << 64) - 1
+
+    def fmix(h: int) -> int:
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) & mask
+        h ^= h >> 33
+        h = (h * 0xC4CEB9FE1A85EC53) & mask
+        return h ^ (h >> 33)
+
+    h = tag
+    for f in fields:
+        if isinstance(f, str):
+            v = 0xCBF29CE484222325
+            for ch in f:
+                v = ((v ^ ord(ch)) * 0x100000001B3) & mask
+            v = fmix(v)
+        else:
+            v = f & mask
+        h = fmix(((h * 0x9E3779B97F4A7C15) & mask) ^ v)
+    return h & ((1 << 63) - 1)
+
+
+def test_event_keys_follow_their_documented_definition():
+    org = pd.Series(["acme", "acme", "zürich-gmbh", "acme"], dtype=object)
+    user = pd.Series(["u1", "u1", "ü", "u1"], dtype=object)
+    event = pd.Series(["api", "api", "reports", "api"], dtype=object)
+    ts = np.array([1714554000000000, 1714554000000000, 0, 1714554000000001], dtype=np.int64)
+    count = np.array([1, 1, 3, 1], dtype=np.int64)
+    event_id = pd.Series(["e1", "", "", ""], dtype=object)
+    keys = event_keys(org, user, event, ts, count, event_id)
+
+    assert keys.tolist() == [
+        _reference_key(["acme", "e1"], 1),
+        _reference_key(["acme", "u1", "api", 1714554000000000, 1], 2),
+        _reference_key(["zürich-gmbh", "ü", "reports", 0, 3], 2),
+        _reference_key(["acme", "u1", "api", 1714554000000001, 1], 2),
+    ]
+    assert len(set(keys.tolist())) == 4 and all(0 <= k < 2**63 for k in keys.tolist())
+    # Pinned: a change of definition would make every previously imported event look new.
+    assert keys[0] == _reference_key(["acme", "e1"], 1) == 6298155214074293388
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+def _invoke(db_url: str, tmp_path: Path, *args: str):
+    config = tmp_path / "saas-tracker.toml"
+    config.write_text("")
+    return CliRunner().invoke(cli, ["--config", str(config), "import", "--quiet", *args],
+                              env={"DATABASE_URL": db_url})
+
+
+def test_cli_imports_and_prints_the_summary(db_url, session_factory, tmp_path):
+    result = _invoke(db_url, tmp_path, str(full_set(tmp_path / "data")))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "orgs                        2 rows: 2 inserted, 0 updated, 0 unchanged"
+    assert lines[4] == "usage events                8 rows: 6 new, 2 already imported; 3 org-days updated"
+    assert lines[5] == "application: default"
+    assert lines[6].startswith("imported in ")
+    assert counts(session_factory)["orgs"] == 2
+
+
+def test_cli_rejects_bad_input_with_exit_code_1(db_url, session_factory, tmp_path):
+    directory = write(tmp_path / "data", orgs="org_id,name,seats\nacme,Acme,-2\nbeta,,1\n")
+    result = _invoke(db_url, tmp_path, str(directory))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{directory}/orgs.csv:2: seats: must not be negative: '-2'",
+        f"{directory}/orgs.csv:3: name: empty required value",
+        "import rejected: 2 errors; nothing was written.",
+    ]
+    assert result.stdout == ""
+    assert set(counts(session_factory).values()) == {0}
+
+
+def test_cli_dry_run_and_unknown_path(db_url, session_factory, tmp_path):
+    result = _invoke(db_url, tmp_path, "--dry-run", str(full_set(tmp_path / "data")))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "orgs                        2 rows: 2 inserted, 0 updated, 0 unchanged"
+    assert result.stdout.splitlines()[-1].startswith("dry run, nothing written in ")
+    assert set(counts(session_factory).values()) == {0}
+
+    result = _invoke(db_url, tmp_path, str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert result.stderr == f"import: {tmp_path / 'nowhere'}: no such file or directory\n"
