@@ -21,8 +21,12 @@ HOME_ITEMS_TEXT_BUDGET = 24_000
 CELL_ROWS_SHOWN = 40
 
 
+def _orgs(n: int) -> str:
+    return f"{n} org" if n == 1 else f"{n} orgs"
+
+
 def _cell_section(cell: CellView, cfg: Config) -> Block:
-    text = f"*{escape_mrkdwn(cell.label)}*\n{cell.org_count} orgs · {format_money(cell.mrr, cfg.currency_symbol)} MRR"
+    text = f"*{escape_mrkdwn(cell.label)}*\n{_orgs(cell.org_count)} · {format_money(cell.mrr, cfg.currency_symbol)} MRR"
     accessory = button(CELL_LIST_LABEL, action_id=CELL_LIST, value=cell.key) if cell.org_count else None
     return section(text, accessory=accessory)
 
@@ -52,7 +56,7 @@ def home_view(cards: SummaryCards, cells: Sequence[CellView], items: Sequence[Or
 def cell_orgs_message(cell: CellView, rows: Sequence[tuple[str, str, float, float | None, str | None]],
                       cfg: Config) -> Message:
     """The orgs of one cell by MRR, each with an Open button (ephemeral reply to "List orgs")."""
-    head = [section(f"*{escape_mrkdwn(cell.label)}*: {cell.org_count} orgs, "
+    head = [section(f"*{escape_mrkdwn(cell.label)}*: {_orgs(cell.org_count)}, "
                     f"{format_money(cell.mrr, cfg.currency_symbol)} MRR")]
     groups = []
     for org_id, name, mrr, health, band in list(rows)[:CELL_ROWS_SHOWN]:
@@ -63,6 +67,6 @@ def cell_orgs_message(cell: CellView, rows: Sequence[tuple[str, str, float, floa
     hidden = len(rows) - CELL_ROWS_SHOWN
     tail = [context(f"…and {hidden} more: `saas-tracker segments --cell {cell.key}`")] if hidden > 0 else []
     blocks = fit_items(groups, head=head, tail=tail)
-    text = f"{cell.label}: {cell.org_count} orgs"
+    text = f"{cell.label}: {_orgs(cell.org_count)}"
     validate_message(blocks, text)
     return {"text": text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}

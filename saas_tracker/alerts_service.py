@@ -46,7 +46,7 @@ def alert_items(session: Session, result: ScanResult, cfg: Config) -> list[OrgIt
     ).all()
     if not ids:
         return []
-    items = read_service.items_for_signals(session, result.application_id, sorted(ids), result.as_of)
+    items = read_service.items_for_signals(session, result.application_id, sorted(ids), result.as_of, cfg)
     return [item for item in items if item.mrr >= cfg.slack.alert_mrr_floor]
 
 

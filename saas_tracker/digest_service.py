@@ -97,7 +97,7 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
     week_start = local_today - dt.timedelta(days=7)
     week_end = local_today - dt.timedelta(days=1)
 
-    listing = read_service.list_signals(session, app_id, now, read_service.SignalFilter(top=cfg.slack.digest_top))
+    listing = read_service.list_signals(session, app_id, now, read_service.SignalFilter(top=cfg.slack.digest_top), cfg)
 
     subs = revenue_service.load_subscriptions(session, app.name)
     total_mrr: float | None = None

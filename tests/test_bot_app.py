@@ -245,3 +245,20 @@ def test_click_on_an_ephemeral_list_rebuilds_the_persons_last_query_in_place(bot
     (rebuilt,) = bot.replies(url)
     assert rebuilt["replace_original"] is True
     assert _item_orgs(rebuilt["blocks"]) == ["globex"]  # same filter, initech gone
+
+
+def test_signals_by_revenue_health_cell_and_the_digest_cell_button(bot) -> None:
+    # Paying orgs: globex 9000 (health 30), acme 5000 (82), initech 4000 (20); median 5000.
+    (reply,) = bot.replies(bot.command("/signals", "cell:at-risk"))
+    assert _item_orgs(reply["blocks"]) == ["globex"]
+    (reply,) = bot.replies(bot.command("/signals", "champions"))
+    assert _item_orgs(reply["blocks"]) == ["acme"]
+    (reply,) = bot.replies(bot.command("/signals", "watch"))
+    assert _item_orgs(reply["blocks"]) == ["initech"]
+    cell_button = [{"type": "section", "text": {"type": "mrkdwn", "text": "Revenue at risk"},
+                    "accessory": {"type": "button", "text": {"type": "plain_text", "text": "List orgs"},
+                                  "action_id": "cell_list", "value": "revenue_at_risk"}}]
+    (listing,) = bot.replies(bot.click(cell_button, "cell_list"))
+    assert listing["response_type"] == "ephemeral" and listing["replace_original"] is False
+    text = blocks_text(listing["blocks"])
+    assert "1 org," in text and "Globex &lt;Intl&gt; &amp; Co" in text and "$9,000" in text

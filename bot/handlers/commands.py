@@ -51,24 +51,14 @@ def signals_command(ctx: BotContext, text: str, user_id: str, respond: Respond) 
             types=query.types,
             case_types=query.case_types,
             owners=owners,
-            **_segment_filter(query.cell, query.tier),
+            cell=query.cell,
+            tier=query.tier,
         )
-        result = read_service.list_signals(session, app_id, now, flt)
+        result = read_service.list_signals(session, app_id, now, flt, ctx.cfg)
     title = "My orgs' signals" if query.mine else "Top signals"
     message = signals_list_message(result.cards, result.items, now, ctx.cfg, title=title,
                                    filters_text=_filters_text(query.describe(), result.total, len(result.items)))
     respond(**_ephemeral(message))
-
-
-def _segment_filter(cell: str | None, tier: str | None) -> dict[str, Any]:
-    """Cell and tier filters, when the read service supports them."""
-    fields = read_service.SignalFilter.__dataclass_fields__
-    out: dict[str, Any] = {}
-    if cell and "cell" in fields:
-        out["cell"] = cell
-    if tier and "tier" in fields:
-        out["tier"] = tier
-    return out
 
 
 def _filters_text(described: str, total: int, shown: int) -> str:

@@ -23,7 +23,7 @@ def publish_home(ctx: BotContext, client: Any, user_id: str) -> None:
             ).all()
             mine = ctx.directory.owners_of(user_id, owners)
             flt = read_service.SignalFilter(top=HOME_ITEMS, owners=mine or frozenset({"<nobody>"}))
-            result = read_service.list_signals(session, app_id, now, flt)
+            result = read_service.list_signals(session, app_id, now, flt, ctx.cfg)
             report = revenue_service.segments_report(session, ctx.cfg.application, now.date(), ctx.cfg)
             cells = revenue_service.cell_views(report.summary)
     except NoData:
