@@ -103,5 +103,6 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
     if item.case_type:
         out.append(f"\nCase: {item.case_type}, tagged by {item.case_by}")
     elif item.case_suggested:
-        out.append(f"\nCase: suggested {item.case_suggested}")
+        why = detail.extras.get("case_why")
+        out.append(f"\nCase: suggested {item.case_suggested}" + (f" ({why})" if why else ""))
     return "\n".join(out)
