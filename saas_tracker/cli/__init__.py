@@ -17,6 +17,7 @@ from saas_tracker.config import ConfigError
 COMMAND_MODULES = (
     "saas_tracker.cli.db",
     "saas_tracker.cli.importing",
+    "saas_tracker.cli.demo",
     "saas_tracker.cli.scan",
     "saas_tracker.cli.serve",
     "saas_tracker.cli.config_cmd",

@@ -1,0 +1,189 @@
+"""Demo data: reproducible to the byte, story orgs with the raw properties their signal needs,
+a mass of ordinary orgs in every state, and files the importer accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from saas_tracker.cli import cli
+from saas_tracker.demo_data import FEATURES, STORY_ORGS, generate_demo_data
+from storage.importer import import_paths
+
+END = dt.date(2025, 6, 2)
+AS_OF = pd.Timestamp(END, tz="UTC")
+FILES = ("orgs.csv", "subscriptions.csv", "support_tickets.csv", "survey_responses.csv", "usage_events.csv")
+
+
+def load(directory: Path) -> dict[str, pd.DataFrame]:
+    frames = {name.removesuffix(".csv"): pd.read_csv(directory / name, dtype=str, keep_default_na=False)
+              for name in FILES}
+    ev = frames["usage_events"]
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True)
+    ev["count"] = ev["count"].astype(int)
+    return frames
+
+
+def mrr_on(subs: pd.DataFrame, day: dt.date) -> pd.Series:
+    """SPEC §1: started_at <= d < ended_at, trialing and canceled excluded."""
+    started = pd.to_datetime(subs["started_at"]).dt.date
+    ended = pd.to_datetime(subs["ended_at"].replace("", None)).dt.date
+    live = (started <= day) & (ended.isna() | (ended > day)) & ~subs["status"].isin(["trialing", "canceled"])
+    return subs[live].assign(mrr=subs["mrr"].astype(float)).groupby("org_id")["mrr"].sum()
+
+
+def window(ev: pd.DataFrame, org: str, newest_days_ago: int, oldest_days_ago: int) -> pd.DataFrame:
+    """Events of ``org`` in (as_of - oldest, as_of - newest]."""
+    t = ev["timestamp"]
+    mask = (ev["org_id"] == org) & (t > AS_OF - pd.Timedelta(days=oldest_days_ago)) & (
+        t <= AS_OF - pd.Timedelta(days=newest_days_ago))
+    return ev[mask]
+
+
+@pytest.fixture(scope="module", params=[7, 11])
+def demo(request, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    out = tmp_path_factory.mktemp(f"demo{request.param}")
+    generate_demo_data(out, orgs=60, days=120, seed=request.param, end_date=END)
+    return load(out)
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 3), (b, 3), (c, 4)):
+        generate_demo_data(out, orgs=40, days=60, seed=seed, end_date=END)
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "usage_events.csv").read_bytes() != (c / "usage_events.csv").read_bytes()
+    assert (a / "orgs.csv").read_bytes() != (c / "orgs.csv").read_bytes()
+
+
+def test_files_have_the_import_columns(tmp_path):
+    generate_demo_data(tmp_path, orgs=12, days=30, end_date=END)
+    headers = {name: (tmp_path / name).read_text().splitlines()[0] for name in FILES}
+    assert headers["usage_events.csv"] == "org_id,user_id,event,timestamp,count,event_id"
+    assert headers["subscriptions.csv"] == "subscription_id,org_id,mrr,started_at,product,plan,status,ended_at,currency"
+    assert headers["support_tickets.csv"] == "ticket_id,org_id,opened_at,severity,closed_at"
+    assert headers["survey_responses.csv"] == "org_id,score,responded_at,user_id"
+    assert headers["orgs.csv"].startswith("org_id,name,domain,created_at,source,owner,plan,seats,")
+
+
+def test_story_orgs_are_present_with_their_ids(demo):
+    orgs = demo["orgs"].set_index("org_id")
+    for story in STORY_ORGS:
+        assert orgs.loc[story.org_id, "name"] == story.name
+    assert orgs.loc["acme", "domain"] == "acme.com"
+    ev = demo["usage_events"]
+    assert ev["timestamp"].max() < AS_OF  # nothing after the end date: a scan then sees it all
+
+
+def test_acme_is_healthy_growing_and_using_its_seats(demo):
+    ev, orgs = demo["usage_events"], demo["orgs"].set_index("org_id")
+    recent, previous = window(ev, "acme", 0, 14), window(ev, "acme", 14, 28)
+    assert recent["count"].sum() >= 1.3 * previous["count"].sum()
+    last28 = window(ev, "acme", 0, 28)
+    weekdays = pd.date_range(END - dt.timedelta(days=28), END - dt.timedelta(days=1), freq="B").date
+    assert len(set(last28["timestamp"].dt.date) & set(weekdays)) >= len(weekdays) - 1
+    assert recent["user_id"].nunique() >= 0.9 * int(orgs.loc["acme", "seats"])
+    assert recent["event"].nunique() == len(FEATURES)
+    assert mrr_on(demo["subscriptions"], END)["acme"] >= 10_000
+
+
+def test_globex_usage_drops_sharply_but_not_to_zero(demo):
+    ev = demo["usage_events"]
+    recent, previous = window(ev, "globex", 0, 14)["count"].sum(), window(ev, "globex", 14, 28)["count"].sum()
+    assert previous >= 200
+    assert 0 < recent <= 0.4 * previous
+
+
+def test_initech_pays_a_lot_uses_little_and_is_unhappy(demo):
+    ev, orgs = demo["usage_events"], demo["orgs"].set_index("org_id")
+    assert mrr_on(demo["subscriptions"], END)["initech"] >= 20_000
+    last28 = window(ev, "initech", 0, 28)
+    assert 0 < last28["timestamp"].dt.date.nunique() <= 10
+    assert window(ev, "initech", 0, 14)["user_id"].nunique() <= 0.05 * int(orgs.loc["initech", "seats"])
+    tickets = demo["support_tickets"]
+    open_now = tickets[(tickets["org_id"] == "initech") & (tickets["closed_at"] == "")]
+    assert (open_now["severity"] == "p1").sum() >= 2
+    scores = demo["survey_responses"].query("org_id == 'initech'")["score"].astype(int)
+    assert len(scores) >= 3 and scores.max() <= 6  # all detractors
+
+
+def test_umbrella_pays_but_went_quiet(demo):
+    ev = demo["usage_events"]
+    last = ev.loc[ev["org_id"] == "umbrella", "timestamp"].max()
+    assert AS_OF - last >= pd.Timedelta(days=20)
+    assert mrr_on(demo["subscriptions"], END)["umbrella"] > 0
+
+
+def test_hooli_was_imported_pays_and_never_used_the_product(demo):
+    orgs = demo["orgs"].set_index("org_id")
+    assert orgs.loc["hooli", "source"] == "import"
+    assert AS_OF - pd.Timestamp(orgs.loc["hooli", "created_at"]) >= pd.Timedelta(days=30)
+    assert mrr_on(demo["subscriptions"], END)["hooli"] > 0
+    assert (demo["usage_events"]["org_id"] == "hooli").sum() == 0
+
+
+def test_revenue_stories_churn_reactivation_upgrade_trial(demo):
+    subs = demo["subscriptions"]
+    now, before = mrr_on(subs, END), mrr_on(subs, END - dt.timedelta(days=45))
+    assert mrr_on(subs, END - dt.timedelta(days=90)).get("soylent", 0) > 0 and now.get("soylent", 0) == 0
+    assert before.get("stark", 0) == 0 and now.get("stark", 0) > 0
+    assert now["wayne"] > before["wayne"] > 0
+    vandelay = subs[subs["org_id"] == "vandelay"]
+    assert list(vandelay["status"]) == ["trialing"] and now.get("vandelay", 0) == 0
+
+
+def test_the_mass_of_orgs_covers_every_signal_state(tmp_path):
+    generate_demo_data(tmp_path, orgs=300, days=60, end_date=END)
+    data = load(tmp_path)
+    ev, orgs = data["usage_events"], data["orgs"].set_index("org_id")
+    mrr = mrr_on(data["subscriptions"], END).reindex(orgs.index, fill_value=0.0)
+    t = ev["timestamp"]
+    recent = ev[t > AS_OF - pd.Timedelta(days=14)].groupby("org_id")["count"].sum().reindex(orgs.index, fill_value=0)
+    prev = ev[(t > AS_OF - pd.Timedelta(days=28)) & (t <= AS_OF - pd.Timedelta(days=14))]
+    prev = prev.groupby("org_id")["count"].sum().reindex(orgs.index, fill_value=0)
+    days28 = ev[t > AS_OF - pd.Timedelta(days=28)].groupby("org_id")["timestamp"].agg(lambda s: s.dt.date.nunique())
+    days28 = days28.reindex(orgs.index, fill_value=0)
+    last = ev.groupby("org_id")["timestamp"].max().reindex(orgs.index)
+
+    paying = mrr > 0
+    drops = (prev >= 20) & (recent <= 0.6 * prev)
+    growth = (prev > 0) & (recent >= 1.2 * prev) & (days28 >= 16)
+    quiet = paying & (last.isna() | (AS_OF - last >= pd.Timedelta(days=14)))
+    barely = paying & (days28 <= 5) & (days28 > 0)
+    for name, mask in {"drops": drops, "growth": growth, "quiet": quiet, "barely used": barely}.items():
+        assert mask.sum() >= 10, name
+
+    paid = mrr[paying]
+    assert 50 <= paid.median() <= 500
+    assert paid.max() >= 10_000 and paid.max() <= 40_000
+    assert 10 <= ev["event"].nunique() <= 15
+    assert orgs["owner"].str.endswith("@example.com").sum() >= 100
+
+
+def test_demo_data_imports_cleanly_and_idempotently(session_factory, tmp_path):
+    summary = generate_demo_data(tmp_path, orgs=30, days=35, end_date=END)
+    first = import_paths([tmp_path], session_factory, chunk_rows=5000)
+    assert (first.orgs.inserted, first.subscriptions.inserted) == (summary.orgs, summary.subscriptions)
+    assert (first.tickets.inserted, first.surveys.inserted) == (summary.tickets, summary.surveys)
+    assert (first.events_read, first.events_new) == (summary.events, summary.events)
+    second = import_paths([tmp_path], session_factory)
+    assert (second.events_new, second.orgs.unchanged) == (0, summary.orgs)
+
+
+def test_cli_writes_the_files(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["demo-data", "--orgs", "20", "--days", "30", "--seed", "5",
+                                      "--end-date", "2025-06-02", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("wrote 20 orgs, ")
+    assert f"to {out}/ (ending 2025-06-02)" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+
+    result = CliRunner().invoke(cli, ["demo-data", "--orgs", "3", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--orgs" in result.stderr
