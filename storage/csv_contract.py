@@ -40,6 +40,9 @@ class ColumnSpec:
     attr: str | None = None
     # Value stored when the cell is empty (None = NULL).
     default: object = None
+    # False when the value is resolved into another column rather than stored as is
+    # (orgs.application becomes orgs.application_id).
+    stored: bool = True
 
     @property
     def target(self) -> str:
@@ -53,6 +56,8 @@ class TableSpec:
     file_names: tuple[str, ...]  # canonical name first, then accepted aliases
     columns: tuple[ColumnSpec, ...]
     id_column: str | None = None  # upsert key; duplicates inside one file are errors
+    # Tables without an id: the columns that make a row the same row (re-import = no-op).
+    natural_key: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -85,7 +90,7 @@ ORGS = TableSpec(
     columns=(
         _id("org_id"),
         ColumnSpec("name", TEXT, required=True, max_len=NAME_MAX_LEN),
-        ColumnSpec("application", TEXT, max_len=SHORT_TEXT_MAX_LEN),
+        ColumnSpec("application", TEXT, max_len=SHORT_TEXT_MAX_LEN, stored=False),
         ColumnSpec("domain", TEXT, max_len=NAME_MAX_LEN),
         ColumnSpec("created_at", TIMESTAMP),
         ColumnSpec("source", CHOICE, choices=ORG_SOURCES),
@@ -136,6 +141,7 @@ SURVEYS = TableSpec(
     key="surveys",
     label="survey responses",
     file_names=("survey_responses.csv", "surveys.csv"),
+    natural_key=("org_id", "user_id", "responded_at", "score"),  # uq_survey_row in storage.models
     columns=(
         _id("org_id"),
         ColumnSpec("score", SCORE, required=True, lo=0, hi=10, integer=True),

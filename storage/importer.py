@@ -60,6 +60,7 @@ from storage.csv_contract import (
 )
 from storage.csv_files import (
     FileProblem,
+    Header,
     InputError,
     InputFile,
     RaggedRow,
@@ -203,7 +204,7 @@ class _Import:
 
     # -- orgs, subscriptions, tickets, surveys: small enough to read whole ----------------
 
-    def _table(self, f: InputFile, header: Any) -> None:
+    def _table(self, f: InputFile, header: Header) -> None:
         spec = f.spec
         order = {name: i for i, name in enumerate(header.names)}
         frame = next(read_chunks(f.path, header, None))
@@ -220,12 +221,12 @@ class _Import:
         rows = _rows(spec, parsed)
         if spec is ORGS:
             rows = self._with_application(rows)
-        defaults = {c.target: c.default for c in spec.columns if c.name not in parsed}
+        defaults = {c.target: c.default for c in spec.columns if c.name not in parsed and c.stored}
         if spec.id_column:
             result = upsert_by_id(self.session, _MODELS[spec.key], spec.column(spec.id_column).target, rows, defaults)
         else:
             rows = [{**defaults, **r} for r in rows]
-            unique = ["org_id", "user_id", "responded_at", "score"]
+            unique = list(spec.natural_key)
             result = insert_missing(self.session, _MODELS[spec.key], _unique_rows(rows, unique), unique)
             result.rows = len(rows)
             result.unchanged = result.rows - result.inserted
@@ -252,7 +253,7 @@ class _Import:
 
     # -- usage events: streamed in chunks and rolled up ------------------------------------
 
-    def _events(self, f: InputFile, header: Any) -> None:
+    def _events(self, f: InputFile, header: Header) -> None:
         order = {name: i for i, name in enumerate(header.names)}
         conn = self.session.connection()
         keys: KeyStore | None = None

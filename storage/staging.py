@@ -1,10 +1,10 @@
-"""Temporary staging tables: load a chunk fast, then merge it with one set-based statement.
+"""Bulk rows for the import: staging tables loaded fast, then merged set-based.
 
 Per-row parameter handling in the ORM/Core executemany path costs more than the database
 work for millions of rollup rows, so bulk rows take the drivers' fast paths instead:
 ``executemany`` with plain tuples on SQLite, ``COPY`` on PostgreSQL. Values are converted
-with the column types' own bind processors, so what lands in a staging table is exactly
-what SQLAlchemy would have written.
+with the column types' own bind processors, so what lands in a table is exactly what
+SQLAlchemy would have written. The same path appends new rows to ordinary tables.
 
 The tables live only on the import's connection. PostgreSQL drops them at the end of the
 transaction (ON COMMIT DROP), whatever its outcome. pysqlite runs DDL outside its implicit
@@ -33,7 +33,8 @@ def check_dialect(conn: Connection) -> str:
 
 
 def temp_table(name: str, *columns: Column) -> Table:
-    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+                 info={"temporary": True})
 
 
 def create_temp_table(conn: Connection, table: Table) -> None:
@@ -48,26 +49,32 @@ def drop_temp_table(conn: Connection, table: Table) -> None:
 
 
 def load(conn: Connection, table: Table, columns: Sequence[Sequence[Any]]) -> None:
-    """Replace the staging table's rows with ``columns`` (one sequence per table column,
-    Python values: str, int, float, date, naive UTC datetime, None)."""
+    """Replace a staging table's rows with ``columns`` (see ``insert_rows``)."""
     conn.execute(delete(table))
+    insert_rows(conn, table, [c.name for c in table.columns], columns)
+
+
+def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+    """Append rows given column-wise (one sequence per name in ``names``; Python values:
+    str, int, float, Decimal, date, datetime, None) through the driver's bulk path."""
     if not columns or len(columns[0]) == 0:
         return
+    dialect = check_dialect(conn)
+    converted = [_processed(conn, table.c[name], values) for name, values in zip(names, columns)]
     raw = conn.connection.driver_connection
-    names = [c.name for c in table.columns]
-    if check_dialect(conn) == "sqlite":
-        converted = [_processed(conn, col, values) for col, values in zip(table.columns, columns)]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    if dialect == "sqlite":
+        target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
         marks = ", ".join("?" for _ in names)
         cur = raw.cursor()
         try:
-            cur.executemany(f'INSERT INTO temp."{table.name}" ({", ".join(names)}) VALUES ({marks})',
-                            zip(*converted))
+            cur.executemany(f"INSERT INTO {target} ({quoted}) VALUES ({marks})", zip(*converted))
         finally:
             cur.close()
     else:
         with raw.cursor() as cur:
-            with cur.copy(f'COPY "{table.name}" ({", ".join(names)}) FROM STDIN') as copy:
-                for row in zip(*columns):
+            with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for row in zip(*converted):
                     copy.write_row(row)
 
 

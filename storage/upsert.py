@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Column, Table, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.staging import check_dialect
+from storage.staging import check_dialect, create_temp_table, drop_temp_table, insert_rows, load, temp_table
 
 FETCH_BATCH = 1000  # ids per SELECT ... IN (...) when loading stored rows to compare
 
@@ -62,9 +63,7 @@ def upsert_by_id(
         elif old != tuple(r[a] for a in attrs):
             changed.append(r)
     if new_rows:
-        # render_nulls: otherwise the ORM groups rows by which values are None and sends
-        # one small executemany per group.
-        session.execute(insert(model).execution_options(render_nulls=True), new_rows)
+        _append(session, model, new_rows)
     if changed:
         session.execute(update(model), changed)
     counts.inserted, counts.updated = len(new_rows), len(changed)
@@ -72,19 +71,42 @@ def upsert_by_id(
     return counts
 
 
+def _append(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (keyed by attribute name) through the bulk path of ``storage.staging``."""
+    mapper_columns = sa_inspect(model).columns
+    attrs = list(rows[0])
+    insert_rows(
+        session.connection(),
+        model.__table__,  # type: ignore[attr-defined]
+        [mapper_columns[a].name for a in attrs],
+        [[r[a] for r in rows] for a in attrs],
+    )
+
+
 def insert_missing(session: Session, model: type, rows: Sequence[dict[str, Any]], unique: Sequence[str]) -> TableCounts:
     """Insert rows whose ``unique`` columns are not stored yet (rows without an id of their
-    own, like survey responses); the others count as unchanged."""
+    own, like survey responses); the others count as unchanged. ``rows`` are keyed by
+    column name and carry exactly the ``unique`` columns."""
     counts = TableCounts(rows=len(rows))
     if not rows:
         return counts
-    dialect = check_dialect(session.connection())
-    insert_fn = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    table = model.__table__  # type: ignore[attr-defined]
-    before = session.scalar(select(func.count()).select_from(table)) or 0
-    stmt = insert_fn(table).on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
-    session.execute(stmt, list(rows))
-    after = session.scalar(select(func.count()).select_from(table)) or 0
+    conn = session.connection()
+    insert_fn = sqlite.insert if check_dialect(conn) == "sqlite" else postgresql.insert
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    stage = temp_table(f"import_stage_{table.name}", *[Column(c, table.c[c].type) for c in unique])
+    create_temp_table(conn, stage)
+    try:
+        load(conn, stage, [[r[c] for r in rows] for c in unique])
+        before = session.scalar(select(func.count()).select_from(table)) or 0
+        # WHERE: SQLite's parser needs one in "INSERT ... SELECT ... ON CONFLICT".
+        source = select(*[stage.c[c] for c in unique]).where(stage.c[unique[0]].is_not(None))
+        conn.execute(
+            insert_fn(table).from_select(list(unique), source)
+            .on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
+        )
+        after = session.scalar(select(func.count()).select_from(table)) or 0
+    finally:
+        drop_temp_table(conn, stage)
     counts.inserted = after - before
     counts.unchanged = len(rows) - counts.inserted
     return counts
