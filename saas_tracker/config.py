@@ -124,8 +124,10 @@ class SignalsConfig:
 @dataclass(frozen=True)
 class PriorityConfig:
     # MRR at which the revenue factor reaches one half: priority keeps rising with MRR
-    # forever, but the step from $0 to $2k matters more than from $50k to $52k.
-    revenue_half_mrr: float = field(default=2000.0, metadata=_rng(1, None))
+    # forever, but the step from $0 to $5k matters more than from $50k to $55k. Revenue
+    # carries more points than severity so that a $24k org at health 23 outranks a $6k org
+    # that went quiet: revenue teams work the money first (tuned on the demo data).
+    revenue_half_mrr: float = field(default=5000.0, metadata=_rng(1, None))
     type_weight: dict[str, float] = field(
         default_factory=lambda: {
             REVENUE_AT_RISK: 1.0,
@@ -135,8 +137,8 @@ class PriorityConfig:
         }
     )
     base_points: float = field(default=20.0, metadata=_rng(0, 100))
-    severity_points: float = field(default=40.0, metadata=_rng(0, 100))
-    revenue_points: float = field(default=40.0, metadata=_rng(0, 100))
+    severity_points: float = field(default=35.0, metadata=_rng(0, 100))
+    revenue_points: float = field(default=45.0, metadata=_rng(0, 100))
     # Severity saturates smoothly, x / (x + half): it keeps rising with the strength of the
     # condition but never passes 1. Inactive paying: days of silence beyond
     # signals.inactive_days at which severity is one half.

@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,12 @@ class RunningBot:
     stub: SlackStub
     server: Any
     thread: threading.Thread
+    executor: ThreadPoolExecutor
+
+    def stop(self) -> None:
+        """Stop taking requests, then wait for work still running after its ack."""
+        self.server.close()
+        self.executor.shutdown(wait=True)
 
     def post(self, body: str, headers: dict[str, str]) -> tuple[int, str]:
         req = urllib.request.Request(self.url + "/slack/events", data=body.encode(), method="POST",
@@ -129,7 +136,8 @@ class RunningBot:
 def start_bot(factory, stub: SlackStub, cfg: Config | None = None, now: dt.datetime = NOW) -> RunningBot:
     cfg = cfg or Config()
     client = make_web_client(stub.token, stub.base_url, backoff_factor=0.01)
-    app = create_app(cfg, factory, client, SECRET, now=lambda: now)
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bolt-listener")
+    app = create_app(cfg, factory, client, SECRET, now=lambda: now, listener_executor=executor)
     server = make_server(app, factory, host="127.0.0.1", port=0, threads=4)
 
     def serve() -> None:
@@ -140,7 +148,8 @@ def start_bot(factory, stub: SlackStub, cfg: Config | None = None, now: dt.datet
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return RunningBot(url=f"http://127.0.0.1:{server.effective_port}", stub=stub, server=server, thread=thread)
+    return RunningBot(url=f"http://127.0.0.1:{server.effective_port}", stub=stub, server=server, thread=thread,
+                      executor=executor)
 
 
 def blocks_text(blocks: list[dict[str, Any]]) -> str:

@@ -42,15 +42,15 @@ def _scan(factory, cfg: Config, when: dt.datetime):
 
 
 def test_a_scan_opening_twelve_high_priority_signals_posts_one_grouped_message(session_factory, slack_stub) -> None:
-    mrr = {f"org{i:02d}": 10_000.0 * (i + 1) for i in range(12)}
+    mrr = {f"org{i:02d}": 20_000.0 * (i + 1) for i in range(12)}
     seed_orgs(session_factory, mrr)
-    # Day 13 of silence: every org opens "Revenue at risk" (priority ≥ 90), nothing else.
+    # Day 13 of silence: every org opens "Revenue at risk" (priority ≥ 80 from $20k MRR up), nothing else.
     result = _scan(session_factory, CFG, at(13))
     assert result.opened == 12
     (row,) = outbox_rows(session_factory)
     assert (row.kind, row.channel, row.status) == ("alert_group", "#customer-success", "pending")
     assert (row.created_at, row.next_attempt_at) == (WALL, at(13))  # due from the scan's time
-    assert row.payload["text"] == "12 orgs with new high-priority signals ($780k MRR)"
+    assert row.payload["text"] == "12 orgs with new high-priority signals ($1.6M MRR)"
     report = deliver_outbox(session_factory, _client(slack_stub), WALL, CFG)
     assert report.sent == [row.id]
     (posted,) = slack_stub.posted

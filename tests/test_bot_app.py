@@ -25,7 +25,7 @@ def bot(session_factory, slack_stub):
     running = start_bot(session_factory, slack_stub)
     running.ids = ids
     yield running
-    running.server.close()
+    running.stop()
 
 
 def _item_orgs(blocks: list[dict]) -> list[str]:
@@ -184,7 +184,7 @@ def test_unauthorized_user_is_refused_and_nothing_changes(session_factory, slack
         with session_factory() as s:
             assert s.get(CaseTag, "globex").tagged_by == "U0ANA"
     finally:
-        bot.server.close()
+        bot.stop()
 
 
 def test_slack_api_error_gets_a_clear_ephemeral_reply_and_a_log_line(bot, caplog) -> None:
