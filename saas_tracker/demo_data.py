@@ -57,6 +57,9 @@ PATTERN_NAMES = ("growing", "steady", "declining", "dropped", "low", "quiet", "d
                  "churned", "trial", "reactivated")
 PATTERN_SHARES = (0.12, 0.27, 0.10, 0.09, 0.13, 0.08, 0.04, 0.09, 0.05, 0.03)
 BAD_PATTERNS = (DECLINING, DROPPED, LOW, QUIET, CHURNED)
+# Fixed weekly schedules (bit per weekday, Monday = bit 0) for story orgs whose story needs
+# steady numbers rather than random active days and volumes; 0 = random (p_weekday, lam).
+MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = (1 << d for d in range(5))
 
 _ADJECTIVES = ("Blue", "Bright", "Cedar", "Copper", "Crimson", "Delta", "Eastern", "Golden", "Granite",
                "Harbor", "Iron", "Lunar", "Maple", "Northern", "Nova", "Oak", "Pacific", "Quantum",
@@ -114,7 +117,7 @@ def _story_frame() -> pd.DataFrame:
     """The story orgs, every parameter pinned (d = days before the end date)."""
     base = dict(pattern=STEADY, segment=2, source="signup", p_weekday=0.9, users_frac=0.3, lam=2.0,
                 breadth=8, recent_mult=1.0, decline=0.0, start_d=10_000, stop_d=0, gap_lo=0, gap_hi=0,
-                force_d=0, ticket_rate=0.0, good=True, seats_missing=False, scores_missing=False)
+                force_d=0, schedule=0, ticket_rate=0.0, good=True, seats_missing=False, scores_missing=False)
     rows = [
         # Busy every weekday with nearly all 60 seats, all features, +50 % in the last 14 days.
         dict(org_id="acme", pattern=GROWING, seats=60, n_users=59, mrr=18000, p_weekday=1.0, users_frac=0.55,
@@ -124,10 +127,11 @@ def _story_frame() -> pd.DataFrame:
         dict(org_id="globex", pattern=DROPPED, seats=30, n_users=26, mrr=4500, p_weekday=0.95, users_frac=0.45,
              lam=3.0, breadth=7, recent_mult=0.12, created_d=700, owner="ben@example.com", industry="finance",
              icp=70, strategic=60, relationship=55, force_d=3),
-        # Pays the most, three people log in now and then, fading; p1s open, detractors.
-        dict(org_id="initech", pattern=DECLINING, seats=200, n_users=6, mrr=24000, p_weekday=0.2, users_frac=0.4,
-             lam=0.8, breadth=2, decline=0.5, created_d=1200, owner="chloe@example.com", industry="software",
-             icp=55, strategic=75, relationship=20, force_d=2, good=False),
+        # Pays the most, but only two people log in, on Tuesdays and Thursdays, for a couple
+        # of reports, and a little less each week; p1s open, detractors.
+        dict(org_id="initech", pattern=DECLINING, seats=200, n_users=2, mrr=24000, lam=12.0,
+             breadth=2, decline=0.8, schedule=TUESDAY | THURSDAY, created_d=1200, owner="chloe@example.com",
+             industry="software", icp=55, strategic=75, relationship=20, good=False),
         # Used to be active, silent for the last 24 days.
         dict(org_id="umbrella", pattern=QUIET, seats=40, n_users=30, mrr=6000, p_weekday=0.85, users_frac=0.3,
              lam=2.0, breadth=6, stop_d=24, created_d=800, owner="dev@example.com", industry="healthcare",
@@ -228,7 +232,7 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         "mrr": mrr, "p_weekday": p_weekday, "users_frac": users_frac, "lam": lam, "breadth": breadth,
         "recent_mult": recent_mult, "decline": decline, "start_d": start_d, "stop_d": stop_d,
         "gap_lo": np.where(reactivated, gap_lo, 0), "gap_hi": np.where(reactivated, gap_hi, 0),
-        "force_d": 0, "created_d": created_d, "owner": owner,
+        "force_d": 0, "schedule": 0, "created_d": created_d, "owner": owner,
         "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
         "icp": score_col(), "strategic": score_col(), "relationship": score_col(),
         "ticket_rate": np.where(good, 0.4, 0.9) * np.sqrt(seats) / 2,
@@ -262,7 +266,8 @@ def _orgs(n: int, seed: int, days: int, end: dt.date) -> pd.DataFrame:
     ordinary = _ordinary_frame(n - len(story), seed, days)
     ordinary["domain"] = [f"{_slug(name)}.example" for name in ordinary["name"]]
     frame = pd.concat([story, ordinary], ignore_index=True)
-    for col in ("seats", "n_users", "breadth", "start_d", "stop_d", "gap_lo", "gap_hi", "force_d", "created_d"):
+    for col in ("seats", "n_users", "breadth", "start_d", "stop_d", "gap_lo", "gap_hi", "force_d", "schedule",
+                "created_d"):
         frame[col] = frame[col].astype(int)
     frame["mrr"] = frame["mrr"].astype(float)
     return frame
@@ -483,10 +488,13 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     b = len(batch)
     d = np.arange(days, 0, -1)[None, :]  # days before the end date, oldest first
     dates = np.datetime64(end, "D") - np.arange(days, 0, -1).astype("timedelta64[D]")
-    weekday = ((dates.astype("datetime64[D]").astype(np.int64) + 3) % 7 < 5)[None, :]  # 1970-01-01 was a Thursday
+    day_of_week = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7  # Monday = 0; 1970-01-01 was a Thursday
+    weekday = (day_of_week < 5)[None, :]
     mult = _usage_multiplier(batch, d)
     p = batch["p_weekday"].to_numpy()[:, None] * np.where(weekday, 1.0, WEEKEND_ACTIVE_FACTOR)
     p = p * np.minimum(1.0, np.sqrt(mult))
+    schedule = batch["schedule"].to_numpy()[:, None]
+    p = np.where(schedule > 0, (schedule >> day_of_week[None, :]) & 1, p)
     active = (rng.random((b, days)) < p) & (mult > 0)
     force = batch["force_d"].to_numpy()
     forced_rows = np.flatnonzero(force > 0)
@@ -496,9 +504,11 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     share = batch["users_frac"].to_numpy()[:, None] * np.sqrt(mult) * np.where(weekday, 1.0, WEEKEND_USERS_FACTOR)
     share = np.clip(share, 0.0, 1.0)
     users = np.maximum(1, rng.binomial(np.broadcast_to(n_users, (b, days)), share))
-    users = np.where(active, users, 0)
+    # A scheduled org follows its schedule exactly: every user, the expected volume.
+    scheduled = schedule > 0
+    users = np.where(active, np.where(scheduled, n_users, users), 0)
     lam = batch["lam"].to_numpy()[:, None] * np.sqrt(mult)
-    events = users + rng.poisson(users * lam)
+    events = users + np.where(scheduled, np.round(users * lam).astype(np.int64), rng.poisson(users * lam))
 
     org_i, day_i = np.nonzero(events)
     per_day = events[org_i, day_i]
@@ -516,7 +526,8 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     # Working hours, UTC: 07:00-19:00 plus a thin tail.
     second = (7 * 3600 + rng.random(total) * 12 * 3600 + rng.normal(0, 1800, total)).astype(np.int64)
     second = np.clip(second, 0, 86399)
-    count = np.where(rng.random(total) < EXTRA_COUNT_SHARE, rng.integers(2, 6, total), 1)
+    batched = (rng.random(total) < EXTRA_COUNT_SHARE) & (batch["schedule"].to_numpy()[ev_org] == 0)
+    count = np.where(batched, rng.integers(2, 6, total), 1)
 
     order = np.lexsort((second, ev_day, ev_org))
     ev_org, ev_day, user, feature, second, count = (a[order] for a in (ev_org, ev_day, user, feature, second, count))

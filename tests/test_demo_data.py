@@ -105,6 +105,9 @@ def test_initech_pays_a_lot_uses_little_and_is_unhappy(demo):
     last28 = window(ev, "initech", 0, 28)
     assert 0 < last28["timestamp"].dt.date.nunique() <= 10
     assert window(ev, "initech", 0, 14)["user_id"].nunique() <= 0.05 * int(orgs.loc["initech", "seats"])
+    # Slowly declining: down, but not the sharp drop that makes a Usage drop signal.
+    recent, previous = window(ev, "initech", 0, 14)["count"].sum(), window(ev, "initech", 14, 28)["count"].sum()
+    assert -0.35 <= (recent - previous) / previous <= -0.10
     tickets = demo["support_tickets"]
     open_now = tickets[(tickets["org_id"] == "initech") & (tickets["closed_at"] == "")]
     assert (open_now["severity"] == "p1").sum() >= 2
