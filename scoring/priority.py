@@ -8,13 +8,15 @@ For a signal of type ``t`` on an org with MRR ``m`` and severity ``s``::
     priority = type_weight[t] × (base_points + severity_points × s + revenue_points × r)
 
 clipped to 0..100 and rounded to one decimal. With the defaults (weights 1.0 / 0.95 / 0.9
-/ 0.8, points 20 + 40 + 40, half MRR $2,000): an org with $2,000 MRR and severity 0.5 on a
-Revenue at risk signal gets 1.0 × (20 + 20 + 20) = 60.
+/ 0.8, points 20 + 35 + 45, half MRR $5,000): an org with $5,000 MRR and severity 0.5 on a
+Revenue at risk signal gets 1.0 × (20 + 17.5 + 22.5) = 60; a $24,000 org at health 23
+(s = 17/40) gets 20 + 14.9 + 37.2 = 72.1. Revenue carries more points than severity:
+revenue teams work the money first.
 
 Terms
 -----
 * ``r``, the revenue factor, is 0 at $0 MRR, one half at ``revenue_half_mrr`` and tends to 1:
-  more MRR always counts, but the step from $0 to $2k matters more than $50k to $52k, so
+  more MRR always counts, but the step from $0 to $5k matters more than $50k to $55k, so
   one huge customer can't drown every other signal.
 * ``s``, the severity, is in [0, 1] and measures how far past its threshold the condition is
   (0 exactly at the threshold):
