@@ -48,18 +48,18 @@ def _health_text(item: OrgItem) -> str:
 def render_items(items: list[OrgItem], total: int, now: dt.datetime, symbol: str) -> str:
     if not items:
         return "Nothing needs attention: no active signals match."
-    header = f"{'#':>3}  {'prio':>5}  {'org':<28} {'signals':<40} {'MRR':>8}  {'health':<11} {'last seen':<12} case"
-    lines = [header, "-" * len(header)]
+    header = f"{'#':>3}  {'prio':>5}  {'org':<30} {'MRR':>8}  {'health':<11} {'last seen':<13} case"
+    lines = [header, "-" * max(len(header), 90)]
     for rank, item in enumerate(items, 1):
-        types = ", ".join(s.label for s in item.signals)
         case = f"{item.case_type} (by {item.case_by})" if item.case_type else (
             f"{item.case_suggested}?" if item.case_suggested else "")
         lines.append(
-            f"{rank:>3}  {item.priority:>5.1f}  {item.name[:28]:<28} {types[:40]:<40} "
+            f"{rank:>3}  {item.priority:>5.1f}  {item.name[:30]:<30} "
             f"{format_money(item.mrr, symbol):>8}  {_health_text(item):<11} "
-            f"{format_last_seen(item.last_seen, now):<12} {case}"
+            f"{format_last_seen(item.last_seen, now):<13} {case}"
         )
-        lines.append(f"{'':>12} why: {item.reason}")
+        lines.append(f"{'':>12}{' · '.join(s.label for s in item.signals)}")
+        lines.append(f"{'':>12}why: {item.reason}")
     if total > len(items):
         lines.append(f"…and {total - len(items)} more")
     return "\n".join(lines)
