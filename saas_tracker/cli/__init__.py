@@ -44,6 +44,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # migration chatter is noise in normal use; -v shows it
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
 
