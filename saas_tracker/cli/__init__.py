@@ -42,7 +42,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       saas-tracker scan
       saas-tracker signals --top 10
     """
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+    # Commands print their own results; long-running ones (serve, worker) raise this to INFO.
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # migration chatter is noise in normal use; -v shows it
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -202,6 +202,8 @@ def worker(ctx: click.Context) -> None:
     factory = get_session_factory(ctx)
     client = slack_client(cfg)
     instance = default_instance_id()
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # APScheduler logs every run at INFO (two jobs every few minutes); our jobs log what
         # they did, and job failures still come through at ERROR.

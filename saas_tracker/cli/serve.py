@@ -44,6 +44,8 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     from bot.client import make_web_client, resolve_api_url
     from storage import migrate as migrations
 
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
     cfg = get_config(ctx)
     secrets = Secrets.from_env()
     token = _require(secrets.slack_bot_token, "SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the Slack app page")
@@ -62,6 +64,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     if not no_scheduler:
         from saas_tracker.scheduling import build_scheduler
 
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our jobs log what they did
         scheduler = build_scheduler(factory, cfg, client)
         scheduler.start()
         log.info("scheduler started: scans every %sh, digest %s %s %s",
