@@ -1,0 +1,130 @@
+"""The demo, as `make demo` runs it: generated CSVs → import → scan, then what people see.
+
+The story orgs must land where the product promises (SPEC §4-5), every cell and tier must
+be populated, the digest must fit Slack, and the terminal commands must work on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from bot.digest_messages import digest_message
+from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
+from saas_tracker import read_service, revenue_service
+from saas_tracker.cli import cli
+from saas_tracker.config import (
+    EXPANSION_CANDIDATE,
+    INACTIVE_PAYING,
+    REVENUE_AT_RISK,
+    SIGNAL_TYPES,
+    USAGE_DROP,
+    Config,
+)
+from saas_tracker.demo_data import generate_demo_data
+from saas_tracker.digest_service import build_digest
+from saas_tracker.scan_service import run_scan
+from storage import migrate
+from storage.db import make_engine, make_session_factory
+from storage.importer import import_paths
+from storage.models import AuditLog, CaseTag, Signal
+
+END = dt.date(2026, 11, 20)
+AS_OF = dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo_data(root / "data", orgs=300, days=120, seed=7, end_date=END)
+    url = f"sqlite:///{root / 'demo.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    import_paths([root / "data"], factory)
+    run_scan(factory, Config(), AS_OF)
+    yield url, factory, root
+    engine.dispose()
+
+
+def _open_types(factory, org_id: str) -> dict[str, str | None]:
+    with factory() as s:
+        rows = s.execute(select(Signal.type, Signal.suggested_case).where(
+            Signal.org_id == org_id, Signal.status == "active")).all()
+    return dict(rows)
+
+
+def test_story_orgs_land_where_they_belong(demo) -> None:
+    _, factory, _ = demo
+    hooli = _open_types(factory, "hooli")
+    assert hooli.get(INACTIVE_PAYING) == "onboarding"  # imported from billing, never activated
+    assert USAGE_DROP in _open_types(factory, "globex")  # sharp drop
+    assert EXPANSION_CANDIDATE in _open_types(factory, "acme")  # healthy and growing
+    assert REVENUE_AT_RISK in _open_types(factory, "initech")  # high MRR, low health
+    assert INACTIVE_PAYING in _open_types(factory, "umbrella")  # paying, gone quiet
+    assert _open_types(factory, "soylent") == {}  # churned: nothing to pay, nothing to flag
+    with factory() as s:
+        hooli_detail = read_service.org_detail(s, 1, "hooli", AS_OF, Config())
+        assert hooli_detail.item.case_suggested == "onboarding"
+        listing = read_service.list_signals(s, 1, AS_OF, read_service.SignalFilter(top=15), Config())
+    types = {sig.type for item in listing.items for sig in item.signals}
+    assert types == set(SIGNAL_TYPES)  # all four types in what `make demo` prints
+    top = [i.org_id for i in listing.items[:10]]
+    assert {"initech", "globex", "hooli"} <= set(top)
+
+
+def test_every_cell_and_tier_is_populated(demo) -> None:
+    _, factory, _ = demo
+    with factory() as s:
+        report = revenue_service.segments_report(s, "default", END, Config())
+        tiers = revenue_service.tiers_report(s, "default", END, Config())
+    counts = dict(zip(report.summary["key"], report.summary["org_count"]))
+    assert set(counts) == {"revenue_at_risk", "champions", "watch", "expansion"}
+    assert all(n > 0 for n in counts.values()), counts
+    assert set(tiers["tier"].dropna()) == {"Tier 1", "Tier 2", "Tier 3", "Tier 4"}
+
+
+def test_the_demo_digest_fits_slack(demo) -> None:
+    _, factory, _ = demo
+    cfg = Config()
+    with factory() as s:
+        digest = build_digest(s, 1, AS_OF, cfg)
+    message = digest_message(digest, AS_OF, cfg)
+    validate_message(message["blocks"], message["text"])
+    assert len(message["blocks"]) <= MESSAGE_MAX_BLOCKS
+    items = [b for b in message["blocks"] if b.get("block_id", "").startswith("item|")]
+    assert len(items) == cfg.slack.digest_top
+
+
+def test_terminal_commands_on_the_demo(demo, monkeypatch) -> None:
+    url, factory, root = demo
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("SAAS_TRACKER_CONFIG", raising=False)
+    monkeypatch.chdir(root)
+    runner = CliRunner()
+
+    out = runner.invoke(cli, ["signals", "--top", "5", "--type", "drop", "--as-of", "2026-11-20"])
+    assert out.exit_code == 0, out.output
+    assert "Orgs with active signals:" in out.output and "Usage drop" in out.output and "why:" in out.output
+
+    out = runner.invoke(cli, ["org", "acme.com"])
+    assert out.exit_code == 0, out.output
+    assert "Acme Corp" in out.output and "Expansion candidate" in out.output and "Subscriptions" in out.output
+
+    out = runner.invoke(cli, ["org", "initek"])
+    assert out.exit_code == 1 and "Initech" in out.output  # closest names
+
+    out = runner.invoke(cli, ["tag", "hooli", "onboarding", "--actor", "ana@example.com"])
+    assert out.exit_code == 0 and "Tagged onboarding" in out.output
+    out = runner.invoke(cli, ["snooze", "globex", "--days", "7", "--type", "drop", "--actor", "ana@example.com"])
+    assert out.exit_code == 0 and "snoozed until" in out.output
+    out = runner.invoke(cli, ["dismiss", "globex", "--type", "drop"])
+    assert out.exit_code == 0 and "Nothing changed" not in out.output  # a snoozed signal can be dismissed
+    out = runner.invoke(cli, ["audit", "--limit", "5"])
+    assert out.exit_code == 0 and "ana@example.com" in out.output and "snooze" in out.output
+    with factory() as s:
+        assert s.get(CaseTag, "hooli").case_type == "onboarding"
+        assert [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.id))] == ["tag", "snooze", "dismiss"]
