@@ -262,3 +262,51 @@ def test_signals_by_revenue_health_cell_and_the_digest_cell_button(bot) -> None:
     assert listing["response_type"] == "ephemeral" and listing["replace_original"] is False
     text = blocks_text(listing["blocks"])
     assert "1 org," in text and "Globex &lt;Intl&gt; &amp; Co" in text and "$9,000" in text
+
+
+def test_picking_one_of_several_matches_replaces_the_choices_with_the_detail(bot) -> None:
+    (choices,) = bot.replies(bot.command("/org", "acme"))
+    # "acme" is an exact id: one match straight away; "acm" gives the choice list.
+    assert "Acme Corp" in blocks_text(choices["blocks"])
+    (choices,) = bot.replies(bot.command("/org", "acm"))
+    url = bot.click(choices["blocks"], "org_pick", block_id=None)
+    (detail,) = bot.replies(url)
+    assert detail["replace_original"] is True and "Acme Corp" in blocks_text(detail["blocks"])
+
+
+def test_click_on_an_org_deleted_meanwhile_is_explained(bot, session_factory) -> None:
+    from storage.models import CaseTag as Tag, HealthSnapshot, Org, Subscription
+
+    (reply,) = bot.replies(bot.command("/signals", ""))
+    with session_factory() as s, s.begin():
+        for model in (Signal, HealthSnapshot, Subscription, Tag):
+            s.query(model).filter(model.org_id == "acme").delete()
+        s.query(Org).filter(Org.org_id == "acme").delete()
+    (tag_reply,) = bot.replies(bot.click(reply["blocks"], "case_tag", block_id="item_actions|acme",
+                                         option_value="expansion|acme"))
+    assert tag_reply["replace_original"] is False and "no longer exists" in blocks_text(tag_reply["blocks"])
+    ids = ",".join(str(i) for i in bot.ids["acme"])
+    (dismiss_reply,) = bot.replies(bot.click(reply["blocks"], "signal_dismiss", block_id="item_actions|acme",
+                                             option_value=f"dismiss|{ids}"))
+    assert "no longer exists" in blocks_text(dismiss_reply["blocks"])
+    (open_reply,) = bot.replies(bot.click(reply["blocks"], "org_open", block_id="item_actions|acme"))
+    assert "no longer exists" in blocks_text(open_reply["blocks"])
+
+
+def test_inactive_filter_and_authorized_user_ids(session_factory, slack_stub) -> None:
+    seed_orgs(session_factory)
+    cfg = dataclasses.replace(Config(), slack=dataclasses.replace(Config().slack, authorized_users=["U0BEN"]))
+    bot = start_bot(session_factory, slack_stub, cfg)
+    try:
+        (reply,) = bot.replies(bot.command("/signals", "inactive"))
+        assert _item_orgs(reply["blocks"]) == []
+        assert "Nothing" in blocks_text(reply["blocks"]) or "nothing" in blocks_text(reply["blocks"])
+        (listing,) = bot.replies(bot.command("/signals", ""))
+        refused = bot.click(listing["blocks"], "case_tag", block_id="item_actions|acme", option_value="risk|acme",
+                            user_id="U0ANA")
+        assert bot.replies(refused)[0]["replace_original"] is False
+        allowed = bot.click(listing["blocks"], "case_tag", block_id="item_actions|acme", option_value="risk|acme",
+                            user_id="U0BEN")
+        assert bot.replies(allowed)[0]["replace_original"] is True
+    finally:
+        bot.stop()
