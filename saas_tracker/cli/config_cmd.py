@@ -11,7 +11,12 @@ from saas_tracker.config import config_to_toml
 
 @cli.group("config")
 def config_group() -> None:
-    """The configuration file: every threshold, weight, window and Slack setting."""
+    """The configuration file: every threshold, weight, window and Slack setting.
+
+    \b
+    Example:
+      saas-tracker --config saas-tracker.toml config check
+    """
 
 
 @config_group.command("show")

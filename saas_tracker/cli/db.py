@@ -11,7 +11,12 @@ from storage import migrate
 
 @cli.group()
 def db() -> None:
-    """Database schema (Alembic migrations). DATABASE_URL picks the database."""
+    """Database schema (Alembic migrations). DATABASE_URL picks the database.
+
+    \b
+    Example:
+      DATABASE_URL=sqlite:///saas-tracker.db saas-tracker db upgrade
+    """
 
 
 @db.command("upgrade")
