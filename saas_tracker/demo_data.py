@@ -9,8 +9,12 @@ The data is shaped like a real customer base rather than uniform noise: MRR is h
 (most orgs pay $50-$500 a month, a few $10k-$40k), usage follows working days and seats,
 and every org follows one *pattern* (growing, steady, declining, sharp drop, low
 engagement, gone quiet, imported but never active, churned, trial, reactivated) with its
-own random strength. On top of that come named story orgs with fixed ids, each built to
-land on one signal when scanned at the end date (see ``STORY_ORGS``).
+own random strength. The mix is fixed (``PATTERN_SHARES``, exact counts in every segment)
+and most orgs are steady, used to a weekly rhythm rather than by coin flips, so a scan at
+the end date flags about a fifth of the orgs, as a customer-success team would expect,
+whatever the seed. On top of that come named story orgs with fixed ids, each built to
+land on one signal when scanned at the end date (see ``STORY_ORGS``); they lead the ranked
+list, among a few big accounts of the base.
 
 Usage events are generated and appended to ``usage_events.csv`` one batch of orgs at a
 time, vectorized with numpy, so ``--orgs 100000 --days 60`` (about ten million events)
@@ -50,12 +54,22 @@ DECLINE_SPAN_DAYS = 56  # declining orgs fade over their last eight weeks
 WEEKEND_ACTIVE_FACTOR = 0.35
 WEEKEND_USERS_FACTOR = 0.25
 EXTRA_COUNT_SHARE = 0.05  # events carrying count > 1 (batched client events)
+# Ordinary orgs work to a rhythm: an org active on 60 % of weekdays uses the product on
+# three weekdays in five, evenly spread, not on a coin flip per day; its daily head count
+# and volume vary less than independent draws would make them (ORDINARY_JITTER scales the
+# random part; 1 = pure chance, as for story orgs, whose events stay exactly as their
+# stories were tuned); and when its client batches events (a row with count > 1) the row
+# stands for events that happened rather than adding events on top. With coin flips, a
+# small steady customer's fortnight of usage varies by about 30 % by chance alone, and one
+# steady org in four looked like a Usage drop or an Expansion candidate.
+ORDINARY_JITTER = 0.2
+ORDINARY_MERGED_DAYS = 0.1  # share of an ordinary org's active days whose last events go up as one row
 
 # Usage patterns. Each ordinary org gets one; story orgs pin theirs explicitly.
 GROWING, STEADY, DECLINING, DROPPED, LOW, QUIET, DORMANT, CHURNED, TRIAL, REACTIVATED = range(10)
 PATTERN_NAMES = ("growing", "steady", "declining", "dropped", "low", "quiet", "dormant",
                  "churned", "trial", "reactivated")
-PATTERN_SHARES = (0.12, 0.27, 0.10, 0.09, 0.13, 0.08, 0.04, 0.09, 0.05, 0.03)
+PATTERN_SHARES = (0.045, 0.55, 0.09, 0.045, 0.045, 0.03, 0.01, 0.09, 0.05, 0.045)
 BAD_PATTERNS = (DECLINING, DROPPED, LOW, QUIET, CHURNED)
 # Fixed weekly schedules (bit per weekday, Monday = bit 0) for story orgs whose story needs
 # steady numbers rather than random active days and volumes; 0 = random (p_weekday, lam).
@@ -117,7 +131,8 @@ def _story_frame() -> pd.DataFrame:
     """The story orgs, every parameter pinned (d = days before the end date)."""
     base = dict(pattern=STEADY, segment=2, source="signup", p_weekday=0.9, users_frac=0.3, lam=2.0,
                 breadth=8, recent_mult=1.0, decline=0.0, start_d=10_000, stop_d=0, gap_lo=0, gap_hi=0,
-                force_d=0, schedule=0, ticket_rate=0.0, good=True, seats_missing=False, scores_missing=False)
+                force_d=0, schedule=0, rhythm=0, jitter=1.0, count_share=EXTRA_COUNT_SHARE, ticket_rate=0.0,
+                good=True, seats_missing=False, scores_missing=False)
     rows = [
         # Busy every weekday with nearly all 60 seats, all features, +50 % in the last 14 days.
         dict(org_id="acme", pattern=GROWING, seats=60, n_users=59, mrr=18000, p_weekday=1.0, users_frac=0.55,
@@ -165,11 +180,16 @@ def _story_frame() -> pd.DataFrame:
 
 def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
     rng = _rng(seed, 1)
-    pattern = rng.choice(len(PATTERN_SHARES), size=n, p=PATTERN_SHARES)
     segment = rng.choice(3, size=n, p=(0.80, 0.16, 0.04))  # SMB, mid-market, enterprise
+    # The same mix of patterns in every segment, so the big accounts have their share of
+    # trouble and growth too (and the top of the priority list has some money behind it).
+    pattern = np.zeros(n, dtype=int)
+    for seg in range(3):
+        members = np.flatnonzero(segment == seg)
+        pattern[members] = _allocate_patterns(len(members), rng)
     seats = np.select(
         [segment == 0, segment == 1],
-        [np.clip(np.exp(rng.normal(1.3, 0.6, n)), 1, 25), np.clip(np.exp(rng.normal(3.0, 0.5, n)), 10, 150)],
+        [np.clip(np.exp(rng.normal(1.3, 0.6, n)), 2, 25), np.clip(np.exp(rng.normal(3.0, 0.5, n)), 10, 150)],
         np.clip(np.exp(rng.normal(4.4, 0.5, n)), 40, 600),
     ).round().astype(int)
     per_seat = np.select([segment == 0, segment == 1], [rng.uniform(12, 40, n), rng.uniform(25, 60, n)],
@@ -181,11 +201,11 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         return lo + (hi - lo) * u[row]
 
     table = {  # pattern → p_weekday lo/hi, users_frac lo/hi, lam lo/hi, breadth lo/hi, coverage lo/hi
-        GROWING: (0.80, 0.98, 0.20, 0.36, 0.9, 1.8, 8, 12, 0.85, 1.0),
+        GROWING: (0.65, 0.85, 0.20, 0.36, 0.9, 1.8, 8, 12, 0.85, 1.0),
         STEADY: (0.55, 0.95, 0.12, 0.28, 0.6, 1.5, 5, 11, 0.60, 0.95),
         DECLINING: (0.40, 0.80, 0.10, 0.20, 0.6, 1.2, 3, 8, 0.50, 0.90),
-        DROPPED: (0.60, 0.90, 0.16, 0.32, 0.9, 1.8, 4, 9, 0.60, 0.95),
-        LOW: (0.08, 0.30, 0.03, 0.12, 0.3, 0.9, 1, 4, 0.30, 0.70),
+        DROPPED: (0.60, 0.90, 0.16, 0.32, 1.4, 2.4, 4, 9, 0.60, 0.95),
+        LOW: (0.06, 0.20, 0.03, 0.12, 0.3, 0.9, 1, 4, 0.30, 0.70),
         QUIET: (0.50, 0.90, 0.12, 0.24, 0.6, 1.2, 3, 9, 0.50, 0.90),
         DORMANT: (0.0, 0.0, 0.00, 0.00, 0.0, 0.0, 1, 1, 0.50, 0.90),
         CHURNED: (0.30, 0.70, 0.06, 0.18, 0.5, 1.1, 2, 7, 0.40, 0.80),
@@ -198,13 +218,14 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
     lam = params[:, 4] + (params[:, 5] - params[:, 4]) * u[2]
     breadth = np.floor(params[:, 6] + (params[:, 7] - params[:, 6] + 1) * u[3]).astype(int)
     breadth = np.minimum(breadth, len(FEATURES))
-    n_users = np.maximum(1, (seats * (params[:, 8] + (params[:, 9] - params[:, 8]) * u[4])).round()).astype(int)
+    # Rounded down: a customer that bought 3 seats and uses 90 % of them has 2 people, not a full house.
+    n_users = np.maximum(1, np.floor(seats * (params[:, 8] + (params[:, 9] - params[:, 8]) * u[4]))).astype(int)
 
-    recent_mult = np.select([pattern == GROWING, pattern == DROPPED], [between(1.3, 1.9, 5), between(0.08, 0.45, 5)],
-                            between(0.85, 1.15, 5))
+    recent_mult = np.select([pattern == GROWING, pattern == DROPPED], [between(1.4, 2.0, 5), between(0.08, 0.45, 5)],
+                            between(0.9, 1.1, 5))
     decline = np.select([pattern == DECLINING, pattern == CHURNED], [between(0.3, 0.7, 6), between(0.2, 0.5, 6)], 0.0)
     quiet_from = np.minimum(15 + np.floor(u[7] * 46), max(days - 10, 16)).astype(int)  # 15..60 days silent
-    churn_d = (10 + np.floor(u[7] * 81)).astype(int)  # subscription ended 10..90 days ago
+    churn_d = (28 + np.floor(u[7] * 63)).astype(int)  # subscription ended 28..90 days ago
     trial_d = (5 + np.floor(u[7] * 21)).astype(int)  # trial started 5..25 days ago
     gap_hi = (60 + np.floor(u[6] * 41)).astype(int)
     gap_lo = (15 + np.floor(u[7] * 26)).astype(int)
@@ -218,6 +239,7 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
     reactivated = pattern == REACTIVATED
     source = np.where((pattern == DORMANT) | (rng.random(n) < 0.1), "import", "signup")
     good = ~np.isin(pattern, BAD_PATTERNS)
+    rhythm = (pattern != DORMANT).astype(int)  # 1: active days evenly spread (see _evenly_spread)
 
     owner_pick = rng.integers(0, len(OWNERS), n)
     owner = np.where((segment > 0) | (rng.random(n) < 0.5), np.array(OWNERS)[owner_pick], "")
@@ -232,7 +254,8 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         "mrr": mrr, "p_weekday": p_weekday, "users_frac": users_frac, "lam": lam, "breadth": breadth,
         "recent_mult": recent_mult, "decline": decline, "start_d": start_d, "stop_d": stop_d,
         "gap_lo": np.where(reactivated, gap_lo, 0), "gap_hi": np.where(reactivated, gap_hi, 0),
-        "force_d": 0, "schedule": 0, "created_d": created_d, "owner": owner,
+        "force_d": 0, "schedule": 0, "rhythm": rhythm, "jitter": ORDINARY_JITTER,
+        "count_share": 0.0, "created_d": created_d, "owner": owner,
         "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
         "icp": score_col(), "strategic": score_col(), "relationship": score_col(),
         "ticket_rate": np.where(good, 0.4, 0.9) * np.sqrt(seats) / 2,
@@ -240,6 +263,20 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         "seats_missing": rng.random(n) < 0.05,
         "scores_missing": rng.random(n) < 0.15,
     })
+
+
+def _allocate_patterns(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Exactly ``round(share × n)`` orgs per pattern (largest remainders), in random order.
+
+    Drawing each org's pattern independently would let the number of troubled orgs, and
+    so of signals, swing by a third from one seed to the next; a fixed mix keeps the story
+    of the customer base the same for every seed while who is who changes."""
+    shares = np.asarray(PATTERN_SHARES)
+    exact = shares / shares.sum() * n
+    counts = np.floor(exact).astype(int)
+    short = n - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
+    return rng.permutation(np.repeat(np.arange(len(shares)), counts))
 
 
 def _org_names(n: int, rng: np.random.Generator) -> list[str]:
@@ -267,7 +304,7 @@ def _orgs(n: int, seed: int, days: int, end: dt.date) -> pd.DataFrame:
     ordinary["domain"] = [f"{_slug(name)}.example" for name in ordinary["name"]]
     frame = pd.concat([story, ordinary], ignore_index=True)
     for col in ("seats", "n_users", "breadth", "start_d", "stop_d", "gap_lo", "gap_hi", "force_d", "schedule",
-                "created_d"):
+                "rhythm", "created_d"):
         frame[col] = frame[col].astype(int)
     frame["mrr"] = frame["mrr"].astype(float)
     return frame
@@ -335,7 +372,10 @@ def _subscriptions_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFr
     plan = np.select([mrr < 200, mrr < 1000, mrr < 5000], ["starter", "growth", "business"], "enterprise")
     is_story = np.isin(orgs["org_id"].to_numpy(), [s.org_id for s in STORY_ORGS])
     past_due = (rng.random(n) < 0.03) & ~is_story
+    # Billing exports mark an ended subscription canceled and keep its end date; it still
+    # counted as MRR before that date (storage.queries.mrr_condition, scoring.revenue).
     status = np.where(pattern == TRIAL, "trialing", np.where(past_due, "past_due", "active"))
+    status = np.where(ended >= 0, "canceled", status)
     rows = {
         "subscription_id": [f"sub-{o}-1" for o in orgs["org_id"]],
         "org_id": orgs["org_id"].to_numpy(),
@@ -359,6 +399,7 @@ def _subscriptions_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFr
         main.loc[w, "mrr"] = 2000.0
         main.loc[w, "plan"] = "business"
         main.loc[w, "ended_at"] = _iso_day(end, np.array([30]))[0]
+        main.loc[w, "status"] = "canceled"  # replaced by the enterprise subscription
         extra.append((w, "2", 3500.0, 30, PRODUCT, "enterprise"))
     addon = np.flatnonzero((rng.random(n) < 0.15) & np.isin(pattern, (GROWING, STEADY)) & (mrr >= 200) & ~is_story)
     for i in addon:
@@ -484,6 +525,28 @@ def _usage_multiplier(batch: pd.DataFrame, d: np.ndarray) -> np.ndarray:
     return np.where(alive, mult, 0.0)
 
 
+def _evenly_spread(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1 on the days an org is active, 0 on the others, for expected daily rates in [0, 1]
+    (org × day): the rates are summed day by day and a day is active when the running sum
+    passes a whole number, from a random starting phase per org. An org at 0.6 on weekdays
+    is active on three weekdays in five, week in, week out, and any fortnight holds the
+    expected number of active days give or take one."""
+    phase = rng.random((rate.shape[0], 1))
+    passed = np.floor(np.cumsum(rate, axis=1) + phase)
+    return np.diff(passed, axis=1, prepend=0.0).clip(0.0, 1.0)
+
+
+def _steadied(drawn: np.ndarray, mean: np.ndarray, jitter: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Daily counts (org × day) pulled towards their mean on active days: ``jitter`` 1 keeps
+    them as drawn, 0.2 keeps a fifth of their spread (a steady customer's Monday looks much
+    like last Monday). Rounded by carrying each day's fraction over to the next, so an
+    average of 1.4 users a day stays 1.4 over a fortnight rather than becoming 1."""
+    pulled = np.where(active, np.maximum(0.0, mean + (drawn - mean) * jitter), 0.0)
+    carried = np.floor(np.cumsum(pulled, axis=1) + 0.5)
+    rounded = np.diff(carried, axis=1, prepend=0.0).astype(np.int64)
+    return np.where(jitter >= 1.0, drawn, rounded)
+
+
 def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.Generator) -> pd.DataFrame:
     b = len(batch)
     d = np.arange(days, 0, -1)[None, :]  # days before the end date, oldest first
@@ -491,8 +554,13 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     day_of_week = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7  # Monday = 0; 1970-01-01 was a Thursday
     weekday = (day_of_week < 5)[None, :]
     mult = _usage_multiplier(batch, d)
-    p = batch["p_weekday"].to_numpy()[:, None] * np.where(weekday, 1.0, WEEKEND_ACTIVE_FACTOR)
-    p = p * np.minimum(1.0, np.sqrt(mult))
+    usual = batch["p_weekday"].to_numpy()[:, None] * np.where(weekday, 1.0, WEEKEND_ACTIVE_FACTOR)
+    p = usual * np.minimum(1.0, np.sqrt(mult))
+    rhythm = batch["rhythm"].to_numpy()[:, None] > 0
+    if rhythm.any():  # never for a story org's batch: its random stream stays as it was
+        # A growing org also comes in on more days, up to every day.
+        rate = np.minimum(1.0, usual * np.sqrt(mult))
+        p = np.where(rhythm, _evenly_spread(rate, rng), p)
     schedule = batch["schedule"].to_numpy()[:, None]
     p = np.where(schedule > 0, (schedule >> day_of_week[None, :]) & 1, p)
     active = (rng.random((b, days)) < p) & (mult > 0)
@@ -503,15 +571,23 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     n_users = batch["n_users"].to_numpy()[:, None]
     share = batch["users_frac"].to_numpy()[:, None] * np.sqrt(mult) * np.where(weekday, 1.0, WEEKEND_USERS_FACTOR)
     share = np.clip(share, 0.0, 1.0)
-    users = np.maximum(1, rng.binomial(np.broadcast_to(n_users, (b, days)), share))
+    jitter = batch["jitter"].to_numpy()[:, None]
+    users = np.maximum(1, _steadied(rng.binomial(np.broadcast_to(n_users, (b, days)), share), n_users * share, jitter,
+                                    active))
     # A scheduled org follows its schedule exactly: every user, the expected volume.
     scheduled = schedule > 0
     users = np.where(active, np.where(scheduled, n_users, users), 0)
     lam = batch["lam"].to_numpy()[:, None] * np.sqrt(mult)
-    events = users + np.where(scheduled, np.round(users * lam).astype(np.int64), rng.poisson(users * lam))
+    extra = _steadied(rng.poisson(users * lam), users * lam, jitter, active)
+    events = users + np.where(scheduled, np.round(users * lam).astype(np.int64), extra)
+    merged = np.zeros_like(events)  # events folded into the day's last row (its count)
+    if rhythm.any():
+        fold = rhythm & (rng.random((b, days)) < ORDINARY_MERGED_DAYS)
+        merged = np.where(fold, np.minimum(extra, rng.integers(1, 5, (b, days))), 0)
 
-    org_i, day_i = np.nonzero(events)
-    per_day = events[org_i, day_i]
+    rows = events - merged
+    org_i, day_i = np.nonzero(rows)
+    per_day = rows[org_i, day_i]
     total = int(per_day.sum())
     ev_org = np.repeat(org_i, per_day)
     ev_day = np.repeat(day_i, per_day)
@@ -526,8 +602,10 @@ def _batch_events(batch: pd.DataFrame, end: dt.date, days: int, rng: np.random.G
     # Working hours, UTC: 07:00-19:00 plus a thin tail.
     second = (7 * 3600 + rng.random(total) * 12 * 3600 + rng.normal(0, 1800, total)).astype(np.int64)
     second = np.clip(second, 0, 86399)
-    batched = (rng.random(total) < EXTRA_COUNT_SHARE) & (batch["schedule"].to_numpy()[ev_org] == 0)
+    count_share = batch["count_share"].to_numpy()[ev_org]
+    batched = (rng.random(total) < count_share) & (batch["schedule"].to_numpy()[ev_org] == 0)
     count = np.where(batched, rng.integers(2, 6, total), 1)
+    count[np.cumsum(per_day) - 1] += merged[org_i, day_i]
 
     order = np.lexsort((second, ev_day, ev_org))
     ev_org, ev_day, user, feature, second, count = (a[order] for a in (ev_org, ev_day, user, feature, second, count))

@@ -29,10 +29,12 @@ def load(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 def mrr_on(subs: pd.DataFrame, day: dt.date) -> pd.Series:
-    """SPEC §1: started_at <= d < ended_at, trialing and canceled excluded."""
+    """SPEC §1 as storage.queries.mrr_condition reads it: started_at <= d < ended_at; trials
+    never count; a canceled subscription counts only before its ended_at (none: never)."""
     started = pd.to_datetime(subs["started_at"]).dt.date
     ended = pd.to_datetime(subs["ended_at"].replace("", None)).dt.date
-    live = (started <= day) & (ended.isna() | (ended > day)) & ~subs["status"].isin(["trialing", "canceled"])
+    canceled_open = (subs["status"] == "canceled") & ended.isna()
+    live = (started <= day) & (ended.isna() | (ended > day)) & (subs["status"] != "trialing") & ~canceled_open
     return subs[live].assign(mrr=subs["mrr"].astype(float)).groupby("org_id")["mrr"].sum()
 
 
