@@ -1,5 +1,6 @@
 """Demo data: reproducible to the byte, story orgs with the raw properties their signal needs,
-a mass of ordinary orgs in every state, and files the importer accepts."""
+a mass of ordinary orgs in every state, files the importer accepts, and — imported and
+scanned for real — a share of flagged orgs a customer-success team would believe."""
 
 from __future__ import annotations
 
@@ -9,10 +10,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from saas_tracker.cli import cli
-from saas_tracker.demo_data import FEATURES, STORY_ORGS, generate_demo_data
+from saas_tracker.config import (
+    BANDS,
+    EXPANSION_CANDIDATE,
+    INACTIVE_PAYING,
+    REVENUE_AT_RISK,
+    SIGNAL_TYPES,
+    USAGE_DROP,
+    Config,
+)
+from saas_tracker.demo_data import DEFAULT_DAYS, DEFAULT_ORGS, DEFAULT_SEED, FEATURES, STORY_ORGS, generate_demo_data
+from saas_tracker.scan_service import run_scan
 from storage.importer import import_paths
+from storage.models import HealthSnapshot, Signal
 
 END = dt.date(2025, 6, 2)
 AS_OF = pd.Timestamp(END, tz="UTC")
@@ -192,3 +205,42 @@ def test_cli_writes_the_files(tmp_path):
     result = CliRunner().invoke(cli, ["demo-data", "--orgs", "3", "--out", str(out)])
     assert result.exit_code == 2
     assert "--orgs" in result.stderr
+
+
+def test_a_scan_of_the_default_demo_flags_a_believable_share_of_orgs(session_factory, tmp_path):
+    """`make demo`'s data set (300 orgs, 120 days, seed 7) imported and scanned on its end
+    date, as `make demo` does: a week's work for a CS team, not an alarm on every other org."""
+    generate_demo_data(tmp_path, orgs=DEFAULT_ORGS, days=DEFAULT_DAYS, seed=DEFAULT_SEED, end_date=END)
+    import_paths([tmp_path], session_factory)
+    run_scan(session_factory, Config(), dt.datetime.combine(END, dt.time(9), tzinfo=dt.timezone.utc))
+    with session_factory() as s:
+        signals = pd.DataFrame(
+            s.execute(select(Signal.org_id, Signal.type, Signal.priority, Signal.suggested_case)).all(),
+            columns=["org_id", "type", "priority", "case"],
+        )
+        snapshots = pd.DataFrame(s.execute(select(HealthSnapshot.org_id, HealthSnapshot.band,
+                                                  HealthSnapshot.mrr)).all(), columns=["org_id", "band", "mrr"])
+
+    org_priority = signals.groupby("org_id")["priority"].max().sort_values(ascending=False, kind="stable")
+    assert 45 <= len(org_priority) <= 80  # 15-27 % of 300
+    by_type = signals["type"].value_counts()
+    for signal_type in SIGNAL_TYPES:
+        assert by_type.get(signal_type, 0) >= 5, signal_type
+    # Imported and never activated: hooli and a few others, not a crowd.
+    assert 2 <= signals.loc[signals["case"] == "onboarding", "org_id"].nunique() <= 6
+    bands = snapshots["band"].value_counts()
+    assert all(bands.get(band, 0) >= 30 for band in BANDS), bands.to_dict()
+
+    # Each story org lands on its signal, and they lead the list with a few big accounts.
+    types = signals.groupby("org_id")["type"].agg(set)
+    assert EXPANSION_CANDIDATE in types["acme"]
+    assert USAGE_DROP in types["globex"]
+    assert types["initech"] == {REVENUE_AT_RISK}
+    assert INACTIVE_PAYING in types["umbrella"]
+    assert set(signals.loc[signals["org_id"] == "hooli", "case"]) >= {"onboarding"}
+    top10 = list(org_priority.index[:10])
+    story = {"acme", "globex", "initech", "umbrella", "hooli"}
+    assert story <= set(top10)
+    mrr = snapshots.set_index("org_id")["mrr"].astype(float)
+    others = mrr[[o for o in top10 if o not in story]]
+    assert others.median() >= 5 * mrr[mrr > 0].median()
