@@ -16,7 +16,7 @@ CHOICE = "choice"
 TIMESTAMP = "timestamp"  # ISO date or datetime, stored as UTC
 DATE = "date"  # ISO date (a datetime is accepted and taken as its UTC date)
 MONEY = "money"  # non-negative amount, 2 decimals
-COUNT = "count"  # non-negative whole number
+COUNT = "count"  # non-negative whole number (at least ``lo`` when given)
 SCORE = "score"  # number within [lo, hi]
 CURRENCY = "currency"  # three-letter ISO 4217 code
 
@@ -33,7 +33,7 @@ class ColumnSpec:
     required: bool = False
     max_len: int | None = None
     choices: tuple[str, ...] = ()
-    lo: float | None = None
+    lo: float | None = None  # SCORE: the range; COUNT: the minimum, when above 0
     hi: float | None = None
     integer: bool = False
     # Model attribute the value lands in, when it differs from the CSV name.
@@ -159,7 +159,9 @@ EVENTS = TableSpec(
         _id("user_id"),
         ColumnSpec("event", TEXT, required=True, max_len=ID_MAX_LEN),
         ColumnSpec("timestamp", TIMESTAMP, required=True),
-        ColumnSpec("count", COUNT, default=1),
+        # An event row stands for `count` events; 0 would be a row that stands for none (yet
+        # still names a user and a time), so it is a bad value, not a silent no-op.
+        ColumnSpec("count", COUNT, default=1, lo=1),
         ColumnSpec("event_id", TEXT, max_len=ID_MAX_LEN),
     ),
 )

@@ -17,8 +17,16 @@ rules come from SPEC §1:
   imports in bounded memory.
 
 Order is orgs → subscriptions → tickets → surveys → events, so later files may refer to
-orgs defined in the same import. ``dry_run`` performs the whole import inside the
-transaction and rolls it back: the counts are exactly what a real run would report.
+orgs defined in the same import.
+
+**One application per org.** Org ids are global keys, so an orgs row whose id is stored
+under another application is an error (importing it would silently move the org and its
+revenue to another product). The rows of the other files may only name orgs of the
+applications being imported: those of the orgs file's rows when the import has one, else
+the ``application`` option's.
+
+``dry_run`` performs the whole import inside the transaction and rolls it back: the
+counts are exactly what a real run would report.
 
 Only CSV is read. Parquet would need pyarrow, which is not a dependency.
 """
@@ -71,7 +79,7 @@ from storage.csv_files import (
 )
 from storage.db import get_or_create_application, transaction
 from storage.event_keys import KeyStore, event_keys
-from storage.models import Org, Subscription, SupportTicket, SurveyResponse
+from storage.models import Application, Org, Subscription, SupportTicket, SurveyResponse
 from storage.rollup import RollupWriter
 from storage.upsert import TableCounts, insert_missing, upsert_by_id
 from storage.validation import (
@@ -81,6 +89,7 @@ from storage.validation import (
     RowError,
     check_frame,
     duplicate_issue,
+    foreign_org_issue,
     unknown_org_issue,
 )
 
@@ -176,15 +185,18 @@ class _Import:
         self.chunk_rows = chunk_rows
         self.errors = ErrorLog(limit=max_errors)
         self.report = ImportReport()
-        self.known_orgs = pd.Index(session.scalars(select(Org.org_id)).all(), dtype=object)
-        self.orgs_file: str | None = None
+        stored = session.execute(select(Org.org_id, Application.name).join(Application)).all()
+        # Stored org id -> its application's name.
+        self.stored_apps = pd.Series([a for _, a in stored], index=pd.Index([o for o, _ in stored], dtype=object),
+                                     dtype=object)
+        # The applications being imported and the org ids the other files may name.
+        self.scope: list[str] = [application]
+        self.known_orgs = self._orgs_of(self.scope)
 
     def run(self, files: list[InputFile]) -> ImportReport:
         self.report.files = [f.label for f in files]
         self.report.tables = [f.spec.key for f in files]
         for f in files:
-            if f.spec is ORGS:
-                self.orgs_file = f.path.name
             try:
                 header = read_header(f.path)
                 problems = header_problems(header, f.spec)
@@ -210,10 +222,9 @@ class _Import:
         frame = next(read_chunks(f.path, header, None))
         parsed, issues = check_frame(frame, spec, order)
         issues += self._relation_issues(spec, frame, order, first_record=0)
-        self.errors.add_issues(f.label, f.path, 0, issues)
         if spec is ORGS:
-            ids = frame["org_id"]
-            self.known_orgs = self.known_orgs.union(pd.Index(ids[ids != ""].unique(), dtype=object))
+            issues += self._org_file_scope(frame, order)
+        self.errors.add_issues(f.label, f.path, 0, issues)
         counts: TableCounts = getattr(self.report, spec.key)
         if self.errors:
             counts.rows = len(frame)
@@ -237,8 +248,26 @@ class _Import:
         if spec.id_column:
             found.append(duplicate_issue(frame[spec.id_column], spec.id_column, order[spec.id_column], first_record))
         if spec is not ORGS:
-            found.append(unknown_org_issue(frame["org_id"], self.known_orgs, order["org_id"], self.orgs_file))
+            found.append(unknown_org_issue(frame["org_id"], self.known_orgs, order["org_id"], self.scope))
         return [i for i in found if i is not None]
+
+    def _org_file_scope(self, frame: pd.DataFrame, order: dict[str, int]) -> list[Issue]:
+        """Check the orgs rows against the applications their ids are stored under, and make
+        the rows' applications the ones the other files' org ids must belong to."""
+        ids = frame["org_id"]
+        if "application" in frame:
+            apps = frame["application"].where(frame["application"] != "", self.application)
+        else:
+            apps = pd.Series(self.application, index=frame.index, dtype=object)
+        named = ids != ""
+        if named.any():
+            self.scope = sorted(set(apps[named]))
+        self.known_orgs = self._orgs_of(self.scope).union(pd.Index(ids[named].unique(), dtype=object))
+        issue = foreign_org_issue(ids, apps, self.stored_apps, order["org_id"])
+        return [] if issue is None else [issue]
+
+    def _orgs_of(self, applications: list[str]) -> pd.Index:
+        return self.stored_apps.index[self.stored_apps.isin(applications).to_numpy()]
 
     def _with_application(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         names = sorted({r.get("application") or self.application for r in rows})

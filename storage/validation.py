@@ -11,7 +11,7 @@ n" and "line n + 2" are not always the same.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,6 +224,10 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
         issue(out_of_range, lambda i: f"out of range {_num(lo)}-{_num(hi)}: {_fmt(values[i])}")
     else:
         issue(negative, lambda i: f"must not be negative: {_fmt(values[i])}")
+        if col.lo is not None and col.lo > 0:
+            minimum = col.lo
+            below = ok & ~negative & (arr < minimum)
+            issue(below, lambda i: f"must be at least {_num(minimum)}: {_fmt(values[i])}")
         limit = MAX_MONEY if col.kind == MONEY else MAX_COUNT
         too_large = ok & ~negative & (arr >= limit if col.kind == MONEY else arr > limit)
         issue(too_large, lambda i: f"too large: {_fmt(values[i])}")
@@ -274,11 +278,33 @@ def duplicate_issue(ids: pd.Series, column: str, order: int, first_record: int) 
     )
 
 
-def unknown_org_issue(org_ids: pd.Series, known: pd.Index, order: int, orgs_file: str | None) -> Issue | None:
-    """Rows naming an org that is neither in the database nor in this import's orgs file."""
+def _quoted(value: object) -> str:
+    return f'"{value}"'
+
+
+def foreign_org_issue(org_ids: pd.Series, row_apps: pd.Series, stored_apps: pd.Series, order: int) -> Issue | None:
+    """Rows of an orgs file whose id is already stored under another application.
+
+    Org ids are global keys, so such a row would silently move the org (and its revenue and
+    usage) from one product to another; two exporters numbering orgs alike is the likelier
+    story. ``stored_apps`` maps stored org id -> application name, ``row_apps`` is each
+    row's application."""
+    stored = org_ids.map(stored_apps)
+    bad = (stored.notna() & (stored != row_apps)).to_numpy(dtype=bool)
+    if not bad.any():
+        return None
+    values, owners = _str_values(org_ids), _str_values(stored)
+    return Issue("org_id", order, bad,
+                 lambda i: f"{_quoted(values[i])} already belongs to application {_quoted(owners[i])}")
+
+
+def unknown_org_issue(org_ids: pd.Series, known: pd.Index, order: int, applications: Sequence[str]) -> Issue | None:
+    """Rows naming an org that is not one of the imported applications' orgs (stored, or in
+    this import's orgs file): an org of another application is as unknown as a typo."""
     bad = ((org_ids != "") & ~org_ids.isin(known)).to_numpy()
     if not bad.any():
         return None
     values = _str_values(org_ids)
-    where = f"not in the database nor in {orgs_file}" if orgs_file else "not in the database"
-    return Issue("org_id", order, bad, lambda i: f"unknown org {_fmt(values[i])} ({where})")
+    noun = "application" if len(applications) == 1 else "applications"
+    where = f"{noun} {', '.join(_quoted(a) for a in applications)}"
+    return Issue("org_id", order, bad, lambda i: f"unknown org {_quoted(values[i])} in {where}")

@@ -330,10 +330,10 @@ BAD_ROWS = [
     ("relationship out of range", {"orgs": "org_id,name,relationship\nacme,Acme,100.5\n"},
      "orgs.csv:2: relationship: out of range 0-100: '100.5'"),
     ("unknown org id", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,zzz,2024-05-01,p2\n"},
-     "tickets.csv:2: org_id: unknown org 'zzz' (not in the database)"),
+     'tickets.csv:2: org_id: unknown org "zzz" in application "default"'),
     ("unknown org id with an orgs file",
      {"orgs": "org_id,name\nbeta,Beta\n", "surveys": "org_id,score,responded_at\nbeta,7,2024-05-01\nzzz,7,2024-05-01\n"},
-     "surveys.csv:3: org_id: unknown org 'zzz' (not in the database nor in orgs.csv)"),
+     'surveys.csv:3: org_id: unknown org "zzz" in application "default"'),
     ("unknown severity", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,acme,2024-05-01,p5\n"},
      "tickets.csv:2: severity: unknown value 'p5' (expected p1, p2, p3, p4)"),
     ("unknown status", {"subscriptions": "subscription_id,org_id,mrr,started_at,status\ns1,acme,1,2024-01-01,paused\n"},
@@ -482,3 +482,106 @@ def test_cli_dry_run_and_unknown_path(db_url, session_factory, tmp_path):
     result = _invoke(db_url, tmp_path, str(tmp_path / "nowhere"))
     assert result.exit_code == 1
     assert result.stderr == f"import: {tmp_path / 'nowhere'}: no such file or directory\n"
+
+
+# --- applications: an org belongs to one application ------------------------------------------
+
+def _org_apps(factory: sessionmaker[Session]) -> dict[str, str]:
+    with factory() as s:
+        return dict(s.execute(select(Org.org_id, Application.name).join(Application)).all())
+
+
+def test_an_org_id_of_another_application_is_rejected_not_moved(session_factory, tmp_path):
+    import_paths([write(tmp_path / "a", orgs="org_id,name\nacme,Acme\n")], session_factory, application="A")
+    before = snapshot(session_factory)
+    # Application B's export reuses "acme": by the option, and by the column.
+    by_option = write(tmp_path / "b", orgs="org_id,name\nbeta,Beta\nacme,Acme of B\n",
+                      subscriptions="subscription_id,org_id,mrr,started_at\ns1,beta,10,2024-01-01\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([by_option], session_factory, application="B")
+    assert [str(e) for e in err.value.errors] == [
+        f'{by_option}/orgs.csv:3: org_id: "acme" already belongs to application "A"'
+    ]
+    by_column = write(tmp_path / "c", orgs="org_id,name,application\nacme,Acme,B\nbeta,Beta,A\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([by_column], session_factory, application="A")
+    assert [str(e) for e in err.value.errors] == [
+        f'{by_column}/orgs.csv:2: org_id: "acme" already belongs to application "A"'
+    ]
+    assert snapshot(session_factory) == before
+    assert _org_apps(session_factory) == {"acme": "A"}
+
+
+def test_references_must_name_orgs_of_the_application_being_imported(session_factory, tmp_path):
+    import_paths([write(tmp_path / "a", orgs="org_id,name\nacme,Acme\n")], session_factory, application="A")
+    before = snapshot(session_factory)
+    files = {
+        "orgs": "org_id,name\nbeta,Beta\n",
+        "subscriptions": "subscription_id,org_id,mrr,started_at\ns1,beta,10,2024-01-01\ns2,acme,10,2024-01-01\n",
+        "tickets": "ticket_id,org_id,opened_at,severity\nt1,acme,2024-05-01,p2\n",
+        "surveys": "org_id,score,responded_at\nacme,7,2024-05-01\nbeta,7,2024-05-01\n",
+        "usage_events": "org_id,user_id,event,timestamp\nbeta,u1,api,2024-05-01\nacme,u1,api,2024-05-01\n",
+    }
+    directory = write(tmp_path / "b", **files)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory, application="B")
+    assert [str(e) for e in err.value.errors] == [
+        f'{directory}/subscriptions.csv:3: org_id: unknown org "acme" in application "B"',
+        f'{directory}/tickets.csv:2: org_id: unknown org "acme" in application "B"',
+        f'{directory}/surveys.csv:2: org_id: unknown org "acme" in application "B"',
+        f'{directory}/usage_events.csv:3: org_id: unknown org "acme" in application "B"',
+    ]
+    # Without an orgs file the option names the application; with one, its rows do.
+    events_only = write(tmp_path / "c", usage_events="org_id,user_id,event,timestamp\nacme,u1,api,2024-05-01\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([events_only], session_factory, application="B")
+    assert [str(e) for e in err.value.errors] == [
+        f'{events_only}/usage_events.csv:2: org_id: unknown org "acme" in application "B"'
+    ]
+    by_column = write(tmp_path / "d", orgs="org_id,name,application\nbeta,Beta,B\ngamma,Gamma,C\n",
+                      tickets="ticket_id,org_id,opened_at,severity\nt1,gamma,2024-05-01,p2\nt2,acme,2024-05-01,p2\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([by_column], session_factory, application="A")
+    assert [str(e) for e in err.value.errors] == [
+        f'{by_column}/tickets.csv:3: org_id: unknown org "acme" in applications "B", "C"'
+    ]
+    assert snapshot(session_factory) == before
+
+
+def test_reimporting_an_application_with_its_stored_orgs_still_works(session_factory, tmp_path):
+    import_paths([write(tmp_path / "a", orgs="org_id,name\nacme,Acme\n")], session_factory, application="A")
+    b = write(tmp_path / "b", orgs="org_id,name\nbeta,Beta\n",
+              subscriptions="subscription_id,org_id,mrr,started_at\ns1,beta,10,2024-01-01\n",
+              usage_events="org_id,user_id,event,timestamp\nbeta,u1,api,2024-05-01\n")
+    first = import_paths([b], session_factory, application="B")
+    before = snapshot(session_factory)
+    again = import_paths([b], session_factory, application="B")
+    assert (first.orgs.inserted, again.orgs.unchanged, again.orgs.updated) == (1, 1, 0)
+    assert (again.subscriptions.unchanged, again.events_new, again.events_duplicate) == (1, 0, 1)
+    assert snapshot(session_factory) == before
+    # A's own files, and B's events alone (they refer to B's stored org), import too.
+    renamed = import_paths([write(tmp_path / "a2", orgs="org_id,name,application\nacme,Acme Corp,A\n")],
+                           session_factory, application="B")
+    assert (renamed.orgs.updated, renamed.applications) == (1, ["A"])
+    more = import_paths([write(tmp_path / "b2", usage_events="org_id,user_id,event,timestamp\nbeta,u2,api,2024-05-02\n")],
+                        session_factory, application="B")
+    assert more.events_new == 1
+    assert _org_apps(session_factory) == {"acme": "A", "beta": "B"}
+
+
+def test_an_event_with_count_zero_is_a_bad_value(session_factory, tmp_path):
+    """One rule for count 0: rejected, like a negative count. (Before, such a row moved last
+    seen and active users but not active days: a user "active" with zero events.)"""
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV)], session_factory)
+    before = snapshot(session_factory)
+    directory = write(tmp_path / "b", usage_events="org_id,user_id,event,timestamp,count\n"
+                                                   "acme,u1,api,2024-05-01,1\nacme,u2,api,2024-05-02T10:00:00Z,0\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{directory}/usage_events.csv:3: count: must be at least 1: '0'"]
+    assert snapshot(session_factory) == before
+    # An empty count is still 1; seats (also a count) may be 0.
+    ok = write(tmp_path / "c", orgs="org_id,name,seats\nacme,Acme,0\n",
+               usage_events="org_id,user_id,event,timestamp,count\nacme,u1,api,2024-05-01,\n")
+    import_paths([ok], session_factory)
+    assert daily(session_factory) == [("acme", D1, 1, 1, 1, dt.datetime(2024, 5, 1, tzinfo=UTC))]
