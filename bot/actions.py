@@ -5,7 +5,8 @@ button `value` or the chosen option's `value`. Everything a handler needs (which
 which signals, which case type) travels in those strings, so a click never depends on
 server-side session state. Formats:
 
-* item blocks:       block_id "item|<org_id>" (section) and "item_actions|<org_id>" (actions)
+* item blocks:       block_id "item|<org_id>" (section) and "item_actions|<org_id>" (actions);
+                     on replies to a slash command "qitem_actions|<base64 command>|<org_id>"
 * Open:              action_id "org_open",        value "<org_id>"
 * Tag case:          action_id "case_tag",        option value "<case_type>|<org_id>"
 * Dismiss / snooze:  action_id "signal_dismiss",  option value "dismiss|<id>,<id>" or
@@ -19,6 +20,7 @@ value is just "<case>" and `parse_action` takes the org from the block_id.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ ITEM_ACTION_IDS = (ORG_OPEN, CASE_TAG, SIGNAL_DISMISS)
 
 ITEM_BLOCK_PREFIX = "item"
 ITEM_ACTIONS_BLOCK_PREFIX = "item_actions"
+QUERY_ACTIONS_BLOCK_PREFIX = "qitem_actions"
 SEP = "|"
 
 DISMISS = "dismiss"
@@ -51,7 +54,29 @@ def item_block_id(org_id: str) -> str:
     return f"{ITEM_BLOCK_PREFIX}{SEP}{org_id}"
 
 
-def item_actions_block_id(org_id: str) -> str:
+def _encode_query(query: str) -> str:
+    return base64.urlsafe_b64encode(query.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_query(token: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def item_actions_block_id(org_id: str, query: str | None = None) -> str:
+    """"item_actions|<org_id>", or, on a reply to a slash command, also the command itself:
+    "qitem_actions|<base64 of "/signals top 5 risk">|<org_id>".
+
+    Slack sends no blocks back for a click on an ephemeral message, only the clicked block's
+    id; carrying the command there lets the click rebuild exactly that reply in place. When
+    the command is too long to fit, the plain form is used.
+    """
+    if query:
+        block_id = f"{QUERY_ACTIONS_BLOCK_PREFIX}{SEP}{_encode_query(query)}{SEP}{org_id}"
+        if len(block_id) <= limits.BLOCK_ID_MAX:
+            return block_id
     return f"{ITEM_ACTIONS_BLOCK_PREFIX}{SEP}{org_id}"
 
 
@@ -60,13 +85,30 @@ def org_id_fits(org_id: str) -> bool:
     return 0 < len(item_actions_block_id(org_id)) <= limits.BLOCK_ID_MAX
 
 
+def is_item_actions_block(block_id: str | None, org_id: str) -> bool:
+    prefix = (block_id or "").partition(SEP)[0]
+    return prefix in (ITEM_ACTIONS_BLOCK_PREFIX, QUERY_ACTIONS_BLOCK_PREFIX) and org_from_block_id(block_id) == org_id
+
+
 def org_from_block_id(block_id: str | None) -> str | None:
     if not block_id:
         return None
     prefix, sep, rest = block_id.partition(SEP)
+    if sep and prefix == QUERY_ACTIONS_BLOCK_PREFIX:
+        _token, sep2, org_id = rest.partition(SEP)
+        return org_id if sep2 and org_id else None
     if sep and prefix in (ITEM_BLOCK_PREFIX, ITEM_ACTIONS_BLOCK_PREFIX) and rest:
         return rest
     return None
+
+
+def query_from_block_id(block_id: str | None) -> str | None:
+    """The slash command a reply's buttons came from, when the block id carries it."""
+    prefix, sep, rest = (block_id or "").partition(SEP)
+    if prefix != QUERY_ACTIONS_BLOCK_PREFIX or not sep:
+        return None
+    token = rest.partition(SEP)[0]
+    return _decode_query(token)
 
 
 def case_value(case_type: str, org_id: str) -> str:

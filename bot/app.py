@@ -34,9 +34,8 @@ def create_app(cfg: Config, factory: sessionmaker[Session], client: WebClient, s
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=token_verification,
               ignoring_self_events_enabled=True, listener_executor=listener_executor)
     ctx = BotContext(cfg=cfg, factory=factory, directory=SlackDirectory(client), now=now)
-    last_queries = interactions.LastQueries()
     app.use(dedupe_middleware(factory, now))
-    commands.register(app, ctx, last_queries.remember)
-    interactions.register(app, ctx, last_queries)
+    commands.register(app, ctx)
+    interactions.register(app, ctx)
     home.register(app, ctx)
     return app

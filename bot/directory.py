@@ -47,14 +47,36 @@ class SlackDirectory:
             self._email_ids[key] = (time.monotonic(), user_id)
         return user_id
 
+    def email_of(self, user_id: str) -> str | None:
+        """The user's e-mail from users.info (needs users:read.email); cached, misses too."""
+        key = f"id:{user_id}"
+        with self._lock:
+            hit = self._email_ids.get(key)
+            if hit and self._fresh(hit[0]):
+                return hit[1]
+        try:
+            profile = self._client.users_info(user=user_id)["user"].get("profile") or {}
+            email = (profile.get("email") or "").lower() or None
+        except SlackApiError as exc:
+            if exc.response.get("error") != "user_not_found":
+                raise
+            email = None
+        with self._lock:
+            self._email_ids[key] = (time.monotonic(), email)
+        return email
+
     def owners_of(self, user_id: str, owners: Iterable[str]) -> frozenset[str]:
-        """The owner values (Slack ids or e-mails) among `owners` that denote `user_id`."""
-        mine = set()
-        for owner in {o for o in owners if o}:
-            if owner == user_id:
-                mine.add(owner)
-            elif "@" in owner and self.user_id_for_email(owner) == user_id:
-                mine.add(owner)
+        """The owner values (Slack ids or e-mails) among `owners` that denote `user_id`.
+
+        One users.info call for the person asking (cached), not one lookup per owner: the
+        answer must come well inside Slack's time, whatever the number of CSMs.
+        """
+        candidates = {o for o in owners if o}
+        mine = {o for o in candidates if o == user_id}
+        if any("@" in o for o in candidates):
+            email = self.email_of(user_id)
+            if email:
+                mine |= {o for o in candidates if o.strip().lower() == email}
         return frozenset(mine)
 
     def usergroup_members(self, group_id: str) -> frozenset[str]:

@@ -183,7 +183,7 @@ def dismiss_choices() -> list[tuple[str, str]]:
     return [(act.DISMISS, DISMISS_LABEL)] + [(f"{act.SNOOZE}{d}", _snooze_label(d)) for d in SNOOZE_CHOICES_DAYS]
 
 
-def item_actions_block(item: OrgItem) -> Block:
+def item_actions_block(item: OrgItem, query: str | None = None) -> Block:
     """Open, Tag case and Dismiss for one org; ids travel in values and the block_id."""
     org_id = item.org_id
     case_options = [option(CASE_LABELS[c], act.case_value(c, org_id)) for c in CASE_TYPES]
@@ -196,19 +196,20 @@ def item_actions_block(item: OrgItem) -> Block:
     if signal_ids:
         dismiss_options = [option(label, act.dismiss_value(verb, signal_ids)) for verb, label in dismiss_choices()]
         elements.append(static_select(DISMISS_PLACEHOLDER, action_id=act.SIGNAL_DISMISS, options=dismiss_options))
-    return actions(elements, block_id=act.item_actions_block_id(org_id))
+    return actions(elements, block_id=act.item_actions_block_id(org_id, query))
 
 
-def signal_item_blocks(item: OrgItem, now: dt.datetime, cfg: Config) -> list[Block]:
+def signal_item_blocks(item: OrgItem, now: dt.datetime, cfg: Config, query: str | None = None) -> list[Block]:
     """One org as [section, actions]: the group the list, digest and alerts all repeat.
 
     An org id too long for a block_id cannot carry clicks; such an item is shown without
-    buttons rather than with buttons that would act on the wrong org.
+    buttons rather than with buttons that would act on the wrong org. `query` is the slash
+    command this is a reply to (see bot.actions.item_actions_block_id).
     """
     text = signal_item_text(item, now, cfg)
     if not act.org_id_fits(item.org_id):
         return [section(text)]
-    return [section(text, block_id=act.item_block_id(item.org_id)), item_actions_block(item)]
+    return [section(text, block_id=act.item_block_id(item.org_id)), item_actions_block(item, query)]
 
 
 def summary_cards_block(cards: SummaryCards, cfg: Config) -> Block:
@@ -226,6 +227,7 @@ def signals_list_message(
     cfg: Config,
     title: str = "Top signals",
     filters_text: str = "",
+    query: str | None = None,
 ) -> Message:
     """/signals: summary cards, then one item group per org, cut to fit with "…and N more"."""
     filters = _short(filters_text, FILTERS_TEXT_MAX)
@@ -235,7 +237,7 @@ def signals_list_message(
         head.append(context(line))
     head += [summary_cards_block(cards, cfg), divider()]
     if items:
-        groups = [signal_item_blocks(item, now, cfg) for item in items]
+        groups = [signal_item_blocks(item, now, cfg, query) for item in items]
         blocks = fit_items(groups, head=head, more=more_items_text)
     else:
         blocks = head + [section(render("signals_empty.md.j2", filters_text=filters))]
@@ -331,7 +333,8 @@ def _products(subs: Sequence[SubscriptionView]) -> list[str]:
 
 
 def org_detail_blocks(
-    detail: OrgDetail, now: dt.datetime, cfg: Config, *, text_budget: int = limits.MESSAGE_TEXT_BUDGET
+    detail: OrgDetail, now: dt.datetime, cfg: Config, *, text_budget: int = limits.MESSAGE_TEXT_BUDGET,
+    query: str | None = None,
 ) -> list[Block]:
     """Item summary, facts, health and drivers, usage, subscriptions, open signals, buttons.
 
@@ -339,7 +342,7 @@ def org_detail_blocks(
     hundreds of subscriptions is cut with "and N more" instead of being rejected.
     """
     item = detail.item
-    item_group = signal_item_blocks(item, now, cfg)
+    item_group = signal_item_blocks(item, now, cfg, query)
     blocks: list[Block] = [item_group[0]]
     facts = render_parts(
         "org_header.md.j2",
@@ -418,9 +421,9 @@ def _detail_fallback(detail: OrgDetail, cfg: Config) -> str:
     )
 
 
-def org_detail_message(detail: OrgDetail, now: dt.datetime, cfg: Config) -> Message:
+def org_detail_message(detail: OrgDetail, now: dt.datetime, cfg: Config, query: str | None = None) -> Message:
     """/org reply: the whole org on one screen, with the same buttons as a list item."""
-    return _message(_detail_fallback(detail, cfg), org_detail_blocks(detail, now, cfg))
+    return _message(_detail_fallback(detail, cfg), org_detail_blocks(detail, now, cfg, query=query))
 
 
 def org_detail_modal(detail: OrgDetail, now: dt.datetime, cfg: Config) -> dict[str, Any]:
@@ -510,8 +513,21 @@ def _find_block(blocks: Sequence[Mapping[str, Any]], block_id: str) -> int:
 
 
 def _without_item_actions(blocks: list[Block], org_id: str) -> list[Block]:
-    target = act.item_actions_block_id(org_id)
-    return [b for b in blocks if b.get("block_id") != target]
+    return [b for b in blocks if not act.is_item_actions_block(b.get("block_id"), org_id)]
+
+
+def _with_case_selected(blocks: list[Block], org_id: str, case_type: str) -> list[Block]:
+    """The org's Tag case menu showing the tag just set; the other buttons stay usable."""
+    for block in blocks:
+        if not act.is_item_actions_block(block.get("block_id"), org_id):
+            continue
+        for el in block.get("elements", []):
+            if el.get("action_id") == act.CASE_TAG:
+                chosen = next((o for o in el.get("options", [])
+                               if o.get("value", "").partition(act.SEP)[0] == case_type), None)
+                if chosen is not None:
+                    el["initial_option"] = chosen
+    return blocks
 
 
 def _validated_update(blocks: list[Block], original_count: int) -> list[Block]:
@@ -524,8 +540,9 @@ def _validated_update(blocks: list[Block], original_count: int) -> list[Block]:
 def item_tagged_update(
     original_blocks: Sequence[Mapping[str, Any]], org_id: str, case_type: str, user_id: str
 ) -> list[Block]:
-    """The clicked message's blocks with the org's case line saying who tagged it, and the
-    org's buttons removed. Raises LookupError when the org is not in the message."""
+    """The clicked message's blocks with the org's case line saying who tagged it and its Tag
+    case menu showing the tag; Open, re-tag and Dismiss stay (a tag holds until someone
+    changes it). Raises LookupError when the org is not in the message."""
     if case_type not in CASE_TYPES:
         raise ValueError(f"unknown case type {case_type!r}")
     blocks = [copy.deepcopy(dict(b)) for b in original_blocks]
@@ -533,7 +550,7 @@ def item_tagged_update(
     lines = blocks[i]["text"]["text"].split("\n")
     lines[-1] = render("case_line.md.j2", case_type=case_type, case_by=user_id, suggested=None)
     blocks[i]["text"] = mrkdwn("\n".join(lines), limits.SECTION_TEXT_MAX)
-    return _validated_update(_without_item_actions(blocks, org_id), len(original_blocks))
+    return _validated_update(_with_case_selected(blocks, org_id, case_type), len(original_blocks))
 
 
 def item_dismissed_update(

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from saas_tracker.config import (
@@ -68,9 +69,10 @@ def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt
         if sig.status == STATUS_DISMISSED:
             skipped.append(f"{label} was already dismissed by {sig.dismissed_by or 'someone'}")
             continue
-        if sig.status == STATUS_SNOOZED and sig.snoozed_until and sig.snoozed_until > now and target == STATUS_SNOOZED \
-                and sig.snoozed_until == snooze_until:
-            skipped.append(f"{label} is already snoozed until {sig.snoozed_until:%Y-%m-%d}")
+        if sig.status == STATUS_SNOOZED and target == STATUS_SNOOZED and sig.snoozed_until and sig.snoozed_until > now:
+            # A second snooze click (or someone else's) while one runs changes nothing.
+            skipped.append(f"{label} is already snoozed until {sig.snoozed_until:%Y-%m-%d} "
+                           f"by {sig.dismissed_by or 'someone'}")
             continue
         before = _state(sig)
         sig.status = target
@@ -110,14 +112,20 @@ def tag_case(session: Session, org_id: str, case_type: str, actor: str, now: dt.
     if session.get(Org, org_id) is None:
         return ActionResult(False, "That org no longer exists.")
     tag = session.get(CaseTag, org_id, with_for_update=True)
-    if tag is not None and tag.case_type == case_type:
-        return ActionResult(False, f"Already tagged {case_type} by {tag.tagged_by}.", org_id)
-    before = {"case_type": tag.case_type, "tagged_by": tag.tagged_by} if tag else None
     if tag is None:
-        tag = CaseTag(org_id=org_id, case_type=case_type, tagged_by=actor, tagged_at=now)
-        session.add(tag)
-    else:
-        tag.case_type, tag.tagged_by, tag.tagged_at = case_type, actor, now
+        # Two first clicks racing: the loser's insert fails on the primary key inside a
+        # savepoint, and it carries on as an update of the winner's row.
+        try:
+            with session.begin_nested():
+                session.add(CaseTag(org_id=org_id, case_type=case_type, tagged_by=actor, tagged_at=now))
+            _audit(session, actor, "tag", org_id, None, None, {"case_type": case_type, "tagged_by": actor}, via, now)
+            return ActionResult(True, f"Tagged {case_type}.", org_id)
+        except IntegrityError:
+            tag = session.get(CaseTag, org_id, with_for_update=True, populate_existing=True)
+    if tag.case_type == case_type:
+        return ActionResult(False, f"Already tagged {case_type} by {tag.tagged_by}.", org_id)
+    before = {"case_type": tag.case_type, "tagged_by": tag.tagged_by}
+    tag.case_type, tag.tagged_by, tag.tagged_at = case_type, actor, now
     _audit(session, actor, "tag", org_id, None, before, {"case_type": case_type, "tagged_by": actor}, via, now)
     return ActionResult(True, f"Tagged {case_type}.", org_id)
 

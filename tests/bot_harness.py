@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bot.actions import is_item_actions_block
 from bot.app import create_app
 from bot.client import make_web_client
 from bot.http import make_server
@@ -109,6 +110,12 @@ class RunningBot:
               ts: str | None = None, **kw: Any) -> str:
         """Click an element of `blocks` (a message in `channel`/`ts` when given); returns the response_url."""
         url = self.stub.new_response_url(channel, ts)
+        block_id = kw.pop("block_id", None)
+        if block_id and block_id.startswith("item_actions|"):
+            # "item_actions|<org>" names the org's button row, whatever form its id takes.
+            org_id = block_id.split("|", 1)[1]
+            block_id = next(b["block_id"] for b in blocks if is_item_actions_block(b.get("block_id"), org_id))
+        kw["block_id"] = block_id
         payload = block_actions_payload(blocks, action_id, user_id=user_id, response_url=url,
                                         channel_id=channel or "C0CUSTSUCC", message_ts=ts or "1700000001.000100", **kw)
         body = interaction_body(payload)

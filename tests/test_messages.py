@@ -4,6 +4,8 @@ that must still pass Slack's limits with everything from data escaped."""
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import datetime as dt
 import json
@@ -396,18 +398,21 @@ def _two_item_list() -> list[dict]:
     return m.signals_list_message(CARDS, items, NOW, CFG)["blocks"]
 
 
-def test_item_tagged_update_changes_only_the_case_line_and_removes_the_buttons() -> None:
+def test_item_tagged_update_changes_the_case_line_and_keeps_the_buttons_showing_the_tag() -> None:
     original = _two_item_list()
     updated = m.item_tagged_update(original, "org_1", "risk", "U1")
-    expected = [b for b in original if b.get("block_id") != "item_actions|org_1"]
+    expected = copy.deepcopy(original)
     expected[4] = {
         "type": "section",
         "text": {"type": "mrkdwn", "text": ITEM_TEXT.replace(":label: Suggested: risk", ":label: Tagged *risk* by <@U1>")},
         "block_id": "item|org_1",
     }
+    (menu,) = [e for e in expected[5]["elements"] if e["action_id"] == "case_tag"]
+    menu["initial_option"] = menu["options"][0]  # Risk
+    assert expected[5]["block_id"] == "item_actions|org_1"
     assert updated == expected
     assert original[4]["text"]["text"] == ITEM_TEXT  # the input is not mutated
-    assert any(b.get("block_id") == "item_actions|org_2" for b in updated)
+    assert "initial_option" not in [e for e in original[5]["elements"] if e["action_id"] == "case_tag"][0]
 
 
 def test_item_dismissed_and_snoozed_updates() -> None:

@@ -57,7 +57,8 @@ def signals_command(ctx: BotContext, text: str, user_id: str, respond: Respond) 
         result = read_service.list_signals(session, app_id, now, flt, ctx.cfg)
     title = "My orgs' signals" if query.mine else "Top signals"
     message = signals_list_message(result.cards, result.items, now, ctx.cfg, title=title,
-                                   filters_text=_filters_text(query.describe(), result.total, len(result.items)))
+                                   filters_text=_filters_text(query.describe(), result.total, len(result.items)),
+                                   query=f"/signals {text}".strip())
     respond(**_ephemeral(message))
 
 
@@ -83,7 +84,7 @@ def org_command(ctx: BotContext, text: str, respond: Respond) -> None:
             respond(**_ephemeral(org_choices_message(query, candidates)))
             return
         detail = read_service.org_detail(session, app_id, found.matches[0].org_id, now, ctx.cfg)
-    respond(**_ephemeral(org_detail_message(detail, now, ctx.cfg)))
+    respond(**_ephemeral(org_detail_message(detail, now, ctx.cfg, query=f"/org {query}")))
 
 
 COMMANDS: dict[str, Callable[[BotContext, dict[str, Any], Respond], None]] = {
@@ -92,23 +93,26 @@ COMMANDS: dict[str, Callable[[BotContext, dict[str, Any], Respond], None]] = {
 }
 
 
-def register(app: Any, ctx: BotContext, remember: Callable[[str, str, str, str], None] | None = None) -> None:
-    """One listener per command of the dispatch table; unknown text gets help, never silence.
+def run_command_text(ctx: BotContext, text: str, user_id: str, respond: Respond) -> None:
+    """Run "/signals top 5 risk" or "/org acme" as if typed (a click rebuilding its reply)."""
+    name, _, args = text.strip().partition(" ")
+    run = COMMANDS.get(name)
+    if run is None:
+        respond(**_ephemeral(help_message(name, cfg=ctx.cfg)))
+        return
+    run(ctx, {"text": args, "user_id": user_id}, respond)
 
-    `remember(user, channel, command, text)` keeps the query so a later click on the
-    ephemeral reply can rebuild it in place.
-    """
+
+def register(app: Any, ctx: BotContext) -> None:
+    """One listener per command of the dispatch table; unknown text gets help, never silence."""
     for name, run in COMMANDS.items():
-        app.command(name)(_listener(ctx, name, run, remember))
+        app.command(name)(_listener(ctx, name, run))
 
 
-def _listener(ctx: BotContext, name: str, run: Callable[..., None],
-              remember: Callable[[str, str, str, str], None] | None) -> Callable[..., None]:
+def _listener(ctx: BotContext, name: str, run: Callable[..., None]) -> Callable[..., None]:
     # Bolt passes listener arguments by parameter name, so the bound values live in a closure.
     def listener(ack: Callable[..., Any], command: dict[str, Any], respond: Respond) -> None:
         ack()
-        if remember is not None:
-            remember(command.get("user_id", ""), command.get("channel_id", ""), name, command.get("text", ""))
         try:
             run(ctx, command, respond)
         except Exception as exc:  # every failure becomes a logged, ephemeral explanation

@@ -2,27 +2,34 @@
 
 Every click is acknowledged first. A change (tag, dismiss, snooze) is checked against the
 authorization settings, applied through saas_tracker.actions (idempotent and audited), and
-the clicked message is updated in place. When nothing changed — a double click, a signal
-that resolved itself or was dismissed by someone else meanwhile, an org that was deleted —
-the person gets a short ephemeral explanation and the message is left alone.
+what the person clicked on is updated in place:
 
-Ephemeral messages (the `/signals` and `/org` replies) don't come back with their blocks in
-the click payload, so for those the list is rebuilt from the query the person last ran in
-that channel (remembered in memory) and replaces the original.
+* a message with its blocks (digest, alerts): the blocks are edited via the response_url;
+* an ephemeral reply to `/signals` or `/org`: Slack sends no blocks back, so the command the
+  buttons carry in their block_id is run again and its answer replaces the reply;
+* the org modal: the modal is redrawn; the Home tab: it is published again.
+
+When nothing changed — a double click, a signal that resolved itself or was dismissed by
+someone else meanwhile, an org that was deleted — or the person may not make the change,
+they get a short explanation only they can see (ephemeral in a message, a small modal on
+a view), and what they clicked on is left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot import actions as act
 from bot.authz import may_change
+from bot.blocks import modal_view, section
 from bot.digest_messages import CELL_LIST
-from bot.handlers.commands import org_command, signals_command
-from bot.handlers.context import BotContext, log, reply_error
+from bot.handlers.commands import run_command_text
+from bot.handlers.context import SOMETHING_WENT_WRONG, BotContext, NoData, log
+from bot.handlers.home import publish_home
 from bot.home_messages import cell_orgs_message
 from bot.messages import (
     error_message,
@@ -32,32 +39,24 @@ from bot.messages import (
     org_detail_modal,
     refusal_message,
 )
+from bot.slack_errors import classify, user_message
 from saas_tracker import actions, read_service
 
 Respond = Callable[..., Any]
 
-
-class LastQueries:
-    """The last slash command each person ran in each channel, to rebuild ephemeral replies."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._queries: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def remember(self, user_id: str, channel_id: str, command: str, text: str) -> None:
-        with self._lock:
-            if len(self._queries) >= self._size:
-                self._queries.pop(next(iter(self._queries)))
-            self._queries[(user_id, channel_id)] = (command, text)
-
-    def get(self, user_id: str, channel_id: str) -> tuple[str, str] | None:
-        with self._lock:
-            return self._queries.get((user_id, channel_id))
+LOADING_TITLE = "Loading…"
+NOTICE_TITLE = "SaaS Tracker"
 
 
 def _user(body: Mapping[str, Any]) -> str:
     return body["user"]["id"]
+
+
+def _view_type(body: Mapping[str, Any]) -> str | None:
+    """"modal" or "home" when the click came from a view, None for a message."""
+    if (body.get("container") or {}).get("type") != "view":
+        return None
+    return (body.get("view") or {}).get("type", "modal")
 
 
 def _original_blocks(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
@@ -67,49 +66,87 @@ def _original_blocks(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     return None
 
 
-def _in_view(body: Mapping[str, Any]) -> bool:
-    return (body.get("container") or {}).get("type") == "view"
-
-
 class Interactions:
-    def __init__(self, ctx: BotContext, last_queries: LastQueries) -> None:
+    def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
-        self.last = last_queries
+
+    # --- telling the person -------------------------------------------------------------
+
+    def notify(self, body: Mapping[str, Any], client: Any, respond: Respond, message: dict[str, Any]) -> None:
+        """An explanation only the clicker sees, without touching what they clicked on."""
+        kind = _view_type(body)
+        if kind is None:
+            respond(**message)
+            return
+        view = modal_view(NOTICE_TITLE, [section(message.get("text") or "Done.")])
+        if kind == "modal":
+            client.views_push(trigger_id=body["trigger_id"], view=view)
+        else:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def fail(self, body: Mapping[str, Any], client: Any, respond: Respond, exc: BaseException, what: str) -> None:
+        if isinstance(exc, NoData):
+            text = "No customer data yet: import it with `saas-tracker import`, then run `saas-tracker scan`."
+        elif isinstance(exc, act.ActionValueError):
+            log.warning("%s with a payload this app did not build: %s", what, exc)
+            text = "That button can't be used any more; run the command again."
+        elif isinstance(exc, SlackApiError):
+            category = classify(exc)
+            log.error("%s: Slack API error %s (%s)", what, exc.response.get("error"), category.value)
+            text = user_message(category)
+        else:
+            log.exception("%s failed", what)
+            text = SOMETHING_WENT_WRONG
+        try:
+            self.notify(body, client, respond, error_message(text))
+        except Exception:  # the reply channel itself may be what failed; the log has it
+            log.exception("%s: could not tell the user", what)
 
     # --- Open and pick ------------------------------------------------------------------
 
     def open_org(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
         item = act.parse_action(action)
+        kind = _view_type(body)
+        if action.get("action_id") == act.ORG_PICK and kind is None:
+            detail, now = self._detail(item.org_id)
+            if detail is None:
+                self.notify(body, client, respond, error_message("That org no longer exists."))
+                return
+            message = org_detail_message(detail, now, self.ctx.cfg, query=f"/org {item.org_id}")
+            respond(**{**message, "replace_original": True})
+            return
+        # The trigger_id expires 3 seconds after the click: open (or push) a modal at once,
+        # then fill it in, however long the detail takes.
+        loading = modal_view(LOADING_TITLE, [section(f"Loading `{item.org_id}`…")])
+        opened = (client.views_push if kind == "modal" else client.views_open)(trigger_id=body["trigger_id"], view=loading)
+        view_id = opened["view"]["id"]
+        detail, now = self._detail(item.org_id)
+        if detail is None:
+            view = modal_view(NOTICE_TITLE, [section("That org no longer exists.")])
+        else:
+            view = org_detail_modal(detail, now, self.ctx.cfg)
+        client.views_update(view_id=view_id, view=view)
+
+    def _detail(self, org_id: str) -> tuple[Any, dt.datetime]:
         now = self.ctx.now()
         with self.ctx.read() as (session, app_id):
-            detail = read_service.org_detail(session, app_id, item.org_id, now, self.ctx.cfg)
-        if detail is None:
-            respond(**error_message("That org no longer exists."))
-            return
-        if action.get("action_id") == act.ORG_PICK and not _in_view(body):
-            respond(**{**org_detail_message(detail, now, self.ctx.cfg), "replace_original": True})
-            return
-        view = org_detail_modal(detail, now, self.ctx.cfg)
-        if _in_view(body):
-            client.views_push(trigger_id=body["trigger_id"], view=view)
-        else:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            return read_service.org_detail(session, app_id, org_id, now, self.ctx.cfg), now
 
     # --- Tag case -----------------------------------------------------------------------
 
     def tag_case(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
         user = _user(body)
         if not may_change(user, self.ctx.cfg, self.ctx.directory):
-            respond(**refusal_message("tag cases"))
+            self.notify(body, client, respond, refusal_message("tag cases"))
             return
         item = act.parse_action(action)
         now = self.ctx.now()
         with self.ctx.write() as (session, _app_id):
             result = actions.tag_case(session, item.org_id, item.case_type, user, now, via="slack")
         if not result.changed:
-            respond(**error_message(result.message))
+            self.notify(body, client, respond, error_message(result.message))
             return
-        self._update_in_place(body, client, respond, item.org_id,
+        self._update_in_place(body, action, client, respond, item.org_id,
                               lambda blocks: item_tagged_update(blocks, item.org_id, item.case_type, user))
 
     # --- Dismiss / snooze ---------------------------------------------------------------
@@ -117,7 +154,7 @@ class Interactions:
     def dismiss(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
         user = _user(body)
         if not may_change(user, self.ctx.cfg, self.ctx.directory):
-            respond(**refusal_message("dismiss or snooze signals"))
+            self.notify(body, client, respond, refusal_message("dismiss or snooze signals"))
             return
         item = act.parse_action(action)
         now = self.ctx.now()
@@ -127,31 +164,44 @@ class Interactions:
             ids = actions.signal_ids_of_org(session, item.org_id, item.signal_ids)
             result = actions.dismiss_signals(session, ids, user, now, snooze_until=until, via="slack")
         if not result.changed:
-            respond(**error_message(result.message))
+            self.notify(body, client, respond, error_message(result.message))
             return
         verb = act.SNOOZE if until else act.DISMISS
-        self._update_in_place(body, client, respond, item.org_id,
+        self._update_in_place(body, action, client, respond, item.org_id,
                               lambda blocks: item_dismissed_update(blocks, item.org_id, verb, until, user))
 
     # --- Cell list ----------------------------------------------------------------------
 
     def list_cell(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
         key = action.get("value") or ""
-        with self.ctx.read() as (session, app_id):
-            cell, rows = read_service.cell_orgs(session, app_id, key, self.ctx.now(), self.ctx.cfg)
-        respond(**cell_orgs_message(cell, rows, self.ctx.cfg))
+        try:
+            with self.ctx.read() as (session, app_id):
+                cell, rows = read_service.cell_orgs(session, app_id, key, self.ctx.now(), self.ctx.cfg)
+        except ValueError:
+            self.notify(body, client, respond, error_message(f"There is no Revenue × Health cell called {key!r}."))
+            return
+        message = cell_orgs_message(cell, rows, self.ctx.cfg)
+        kind = _view_type(body)
+        if kind is None:
+            respond(**message)
+            return
+        view = modal_view(cell.label, message["blocks"])
+        (client.views_push if kind == "modal" else client.views_open)(trigger_id=body["trigger_id"], view=view)
 
     # --- in place -----------------------------------------------------------------------
 
-    def _update_in_place(self, body: Mapping[str, Any], client: Any, respond: Respond, org_id: str,
-                         rebuild: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
-        if _in_view(body):
-            now = self.ctx.now()
-            with self.ctx.read() as (session, app_id):
-                detail = read_service.org_detail(session, app_id, org_id, now, self.ctx.cfg)
+    def _update_in_place(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond,
+                         org_id: str, rebuild: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        kind = _view_type(body)
+        if kind == "home":
+            publish_home(self.ctx, client, _user(body))
+            return
+        if kind == "modal":
+            detail, now = self._detail(org_id)
             view = body["view"]
-            client.views_update(view_id=view["id"], hash=view.get("hash"),
-                                view=org_detail_modal(detail, now, self.ctx.cfg))
+            new_view = (org_detail_modal(detail, now, self.ctx.cfg) if detail is not None
+                        else modal_view(NOTICE_TITLE, [section("That org no longer exists.")]))
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)
             return
         blocks = _original_blocks(body)
         if blocks is not None:
@@ -163,19 +213,11 @@ class Interactions:
                 text = (body.get("message") or {}).get("text") or "SaaS Tracker"
                 respond(text=text, blocks=new_blocks, replace_original=True)
                 return
-        self._rerun_last_query(body, respond)
-
-    def _rerun_last_query(self, body: Mapping[str, Any], respond: Respond) -> None:
-        """Ephemeral originals: run the person's last query again and replace the reply."""
-        channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id", "")
-        last = self.last.get(_user(body), channel)
-        replacing = _ReplaceOriginal(respond)
-        if last is None:
-            respond(text="Done.", response_type="ephemeral", replace_original=False)
-        elif last[0] == "/signals":
-            signals_command(self.ctx, last[1], _user(body), replacing)
+        query = act.query_from_block_id(action.get("block_id"))
+        if query:
+            run_command_text(self.ctx, query, _user(body), _ReplaceOriginal(respond))
         else:
-            org_command(self.ctx, last[1], replacing)
+            respond(text="Done.", response_type="ephemeral", replace_original=False)
 
 
 class _ReplaceOriginal:
@@ -188,8 +230,8 @@ class _ReplaceOriginal:
         return self._respond(**{**message, "replace_original": True})
 
 
-def register(app: Any, ctx: BotContext, last_queries: LastQueries) -> None:
-    handlers = Interactions(ctx, last_queries)
+def register(app: Any, ctx: BotContext) -> None:
+    handlers = Interactions(ctx)
     routes: dict[str, Callable[..., None]] = {
         act.ORG_OPEN: handlers.open_org,
         act.ORG_PICK: handlers.open_org,
@@ -198,20 +240,17 @@ def register(app: Any, ctx: BotContext, last_queries: LastQueries) -> None:
         CELL_LIST: handlers.list_cell,
     }
     for action_id, run in routes.items():
-        app.action(action_id)(_listener(action_id, run))
+        app.action(action_id)(_listener(handlers, action_id, run))
 
 
-def _listener(action_id: str, run: Callable[..., None]) -> Callable[..., None]:
+def _listener(handlers: Interactions, action_id: str, run: Callable[..., None]) -> Callable[..., None]:
     # Bolt passes listener arguments by parameter name, so the bound values live in a closure.
     def listener(ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], client: Any,
                  respond: Respond) -> None:
         ack()
         try:
             run(body, action, client, respond)
-        except act.ActionValueError as exc:
-            log.warning("click %s with a payload this app did not build: %s", action_id, exc)
-            respond(**error_message("That button can't be used any more; run the command again."))
-        except Exception as exc:
-            reply_error(respond, exc, f"click {action_id}")
+        except Exception as exc:  # every failure becomes a logged explanation for the clicker
+            handlers.fail(body, client, respond, exc, f"click {action_id}")
 
     return listener
