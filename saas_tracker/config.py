@@ -137,6 +137,9 @@ class PriorityConfig:
         }
     )
     base_points: float = field(default=20.0, metadata=_rng(0, 100))
+    # Severity is raised to this power before it earns points (1 = linear). Below 1 the first
+    # steps past a threshold count most: health 20 is already serious, not "half of health 0".
+    severity_curve: float = field(default=0.5, metadata=_rng(0.05, 5))
     severity_points: float = field(default=35.0, metadata=_rng(0, 100))
     revenue_points: float = field(default=45.0, metadata=_rng(0, 100))
     # Severity saturates smoothly, x / (x + half): it keeps rising with the strength of the

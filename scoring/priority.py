@@ -5,13 +5,18 @@ Formula
 For a signal of type ``t`` on an org with MRR ``m`` and severity ``s``::
 
     r        = m / (m + priority.revenue_half_mrr)                      (0 for m <= 0)
-    priority = type_weight[t] × (base_points + severity_points × s + revenue_points × r)
+    priority = type_weight[t] × (base_points + severity_points × s^c + revenue_points × r)
+
+with ``c = priority.severity_curve`` (default 0.5): the first steps past a threshold count
+most — health 20 is already a serious case, not "half as bad" as health 0.
 
 clipped to 0..100 and rounded to one decimal. With the defaults (weights 1.0 / 0.95 / 0.9
-/ 0.8, points 20 + 35 + 45, half MRR $5,000): an org with $5,000 MRR and severity 0.5 on a
-Revenue at risk signal gets 1.0 × (20 + 17.5 + 22.5) = 60; a $24,000 org at health 23
-(s = 17/40) gets 20 + 14.9 + 37.2 = 72.1. Revenue carries more points than severity:
-revenue teams work the money first.
+/ 0.8, points 20 + 35 + 45, half MRR $5,000, curve 0.5): an org with $5,000 MRR and
+severity 0.25 on a Revenue at risk signal (health 30) gets 1.0 × (20 + 35·0.5 + 45·0.5) =
+60; a $24,000 org at health 20 (s = 0.5) gets 20 + 24.7 + 37.2 = 82.0, enough for a
+real-time alert (80). Revenue carries more points than severity: revenue teams work the
+money first. Expansion's weight 0.8 keeps it below the alert threshold: growth can wait
+for the weekly digest.
 
 Terms
 -----
@@ -45,7 +50,8 @@ each severity is a strictly increasing function of the strength of its condition
 positive multiple of the distance past the threshold, or x / (x + k) which has derivative
 k / (x + k)² > 0). Priority is an affine function of ``s`` and ``r`` with positive
 coefficients, so for the same condition more MRR ranks strictly higher, and for the same MRR
-a stronger condition ranks strictly higher — before rounding. Rounding to one decimal keeps
+a stronger condition ranks strictly higher — before rounding (``s^c`` with ``c > 0`` is
+strictly increasing on [0, 1], so the curve keeps the order). Rounding to one decimal keeps
 the order but may merge two close values into a tie (never a swap); clipping at 100 can tie
 values only when a deployment configures points that add up to more than 100.
 ``priority_unrounded`` exposes the exact value for "why this rank" and for the tests.
@@ -191,7 +197,8 @@ def priority_breakdown(
     p = cfg.priority
     types = signal_type.set_axis(index) if isinstance(signal_type, pd.Series) else signal_type
     weight = _type_weight(types, index, cfg)
-    sev_pts = p.severity_points * s
+    curved = s ** p.severity_curve
+    sev_pts = p.severity_points * curved
     rev_pts = p.revenue_points * r
     raw = (weight * (p.base_points + sev_pts + rev_pts)).clip(0.0, 100.0)
     return pd.DataFrame(
@@ -199,6 +206,7 @@ def priority_breakdown(
             "type_weight": weight,
             "base_points": float(p.base_points),
             "severity": s,
+            "severity_curved": curved,
             "severity_points": sev_pts,
             "revenue_factor": r,
             "revenue_points": rev_pts,

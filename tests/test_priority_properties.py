@@ -38,7 +38,8 @@ from scoring.priority import (
 from scoring.signals import evaluate_signals
 
 # The arithmetic below is pinned on round numbers; the shipped defaults are pinned separately.
-CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, severity_points=40.0, revenue_points=40.0))
+CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, severity_points=40.0, revenue_points=40.0,
+                                    severity_curve=1.0))
 
 types = st.sampled_from(SIGNAL_TYPES)
 severities = st.floats(min_value=0.0, max_value=1.0)
@@ -64,10 +65,12 @@ def test_formula_worked_example() -> None:
 
 
 def test_default_formula_worked_example() -> None:
-    # Defaults: r = 5000 / (5000 + 5000) = 0.5; 1.0 × (20 + 35·0.5 + 45·0.5) = 60;
-    # $24,000 at health 23: s = 17/40, r = 24/29 → 20 + 14.875 + 37.241 = 72.1
-    assert priority_breakdown(REVENUE_AT_RISK, 0.5, 5000.0, Config()).iloc[0]["priority"] == 60.0
-    assert _p(REVENUE_AT_RISK, 17 / 40, 24000.0, Config())[1] == 72.1
+    # Defaults: r = 5000 / (5000 + 5000) = 0.5; s = 0.25 → √s = 0.5; 20 + 35·0.5 + 45·0.5 = 60;
+    # $24,000 at health 20: s = 0.5, √s = 0.7071, r = 24/29 → 20 + 24.749 + 37.241 = 82.0
+    assert priority_breakdown(REVENUE_AT_RISK, 0.25, 5000.0, Config()).iloc[0]["priority"] == 60.0
+    assert _p(REVENUE_AT_RISK, 0.5, 24000.0, Config())[1] == 82.0
+    # Expansion can't reach the default alert threshold (80): 0.8 × at most 100.
+    assert _p(EXPANSION_CANDIDATE, 1.0, 1e9, Config())[0] < 80.0
 
 
 def test_type_weights_scale_priority() -> None:

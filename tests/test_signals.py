@@ -26,7 +26,8 @@ from scoring.signals import SIGNAL_COLUMNS, evaluate_signals, org_priority
 
 # Priority numbers here are pinned on the round-number formula (half MRR $2,000, 40/40 points);
 # the shipped defaults are pinned in test_priority_properties.py.
-CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, severity_points=40.0, revenue_points=40.0))
+CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, severity_points=40.0, revenue_points=40.0,
+                                    severity_curve=1.0))
 SECOND = pd.Timedelta(seconds=1)
 
 
@@ -305,7 +306,7 @@ def test_columns_order_and_ranking() -> None:
 def test_ties_on_one_org_follow_signal_type_order() -> None:
     # No severity points and equal type weights: every signal of an org has the same priority.
     cfg = Config(priority=PriorityConfig(type_weight=dict.fromkeys(SIGNAL_TYPES, 1.0), severity_points=0.0,
-                                         revenue_half_mrr=2000.0, revenue_points=40.0))
+                                         revenue_half_mrr=2000.0, revenue_points=40.0, severity_curve=1.0))
     s = run(
         {"b": {"mrr": 2000.0, "recent_events": 0, "previous_events": 100, "last_seen": AS_OF - 30 * DAY}},
         {"b": {"health": 20.0, "usage_change": -1.0}},
