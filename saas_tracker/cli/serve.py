@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -13,6 +14,8 @@ from saas_tracker.cli.common import get_config, get_session_factory
 from saas_tracker.config import Secrets
 
 log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 8
 
 
 def _require(value: str | None, name: str, why: str) -> str:
@@ -58,7 +61,9 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
         migrations.upgrade(secrets.database_url)
     factory = get_session_factory(ctx)
     client = make_web_client(token, resolve_api_url(cfg))
-    app = create_app(cfg, factory, client, signing_secret)
+    # Our own pool for the work after each ack, so a shutdown can let it finish.
+    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener")
+    app = create_app(cfg, factory, client, signing_secret, listener_executor=executor)
 
     scheduler = None
     if not no_scheduler:
@@ -93,5 +98,6 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
             click.echo("connecting to Slack in Socket Mode")
             SocketModeHandler(app, secrets.slack_app_token).start()
     finally:
+        executor.shutdown(wait=True)  # answers already acknowledged still go out
         if scheduler is not None:
             scheduler.shutdown(wait=False)
