@@ -223,9 +223,9 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
 
     recent_mult = np.select([pattern == GROWING, pattern == DROPPED], [between(1.4, 2.0, 5), between(0.08, 0.45, 5)],
                             between(0.9, 1.1, 5))
-    decline = np.select([pattern == DECLINING, pattern == CHURNED], [between(0.3, 0.7, 6), between(0.2, 0.5, 6)], 0.0)
+    decline = np.select([pattern == DECLINING, pattern == CHURNED], [between(0.3, 0.7, 6), between(0.6, 0.9, 6)], 0.0)
     quiet_from = np.minimum(15 + np.floor(u[7] * 46), max(days - 10, 16)).astype(int)  # 15..60 days silent
-    churn_d = (28 + np.floor(u[7] * 63)).astype(int)  # subscription ended 28..90 days ago
+    churn_d = (10 + np.floor(u[7] * 81)).astype(int)  # subscription ended 10..90 days ago
     trial_d = (5 + np.floor(u[7] * 21)).astype(int)  # trial started 5..25 days ago
     gap_hi = (60 + np.floor(u[6] * 41)).astype(int)
     gap_lo = (15 + np.floor(u[7] * 26)).astype(int)
