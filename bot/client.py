@@ -4,13 +4,21 @@ slack_sdk retries only connection errors by default; a digest that hits Slack's
 1-message-per-second-per-channel limit or a 503 would simply fail. This client also waits
 out 429s (honouring Retry-After) and retries 500/503, and its base URL is configurable so
 tests and staging can point it at a local Slack API stand-in (SPEC §7).
+
+Those server-error and connection retries are only safe for calls that change nothing. A
+chat.postMessage that times out or gets a 5xx may well have posted, and the SDK would
+silently post it again, so the posting paths (digest, alerts) send through
+``posting_client``: rate-limit retries only (a 429 means nothing was posted); any other
+failure reaches the caller, which looks in the channel history before trying again.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import (
@@ -44,7 +52,11 @@ def retry_handlers(
     server_error_retries: int = DEFAULT_SERVER_ERROR_RETRIES,
     connection_retries: int = DEFAULT_CONNECTION_RETRIES,
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+    posting: bool = False,
 ) -> list[RetryHandler]:
+    """The SDK's own retries; ``posting`` keeps only the rate-limit one (see the module doc)."""
+    if posting:
+        return [RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)]
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor)
     return [
         ConnectionErrorRetryHandler(max_retry_count=connection_retries, interval_calculator=interval),
@@ -63,8 +75,10 @@ def make_web_client(
     connection_retries: int = DEFAULT_CONNECTION_RETRIES,
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
     logger: logging.Logger | None = None,
+    posting: bool = False,
 ) -> WebClient:
-    """A WebClient that retries rate limits, 500/503 and connection errors.
+    """A WebClient that retries rate limits, 500/503 and connection errors (with `posting`,
+    rate limits only: the client for sending messages, see the module doc).
 
     `base_url` None means resolve_api_url() (SLACK_API_URL, else Slack's own URL); pass
     resolve_api_url(cfg) to honour the config file's slack.api_url.
@@ -79,5 +93,21 @@ def make_web_client(
             server_error_retries=server_error_retries,
             connection_retries=connection_retries,
             backoff_factor=backoff_factor,
+            posting=posting,
         ),
     )
+
+
+def posting_client(client: Any) -> Any:
+    """`client` as a posting client: the same token, URL and timeout, keeping only its
+    rate-limit retries. The delivery services call this on whatever client they are given
+    (the app's shared one retries 5xx for the reads and clicks that are safe to repeat)."""
+    handlers = getattr(client, "retry_handlers", None)
+    if handlers is None:
+        return client
+    kept = [h for h in handlers if isinstance(h, RateLimitErrorRetryHandler)]
+    if len(kept) == len(handlers):
+        return client
+    poster = copy.copy(client)
+    poster.retry_handlers = kept
+    return poster

@@ -15,6 +15,12 @@ Failures, and why nothing is silently lost:
   with backoff (``slack.digest_post_attempts``). If it still fails the claim becomes
   ``retry``: the next run inside the grace period (the periodic check every
   ``slack.outbox_flush_minutes``, or a restart) takes it over and posts.
+* A 5xx, timeout or dropped connection may come *after* Slack posted the message, so the
+  post goes through a client without the SDK's own 5xx/connection retries
+  (``bot.client.posting_client``), and every retry after such a failure first looks for
+  the digest's metadata in the channel history, exactly as a takeover does: when it is
+  there, its ts is recorded and nothing is posted again. A rate limit (nothing was posted)
+  is retried without looking.
 * A permanent failure (channel not found, bot not in channel, bad token, bad request) makes
   the claim ``failed`` with the error; runs do not retry it by themselves (they would fail
   the same way), ``saas-tracker digest --now`` does once the cause is fixed.
@@ -45,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import ChannelNotFound, resolver_for
+from bot.client import posting_client
 from saas_tracker import read_service
 from saas_tracker.config import Config
 from saas_tracker.digest_schedule import current_period, digest_timezone
@@ -52,7 +59,7 @@ from saas_tracker.slack_delivery import (
     SendFailure,
     backoff_delay,
     describe_failure,
-    find_message_with_metadata,
+    look_for_earlier_post,
     post_message,
 )
 from saas_tracker.digest_view import Digest
@@ -286,15 +293,7 @@ def post_weekly_digest(
         log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: skipped, %s", period, channel_name, why)
         return DigestOutcome(SKIPPED, period, channel, why)
 
-    if claim.taken_over:
-        ts = _already_posted_ts(client, channel, digest.application, period, claim.since)
-        if ts is not None:
-            _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
-            reason = f"found in the channel already (ts {ts}): recorded, not posted again"
-            log.warning("digest %s for %s: %s", period, channel_name, reason)
-            return DigestOutcome(SKIPPED, period, channel, reason, ts)
-
-    return _post_claimed(factory, client, cfg, claim.id, claimed_by, channel, period, message,
+    return _post_claimed(factory, client, cfg, claim, claimed_by, channel, period, message,
                          digest_metadata(digest.application, period), now, sleep)
 
 
@@ -302,50 +301,78 @@ def _with_period(digest: Digest, period: str) -> Digest:
     return digest if digest.period == period else replace(digest, period=period)
 
 
-def _already_posted_ts(client: Any, channel: str, application: str, period: str,
-                       since: dt.datetime) -> str | None:
-    try:
-        return find_message_with_metadata(client, channel, DIGEST_EVENT_TYPE,
-                                          {"application": application, "period": period}, since)
-    except Exception as exc:  # no history scope, Slack down: posting again beats posting nothing
-        log.warning("digest %s: could not read %s history to check for an earlier post (%s); posting",
-                    period, channel, describe_failure(exc).error)
-        return None
-
-
-def _post_claimed(factory: sessionmaker[Session], client: Any, cfg: Config, claim_id: int, claimed_by: str,
+def _post_claimed(factory: sessionmaker[Session], client: Any, cfg: Config, claim: _Claim, claimed_by: str,
                   channel: str, period: str, message: dict[str, Any], metadata: dict[str, Any],
                   now: dt.datetime, sleep: Callable[[float], None]) -> DigestOutcome:
-    failure: SendFailure | None = None
+    """Post, retrying in-process; whenever an earlier post may have gone through (a taken-over
+    claim, or an attempt that failed ambiguously) look in the channel history first."""
+    poster = posting_client(client)
+    failure: SendFailure | None = None  # the last failure, of a post or of a history read
+    ambiguous: SendFailure | None = None  # our last post that may have gone through
+    unsure = claim.taken_over  # the previous poster may have posted before it died
     attempts = cfg.slack.digest_post_attempts
     for attempt in range(1, attempts + 1):
+        if unsure:
+            earlier = look_for_earlier_post(client, channel, metadata, claim.since)
+            if earlier.ts is not None:
+                _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now,
+                              message_ts=earlier.ts, error=None)
+                if ambiguous is None:  # a takeover: the earlier poster's message
+                    reason = f"found in the channel already (ts {earlier.ts}): recorded, not posted again"
+                    log.warning("digest %s for %s: %s", period, channel, reason)
+                    return DigestOutcome(SKIPPED, period, channel, reason, earlier.ts)
+                reason = (f"posted (ts {earlier.ts}): the attempt that failed with {ambiguous.error} "
+                          "had gone through; not posted again")
+                log.warning("digest %s for %s: %s", period, channel, reason)
+                return DigestOutcome(POSTED, period, channel, reason, earlier.ts)
+            if earlier.unknown:
+                assert earlier.failure is not None
+                failure = replace(earlier.failure, error=f"{earlier.failure.error} reading the channel history")
+                log.warning("digest %s: can't tell whether an earlier post went through (%s); not posting yet",
+                            period, failure.error)
+                if not _wait_to_retry(cfg, attempt, attempts, failure, sleep):
+                    break
+                continue
+            if earlier.failure is not None:  # no history scope, say: a second copy beats none
+                log.warning("digest %s: could not read %s history to check for an earlier post (%s); posting",
+                            period, channel, earlier.failure.error)
         try:
-            ts = post_message(client, channel, message, metadata=metadata)
+            ts = post_message(poster, channel, message, metadata=metadata)
         except Exception as exc:
             failure = describe_failure(exc)
+            if failure.may_have_posted:
+                ambiguous, unsure = failure, True
             log.warning("digest %s: post attempt %d/%d failed: %s (%s)", period, attempt, attempts,
                         failure.error, failure.category.value)
-            if not failure.retryable or attempt == attempts:
+            if not _wait_to_retry(cfg, attempt, attempts, failure, sleep):
                 break
-            # Every wait stays well inside the stale-claim window, so a live poster is never
-            # mistaken for a dead one; a longer Retry-After releases the claim to the next run.
-            cap = cfg.slack.digest_claim_stale_minutes * 60 / (2 * attempts)
-            delay = backoff_delay(attempt, cfg.slack.digest_retry_seconds, cap, failure.retry_after)
-            if delay > cap:
-                break
-            sleep(delay)
             continue
-        _finish_claim(factory, claim_id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
+        _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
         log.info("digest %s posted to %s (ts %s)", period, channel, ts)
         return DigestOutcome(POSTED, period, channel, "posted", ts)
 
     assert failure is not None
     status = CLAIM_RETRY if failure.retryable else CLAIM_FAILED
     error = f"{failure.category.value}: {failure.error}"
-    _finish_claim(factory, claim_id, claimed_by, status=status, error=error)
+    _finish_claim(factory, claim.id, claimed_by, status=status, error=error)
     if failure.retryable:
         log.error("digest %s not posted after %d attempts (%s); the next run within the grace period retries",
                   period, attempts, error)
     else:
         log.error("digest %s not posted: %s; fix it and run `saas-tracker digest --now`", period, error)
     return DigestOutcome(FAILED, period, channel, error)
+
+
+def _wait_to_retry(cfg: Config, attempt: int, attempts: int, failure: SendFailure,
+                   sleep: Callable[[float], None]) -> bool:
+    """Sleep before the next in-process attempt; False when there is none to make."""
+    if not failure.retryable or attempt == attempts:
+        return False
+    # Every wait stays well inside the stale-claim window, so a live poster is never
+    # mistaken for a dead one; a longer Retry-After releases the claim to the next run.
+    cap = cfg.slack.digest_claim_stale_minutes * 60 / (2 * attempts)
+    delay = backoff_delay(attempt, cfg.slack.digest_retry_seconds, cap, failure.retry_after)
+    if delay > cap:
+        return False
+    sleep(delay)
+    return True

@@ -12,14 +12,23 @@ once without sending a row twice: on PostgreSQL with ``SELECT … FOR UPDATE SKI
 on SQLite with a compare-and-set ``UPDATE … WHERE status = 'pending'`` whose row count says
 who won. The network call happens outside any transaction. A claimed row's
 ``next_attempt_at`` is set to a lease expiry: if the process dies mid-send, the row is
-claimable again once the lease runs out. (If it died after Slack accepted the message, that
-one alert is sent twice: a duplicate alert is preferred to a lost one.)
+claimable again once the lease runs out.
+
+No alert twice: a 5xx, timeout or dropped connection may come after Slack posted the
+message, so posts go through a client without the SDK's own 5xx/connection retries
+(``bot.client.posting_client``) and carry message metadata with the outbox id. Before
+re-sending a row whose last attempt failed that way (``retryable`` in ``last_error``), or
+whose sender died mid-send, the channel history is searched for that metadata: when the
+message is there the row is recorded as sent with its ts. When the history can't be read
+for a passing reason the row waits for the next attempt; when it can't be read at all (no
+history scope) the alert is sent, a duplicate being preferred to a lost alert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +39,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels import resolver_for
 from bot.slack_errors import ErrorCategory
 from saas_tracker.config import Config
-from saas_tracker.slack_delivery import backoff_delay, describe_failure, post_message
+from bot.client import posting_client
+from saas_tracker.slack_delivery import (
+    SendFailure,
+    backoff_delay,
+    describe_failure,
+    look_for_earlier_post,
+    post_message,
+)
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -43,6 +59,19 @@ OUTBOX_STATUSES = (PENDING, SENDING, SENT, FAILED)
 
 # How long a claimed row may stay 'sending' before another flush presumes its sender dead.
 SENDING_LEASE = dt.timedelta(minutes=10)
+
+ALERT_EVENT_TYPE = "saas_tracker_alert"
+# A last_error saying the last send may have posted after all (see _error_text).
+_MAY_HAVE_POSTED = re.compile(rf"^(gave up after \d+ attempts; last: )?{ErrorCategory.RETRYABLE.value}: ")
+
+
+def alert_metadata(outbox_id: int) -> dict[str, Any]:
+    """Slack message metadata that lets a re-send recognise the row's message already posted."""
+    return {"event_type": ALERT_EVENT_TYPE, "event_payload": {"outbox_id": outbox_id}}
+
+
+def _error_text(failure: SendFailure) -> str:
+    return f"{failure.category.value}: {failure.error}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +102,10 @@ class _Claimed:
     channel: str
     payload: dict[str, Any]
     attempts: int
+    created_at: dt.datetime
+    last_error: str | None
+    # An earlier send may have posted: it failed ambiguously, or its sender died mid-send.
+    unsure: bool
 
 
 def _due(now: dt.datetime):
@@ -94,8 +127,10 @@ def _claim_next(factory: sessionmaker[Session], now: dt.datetime, skip_ids: set[
             row = session.scalar(stmt)
             if row is None:
                 return None
-            claimed = _Claimed(row.id, row.channel, dict(row.payload), row.attempts)
             was = row.status
+            unsure = was == SENDING or bool(row.last_error and _MAY_HAVE_POSTED.match(row.last_error))
+            claimed = _Claimed(row.id, row.channel, dict(row.payload), row.attempts, row.created_at,
+                               row.last_error, unsure)
             won = session.execute(
                 update(Outbox)
                 .where(Outbox.id == row.id, Outbox.status == was, Outbox.next_attempt_at == row.next_attempt_at)
@@ -127,39 +162,80 @@ def deliver_outbox(factory: sessionmaker[Session], client: Any, now: dt.datetime
     handled: set[int] = set()
     rate_limited: set[str] = set()
     resolver = resolver_for(client)
+    poster = posting_client(client)
     while limit is None or len(handled) < limit:
         row = _claim_next(factory, now, handled, rate_limited)
         if row is None:
             break
         handled.add(row.id)
         attempts = row.attempts + 1
+        metadata = alert_metadata(row.id)
         try:
-            ts = post_message(client, resolver.resolve(row.channel), row.payload)
+            channel = resolver.resolve(row.channel)
+            if row.unsure and _found_earlier_post(factory, client, row, channel, metadata, now, report):
+                continue
+            ts = post_message(poster, channel, row.payload, metadata=metadata)
+        except _HistoryUnreadable as exc:
+            # Still unsure: recorded as a retryable failure, so the next attempt looks again.
+            unread = SendFailure(ErrorCategory.RETRYABLE, f"{exc.failure.error} reading the channel history "
+                                 "(an earlier send may have posted)", exc.failure.retry_after)
+            _failed(factory, row, unread, now, policy, report, rate_limited)
+            continue
         except Exception as exc:
-            failure = describe_failure(exc)
-            error = f"{failure.category.value}: {failure.error}"
-            if failure.retryable and attempts < policy.max_attempts:
-                delay = backoff_delay(attempts, policy.backoff_seconds, policy.backoff_max_seconds,
-                                      failure.retry_after)
-                _settle(factory, row.id, status=PENDING, attempts=attempts, last_error=error,
-                        next_attempt_at=now + dt.timedelta(seconds=delay))
-                report.retrying.append(row.id)
-                if failure.category == ErrorCategory.RATE_LIMITED:
-                    rate_limited.add(row.channel)
-                log.warning("outbox %s to %s: attempt %d failed (%s); retrying in %.0f s",
-                            row.id, row.channel, attempts, error, delay)
-            else:
-                if failure.retryable:
-                    error = f"gave up after {attempts} attempts; last: {error}"
-                _settle(factory, row.id, status=FAILED, attempts=attempts, last_error=error, next_attempt_at=now)
-                report.failed.append(row.id)
-                log.error("outbox %s to %s failed: %s (see `saas-tracker outbox --status failed`)",
-                          row.id, row.channel, error)
+            _failed(factory, row, describe_failure(exc), now, policy, report, rate_limited)
             continue
         _settle(factory, row.id, status=SENT, attempts=attempts, sent_at=now, message_ts=ts, next_attempt_at=now)
         report.sent.append(row.id)
         log.info("outbox %s sent to %s (ts %s)", row.id, row.channel, ts)
     return report
+
+
+class _HistoryUnreadable(Exception):
+    def __init__(self, failure: SendFailure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+def _found_earlier_post(factory: sessionmaker[Session], client: Any, row: _Claimed, channel: str,
+                        metadata: dict[str, Any], now: dt.datetime, report: DeliveryReport) -> bool:
+    """True when the row's message is already in the channel (then recorded as sent). Raises
+    _HistoryUnreadable when the history can't be read for now: better wait than post twice."""
+    earlier = look_for_earlier_post(client, channel, metadata, row.created_at)
+    if earlier.ts is not None:
+        _settle(factory, row.id, status=SENT, sent_at=now, message_ts=earlier.ts, next_attempt_at=now)
+        report.sent.append(row.id)
+        log.warning("outbox %s: found in %s already (ts %s) after %s; recorded as sent, not sent again",
+                    row.id, row.channel, earlier.ts, row.last_error or "its sender stopped mid-send")
+        return True
+    if earlier.unknown:
+        assert earlier.failure is not None
+        raise _HistoryUnreadable(earlier.failure)
+    if earlier.failure is not None:
+        log.warning("outbox %s: could not read %s history to check for an earlier post (%s); sending",
+                    row.id, row.channel, earlier.failure.error)
+    return False
+
+
+def _failed(factory: sessionmaker[Session], row: _Claimed, failure: SendFailure, now: dt.datetime,
+            policy: RetryPolicy, report: DeliveryReport, rate_limited: set[str]) -> None:
+    """Settle a row whose attempt failed: pending with backoff, or failed with the reason."""
+    attempts = row.attempts + 1
+    error = _error_text(failure)
+    if failure.retryable and attempts < policy.max_attempts:
+        delay = backoff_delay(attempts, policy.backoff_seconds, policy.backoff_max_seconds, failure.retry_after)
+        _settle(factory, row.id, status=PENDING, attempts=attempts, last_error=error,
+                next_attempt_at=now + dt.timedelta(seconds=delay))
+        report.retrying.append(row.id)
+        if failure.category == ErrorCategory.RATE_LIMITED:
+            rate_limited.add(row.channel)
+        log.warning("outbox %s to %s: attempt %d failed (%s); retrying in %.0f s",
+                    row.id, row.channel, attempts, error, delay)
+        return
+    if failure.retryable:
+        error = f"gave up after {attempts} attempts; last: {error}"
+    _settle(factory, row.id, status=FAILED, attempts=attempts, last_error=error, next_attempt_at=now)
+    report.failed.append(row.id)
+    log.error("outbox %s to %s failed: %s (see `saas-tracker outbox --status failed`)", row.id, row.channel, error)
 
 
 def list_outbox(session: Session, status: str | None = None, limit: int = 50) -> Sequence[Outbox]:

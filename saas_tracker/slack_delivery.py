@@ -4,6 +4,12 @@ Both delivery paths (the weekly digest and the alert outbox) go through here, so
 on which failures are worth retrying and how long to wait: a rate limit waits at least
 Slack's Retry-After, a server or network error backs off exponentially, and a channel, auth
 or request error is final until a person fixes its cause.
+
+A post that failed *ambiguously* (a 5xx, a timeout, a dropped connection: Slack may have
+posted it before the failure) is never simply sent again. Every post carries message
+metadata naming what it is, and before trying again the sender looks for that metadata in
+the channel's recent history (``look_for_earlier_post``); a rate limit or an API error says
+nothing was posted, so those are retried straight away.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ _HISTORY_PAGE_SIZE = 200
 # Slack's clock and ours may differ by a little: search history from a bit before the claim.
 _HISTORY_SLACK = dt.timedelta(minutes=1)
 
+
 @dataclass(frozen=True)
 class SendFailure:
     category: ErrorCategory
@@ -30,6 +37,28 @@ class SendFailure:
     @property
     def retryable(self) -> bool:
         return is_retryable(self.category)
+
+    @property
+    def may_have_posted(self) -> bool:
+        """A 5xx, timeout or dropped connection leaves open whether Slack posted; a rate
+        limit or an API error (an answer from Slack) says it did not."""
+        return self.category == ErrorCategory.RETRYABLE
+
+
+@dataclass(frozen=True)
+class EarlierPost:
+    """What the channel history says about an earlier attempt at the same message."""
+
+    ts: str | None = None  # the message, when it is there
+    failure: SendFailure | None = None  # the history could not be read
+
+    @property
+    def unknown(self) -> bool:
+        """History unreadable for a passing reason (rate limit, 5xx): ask again later
+        rather than risk a second copy. A lasting reason (no history scope, the bot not
+        in the channel) is not worth waiting for: the caller posts, a duplicate being
+        better than a message never sent."""
+        return self.failure is not None and self.failure.retryable
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -102,3 +131,13 @@ def find_message_with_metadata(client: Any, channel: str, event_type: str, paylo
         if not cursor:
             return None
     return None
+
+
+def look_for_earlier_post(client: Any, channel: str, metadata: Mapping[str, Any], since: dt.datetime) -> EarlierPost:
+    """Is the message tagged with `metadata` ({"event_type", "event_payload"}) already in
+    `channel`, posted since `since`? Never raises: a history failure is part of the answer."""
+    try:
+        ts = find_message_with_metadata(client, channel, metadata["event_type"], metadata["event_payload"], since)
+    except Exception as exc:
+        return EarlierPost(failure=describe_failure(exc))
+    return EarlierPost(ts=ts)

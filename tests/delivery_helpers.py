@@ -1,16 +1,19 @@
 """Shared by the digest, alert, outbox and scheduler tests: hand-made orgs the real scan
-turns into signals, and a Slack stand-in that also keeps message metadata and answers
-conversations.history (what a digest takeover reads to avoid posting twice)."""
+turns into signals, and a Slack stand-in that also keeps message metadata, answers
+conversations.history (what a digest takeover or a retry reads to avoid posting twice) and
+can fail a chat.postMessage *after* posting it (a 5xx or timeout Slack had already acted on)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from slack_stub import SlackStub
+from slack_stub import Failure, SlackStub
 from storage.db import get_or_create_application
 from storage.models import Org, Outbox, Subscription, UsageDaily, UsageDailyUser
 
@@ -63,8 +66,47 @@ def add_outbox(factory: sessionmaker[Session], text: str, *, channel: str = "#cu
         return row.id
 
 
+@dataclass
+class _PostedAnyway(Failure):
+    """A scripted failure whose request still took effect."""
+
+
 class HistoryStub(SlackStub):
-    """The stand-in plus message metadata and conversations.history, as Slack has them."""
+    """The stand-in plus message metadata and conversations.history, as Slack has them.
+
+    `clock` (settable) is the Slack server's time: messages get a ts from it, as Slack's
+    do, so a history search "since" a test's logical time finds them. None keeps the base
+    stand-in's ts counter (from 2023)."""
+
+    def __init__(self, *args: Any, clock: dt.datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+        self._taken = threading.local()  # the failure scripted for the request this thread serves
+
+    def fail_after_posting(self, *, status: int = 500, error: str | None = None, times: int = 1) -> None:
+        """The next `times` chat.postMessage calls post the message, then answer with an error
+        anyway (HTTP `status`, error defaults to internal_error): what makes a blind retry
+        post twice."""
+        failure = _PostedAnyway(error=error or "internal_error", status=status, retry_after=None, body=None, delay=0.0)
+        with self._lock:
+            for _ in range(times):
+                self._failures["chat.postMessage"].append(failure)
+
+    def _take_failure(self, method: str) -> Failure | None:
+        failure = super()._take_failure(method)
+        self._taken.failure = failure
+        return failure
+
+    def _record(self, call: Any) -> None:
+        failure, self._taken.failure = getattr(self._taken, "failure", None), None
+        if isinstance(failure, _PostedAnyway):  # recorded before the error is answered
+            self.handle_api(call.method, dict(call.args), call.token)
+        super()._record(call)
+
+    def _next_ts(self) -> str:
+        if self.clock is None:
+            return super()._next_ts()
+        return f"{int(self.clock.timestamp())}.{next(self._ts):06d}"
 
     def _api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         result = super()._api_chat_postMessage(args)

@@ -330,6 +330,78 @@ def test_a_takeover_finds_the_digest_a_crashed_poster_already_posted(scanned, hi
     assert (claim.status, claim.message_ts) == ("posted", ts)
 
 
+def _apps_client(stub):
+    """The client `serve` and the CLI build: its SDK retries 5xx and connection errors (for
+    reads); the digest must post through it without those silent re-sends."""
+    return make_web_client(stub.token, stub.base_url, backoff_factor=0.01)
+
+
+def test_a_500_after_the_digest_was_posted_records_it_and_does_not_post_again(scanned, history_stub) -> None:
+    history_stub.clock = MONDAY_0900
+    history_stub.fail_after_posting(status=500)
+    sleeps: list[float] = []
+    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    (posted,) = history_stub.posted  # the message is in the channel once
+    ts = posted["ts"]
+    # One chat.postMessage (no silent SDK re-send of the 500), then the history check.
+    assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500]
+    (history,) = history_stub.calls_to("conversations.history")
+    assert history.args["channel"] == "C0CUSTSUCC"
+    assert sleeps == [5.0]
+    assert (out.status, out.message_ts) == ("posted", ts)
+    assert out.reason == (f"posted (ts {ts}): the attempt that failed with internal_error (HTTP 500) "
+                          "had gone through; not posted again")
+    (claim,) = _claims(scanned)
+    assert (claim.status, claim.message_ts, claim.error) == ("posted", ts, None)
+    # The next periodic check leaves the week alone.
+    again = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "w2")
+    assert again.status == "skipped" and len(history_stub.calls_to("chat.postMessage")) == 1
+
+
+def test_a_500_that_did_not_post_is_checked_then_posted_once(scanned, history_stub) -> None:
+    history_stub.clock = MONDAY_0900
+    history_stub.fail_next("chat.postMessage", status=500)
+    sleeps: list[float] = []
+    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500, 200]
+    assert len(history_stub.calls_to("conversations.history")) == 1  # looked (nothing), then posted
+    (posted,) = history_stub.posted
+    assert (out.status, out.reason, out.message_ts) == ("posted", "posted", posted["ts"])
+    assert sleeps == [5.0]
+    (claim,) = _claims(scanned)
+    assert (claim.status, claim.message_ts) == ("posted", posted["ts"])
+
+
+def test_a_429_is_retried_without_a_history_check_and_posted_once(scanned, history_stub) -> None:
+    """A 429 is Slack saying nothing was posted: the app's client waits Retry-After itself."""
+    history_stub.clock = MONDAY_0900
+    history_stub.fail_next("chat.postMessage", status=429, retry_after=1)
+    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=[].append)
+    assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [429, 200]
+    assert history_stub.calls_to("conversations.history") == []
+    (posted,) = history_stub.posted
+    assert (out.status, out.message_ts) == ("posted", posted["ts"])
+
+
+def test_history_unreadable_after_an_ambiguous_failure_posts_nothing_until_it_can_tell(scanned, history_stub) -> None:
+    """A 500 that posted, then history itself answering 500 twice: no second copy; the claim
+    waits for the next run, which finds the message."""
+    history_stub.clock = MONDAY_0900
+    history_stub.fail_after_posting(status=500)
+    history_stub.fail_next("conversations.history", status=500, times=2)
+    out = post_weekly_digest(scanned, _quiet_client(history_stub), CFG, MONDAY_0900, "w", sleep=[].append)
+    assert (out.status, out.reason) == ("failed", "retryable: internal_error (HTTP 500) reading the channel history")
+    assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
+    (claim,) = _claims(scanned)
+    assert claim.status == "retry"
+    later = post_weekly_digest(scanned, _quiet_client(history_stub), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2")
+    ts = history_stub.posted[0]["ts"]
+    assert (later.status, later.message_ts) == ("skipped", ts)
+    assert len(history_stub.calls_to("chat.postMessage")) == 1
+    (claim,) = _claims(scanned)
+    assert (claim.status, claim.message_ts) == ("posted", ts)
+
+
 def test_unknown_channel_fails_clearly_without_a_claim(scanned, slack_stub) -> None:
     cfg = dataclasses.replace(CFG, slack=dataclasses.replace(CFG.slack, digest_channel="#nowhere"))
     out = post_weekly_digest(scanned, _quiet_client(slack_stub), cfg, MONDAY_0900, "w")

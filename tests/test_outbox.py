@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
 
-from bot.client import make_web_client
-from delivery_helpers import add_outbox, outbox_rows
+from bot.client import make_web_client, posting_client
+from delivery_helpers import HistoryStub, add_outbox, outbox_rows
 from saas_tracker.cli import cli
 from saas_tracker.config import Config
-from saas_tracker.outbox_service import SENDING_LEASE, deliver_outbox
+from saas_tracker.outbox_service import ALERT_EVENT_TYPE, SENDING_LEASE, deliver_outbox
 from storage.db import make_engine, make_session_factory
 
 UTC = dt.timezone.utc
@@ -59,6 +59,7 @@ def test_429_then_success_with_the_apps_client_delivers_once(session_factory, sl
     assert report.sent == [row]
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [429, 200]
     assert [m["text"] for m in slack_stub.posted] == ["rate limited once"]
+    assert slack_stub.calls_to("conversations.history") == []  # a 429 posted nothing: no need to look
     ((_, status, attempts, _, error, ts),) = _state(session_factory)
     assert (status, attempts, error, ts) == ("sent", 1, None, slack_stub.posted[0]["ts"])
 
@@ -87,6 +88,7 @@ def test_429_is_retried_after_retry_after_and_delivered_once(session_factory, sl
     assert report.sent == [row]
     assert sorted(m["text"] for m in slack_stub.posted) == ["another channel", "rate limited", "same channel, next in line"]
     assert _state(session_factory)[0][:3] == (row, "sent", 2)
+    assert slack_stub.calls_to("conversations.history") == []
 
 
 def test_500_then_success_backs_off_exponentially(session_factory, slack_stub) -> None:
@@ -154,6 +156,107 @@ def test_a_row_left_sending_by_a_dead_worker_is_sent_after_its_lease(session_fac
     assert deliver_outbox(session_factory, client, NOW, CFG).sent == []
     assert deliver_outbox(session_factory, client, NOW + SENDING_LEASE, CFG).sent == [stuck]
     assert [m["text"] for m in slack_stub.posted] == ["sender died"]
+
+
+@pytest.fixture
+def history_stub():
+    with HistoryStub(clock=NOW) as stub:
+        yield stub
+
+
+def _apps_client(stub):
+    """The client `serve` builds: its SDK retries 5xx and connection errors (for reads)."""
+    return make_web_client(stub.token, stub.base_url, backoff_factor=0.01)
+
+
+def test_the_posting_client_keeps_only_the_rate_limit_retries(slack_stub) -> None:
+    """The app's client retries 5xx and dropped connections (safe for reads); posts go
+    through a copy that only waits out 429s, whatever client the services are handed."""
+    client = _apps_client(slack_stub)
+    poster = posting_client(client)
+    assert [type(h).__name__ for h in client.retry_handlers] == [
+        "ConnectionErrorRetryHandler", "RateLimitErrorRetryHandler", "ServerErrorRetryHandler"]
+    assert [type(h).__name__ for h in poster.retry_handlers] == ["RateLimitErrorRetryHandler"]
+    assert (poster.token, poster.base_url, poster.timeout) == (client.token, client.base_url, client.timeout)
+    assert posting_client(poster) is poster
+    built = make_web_client(slack_stub.token, slack_stub.base_url, posting=True)
+    assert [type(h).__name__ for h in built.retry_handlers] == ["RateLimitErrorRetryHandler"]
+
+
+def test_an_alert_whose_500_had_posted_is_recorded_as_sent_not_sent_again(session_factory, history_stub) -> None:
+    row = add_outbox(session_factory, "posted, then 500", at=NOW)
+    history_stub.fail_after_posting(status=500)
+    client = _apps_client(history_stub)
+    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
+    # One request: the SDK did not re-send the 500 by itself. The post is tagged with the row.
+    (first,) = history_stub.calls_to("chat.postMessage")
+    assert first.status == 500
+    assert first.args["metadata"] == {"event_type": ALERT_EVENT_TYPE, "event_payload": {"outbox_id": row}}
+    assert _state(session_factory)[0][1:5] == ("pending", 1, NOW + dt.timedelta(seconds=BASE),
+                                               "retryable: internal_error (HTTP 500)")
+    report = deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=BASE), CFG)
+    assert (report.sent, report.retrying, report.failed) == ([row], [], [])
+    (posted,) = history_stub.posted
+    assert posted["text"] == "posted, then 500"
+    assert len(history_stub.calls_to("chat.postMessage")) == 1
+    (history,) = history_stub.calls_to("conversations.history")
+    assert history.args["channel"] == "C0CUSTSUCC"
+    ((_, status, attempts, _, _, ts),) = _state(session_factory)
+    assert (status, attempts, ts) == ("sent", 1, posted["ts"])
+    assert outbox_rows(session_factory)[0].sent_at == NOW + dt.timedelta(seconds=BASE)
+
+
+def test_an_alert_whose_500_had_not_posted_is_checked_then_sent_once(session_factory, history_stub) -> None:
+    row = add_outbox(session_factory, "500, nothing posted", at=NOW)
+    history_stub.fail_next("chat.postMessage", status=500)
+    client = _apps_client(history_stub)
+    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=BASE), CFG).sent == [row]
+    assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500, 200]
+    assert len(history_stub.calls_to("conversations.history")) == 1
+    (posted,) = history_stub.posted
+    ((_, status, attempts, _, _, ts),) = _state(session_factory)
+    assert (status, attempts, ts) == ("sent", 2, posted["ts"])
+
+
+def test_a_429_alert_is_retried_and_sent_once_without_a_history_check(session_factory, history_stub) -> None:
+    row = add_outbox(session_factory, "rate limited", at=NOW)
+    history_stub.fail_next("chat.postMessage", status=429, retry_after=30)
+    client = _quiet_client(history_stub)
+    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=30), CFG).sent == [row]
+    assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [429, 200]
+    assert history_stub.calls_to("conversations.history") == []
+    assert [m["text"] for m in history_stub.posted] == ["rate limited"]
+
+
+def test_unreadable_history_after_an_ambiguous_failure_waits_instead_of_posting(session_factory, history_stub) -> None:
+    row = add_outbox(session_factory, "posted, then 500", at=NOW)
+    history_stub.fail_after_posting(status=500)
+    client = _quiet_client(history_stub)
+    deliver_outbox(session_factory, client, NOW, CFG)
+    history_stub.fail_next("conversations.history", status=503, error="service_unavailable")
+    t2 = NOW + dt.timedelta(seconds=BASE)
+    assert deliver_outbox(session_factory, client, t2, CFG).retrying == [row]
+    assert len(history_stub.calls_to("chat.postMessage")) == 1  # not re-sent blind
+    assert _state(session_factory)[0][1:5] == (
+        "pending", 2, t2 + dt.timedelta(seconds=2 * BASE),
+        "retryable: service_unavailable (HTTP 503) reading the channel history (an earlier send may have posted)")
+    # Still unsure, so the next attempt looks again, and finds it.
+    assert deliver_outbox(session_factory, client, t2 + dt.timedelta(seconds=2 * BASE), CFG).sent == [row]
+    assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
+    assert _state(session_factory)[0][5] == history_stub.posted[0]["ts"]
+
+
+def test_a_row_whose_dead_sender_had_posted_is_not_sent_again(session_factory, history_stub) -> None:
+    stuck = add_outbox(session_factory, "sender died after posting", at=NOW, status="sending")
+    ts = f"{(NOW + dt.timedelta(seconds=2)).timestamp():.6f}"
+    history_stub.seed_message("C0CUSTSUCC", ts, "sender died after posting",
+                              {"event_type": ALERT_EVENT_TYPE, "event_payload": {"outbox_id": stuck}})
+    assert deliver_outbox(session_factory, _quiet_client(history_stub), NOW, CFG).sent == [stuck]
+    assert history_stub.calls_to("chat.postMessage") == []
+    ((_, status, attempts, _, _, message_ts),) = _state(session_factory)
+    assert (status, attempts, message_ts) == ("sent", 0, ts)
 
 
 def test_concurrent_flushes_send_every_row_exactly_once(session_factory, db_url, slack_stub) -> None:
