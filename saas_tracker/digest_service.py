@@ -106,7 +106,10 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
 
     listing = read_service.list_signals(session, app_id, now, read_service.SignalFilter(top=cfg.slack.digest_top), cfg)
 
-    subs = revenue_service.load_subscriptions(session, app.name)
+    # The cells as of the digest's local day: the segmentation list_signals just read when
+    # that is also the UTC day (read_service caches it between scans), else built once here.
+    seg = read_service.segmentation_for_day(session, app_id, local_today, cfg)
+    subs = seg.subscriptions
     total_mrr: float | None = None
     net_new: float | None = None
     if len(subs):
@@ -114,7 +117,7 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
         # at the end of the day before the week (the identity scoring.revenue keeps to the cent).
         total_mrr = rev.total_mrr(subs, local_today)
         net_new = round(rev.total_mrr(subs, week_end) - rev.total_mrr(subs, week_start - dt.timedelta(days=1)), 2)
-    segments = revenue_service.segments_report(session, app.name, local_today, cfg)
+    segments = seg.segments
     cards = SummaryCards(
         orgs_with_signals=listing.cards.orgs_with_signals,
         mrr_at_risk=listing.cards.mrr_at_risk,

@@ -15,11 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
-from functools import cached_property
+import threading
+import weakref
+from collections import OrderedDict
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Float, and_, cast, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from saas_tracker import revenue_service
 from saas_tracker.config import (
@@ -108,22 +110,29 @@ def application_name(session: Session, application_id: int) -> str:
 class Segmentation:
     """One application's org frame, cells, case suggestions and (on first use) tiers as of a day.
 
-    Built by ``load_segmentation``; pass it on so one request reads the org frame once.
+    Built by ``load_segmentation``; pass it on so one request reads the org frame once. It
+    is shared by every request the cache serves (see ``load_segmentation``), so treat its
+    frames as read-only.
     """
 
     def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config) -> None:
         self.application = application
         self.as_of = as_of
         self.cfg = cfg
-        self.orgs = revenue_service.load_org_frame(session, application, as_of)
+        self.subscriptions = revenue_service.load_subscriptions(session, application)
+        self.orgs = revenue_service.load_org_frame(session, application, as_of, subs=self.subscriptions)
         self.segments = revenue_service.segments_report(session, application, as_of, cfg, orgs=self.orgs)
         self.suggestions = revenue_service.case_suggestions(session, application, as_of, cfg, orgs=self.orgs)
-        self._session = session
+        self._tiers_lock = threading.Lock()
+        self._tiers: pd.DataFrame | None = None
 
-    @cached_property
+    @property
     def tiers(self) -> pd.DataFrame:
         """scoring.tiers columns per org (index org_id), in the configured mode."""
-        return revenue_service.tiers_report(self._session, self.application, self.as_of, self.cfg, orgs=self.orgs)
+        with self._tiers_lock:
+            if self._tiers is None:
+                self._tiers = revenue_service.score_org_tiers(self.orgs, self.as_of, self.cfg)
+            return self._tiers
 
     def cell_of(self, org_id: str) -> str | None:
         cells = self.segments.cells
@@ -144,11 +153,68 @@ class Segmentation:
         return self.tiers.index[self.tiers["tier"] == tier]
 
 
-def load_segmentation(session: Session, application: int | str, now: dt.datetime,
-                      cfg: Config | None = None) -> Segmentation:
-    """Cells, tiers and case suggestions of the application as of ``now``'s UTC day."""
+# Segmentations kept per engine (so two databases in one process never share one), keyed by
+# (application, latest successful scan run id, as-of day, configuration), at most
+# _CACHE_SIZE per engine, least recently used dropped first.
+_CACHE_SIZE = 4
+_cache: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple, Segmentation]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def clear_segmentation_cache() -> None:
+    """Forget every cached segmentation (tests and benchmarks; a new scan does it by itself)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _latest_scan_id(session: Session, application: str) -> int | None:
+    return session.scalar(
+        select(func.max(ScanRun.id)).join(Application, Application.id == ScanRun.application_id)
+        .where(Application.name == application, ScanRun.status == "ok")
+    )
+
+
+def segmentation_for_day(session: Session, application: int | str, day: dt.date,
+                         cfg: Config | None = None, *, cached: bool = True) -> Segmentation:
+    """Cells, tiers and case suggestions of the application as of ``day``.
+
+    Cached in-process between scans: the key is (database, application, id of the latest
+    successful scan, ``day``, configuration), so the first read after a new scan, on a new
+    day or with another configuration builds it afresh and the reads after it reuse it.
+    Staleness rule: what a scan writes (health snapshots, signals) is in the next read at
+    once; subscriptions and org attributes imported since the latest scan show up after the
+    next scan (the lists' MRR, health and last seen are that scan's too). Before the first
+    successful scan nothing is cached; ``cached=False`` builds afresh (a scan's own alerts
+    read inside the scan's uncommitted transaction).
+    """
     name = application if isinstance(application, str) else application_name(session, application)
-    return Segmentation(session, name, _as_of_day(now), cfg or Config())
+    cfg = cfg or Config()
+    scan_id = _latest_scan_id(session, name) if cached else None
+    if scan_id is None:
+        return Segmentation(session, name, day, cfg)
+    engine = session.get_bind()
+    key = (name, scan_id, day, repr(cfg))
+    with _cache_lock:
+        entries = _cache.setdefault(engine, OrderedDict())
+        hit = entries.get(key)
+        if hit is not None:
+            entries.move_to_end(key)
+            return hit
+    seg = Segmentation(session, name, day, cfg)  # outside the lock: concurrent misses may both build
+    with _cache_lock:
+        entries = _cache.setdefault(engine, OrderedDict())
+        entries[key] = seg
+        entries.move_to_end(key)
+        while len(entries) > _CACHE_SIZE:
+            entries.popitem(last=False)
+    return seg
+
+
+def load_segmentation(session: Session, application: int | str, now: dt.datetime,
+                      cfg: Config | None = None, *, cached: bool = True) -> Segmentation:
+    """Cells, tiers and case suggestions of the application as of ``now``'s UTC day (cached:
+    see ``segmentation_for_day``)."""
+    return segmentation_for_day(session, application, _as_of_day(now), cfg, cached=cached)
 
 
 # --- lists ------------------------------------------------------------------------------
@@ -161,25 +227,32 @@ def visible_condition(now: dt.datetime):
     )
 
 
-def latest_snapshots(session: Session, application_id: int) -> pd.DataFrame:
-    """Latest and previous health snapshot per org: health, band, MRR, last seen, delta."""
+def latest_snapshots(session: Session, application_id: int, org_ids: list[str] | None = None) -> pd.DataFrame:
+    """Latest and previous health snapshot per org (all orgs, or ``org_ids``): health, band,
+    MRR, last seen, day and the change of health since the previous snapshot.
+
+    Both are found through the (org_id, day) index from the orgs, one probe each per org, so
+    the cost does not grow with the snapshot history.
+    """
     h = HealthSnapshot
-    ranked = (
-        select(
-            h.org_id, h.score, h.band, h.mrr, h.last_seen, h.day,
-            func.row_number().over(partition_by=h.org_id, order_by=h.day.desc()).label("rn"),
-        )
-        .where(h.org_id.in_(select(Org.org_id).where(Org.application_id == application_id)))
-        .subquery()
+    p = aliased(HealthSnapshot)
+    prev_score = (
+        select(p.score).where(p.org_id == Org.org_id, p.day < h.day).order_by(p.day.desc()).limit(1)
+        .scalar_subquery()
     )
-    rows = session.execute(select(ranked).where(ranked.c.rn <= 2)).all()
-    frame = pd.DataFrame.from_records(rows, columns=["org_id", "score", "band", "mrr", "last_seen", "day", "rn"])
-    latest = frame[frame["rn"] == 1].set_index("org_id")
-    prev = frame[frame["rn"] == 2].set_index("org_id")["score"]
+    stmt = (
+        select(Org.org_id, h.score, h.band, cast(h.mrr, Float), h.last_seen, h.day, prev_score)
+        .join(h, and_(h.org_id == Org.org_id, h.day == queries.latest_snapshot_day(Org.org_id)))
+        .where(Org.application_id == application_id)
+    )
+    if org_ids is not None:
+        stmt = stmt.where(Org.org_id.in_(org_ids))
+    columns = ["org_id", "score", "band", "mrr", "last_seen", "day", "prev_score"]
+    latest = queries.rows_frame(session.execute(stmt).all(), columns).set_index("org_id")
     latest = latest.assign(
         score=pd.to_numeric(latest["score"]).astype(float),
         mrr=pd.to_numeric(latest["mrr"]).astype(float),
-        prev_score=pd.to_numeric(prev.reindex(latest.index)).astype(float),
+        prev_score=pd.to_numeric(latest["prev_score"]).astype(float),
     )
     latest["health_delta"] = latest["score"] - latest["prev_score"]
     return latest
@@ -196,8 +269,7 @@ def _visible_signals(session: Session, application_id: int, now: dt.datetime,
     stmt = select(*columns).where(Signal.application_id == application_id, visible_condition(now))
     if org_ids is not None:
         stmt = stmt.where(Signal.org_id.in_(org_ids))
-    rows = session.execute(stmt).all()
-    return pd.DataFrame.from_records(rows, columns=[c.key for c in columns])
+    return queries.rows_frame(session.execute(stmt).all(), [c.key for c in columns])
 
 
 def _signal_view(row: dict) -> SignalView:
@@ -243,7 +315,7 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
         return []
     if segmentation is None:
         segmentation = load_segmentation(session, application_id, now or dt.datetime.now(dt.timezone.utc), cfg)
-    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id)
+    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id, org_ids)
     orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
     tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
     wanted = signals[signals["org_id"].isin(org_ids)] if not signals.empty else signals
@@ -360,7 +432,9 @@ def items_for_signals(session: Session, application_id: int, signal_ids: list[in
     if signals.empty:
         return []
     order = signals.groupby("org_id")["priority"].max().sort_values(ascending=False).index.tolist()
-    return build_items(session, application_id, signals, order, now, cfg)
+    # Alerts are read inside the scan's own transaction, before it commits: never from the cache.
+    seg = load_segmentation(session, application_id, now, cfg, cached=False)
+    return build_items(session, application_id, signals, order, now, cfg, segmentation=seg)
 
 
 def cell_orgs(session: Session, application: int | str, cell_key: str, now: dt.datetime,

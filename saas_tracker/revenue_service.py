@@ -6,9 +6,12 @@ do the arithmetic. What is read:
 
 * subscriptions of the application's orgs (for MRR on any day: ``scoring.revenue``);
 * per org, the latest health snapshot on or before ``as_of`` (score, and from its
-  ``components`` JSON: the activity score, ``trend.value`` as usage change and
-  ``seat_utilization.value`` as seat utilization);
-* last seen: latest event time in the daily usage rollups on or before ``as_of``;
+  ``components`` JSON, extracted by the database: the activity score, ``trend.value`` as
+  usage change and ``seat_utilization.value`` as seat utilization);
+* last seen: the one that snapshot recorded (the latest event time at that scan, what the
+  lists show beside the health), so it is read with the snapshot instead of a GROUP BY over
+  every usage rollup; only an org no scan has looked at yet falls back to the rollups (latest
+  event time on or before ``as_of``, or that day when no time was recorded);
 * open signals (active, dismissed or snoozed: their condition still holds) as one boolean
   column per signal type.
 
@@ -32,7 +35,11 @@ from scoring import revenue as rev
 from scoring.cases import suggest_case
 from scoring.segments import cell_summary, mrr_split, revenue_health_cells
 from scoring.tiers import score_tiers
+from storage import queries
 from storage.models import Application, HealthSnapshot, Org, Signal, Subscription, UsageDaily
+
+# Up to this many unscanned orgs, their last seen is read for them alone (an IN list).
+_FEW_ORGS = 500
 
 
 class UnknownApplication(LookupError):
@@ -69,7 +76,7 @@ def _application_id(session: Session, application: str) -> int:
 
 def _frame(session: Session, stmt: Select) -> pd.DataFrame:
     result = session.execute(stmt)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    return queries.rows_frame(result.all(), list(result.keys()))
 
 
 def load_subscriptions(session: Session, application: str) -> pd.DataFrame:
@@ -93,24 +100,42 @@ def load_org_names(session: Session, application: str) -> pd.Series:
 
 
 def _latest_snapshots(session: Session, app_id: int, as_of: dt.date) -> pd.DataFrame:
-    latest = (
-        select(HealthSnapshot.org_id, func.max(HealthSnapshot.day).label("day"))
-        .join(Org, Org.org_id == HealthSnapshot.org_id)
-        .where(Org.application_id == app_id, HealthSnapshot.day <= as_of)
-        .group_by(HealthSnapshot.org_id)
-        .subquery()
-    )
-    stmt = select(HealthSnapshot.org_id, HealthSnapshot.score.label("health"), HealthSnapshot.components).join(
-        latest, and_(latest.c.org_id == HealthSnapshot.org_id, latest.c.day == HealthSnapshot.day)
+    """Per org, its latest snapshot on or before ``as_of``: health, the three component numbers
+    tiers and cases read (extracted from the JSON by the database) and last seen."""
+    h = HealthSnapshot
+    stmt = (
+        select(
+            Org.org_id,
+            h.score.label("health"),
+            queries.component_field("activity", "score").label("activity_score"),
+            queries.component_field("trend", "value").label("usage_change"),
+            queries.component_field("seat_utilization", "value").label("seat_utilization"),
+            h.last_seen,
+        )
+        .join(h, and_(h.org_id == Org.org_id, h.day == queries.latest_snapshot_day(Org.org_id, on_or_before=as_of)))
+        .where(Org.application_id == app_id)
     )
     snaps = _frame(session, stmt).set_index("org_id")
-    parts = pd.json_normalize(snaps["components"].tolist()) if len(snaps) else pd.DataFrame()
-    parts.index = snaps.index
-    picks = {"activity.score": "activity_score", "trend.value": "usage_change",
-             "seat_utilization.value": "seat_utilization"}
-    out = parts.reindex(columns=list(picks)).rename(columns=picks).apply(pd.to_numeric, errors="coerce")
-    out.insert(0, "health", pd.to_numeric(snaps["health"], errors="coerce").astype(float))
-    return out.astype(float)
+    out = snaps.drop(columns="last_seen").apply(pd.to_numeric, errors="coerce").astype(float)
+    out["last_seen"] = pd.to_datetime(snaps["last_seen"], utc=True)
+    return out
+
+
+def _rollup_last_seen(session: Session, app_id: int, as_of: dt.date, org_ids: pd.Index) -> pd.Series:
+    """Last seen from the daily usage rollups, for orgs no scan has looked at yet."""
+    stmt = (
+        select(UsageDaily.org_id, func.max(UsageDaily.last_event_at).label("last_event_at"),
+               func.max(UsageDaily.day).label("last_day"))
+        .join(Org, Org.org_id == UsageDaily.org_id)
+        .where(Org.application_id == app_id, UsageDaily.day <= as_of, UsageDaily.events > 0)
+        .group_by(UsageDaily.org_id)
+    )
+    if len(org_ids) <= _FEW_ORGS:
+        stmt = stmt.where(UsageDaily.org_id.in_(org_ids.tolist()))
+    seen = _frame(session, stmt).set_index("org_id")
+    # A day with events but no recorded time still means "seen": fall back to that day.
+    last_seen = pd.to_datetime(seen["last_event_at"], utc=True).fillna(pd.to_datetime(seen["last_day"], utc=True))
+    return last_seen.reindex(org_ids)
 
 
 def load_org_frame(session: Session, application: str, as_of: dt.date,
@@ -137,19 +162,13 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
         subs = load_subscriptions(session, application)
     orgs["mrr"] = rev.mrr_by_org(subs, as_of).reindex(orgs.index, fill_value=0.0)
 
-    orgs = orgs.join(_latest_snapshots(session, app_id, as_of))
-
-    seen = _frame(
-        session,
-        select(UsageDaily.org_id, func.max(UsageDaily.last_event_at).label("last_event_at"),
-               func.max(UsageDaily.day).label("last_day"))
-        .join(Org, Org.org_id == UsageDaily.org_id)
-        .where(Org.application_id == app_id, UsageDaily.day <= as_of, UsageDaily.events > 0)
-        .group_by(UsageDaily.org_id),
-    ).set_index("org_id")
-    # A day with events but no recorded time still means "seen": fall back to that day.
-    last_seen = pd.to_datetime(seen["last_event_at"], utc=True).fillna(pd.to_datetime(seen["last_day"], utc=True))
-    orgs["last_seen"] = last_seen.reindex(orgs.index)
+    snaps = _latest_snapshots(session, app_id, as_of)
+    orgs = orgs.join(snaps.drop(columns="last_seen"))
+    last_seen = snaps["last_seen"].reindex(orgs.index)
+    unscanned = orgs.index.difference(snaps.index)
+    if len(unscanned):
+        last_seen = last_seen.fillna(_rollup_last_seen(session, app_id, as_of, unscanned).reindex(orgs.index))
+    orgs["last_seen"] = last_seen
 
     open_signals = _frame(
         session,
@@ -157,9 +176,9 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
         .where(Signal.application_id == app_id, Signal.status.in_(OPEN_STATUSES))
         .distinct(),
     )
-    flags = pd.crosstab(open_signals["org_id"], open_signals["type"]) > 0 if len(open_signals) else pd.DataFrame()
-    flags = flags.reindex(index=orgs.index, columns=list(SIGNAL_TYPES), fill_value=False).fillna(False)
-    return orgs.join(flags.astype(bool))
+    for type_ in SIGNAL_TYPES:  # four columns, each an isin over the orgs
+        orgs[type_] = orgs.index.isin(open_signals.loc[open_signals["type"] == type_, "org_id"])
+    return orgs
 
 
 def revenue_report(session: Session, application: str, as_of: dt.date, by: rev.Period = "month",
@@ -206,6 +225,12 @@ def tiers_report(session: Session, application: str, as_of: dt.date, config: Con
     """scoring.tiers output plus name and mrr, sorted by account priority (highest first)."""
     if orgs is None:
         orgs = load_org_frame(session, application, as_of)
+    return score_org_tiers(orgs, as_of, config, mode)
+
+
+def score_org_tiers(orgs: pd.DataFrame, as_of: dt.date, config: Config = Config(),
+                    mode: str | None = None) -> pd.DataFrame:
+    """``tiers_report`` on an org frame already read (``load_org_frame``)."""
     tiers = score_tiers(orgs, as_of, mode=mode, tiers=config.tiers, signals=config.signals)
     tiers.insert(0, "mrr", orgs["mrr"])
     tiers.insert(0, "name", orgs["name"])

@@ -37,9 +37,10 @@ def _components(activity: float | None, trend: float | None, seats: float | None
 
 
 def _snapshot(org_id: str, day: dt.date, score: float, activity: float | None = None,
-              trend: float | None = None, seats: float | None = None) -> HealthSnapshot:
+              trend: float | None = None, seats: float | None = None,
+              last_seen: dt.datetime | None = None) -> HealthSnapshot:
     return HealthSnapshot(org_id=org_id, day=day, score=score, band=None,
-                          components=_components(activity, trend, seats), left_out=[], mrr=0, last_seen=None,
+                          components=_components(activity, trend, seats), left_out=[], mrr=0, last_seen=last_seen,
                           usage={})
 
 
@@ -81,9 +82,11 @@ def seed(session: Session) -> None:
             Subscription(subscription_id="f1", org_id="F", mrr=99, started_at=D(2026, 3, 1), status="trialing"),
             Subscription(subscription_id="x1", org_id="X", mrr=1000, started_at=D(2026, 1, 1)),
             _snapshot("A", D(2026, 3, 1), 90.0, activity=90.0),
-            _snapshot("A", D(2026, 3, 30), 30.0, activity=20.0, trend=-0.5),
-            _snapshot("A", D(2026, 4, 2), 99.0, activity=99.0),
-            _snapshot("B", D(2026, 3, 31), 75.0, activity=70.0, trend=0.3),
+            _snapshot("A", D(2026, 3, 30), 30.0, activity=20.0, trend=-0.5,
+                      last_seen=dt.datetime(2026, 3, 29, 17, 5, tzinfo=UTC)),
+            _snapshot("A", D(2026, 4, 2), 99.0, activity=99.0, last_seen=dt.datetime(2026, 4, 1, 9, 0, tzinfo=UTC)),
+            _snapshot("B", D(2026, 3, 31), 75.0, activity=70.0, trend=0.3,
+                      last_seen=dt.datetime(2026, 3, 31, 8, 0, tzinfo=UTC)),
             _snapshot("C", D(2026, 3, 31), 65.0, activity=64.0),
             _snapshot("D", D(2026, 3, 31), 20.0, activity=0.0),
             _snapshot("F", D(2026, 3, 31), 90.0, activity=90.0),
@@ -94,6 +97,8 @@ def seed(session: Session) -> None:
                        last_event_at=None),
             UsageDaily(org_id="D", day=D(2026, 4, 5), events=3, active_users=1, distinct_features=1,
                        last_event_at=dt.datetime(2026, 4, 5, 9, 0, tzinfo=UTC)),
+            UsageDaily(org_id="E", day=D(2026, 3, 30), events=2, active_users=1, distinct_features=1,
+                       last_event_at=None),
             _signal(app.id, "A", "revenue_at_risk", "resolved"),
             _signal(app.id, "C", "expansion_candidate", "dismissed"),
             _signal(app.id, "D", "inactive_paying", "active"),

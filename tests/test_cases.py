@@ -111,9 +111,14 @@ def test_org_frame_reads_snapshots_usage_and_open_signals(session_factory) -> No
     assert orgs["mrr"].to_dict() == {"A": 150.0, "B": 200.0, "C": 50.0, "D": 80.0, "E": 40.0, "F": 0.0}
     assert orgs.loc["A", ["health", "activity_score", "usage_change"]].tolist() == [30.0, 20.0, -0.5]
     assert math.isnan(orgs.loc["E", "health"])
+    # Last seen is what the latest snapshot on or before as_of recorded (A's of 2026-03-30,
+    # not the later one); D's scan saw nothing (its only usage is after as_of) and F never
+    # used the product.
     assert orgs.loc["A", "last_seen"] == pd.Timestamp("2026-03-29 17:05", tz="UTC")
-    assert orgs.loc["B", "last_seen"] == pd.Timestamp("2026-03-31", tz="UTC")  # day fallback
-    assert pd.isna(orgs.loc["D", "last_seen"])  # its only usage is after as_of
+    assert orgs.loc["B", "last_seen"] == pd.Timestamp("2026-03-31 08:00", tz="UTC")
+    assert pd.isna(orgs.loc["D", "last_seen"]) and pd.isna(orgs.loc["F", "last_seen"])
+    # E was never scanned: the usage rollups say, and a day without a recorded time counts.
+    assert orgs.loc["E", "last_seen"] == pd.Timestamp("2026-03-30", tz="UTC")
     # Resolved signals don't count; dismissed ones are still open.
     assert orgs["revenue_at_risk"].sum() == 0
     assert orgs["expansion_candidate"].to_dict() == {"A": False, "B": False, "C": True, "D": False, "E": False,
