@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from saas_tracker.config import (
@@ -27,11 +27,18 @@ from saas_tracker.config import (
 from scoring.episodes import plan_episodes
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
-from storage import queries
+from storage import queries, staging
 from storage.db import get_or_create_application
 from storage.models import HealthSnapshot, Org, ScanRun, Signal
 
 log = logging.getLogger(__name__)
+
+# A snapshot per org goes through the import's bulk path (executemany of plain tuples on
+# SQLite, COPY on PostgreSQL); new signals, whose ids the alerts need, through a Core INSERT …
+# RETURNING sent in pages. The ORM's bulk insert left out each row's None values and began a
+# new statement whenever the set of keys changed: with optional numbers, every few rows.
+SNAPSHOTS: Table = HealthSnapshot.__table__  # type: ignore[assignment]
+SIGNALS: Table = Signal.__table__  # type: ignore[assignment]
 
 USAGE_FIELDS = (
     "recent_events", "previous_events", "recent_active_users", "previous_active_users",
@@ -74,39 +81,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_column(column: pd.Series) -> list[Any]:
+    """``_plain`` of every value of one column, done for the whole column where its dtype allows."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return [None if v != v else round(v, 4) for v in column.to_numpy(dtype=float).tolist()]
+    if pd.api.types.is_integer_dtype(column.dtype) and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.to_numpy().tolist()
+    return [_plain(v) for v in column.tolist()]
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    keys = list(frame.columns)
+    columns = [_plain_column(frame[k]) for k in keys]
+    return [dict(zip(keys, values)) for values in zip(*columns)]
 
 
-def _snapshot_rows(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> list[dict[str, Any]]:
-    comp_records = {
-        c: _records(health[[f"{c}_value", f"{c}_score", f"{c}_weight", f"{c}_contribution"]].set_axis(
+def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> dict[str, list[Any]]:
+    """The health_snapshots rows of this scan, column by column (``storage.staging.insert_rows``)."""
+    comp_records = [
+        _records(health[[f"{c}_value", f"{c}_score", f"{c}_weight", f"{c}_contribution"]].set_axis(
             ["value", "score", "weight", "contribution"], axis=1))
         for c in HEALTH_COMPONENTS
-    }
-    usage = _records(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)]))
+    ]
     left_out = health[[f"{c}_score" for c in HEALTH_COMPONENTS]].isna().to_numpy()
-    scores = health["health"].astype(float).to_numpy()
-    bands = health["band"].tolist()
-    mrr = orgs["mrr"].astype(float).to_numpy()
-    last_seen = [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]]
-    rows = []
-    for i, org_id in enumerate(orgs.index):
-        rows.append(
-            {
-                "org_id": org_id,
-                "day": day,
-                "scan_run_id": run_id,
-                "score": None if np.isnan(scores[i]) else float(scores[i]),
-                "band": bands[i],
-                "components": {c: comp_records[c][i] for c in HEALTH_COMPONENTS},
-                "left_out": [c for j, c in enumerate(HEALTH_COMPONENTS) if left_out[i, j]],
-                "mrr": round(float(mrr[i]), 2),
-                "last_seen": last_seen[i],
-                "usage": usage[i],
-            }
-        )
-    return rows
+    n = len(orgs)
+    return {
+        "org_id": orgs.index.tolist(),
+        "day": [day] * n,
+        "scan_run_id": [run_id] * n,
+        "score": [None if v != v else v for v in health["health"].astype(float).tolist()],
+        "band": health["band"].tolist(),
+        "components": [dict(zip(HEALTH_COMPONENTS, parts)) for parts in zip(*comp_records)],
+        "left_out": [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()],
+        "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],
+        "last_seen": [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]],
+        "usage": _records(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
+    }
 
 
 def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
@@ -115,7 +125,7 @@ def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
             Signal.application_id == application_id, Signal.status != STATUS_RESOLVED
         )
     ).all()
-    frame = pd.DataFrame.from_records(rows, columns=["id", "org_id", "type", "status", "snoozed_until"])
+    frame = queries.rows_frame(rows, ["id", "org_id", "type", "status", "snoozed_until"])
     frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"], utc=True)
     frame["id"] = frame["id"].astype("int64")
     return frame
@@ -148,7 +158,7 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
             }
             for row in plan.to_open.to_dict("records")
         ]
-        ids = session.scalars(insert(Signal).returning(Signal.id), values).all()
+        ids = session.scalars(insert(SIGNALS).returning(SIGNALS.c.id), values).all()
         result.opened_ids = sorted(int(i) for i in ids)
     if len(plan.to_update):
         updates = []
@@ -192,9 +202,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
                     HealthSnapshot.org_id.in_(select(Org.org_id).where(Org.application_id == app.id)),
                 )
             )
-            rows = _snapshot_rows(orgs, health, day, run.id)
-            if rows:
-                session.execute(insert(HealthSnapshot), rows)
+            snapshots = _snapshot_columns(orgs, health, day, run.id)
+            staging.insert_rows(session.connection(), SNAPSHOTS, list(snapshots), list(snapshots.values()))
             apply_signals(session, app.id, run.id, current, as_of, result)
             if after_signals is not None:
                 after_signals(session, result, cfg)

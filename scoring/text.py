@@ -33,5 +33,8 @@ def signed_percent(ratios: pd.Series) -> pd.Series:
 
 
 def money(amounts: pd.Series, symbol: str = "$") -> pd.Series:
-    """Display-only, element by element through the shared formatter (no scoring here)."""
-    return amounts.map(lambda a: format_money(a, symbol)).astype("str")
+    """Display-only, through the shared formatter: once per distinct amount (orgs share a few
+    plan prices), then spread over the column; missing amounts read "–" as format_money says."""
+    codes, uniques = pd.factorize(amounts.astype("float64"))
+    texts = np.array([format_money(float(a), symbol) for a in uniques] + [format_money(None, symbol)], dtype=object)
+    return pd.Series(texts[codes], index=amounts.index, dtype="str")

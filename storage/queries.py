@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from saas_tracker.config import MRR_EXCLUDED_STATUSES, Config
+from saas_tracker.config import HEALTH_COMPONENTS, MRR_EXCLUDED_STATUSES, Config
 from scoring.frames import ORG_COLUMNS, ScanContext
 from storage.models import (
     HealthSnapshot,
@@ -130,28 +130,43 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
 
     f = UsageDailyFeature
     key_features = list(cfg.health.key_features)
-    is_key = f.feature.in_(key_features) if key_features else literal(True)
+    counts = [
+        func.count(func.distinct(case((f.day >= recent_start, f.feature)))),
+        func.count(func.distinct(case((f.day < recent_start, f.feature)))),
+    ]
+    if key_features:  # without key features every feature is key: the first count again, not recounted
+        counts.append(func.count(func.distinct(case((and_(f.day >= recent_start, f.feature.in_(key_features)),
+                                                      f.feature)))))
     feats = (
-        select(
-            f.org_id,
-            func.count(func.distinct(case((f.day >= recent_start, f.feature)))),
-            func.count(func.distinct(case((f.day < recent_start, f.feature)))),
-            func.count(func.distinct(case((and_(f.day >= recent_start, is_key), f.feature)))),
-        )
+        select(f.org_id, *counts)
         .where(f.org_id.in_(_app_orgs(application_id)), f.day >= prev_start, f.day <= as_of_day)
         .group_by(f.org_id)
     )
-    feats_frame = _frame(session, feats, ["org_id", "recent_features", "previous_features", "recent_key_features"])
+    columns = ["org_id", "recent_features", "previous_features", "recent_key_features"]
+    feats_frame = _frame(session, feats, columns[: len(counts) + 1])
+    if not key_features:
+        feats_frame["recent_key_features"] = feats_frame["recent_features"]
     return frame.join(users_frame, how="outer").join(feats_frame, how="outer")
 
 
 def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime) -> pd.Series:
+    """Latest event time at or before ``as_of`` per org (NaT when never seen).
+
+    A rollup row's ``last_event_at`` lies within its own day, so the latest event is the one
+    of the latest day that qualifies: found per org through the (org_id, day) primary key,
+    newest first, instead of aggregating the org's whole usage history. A day whose last
+    event is after ``as_of`` (the scan's own day) is skipped: the rollup does not say when
+    that day's earlier events were.
+    """
     d = UsageDaily
-    stmt = (
-        select(d.org_id, func.max(d.last_event_at))
-        .where(d.org_id.in_(_app_orgs(application_id)), d.day <= as_of.date(), d.last_event_at <= as_of)
-        .group_by(d.org_id)
+    latest = (
+        select(d.last_event_at)
+        .where(d.org_id == Org.org_id, d.day <= as_of.date(), d.last_event_at <= as_of)
+        .order_by(d.day.desc())
+        .limit(1)
+        .scalar_subquery()
     )
+    stmt = select(Org.org_id, latest).where(Org.application_id == application_id)
     frame = _frame(session, stmt, ["org_id", "last_seen"])
     return pd.to_datetime(frame["last_seen"], utc=True)
 
@@ -280,31 +295,21 @@ def component_field(name: str, key: str):
 
 
 def previous_snapshots(session: Session, application_id: int, before_day: dt.date) -> pd.DataFrame:
-    """Each org's latest health snapshot strictly before `before_day` (the previous scan's view)."""
+    """Each org's latest health snapshot strictly before `before_day` (the previous scan's view):
+    ``score`` and one column of component scores per ``HEALTH_COMPONENTS``."""
     h = HealthSnapshot
-    latest = (
-        select(h.org_id, func.max(h.day).label("day"))
-        .where(h.org_id.in_(_app_orgs(application_id)), h.day < before_day)
-        .group_by(h.org_id)
-        .subquery()
+    stmt = (
+        select(Org.org_id, h.score, *[component_field(c, "score").label(c) for c in HEALTH_COMPONENTS])
+        .join(h, and_(h.org_id == Org.org_id, h.day == latest_snapshot_day(Org.org_id, before=before_day)))
+        .where(Org.application_id == application_id)
     )
-    stmt = select(h.org_id, h.score, h.components).join(
-        latest, and_(latest.c.org_id == h.org_id, latest.c.day == h.day)
-    )
-    frame = _frame(session, stmt, ["org_id", "score", "components"])
-    return frame
+    return _frame(session, stmt, ["org_id", "score", *HEALTH_COMPONENTS])
 
 
 def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> ScanContext:
     prev = previous_snapshots(session, application_id, as_of.date())
     if len(prev):
-        comp = pd.DataFrame.from_records(
-            [
-                {name: (c or {}).get("score") for name, c in (components or {}).items()}
-                for components in prev["components"].tolist()
-            ],
-            index=prev.index,
-        ).astype(float)
+        comp = prev[list(HEALTH_COMPONENTS)].astype(float)
         prev_health = prev["score"].astype(float)
     else:
         comp = pd.DataFrame()
