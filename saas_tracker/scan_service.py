@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from saas_tracker.config import (
@@ -28,7 +28,7 @@ from scoring.episodes import plan_episodes
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
 from storage import queries, staging
-from storage.db import get_or_create_application
+from storage.db import find_application, get_or_create_application
 from storage.models import HealthSnapshot, Org, ScanRun, Signal
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
     rows = session.execute(
         select(Signal.id, Signal.org_id, Signal.type, Signal.status, Signal.snoozed_until).where(
             Signal.application_id == application_id, Signal.status != STATUS_RESOLVED
-        )
+        ).with_for_update()  # a dismissal racing this scan waits, and is never overwritten
     ).all()
     frame = queries.rows_frame(rows, ["id", "org_id", "type", "status", "snoozed_until"])
     frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"], utc=True)
@@ -132,9 +132,12 @@ def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
 
 
 def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
+    evidence = {k: _plain(v) for k, v in dict(row["evidence"]).items()}
+    # Kept so "why this rank" can be shown later from the stored signal alone.
+    evidence["severity"] = _plain(float(row["severity"]))
     return {
         "priority": float(row["priority"]),
-        "evidence": {k: _plain(v) for k, v in dict(row["evidence"]).items()},
+        "evidence": evidence,
         "reason": str(row["reason"]),
         "suggested_case": row.get("suggested_case"),
     }
@@ -182,17 +185,20 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
     """Scan every org of one application as of `as_of` (default now) and persist the results."""
     as_of = (as_of or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     app_name = application or cfg.application
+    _check_moves_forward(factory, app_name, as_of)
     started = dt.datetime.now(dt.timezone.utc)
     try:
         with factory() as session, session.begin():
             app = get_or_create_application(session, app_name)
-            run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running")
-            session.add(run)
-            session.flush()
+            # Read and score first, write after: on SQLite the write lock is then held only
+            # for the writing, not for the whole scan.
             orgs = queries.org_frame(session, app.id, as_of, cfg)
             ctx = queries.scan_context(session, app.id, as_of, cfg)
             health = score_health(orgs, ctx, cfg)
             current = evaluate_signals(orgs, health, ctx, cfg)
+            run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running")
+            session.add(run)
+            session.flush()
             result = ScanResult(run_id=run.id, application_id=app.id, as_of=as_of, orgs_scanned=len(orgs))
 
             day = as_of.date()
@@ -220,6 +226,26 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
     except Exception as exc:
         _record_failed_run(factory, app_name, as_of, started, exc)
         raise
+
+
+class ScanOrderError(ValueError):
+    """A scan as of a time before the latest scan: it would reopen and re-resolve live episodes."""
+
+
+def _check_moves_forward(factory: sessionmaker[Session], app_name: str, as_of: dt.datetime) -> None:
+    """Scans move forward in time. Replaying history belongs in a fresh database: a scan dated
+    before the latest one would resolve today's signals and reopen them at the next scan,
+    losing dismissals and alerting again."""
+    with factory() as session:
+        app = find_application(session, app_name)
+        if app is None:
+            return
+        latest = session.scalar(select(func.max(ScanRun.as_of)).where(
+            ScanRun.application_id == app.id, ScanRun.status == "ok"))
+    if latest is not None and as_of < latest:
+        raise ScanOrderError(
+            f"as-of {as_of:%Y-%m-%d %H:%M} UTC is before the latest scan ({latest:%Y-%m-%d %H:%M} UTC); "
+            "scans move forward in time — replay history into a fresh database instead")
 
 
 def _record_failed_run(factory: sessionmaker[Session], app_name: str, as_of: dt.datetime,

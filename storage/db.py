@@ -18,12 +18,17 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or Secrets.from_env().database_url
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+        file_backed = ":memory:" not in url and url not in ("sqlite://", "sqlite:///")
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            if file_backed:
+                # Readers never wait for a writer (a scan, an import) and vice versa: /signals
+                # answers while a scan runs.
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
         return engine

@@ -146,3 +146,22 @@ def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_fa
             HealthSnapshot.day == at(15).date())) == 0
         statuses = s.scalars(select(ScanRun.status).order_by(ScanRun.id)).all()
         assert statuses == ["ok", "failed: RuntimeError"]
+
+
+def test_a_scan_dated_before_the_latest_is_refused_and_changes_nothing(session_factory) -> None:
+    cfg = Config()
+    _seed(session_factory)
+    scan_service.run_scan(session_factory, cfg, at(14))
+    with pytest.raises(scan_service.ScanOrderError, match="before the latest scan"):
+        scan_service.run_scan(session_factory, cfg, at(10))
+    with session_factory() as s:
+        assert s.scalars(select(ScanRun.status)).all() == ["ok"]
+    scan_service.run_scan(session_factory, cfg, at(14))  # the same time again is fine
+
+
+def test_signal_evidence_keeps_the_severity_for_why_this_rank(session_factory) -> None:
+    _seed(session_factory)
+    scan_service.run_scan(session_factory, Config(), at(21))
+    (sig,) = _open_inactive(session_factory)
+    # 21 days silent, 7 beyond the threshold: x / (x + 14) = 1/3
+    assert sig.evidence["severity"] == pytest.approx(1 / 3, abs=1e-4)

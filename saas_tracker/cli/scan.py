@@ -63,15 +63,20 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
     \b
     Example:
       saas-tracker scan
-      saas-tracker scan --as-of 2026-11-02   # replay history
+      saas-tracker scan --as-of 2026-11-02   # replay history, day by day, in a fresh database
+
+    Scans move forward in time: an --as-of before the latest scan is refused.
     """
     from saas_tracker.alerts_service import enqueue_alerts
-    from saas_tracker.scan_service import run_scan  # imported late: pulls in pandas and scoring
+    from saas_tracker.scan_service import ScanOrderError, run_scan  # late: pulls in pandas and scoring
 
     cfg = get_config(ctx)
     # New high-priority signals are queued as alerts in the scan's transaction; the worker,
     # serve or `saas-tracker outbox --deliver` sends them.
-    result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=enqueue_alerts)
+    try:
+        result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=enqueue_alerts)
+    except ScanOrderError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"scanned {result.orgs_scanned} orgs as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
         f"{result.opened} signals opened, {result.updated} updated, {result.resolved} resolved"
