@@ -358,6 +358,9 @@ def org_detail_blocks(
     )
     if facts:
         blocks.append(section(fields=facts))
+    why_rank = detail.extras.get("why_rank")
+    if why_rank:
+        blocks.append(context(render("why_rank.md.j2", text=str(why_rank))))
     blocks.append(divider())
     drivers = [
         {

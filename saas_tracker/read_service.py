@@ -35,6 +35,7 @@ from saas_tracker.config import (
     USAGE_DROP,
     Config,
 )
+from saas_tracker.formatting import format_money
 from saas_tracker.views import (
     CellView,
     ComponentView,
@@ -47,6 +48,7 @@ from saas_tracker.views import (
 from scoring.health import health_band
 from scoring.segments import CELL_KEYS, CELL_LABELS
 from scoring.tiers import TIERS
+from scoring.priority import priority_breakdown
 from storage import queries
 from storage.models import Application, CaseTag, HealthSnapshot, Org, ScanRun, Signal, Subscription
 
@@ -108,7 +110,8 @@ def application_name(session: Session, application_id: int) -> str:
 
 
 class Segmentation:
-    """One application's org frame, cells, case suggestions and (on first use) tiers as of a day.
+    """One application's org frame, cells, case suggestions and (on first use) tiers as of a
+    day, and (on first use) every org's latest snapshots.
 
     Built by ``load_segmentation``; pass it on so one request reads the org frame once. It
     is shared by every request the cache serves (see ``load_segmentation``), so treat its
@@ -123,16 +126,25 @@ class Segmentation:
         self.orgs = revenue_service.load_org_frame(session, application, as_of, subs=self.subscriptions)
         self.segments = revenue_service.segments_report(session, application, as_of, cfg, orgs=self.orgs)
         self.suggestions = revenue_service.case_suggestions(session, application, as_of, cfg, orgs=self.orgs)
-        self._tiers_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._tiers: pd.DataFrame | None = None
+        self._snapshots: pd.DataFrame | None = None
 
     @property
     def tiers(self) -> pd.DataFrame:
         """scoring.tiers columns per org (index org_id), in the configured mode."""
-        with self._tiers_lock:
+        with self._lock:
             if self._tiers is None:
                 self._tiers = revenue_service.score_org_tiers(self.orgs, self.as_of, self.cfg)
             return self._tiers
+
+    def latest_snapshots(self, session: Session, application_id: int) -> pd.DataFrame:
+        """``latest_snapshots`` of every org, read on first use and kept with the rest: only a
+        scan writes snapshots, and a new scan replaces this segmentation in the cache."""
+        with self._lock:
+            if self._snapshots is None:
+                self._snapshots = latest_snapshots(session, application_id)
+            return self._snapshots
 
     def cell_of(self, org_id: str) -> str | None:
         cells = self.segments.cells
@@ -258,6 +270,8 @@ def latest_snapshots(session: Session, application_id: int, org_ids: list[str] |
     return latest
 
 
+_NO_SNAPSHOTS = pd.DataFrame({"mrr": pd.Series(dtype=float)}, index=pd.Index([], name="org_id"))
+
 _SIGNAL_COLUMNS = (Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
                    Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until)
 # What ranking and filtering need: no reason or evidence JSON to decode for every open signal.
@@ -326,7 +340,9 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
         sig = by_org.get(org_id)
         views = tuple(_signal_view(r) for r in sig.to_dict("records")) if sig is not None else ()
         snap = snaps.loc[org_id] if org_id in snaps.index else None
-        org = orgs[org_id]
+        org = orgs.get(org_id)
+        if org is None:  # deleted since the signals were read
+            continue
         tag = tags.get(org_id)
         top = views[0] if views else None
         items.append(
@@ -383,13 +399,15 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     filters use the segments as of ``now`` (``cfg`` gives the splits and tier mode).
     """
     ranks = _visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
-    snaps = latest_snapshots(session, application_id)
-    cards = summary_cards(session, application_id, now, ranks, snaps)
-    if ranks.empty:
-        return SignalList(cards=cards, items=[], total=0)
+    if ranks.empty:  # no MRR at risk to add up: no snapshots needed
+        return SignalList(cards=summary_cards(session, application_id, now, ranks, _NO_SNAPSHOTS), items=[], total=0)
     seg = segmentation or load_segmentation(session, application_id, now, cfg)
+    snaps = seg.latest_snapshots(session, application_id)
+    cards = summary_cards(session, application_id, now, ranks, snaps)
 
-    top = ranks.sort_values(["priority", "type"], ascending=[False, True]).drop_duplicates("org_id")
+    # With a type filter, an org ranks by its signals of those types: the priority shown.
+    rank_source = ranks[ranks["type"].isin(flt.types)] if flt.types else ranks
+    top = rank_source.sort_values(["priority", "type"], ascending=[False, True]).drop_duplicates("org_id")
     frame = top.set_index("org_id")[["priority", "suggested_case"]].copy()
     suggested = seg.suggestions["case"].reindex(frame.index)
     frame["suggested"] = suggested.where(suggested.notna(), frame["suggested_case"])
@@ -509,9 +527,11 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
     if value is None:
         return "no data"
     if name == "activity":
-        return f"{value:.0f} of {cfg.scan.activity_window_days} days active"
+        return (f"{value:.0f} active days in the last {cfg.scan.activity_window_days} "
+                f"({cfg.scan.activity_full_days} = full score)")
     if name == "breadth":
-        return f"{usage.get('recent_key_features', 0)} features used ({value:.0%})" if value <= 1 else f"{value:.0f}"
+        kind = "key features" if cfg.health.key_features else "features"
+        return f"{usage.get('recent_key_features', value):.0f} {kind} used in the last {cfg.scan.recent_window_days} days"
     if name == "seat_utilization":
         return f"{usage.get('recent_active_users', 0)} active users ({value:.0%} of seats)"
     if name == "trend":
@@ -521,6 +541,21 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
     if name == "sentiment":
         return f"NPS {value:+.0f} ({usage.get('survey_responses', 0)} responses)"
     return f"{value}"
+
+
+def why_this_rank(item: OrgItem, cfg: Config) -> str | None:
+    """The priority formula with the org's own numbers, for its top signal (SPEC §4)."""
+    if not item.signals:
+        return None
+    top = item.signals[0]
+    severity = top.evidence.get("severity")
+    if severity is None:
+        return None
+    mrr = float(top.evidence.get("mrr") or item.mrr or 0.0)
+    b = priority_breakdown(top.type, float(severity), mrr, cfg).iloc[0]
+    return (f"Priority {b['priority']:.1f} = {b['type_weight']:.2f} ({top.label}) × "
+            f"({b['base_points']:.0f} base + {b['severity_points']:.1f} for severity {b['severity']:.2f} "
+            f"+ {b['revenue_points']:.1f} for {format_money(mrr, cfg.currency_symbol)} MRR)")
 
 
 def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,
@@ -585,6 +620,7 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         "potential": _number(tiers["potential"]) if tiers is not None else None,
         "account_priority": _number(tiers["account_priority"]) if tiers is not None else None,
         "tier_mode": seg.cfg.tiers.mode,
+        "why_rank": why_this_rank(item, seg.cfg),
     }
     return OrgDetail(
         item=item,

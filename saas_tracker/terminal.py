@@ -94,6 +94,8 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
                    f"{s.plan or '–':<12} {format_money(s.mrr, symbol):>8}  {s.status:<9} {period}")
     if detail.mrr_history:
         out.append("  MRR history: " + ", ".join(f"{d}: {format_money(m, symbol)}" for d, m in detail.mrr_history))
+    if detail.extras.get("why_rank"):
+        out.append(f"\nWhy this rank: {detail.extras['why_rank']}")
     out.append("\nOpen signals")
     if not item.signals:
         out.append("  none")

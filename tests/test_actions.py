@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from saas_tracker import actions, read_service
-from saas_tracker.config import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP
+from saas_tracker.config import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP, Config
 from storage.db import get_or_create_application
 from storage.models import AuditLog, CaseTag, HealthSnapshot, Org, Signal
 
@@ -128,3 +128,24 @@ def test_find_orgs_by_id_domain_name_substring_and_closest(session) -> None:
     assert [m.org_id for m in read_service.find_orgs(session, app_id, "acm").matches] == ["acme", "acme-eu"]
     none = read_service.find_orgs(session, app_id, "initek")
     assert none.matches == [] and none.closest == ["Initech"]
+
+
+def test_a_type_filter_ranks_orgs_by_their_signals_of_that_type(session) -> None:
+    app_id = _seed(session)
+    session.add(_signal(app_id, "initech", USAGE_DROP, 80.0))
+    session.commit()
+    flt = read_service.SignalFilter(types=frozenset([USAGE_DROP]))
+    items = read_service.list_signals(session, app_id, NOW, flt).items
+    # Unfiltered, globex (90, revenue at risk) leads; on usage drops initech's 80 beats 75.5.
+    assert [(i.org_id, i.priority) for i in items] == [("initech", 80.0), ("globex", 75.5)]
+
+
+def test_org_detail_explains_the_rank_with_the_formula(session) -> None:
+    app_id = _seed(session)
+    sig = session.scalar(select(Signal).where(Signal.org_id == "globex", Signal.type == REVENUE_AT_RISK))
+    sig.evidence = {"health": 30.0, "mrr": 9000.0, "severity": 0.25}
+    session.commit()
+    detail = read_service.org_detail(session, app_id, "globex", NOW, Config())
+    # 1.0 × (20 + 35 × √0.25 + 45 × 9000 / 14000) = 20 + 17.5 + 28.93 = 66.4
+    assert detail.extras["why_rank"] == ("Priority 66.4 = 1.00 (Revenue at risk) × (20 base + 17.5 for severity 0.25 "
+                                         "+ 28.9 for $9,000 MRR)")
