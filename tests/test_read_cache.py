@@ -63,6 +63,9 @@ def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
         assert seg.segments.cells.loc["growing", "cell"] == "champions"
         assert seg.suggestion("growing") == ("expansion", "high MRR, growing usage (+100%): strategic expansion")
         assert read_service.load_segmentation(s, app_id, at(1, 5), cfg) is seg  # same day, same scan
+        snaps = seg.latest_snapshots(s, app_id)  # read once, kept with it
+        assert seg.latest_snapshots(s, app_id) is snaps
+        assert snaps.loc["growing", "score"] == seg.orgs.loc["growing", "health"] >= 60
     with session_factory() as s:  # another session (another request) gets the same one
         assert read_service.load_segmentation(s, "default", at(1, 6), cfg) is seg
 
@@ -84,6 +87,7 @@ def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
         fresh15 = read_service.load_segmentation(s, app_id, at(15, 1), cfg)
         assert fresh15.segments.cells.loc["growing", "cell"] == "revenue_at_risk"
         assert fresh15.suggestion("growing") == ("risk", "high MRR, low health: urgent retention")
+        assert fresh15.latest_snapshots(s, app_id).loc["growing", "score"] < 60
 
 
 def test_nothing_is_cached_before_the_first_scan(session_factory) -> None:
