@@ -24,12 +24,9 @@ from saas_tracker.config import (
     USAGE_DROP,
     Config,
 )
-from saas_tracker.demo_data import generate_demo_data
 from saas_tracker.digest_service import build_digest
-from saas_tracker.scan_service import run_scan
-from storage import migrate
-from storage.db import make_engine, make_session_factory
-from storage.importer import import_paths
+from demo_db import build_demo_db
+from storage.db import make_session_factory
 from storage.models import AuditLog, CaseTag, Signal
 
 END = dt.date(2026, 11, 20)
@@ -39,14 +36,8 @@ AS_OF = dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=dt.timezone.utc)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    generate_demo_data(root / "data", orgs=300, days=120, seed=7, end_date=END)
-    url = f"sqlite:///{root / 'demo.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    import_paths([root / "data"], factory)
-    run_scan(factory, Config(), AS_OF)
-    yield url, factory, root
+    url, engine = build_demo_db(root, orgs=300, days=120, end=END, as_of=AS_OF)
+    yield url, make_session_factory(engine), root
     engine.dispose()
 
 

@@ -17,12 +17,9 @@ import pytest
 
 from saas_tracker import read_service
 from saas_tracker.config import Config
-from saas_tracker.demo_data import generate_demo_data
-from saas_tracker.scan_service import run_scan
+from demo_db import build_demo_db
 from slack_stub import SlackStub, signed_request_headers, slash_command_body
-from storage import migrate
 from storage.db import make_engine, make_session_factory
-from storage.importer import import_paths
 
 SECRET = "e2e-signing-secret"
 END = dt.date(2026, 11, 20)
@@ -38,14 +35,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("e2e")
-    generate_demo_data(root / "data", orgs=80, days=60, seed=7, end_date=END)
-    url = f"sqlite:///{root / 'demo.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    import_paths([root / "data"], factory)
-    run_scan(factory, Config(), AS_OF)
+    url, engine = build_demo_db(tmp_path_factory.mktemp("e2e"), orgs=80, days=60, end=END, as_of=AS_OF)
     engine.dispose()
     return url
 

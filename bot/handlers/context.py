@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions import ActionValueError
 from bot.directory import SlackDirectory
 from bot.messages import error_message
 from bot.slack_errors import classify, user_message
@@ -57,17 +58,24 @@ class BotContext:
             yield session, app.id
 
 
-def reply_error(respond: Callable[..., Any], exc: BaseException, what: str) -> None:
-    """Log the failure and tell the person, ephemerally, without touching their message."""
+def explain_failure(exc: BaseException, what: str) -> str:
+    """Log a failed command or click and return the sentence the person should see."""
     if isinstance(exc, NoData):
-        text = "No customer data yet: import it with `saas-tracker import`, then run `saas-tracker scan`."
-    elif isinstance(exc, SlackApiError):
+        return "No customer data yet: import it with `saas-tracker import`, then run `saas-tracker scan`."
+    if isinstance(exc, ActionValueError):
+        log.warning("%s with a payload this app did not build: %s", what, exc)
+        return "That button can't be used any more; run the command again."
+    if isinstance(exc, SlackApiError):
         category = classify(exc)
         log.error("%s: Slack API error %s (%s)", what, exc.response.get("error"), category.value)
-        text = user_message(category)
-    else:
-        log.exception("%s failed", what)
-        text = SOMETHING_WENT_WRONG
+        return user_message(category)
+    log.exception("%s failed", what)
+    return SOMETHING_WENT_WRONG
+
+
+def reply_error(respond: Callable[..., Any], exc: BaseException, what: str) -> None:
+    """Log the failure and tell the person, ephemerally, without touching their message."""
+    text = explain_failure(exc, what)
     try:
         respond(**error_message(text))
     except Exception:  # the response_url itself may be what failed; the log above has it

@@ -21,14 +21,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot import actions as act
 from bot.authz import may_change
 from bot.blocks import modal_view, section
 from bot.digest_messages import CELL_LIST
 from bot.handlers.commands import run_command_text
-from bot.handlers.context import SOMETHING_WENT_WRONG, BotContext, NoData, log
+from bot.handlers.context import BotContext, explain_failure, log
 from bot.handlers.home import publish_home
 from bot.home_messages import cell_orgs_message
 from bot.messages import (
@@ -39,7 +37,6 @@ from bot.messages import (
     org_detail_modal,
     refusal_message,
 )
-from bot.slack_errors import classify, user_message
 from saas_tracker import actions, read_service
 
 Respond = Callable[..., Any]
@@ -85,18 +82,7 @@ class Interactions:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def fail(self, body: Mapping[str, Any], client: Any, respond: Respond, exc: BaseException, what: str) -> None:
-        if isinstance(exc, NoData):
-            text = "No customer data yet: import it with `saas-tracker import`, then run `saas-tracker scan`."
-        elif isinstance(exc, act.ActionValueError):
-            log.warning("%s with a payload this app did not build: %s", what, exc)
-            text = "That button can't be used any more; run the command again."
-        elif isinstance(exc, SlackApiError):
-            category = classify(exc)
-            log.error("%s: Slack API error %s (%s)", what, exc.response.get("error"), category.value)
-            text = user_message(category)
-        else:
-            log.exception("%s failed", what)
-            text = SOMETHING_WENT_WRONG
+        text = explain_failure(exc, what)
         try:
             self.notify(body, client, respond, error_message(text))
         except Exception:  # the reply channel itself may be what failed; the log has it
