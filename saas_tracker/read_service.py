@@ -243,22 +243,19 @@ def latest_snapshots(session: Session, application_id: int, org_ids: list[str] |
     """Latest and previous health snapshot per org (all orgs, or ``org_ids``): health, band,
     MRR, last seen, day and the change of health since the previous snapshot.
 
-    Both are found through the (org_id, day) index from the orgs, one probe each per org, so
-    the cost does not grow with the snapshot history.
+    Both are found through the (org_id, day) index from the orgs (``queries.latest_snapshot_days``),
+    so the cost does not grow with the snapshot history.
     """
     h = HealthSnapshot
     p = aliased(HealthSnapshot)
+    latest = queries.latest_snapshot_days(application_id, org_ids=org_ids)
     prev_score = (
-        select(p.score).where(p.org_id == Org.org_id, p.day < h.day).order_by(p.day.desc()).limit(1)
+        select(p.score).where(p.org_id == latest.c.org_id, p.day < latest.c.day).order_by(p.day.desc()).limit(1)
         .scalar_subquery()
     )
-    stmt = (
-        select(Org.org_id, h.score, h.band, cast(h.mrr, Float), h.last_seen, h.day, prev_score)
-        .join(h, and_(h.org_id == Org.org_id, h.day == queries.latest_snapshot_day(Org.org_id)))
-        .where(Org.application_id == application_id)
+    stmt = select(latest.c.org_id, h.score, h.band, cast(h.mrr, Float), h.last_seen, h.day, prev_score).join(
+        h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day)
     )
-    if org_ids is not None:
-        stmt = stmt.where(Org.org_id.in_(org_ids))
     columns = ["org_id", "score", "band", "mrr", "last_seen", "day", "prev_score"]
     latest = queries.rows_frame(session.execute(stmt).all(), columns).set_index("org_id")
     latest = latest.assign(

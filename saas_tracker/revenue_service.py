@@ -103,18 +103,15 @@ def _latest_snapshots(session: Session, app_id: int, as_of: dt.date) -> pd.DataF
     """Per org, its latest snapshot on or before ``as_of``: health, the three component numbers
     tiers and cases read (extracted from the JSON by the database) and last seen."""
     h = HealthSnapshot
-    stmt = (
-        select(
-            Org.org_id,
-            h.score.label("health"),
-            queries.component_field("activity", "score").label("activity_score"),
-            queries.component_field("trend", "value").label("usage_change"),
-            queries.component_field("seat_utilization", "value").label("seat_utilization"),
-            h.last_seen,
-        )
-        .join(h, and_(h.org_id == Org.org_id, h.day == queries.latest_snapshot_day(Org.org_id, on_or_before=as_of)))
-        .where(Org.application_id == app_id)
-    )
+    latest = queries.latest_snapshot_days(app_id, on_or_before=as_of)
+    stmt = select(
+        latest.c.org_id,
+        h.score.label("health"),
+        queries.component_field("activity", "score").label("activity_score"),
+        queries.component_field("trend", "value").label("usage_change"),
+        queries.component_field("seat_utilization", "value").label("seat_utilization"),
+        h.last_seen,
+    ).join(h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day))
     snaps = _frame(session, stmt).set_index("org_id")
     out = snaps.drop(columns="last_seen").apply(pd.to_numeric, errors="coerce").astype(float)
     out["last_seen"] = pd.to_datetime(snaps["last_seen"], utc=True)

@@ -273,12 +273,8 @@ def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Co
 
 
 def latest_snapshot_day(org_id, *, on_or_before: dt.date | None = None, before: dt.date | None = None):
-    """The day of an org's latest health snapshot, as a scalar subquery correlated on ``org_id``.
-
-    Driven from the orgs table (``Org.org_id``), it is one probe of the (org_id, day) unique
-    index per org on both databases, so reading the latest snapshots costs the same after a
-    year of daily scans as after one; a GROUP BY over the snapshots would read the history.
-    """
+    """The day of an org's latest health snapshot, as a scalar subquery correlated on ``org_id``:
+    one probe of the (org_id, day) unique index."""
     x = aliased(HealthSnapshot)
     stmt = select(func.max(x.day)).where(x.org_id == org_id)
     if on_or_before is not None:
@@ -286,6 +282,24 @@ def latest_snapshot_day(org_id, *, on_or_before: dt.date | None = None, before: 
     if before is not None:
         stmt = stmt.where(x.day < before)
     return stmt.scalar_subquery()
+
+
+def latest_snapshot_days(application_id: int, *, on_or_before: dt.date | None = None,
+                         before: dt.date | None = None, org_ids: Sequence[str] | None = None):
+    """(org_id, day) of each org's latest health snapshot, as a subquery to join the snapshots on.
+
+    Driven from the orgs, two index probes per org find the row, so reading the latest
+    snapshots costs the same after a year of daily scans as after one, where a GROUP BY over
+    the snapshots reads the history. ``OFFSET 0`` keeps PostgreSQL from merging this into
+    the outer query: merged, it hashed every snapshot ever taken and ran the probe once per
+    snapshot (4.5 s instead of 1.2 s for 100k orgs with a month of history). SQLite plans
+    the same either way.
+    """
+    day = latest_snapshot_day(Org.org_id, on_or_before=on_or_before, before=before)
+    stmt = select(Org.org_id.label("org_id"), day.label("day")).where(Org.application_id == application_id)
+    if org_ids is not None:
+        stmt = stmt.where(Org.org_id.in_(list(org_ids)))
+    return stmt.offset(0).subquery("latest_snapshot")
 
 
 def component_field(name: str, key: str):
@@ -298,10 +312,9 @@ def previous_snapshots(session: Session, application_id: int, before_day: dt.dat
     """Each org's latest health snapshot strictly before `before_day` (the previous scan's view):
     ``score`` and one column of component scores per ``HEALTH_COMPONENTS``."""
     h = HealthSnapshot
-    stmt = (
-        select(Org.org_id, h.score, *[component_field(c, "score").label(c) for c in HEALTH_COMPONENTS])
-        .join(h, and_(h.org_id == Org.org_id, h.day == latest_snapshot_day(Org.org_id, before=before_day)))
-        .where(Org.application_id == application_id)
+    latest = latest_snapshot_days(application_id, before=before_day)
+    stmt = select(latest.c.org_id, h.score, *[component_field(c, "score").label(c) for c in HEALTH_COMPONENTS]).join(
+        h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day)
     )
     return _frame(session, stmt, ["org_id", "score", *HEALTH_COMPONENTS])
 
