@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from saas_tracker.demo_data import generate_demo_data  # noqa: E402
+from demo.generator import generate_demo_data  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.importer import ImportReport, import_paths  # noqa: E402

@@ -48,11 +48,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, delete, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from saas_tracker import read_service  # noqa: E402
-from saas_tracker.config import Config  # noqa: E402
-from saas_tracker.demo_data import generate_demo_data  # noqa: E402
-from saas_tracker.digest_service import build_digest  # noqa: E402
-from saas_tracker.scan_service import run_scan  # noqa: E402
+from services import org_details, segmentation, signal_list
+from domain.config import Config  # noqa: E402
+from demo.generator import generate_demo_data  # noqa: E402
+from services.digest import build_digest  # noqa: E402
+from services.scanning import run_scan  # noqa: E402
 from scoring.segments import CELL_REVENUE_AT_RISK  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import find_application, make_engine, make_session_factory  # noqa: E402
@@ -80,7 +80,7 @@ def demo_data_dir(orgs: int, days: int, seed: int) -> Path:
     The key includes a hash of demo_data.py, so a change to the generator never reuses
     stale files.
     """
-    source = (ROOT / "saas_tracker" / "demo_data.py").read_bytes()
+    source = (ROOT / "demo" / "generator.py").read_bytes()
     key = f"demo-{orgs}o-{days}d-s{seed}-{hashlib.sha256(source).hexdigest()[:10]}"
     data = OUT / key
     if (data / ".complete").exists():
@@ -127,8 +127,8 @@ def reset_scan_results(factory: sessionmaker[Session]) -> None:
 
 
 def clear_read_caches() -> None:
-    """Forget whatever read_service keeps between calls (a new scan does the same)."""
-    clear = getattr(read_service, "clear_segmentation_cache", None)
+    """Forget whatever the read side keeps between calls (a new scan does the same)."""
+    clear = getattr(segmentation, "clear_segmentation_cache", None)
     if clear is not None:
         clear()
 
@@ -220,11 +220,11 @@ def main() -> None:
         bench.rows.append(("scan, next day", nexts, _peak_mb()))
         scanned = result.orgs_scanned
 
-        flt = read_service.SignalFilter(top=10)
+        flt = signal_list.SignalFilter(top=10)
 
-        def signals() -> read_service.SignalList:
+        def signals() -> signal_list.SignalList:
             with factory() as session:
-                return read_service.list_signals(session, app_id, READ_AT, flt, cfg)
+                return signal_list.list_signals(session, app_id, READ_AT, flt, cfg)
 
         listing = bench.time("list_signals top 10 (cold)", signals, before=clear_read_caches)
         bench.time("list_signals top 10 (warm)", signals)
@@ -232,11 +232,11 @@ def main() -> None:
 
         def detail() -> Any:
             with factory() as session:
-                return read_service.org_detail(session, app_id, top_org, READ_AT, cfg)
+                return org_details.org_detail(session, app_id, top_org, READ_AT, cfg)
 
         def cell() -> Any:
             with factory() as session:
-                return read_service.cell_orgs(session, app_id, CELL_REVENUE_AT_RISK, READ_AT, cfg)
+                return segmentation.cell_orgs(session, app_id, CELL_REVENUE_AT_RISK, READ_AT, cfg)
 
         def digest() -> Any:
             with factory() as session:

@@ -14,8 +14,8 @@ from bot.blocks import Block, context, divider, fit_items, header, one_line, sec
 from bot.limits import validate_message
 from bot.messages import ITEM_NAME_MAX, Message, signal_item_blocks
 from bot.templates import render_macro
-from saas_tracker.config import Config
-from saas_tracker.views import OrgItem
+from domain.config import Config
+from services.read_models import OrgItem
 
 TEMPLATE = "alerts.md.j2"
 

@@ -18,7 +18,7 @@ from bot.directory import SlackDirectory
 from bot.event_dedupe import dedupe_middleware
 from bot.handlers import commands, home, interactions
 from bot.handlers.context import BotContext, utc_now
-from saas_tracker.config import Config
+from domain.config import Config
 
 
 def create_app(cfg: Config, factory: sessionmaker[Session], client: WebClient, signing_secret: str, *,

@@ -7,7 +7,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.directory import SlackDirectory
-from saas_tracker.config import Config
+from domain.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from saas_tracker.config import DEFAULT_SLACK_API_URL, Config
+from domain.config import DEFAULT_SLACK_API_URL, Config
 
 SLACK_API_URL_ENV = "SLACK_API_URL"
 DEFAULT_TIMEOUT_SECONDS = 30

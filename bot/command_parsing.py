@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from saas_tracker.config import CASE_TYPES, SIGNAL_SHORT_NAMES, Config
+from domain.config import Config
+from domain.vocabulary import CASE_TYPES, SIGNAL_SHORT_NAMES
 
 CELL_WORDS = {
     "champions": "champions",

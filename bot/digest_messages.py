@@ -20,9 +20,9 @@ from bot.blocks import Block, button, context, divider, fit_items, header, secti
 from bot.messages import Message, signal_item_blocks, summary_cards_block
 from bot.limits import validate_message
 from bot.templates import render_macro
-from saas_tracker.config import Config
-from saas_tracker.digest_view import Digest
-from saas_tracker.views import CellView
+from domain.config import Config
+from services.read_models import Digest
+from services.read_models import CellView
 
 TEMPLATE = "digest.md.j2"
 # The button on each Revenue x Health cell; its value is the cell key. Handled in bot/ (list

@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from bot import actions as act
+from bot import payloads as act
 from bot.blocks import Block, button, context, divider, escape_mrkdwn, fit_items, header, section
 from bot.digest_messages import CELL_LIST, CELL_LIST_LABEL
 from bot.limits import VIEW_MAX_BLOCKS, validate_message, validate_view
 from bot.messages import Message, band_emoji, signal_item_blocks, summary_cards_block
-from saas_tracker.config import Config
-from saas_tracker.formatting import format_money
-from saas_tracker.views import CellView, OrgItem, SummaryCards
+from domain.config import Config
+from domain.formatting import format_money
+from services.read_models import CellView, OrgItem, SummaryCards
 
 HOME_ITEMS_TEXT_BUDGET = 24_000
 CELL_ROWS_SHOWN = 40

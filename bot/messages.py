@@ -1,10 +1,10 @@
 """Pure builders for every Slack message and view of the app.
 
-Each builder takes read models (saas_tracker.views) and Config, returns a plain dict
+Each builder takes read models (services.read_models) and Config, returns a plain dict
 ({"text": fallback, "blocks": [...]} or a view) and checks it with validate_message /
 validate_view before returning, so nothing over Slack's limits ever leaves this module.
 Wording comes from templates/*.md.j2; the Block Kit structure is built here. Click
-payload formats (action ids, values, block ids) are defined in bot.actions.
+payload formats (action ids, values, block ids) are defined in bot.payloads.
 
 Digest and alert messages reuse `signal_item_blocks`, `summary_cards_block` and
 `blocks.fit_items`.
@@ -17,7 +17,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from saas_tracker.config import (
+from domain.config import Config
+from domain.vocabulary import (
     CASE_TYPES,
     EXPANSION_CANDIDATE,
     INACTIVE_PAYING,
@@ -27,12 +28,11 @@ from saas_tracker.config import (
     STATUS_ACTIVE,
     STATUS_SNOOZED,
     USAGE_DROP,
-    Config,
 )
-from saas_tracker.formatting import format_last_seen, format_money, format_percent
-from saas_tracker.views import OrgDetail, OrgItem, SignalView, SubscriptionView, SummaryCards
+from domain.formatting import format_last_seen, format_money, format_percent
+from services.read_models import OrgDetail, OrgItem, SignalView, SubscriptionView, SummaryCards
 
-from bot import actions as act
+from bot import payloads as act
 from bot import limits
 from bot.blocks import (
     Block,
@@ -204,7 +204,7 @@ def signal_item_blocks(item: OrgItem, now: dt.datetime, cfg: Config, query: str 
 
     An org id too long for a block_id cannot carry clicks; such an item is shown without
     buttons rather than with buttons that would act on the wrong org. `query` is the slash
-    command this is a reply to (see bot.actions.item_actions_block_id).
+    command this is a reply to (see bot.payloads.item_actions_block_id).
     """
     text = signal_item_text(item, now, cfg)
     if not act.org_id_fits(item.org_id):

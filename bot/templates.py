@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from bot.blocks import escape_mrkdwn, one_line, user_mention
-from saas_tracker.formatting import format_money, format_percent
+from domain.formatting import format_money, format_percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MINUS = "−"  # U+2212, as SPEC writes "activity −18"

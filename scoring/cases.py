@@ -23,14 +23,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import (
+from domain.config import SignalsConfig
+from domain.vocabulary import (
     CASE_TYPES,
     EXPANSION_CANDIDATE,
     INACTIVE_PAYING,
     REVENUE_AT_RISK,
     SIGNAL_LABELS,
     USAGE_DROP,
-    SignalsConfig,
 )
 from scoring.segments import CELL_EXPANSION, CELL_REVENUE_AT_RISK, HIGH_MRR_CELLS
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import HEALTH_COMPONENTS
+from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.text import signed_number
 
 MOVED_COLUMNS = ["org_id", "component", "previous", "current", "change"]

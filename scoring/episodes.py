@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import OPEN_STATUSES, STATUS_ACTIVE, STATUS_DISMISSED, STATUS_SNOOZED
+from domain.vocabulary import OPEN_STATUSES, STATUS_ACTIVE, STATUS_DISMISSED, STATUS_SNOOZED
 
 OPEN_SIGNAL_COLUMNS = ["id", "org_id", "type", "status", "snoozed_until"]
 _KEY = ["org_id", "type"]

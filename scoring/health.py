@@ -56,7 +56,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import HEALTH_COMPONENTS, Config
+from domain.config import Config
+from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.frames import ScanContext
 
 PART_SUFFIXES = ("value", "score", "weight", "contribution")

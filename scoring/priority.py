@@ -75,14 +75,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import (
-    EXPANSION_CANDIDATE,
-    INACTIVE_PAYING,
-    REVENUE_AT_RISK,
-    SIGNAL_TYPES,
-    USAGE_DROP,
-    Config,
-)
+from domain.config import Config
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, SIGNAL_TYPES, USAGE_DROP
 
 PRIORITY_FORMULA = "type weight × (base + severity points × severity + revenue points × MRR / (MRR + half MRR))"
 

@@ -47,7 +47,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import MRR_EXCLUDED_STATUSES
+from domain.vocabulary import MRR_EXCLUDED_STATUSES
 
 SUBSCRIPTION_COLUMNS = ("subscription_id", "org_id", "mrr", "started_at", "ended_at", "status")
 ARR_MONTHS = 12

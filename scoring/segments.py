@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import SegmentsConfig
+from domain.config import SegmentsConfig
 
 CELL_REVENUE_AT_RISK = "revenue_at_risk"
 CELL_CHAMPIONS = "champions"

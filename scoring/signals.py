@@ -39,7 +39,8 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import (
+from domain.config import Config
+from domain.vocabulary import (
     CASE_TYPES,
     EXPANSION_CANDIDATE,
     INACTIVE_PAYING,
@@ -47,7 +48,6 @@ from saas_tracker.config import (
     SIGNAL_TYPES,
     STATUS_ACTIVE,
     USAGE_DROP,
-    Config,
 )
 from scoring.frames import ScanContext
 from scoring.health import numeric

@@ -1,7 +1,7 @@
 """Vectorized text pieces for reasons and "what moved": whole columns at once.
 
 Signed numbers use the typographic minus "−" (U+2212) and "+": in a Slack line like
-"activity −18" a hyphen reads as a dash. Money goes through ``saas_tracker.formatting`` so a
+"activity −18" a hyphen reads as a dash. Money goes through ``domain.formatting`` so a
 reason and the digest's MRR column never disagree about how $4,200 is written.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saas_tracker.formatting import format_money
+from domain.formatting import format_money
 
 MINUS = "\u2212"
 

@@ -42,7 +42,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from saas_tracker.config import SignalsConfig, TiersConfig
+from domain.config import SignalsConfig, TiersConfig
 
 VALUE_INPUTS = ("revenue", "tenure", "engagement", "strategic")
 POTENTIAL_INPUTS = ("expansion", "fit", "relationship", "timing")

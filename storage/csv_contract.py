@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from saas_tracker.config import ORG_SOURCES, SEVERITIES, SUBSCRIPTION_STATUSES
+from domain.vocabulary import ORG_SOURCES, SEVERITIES, SUBSCRIPTION_STATUSES
 
 # Column kinds understood by storage.validation.
 TEXT = "text"

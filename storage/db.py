@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker.config import DEFAULT_APPLICATION, Secrets
+from domain.config import Secrets
+from domain.vocabulary import DEFAULT_APPLICATION
 from storage.models import Application
 
 

@@ -48,7 +48,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from saas_tracker.config import DEFAULT_APPLICATION
+from domain.vocabulary import DEFAULT_APPLICATION
 from storage.csv_contract import (
     CHOICE,
     COUNT,

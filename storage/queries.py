@@ -19,7 +19,8 @@ import pandas as pd
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from saas_tracker.config import HEALTH_COMPONENTS, MRR_EXCLUDED_STATUSES, Config
+from domain.config import Config
+from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.frames import ORG_COLUMNS, ScanContext
 from storage.models import (
     HealthSnapshot,

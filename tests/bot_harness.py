@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import is_item_actions_block
+from bot.payloads import is_item_actions_block
 from bot.app import create_app
 from bot.client import make_web_client
 from bot.http import make_server
-from saas_tracker.config import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP, Config
+from domain.config import Config
+from domain.vocabulary import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP
 from slack_stub import (
     SlackStub,
     block_actions_payload,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from saas_tracker.config import Config
-from saas_tracker.demo_data import generate_demo_data
-from saas_tracker.scan_service import run_scan
+from domain.config import Config
+from demo.generator import generate_demo_data
+from services.scanning import run_scan
 from storage import migrate
 from storage.db import make_engine, make_session_factory
 from storage.importer import import_paths

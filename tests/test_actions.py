@@ -6,8 +6,10 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from saas_tracker import actions, read_service
-from saas_tracker.config import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP, Config
+from services import actions
+from services import org_details, org_lookup, signal_list
+from domain.config import Config
+from domain.vocabulary import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP
 from storage.db import get_or_create_application
 from storage.models import AuditLog, CaseTag, HealthSnapshot, Org, Signal
 
@@ -49,7 +51,7 @@ def _seed(session) -> int:
 
 def test_list_ranks_orgs_by_highest_signal_and_hides_running_snoozes(session) -> None:
     app_id = _seed(session)
-    result = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=10))
+    result = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter(top=10))
     assert [i.org_id for i in result.items] == ["globex", "acme"]
     globex = result.items[0]
     assert globex.priority == 90.0
@@ -59,20 +61,20 @@ def test_list_ranks_orgs_by_highest_signal_and_hides_running_snoozes(session) ->
     assert result.cards.mrr_at_risk == 9000.0  # acme's expansion is not risk; initech is snoozed
     assert result.cards.active_signals == 3
     # Once the snooze runs out, initech is back on the list without any scan.
-    later = read_service.list_signals(session, app_id, NOW + dt.timedelta(days=4), read_service.SignalFilter())
+    later = signal_list.list_signals(session, app_id, NOW + dt.timedelta(days=4), signal_list.SignalFilter())
     assert [i.org_id for i in later.items] == ["globex", "initech", "acme"]
 
 
 def test_filters_combine_type_case_and_owner(session) -> None:
     app_id = _seed(session)
-    flt = read_service.SignalFilter(types=frozenset([USAGE_DROP]))
-    items = read_service.list_signals(session, app_id, NOW, flt).items
+    flt = signal_list.SignalFilter(types=frozenset([USAGE_DROP]))
+    items = signal_list.list_signals(session, app_id, NOW, flt).items
     assert [i.org_id for i in items] == ["globex"] and [s.type for s in items[0].signals] == [USAGE_DROP]
-    assert [i.org_id for i in read_service.list_signals(
-        session, app_id, NOW, read_service.SignalFilter(case_types=frozenset(["expansion"]))).items] == ["acme"]
-    assert [i.org_id for i in read_service.list_signals(
-        session, app_id, NOW, read_service.SignalFilter(owners=frozenset(["ANA@example.com"]))).items] == ["acme"]
-    top1 = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=1))
+    assert [i.org_id for i in signal_list.list_signals(
+        session, app_id, NOW, signal_list.SignalFilter(case_types=frozenset(["expansion"]))).items] == ["acme"]
+    assert [i.org_id for i in signal_list.list_signals(
+        session, app_id, NOW, signal_list.SignalFilter(owners=frozenset(["ANA@example.com"]))).items] == ["acme"]
+    top1 = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter(top=1))
     assert len(top1.items) == 1 and top1.total == 2
 
 
@@ -85,7 +87,7 @@ def test_dismiss_hides_from_lists_is_audited_and_a_second_click_changes_nothing(
     second = actions.dismiss_signals(session, ids, "U999", NOW, via="slack")
     session.commit()
     assert not second.changed and "already dismissed by U999" in second.message
-    assert [i.org_id for i in read_service.list_signals(session, app_id, NOW, read_service.SignalFilter()).items] == ["acme"]
+    assert [i.org_id for i in signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter()).items] == ["acme"]
     audit = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
     assert [(a.actor, a.action, a.via, a.before["status"], a.after["status"]) for a in audit] == [
         ("U999", "dismiss", "slack", "active", "dismissed")] * 2
@@ -116,17 +118,17 @@ def test_tag_wins_over_suggestion_and_same_tag_twice_is_one_change(session) -> N
     tag = session.get(CaseTag, "globex")
     assert (tag.case_type, tag.tagged_by) == ("risk", "U2")
     assert session.scalar(select(func.count()).select_from(AuditLog)) == 2
-    item = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter()).items[0]
+    item = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter()).items[0]
     assert (item.case_type, item.case_by, item.case_suggested) == ("risk", "U2", "risk")
 
 
 def test_find_orgs_by_id_domain_name_substring_and_closest(session) -> None:
     app_id = _seed(session)
-    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acme").matches] == ["acme"]
-    assert [m.org_id for m in read_service.find_orgs(session, app_id, "GLOBEX.com").matches] == ["globex"]
-    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acme corp").matches] == ["acme"]
-    assert [m.org_id for m in read_service.find_orgs(session, app_id, "acm").matches] == ["acme", "acme-eu"]
-    none = read_service.find_orgs(session, app_id, "initek")
+    assert [m.org_id for m in org_lookup.find_orgs(session, app_id, "acme").matches] == ["acme"]
+    assert [m.org_id for m in org_lookup.find_orgs(session, app_id, "GLOBEX.com").matches] == ["globex"]
+    assert [m.org_id for m in org_lookup.find_orgs(session, app_id, "acme corp").matches] == ["acme"]
+    assert [m.org_id for m in org_lookup.find_orgs(session, app_id, "acm").matches] == ["acme", "acme-eu"]
+    none = org_lookup.find_orgs(session, app_id, "initek")
     assert none.matches == [] and none.closest == ["Initech"]
 
 
@@ -134,8 +136,8 @@ def test_a_type_filter_ranks_orgs_by_their_signals_of_that_type(session) -> None
     app_id = _seed(session)
     session.add(_signal(app_id, "initech", USAGE_DROP, 80.0))
     session.commit()
-    flt = read_service.SignalFilter(types=frozenset([USAGE_DROP]))
-    items = read_service.list_signals(session, app_id, NOW, flt).items
+    flt = signal_list.SignalFilter(types=frozenset([USAGE_DROP]))
+    items = signal_list.list_signals(session, app_id, NOW, flt).items
     # Unfiltered, globex (90, revenue at risk) leads; on usage drops initech's 80 beats 75.5.
     assert [(i.org_id, i.priority) for i in items] == [("initech", 80.0), ("globex", 75.5)]
 
@@ -145,7 +147,7 @@ def test_org_detail_explains_the_rank_with_the_formula(session) -> None:
     sig = session.scalar(select(Signal).where(Signal.org_id == "globex", Signal.type == REVENUE_AT_RISK))
     sig.evidence = {"health": 30.0, "mrr": 9000.0, "severity": 0.25}
     session.commit()
-    detail = read_service.org_detail(session, app_id, "globex", NOW, Config())
+    detail = org_details.org_detail(session, app_id, "globex", NOW, Config())
     # 1.0 × (20 + 35 × √0.25 + 45 × 9000 / 14000) = 20 + 17.5 + 28.93 = 66.4
     assert detail.extras["why_rank"] == ("Priority 66.4 = 1.00 (Revenue at risk) × (20 base + 17.5 for severity 0.25 "
                                          "+ 28.9 for $9,000 MRR)")

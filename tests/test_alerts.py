@@ -12,11 +12,11 @@ from freezegun import freeze_time
 from bot.client import make_web_client
 from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
 from delivery_helpers import SEEN, add_event, outbox_rows, seed_orgs
-from saas_tracker import actions
-from saas_tracker.alerts_service import enqueue_alerts
-from saas_tracker.config import Config
-from saas_tracker.outbox_service import deliver_outbox
-from saas_tracker.scan_service import run_scan
+from services import actions
+from services.alerts import enqueue_alerts
+from domain.config import Config
+from services.outbox import deliver_outbox
+from services.scanning import run_scan
 from storage.models import Signal
 
 UTC = dt.timezone.utc

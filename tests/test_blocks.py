@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import actions as act
+from bot import payloads as act
 from bot.blocks import (
     actions,
     button,

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from bot.messages import help_message, signals_list_message
 from bot_harness import NOW, SECRET, blocks_text, seed_orgs, start_bot
-from saas_tracker import read_service
-from saas_tracker.config import Config
+from services import signal_list
+from domain.config import Config
 from slack_stub import app_home_opened_body, signed_request_headers, slash_command_body
 from storage.models import AuditLog, CaseTag, Signal
 
@@ -41,7 +41,7 @@ def test_signals_top_10_answers_ephemerally_with_exactly_the_built_list(bot, ses
     assert reply["response_type"] == "ephemeral"
     assert _item_orgs(reply["blocks"]) == ["globex", "initech", "acme"]
     with session_factory() as s:
-        result = read_service.list_signals(s, 1, NOW, read_service.SignalFilter(top=10))
+        result = signal_list.list_signals(s, 1, NOW, signal_list.SignalFilter(top=10))
     expected = signals_list_message(result.cards, result.items, NOW, Config(), title="Top signals",
                                     filters_text="top 10", query="/signals top 10")
     assert reply["blocks"] == expected["blocks"]

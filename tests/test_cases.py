@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from saas_tracker.config import SignalsConfig
+from domain.config import SignalsConfig
 from scoring.cases import suggest_case
 
 SEEN = pd.Timestamp("2026-05-30", tz="UTC")
@@ -99,8 +99,8 @@ def test_missing_columns_mean_no_data() -> None:
 # --- service, on SQLite and PostgreSQL ----------------------------------------------------
 
 from revenue_helpers import AS_OF, seed  # noqa: E402
-from saas_tracker.config import Config  # noqa: E402
-from saas_tracker.revenue_service import case_suggestions, load_org_frame  # noqa: E402
+from domain.config import Config  # noqa: E402
+from services.revenue import case_suggestions, load_org_frame  # noqa: E402
 
 
 def test_org_frame_reads_snapshots_usage_and_open_signals(session_factory) -> None:

@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from saas_tracker.cli import cli
+from cli import cli
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

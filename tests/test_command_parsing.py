@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.command_parsing import parse_signals_args
-from saas_tracker.config import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP, Config
+from domain.config import Config
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP
 
 CFG = Config()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from saas_tracker.cli import cli
-from saas_tracker.config import Config, ConfigError, config_from_dict, config_to_toml, load_config
+from cli import cli
+from domain.config import Config, ConfigError, config_from_dict, config_to_toml, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

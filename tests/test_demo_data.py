@@ -12,18 +12,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from saas_tracker.cli import cli
-from saas_tracker.config import (
+from cli import cli
+from domain.config import Config
+from domain.vocabulary import (
     BANDS,
     EXPANSION_CANDIDATE,
     INACTIVE_PAYING,
     REVENUE_AT_RISK,
     SIGNAL_TYPES,
     USAGE_DROP,
-    Config,
 )
-from saas_tracker.demo_data import DEFAULT_DAYS, DEFAULT_ORGS, DEFAULT_SEED, FEATURES, STORY_ORGS, generate_demo_data
-from saas_tracker.scan_service import run_scan
+from demo.generator import DEFAULT_DAYS, DEFAULT_ORGS, DEFAULT_SEED, FEATURES, STORY_ORGS, generate_demo_data
+from services.scanning import run_scan
 from storage.importer import import_paths
 from storage.models import HealthSnapshot, Signal
 

@@ -14,17 +14,12 @@ from sqlalchemy import select
 
 from bot.digest_messages import digest_message
 from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
-from saas_tracker import read_service, revenue_service
-from saas_tracker.cli import cli
-from saas_tracker.config import (
-    EXPANSION_CANDIDATE,
-    INACTIVE_PAYING,
-    REVENUE_AT_RISK,
-    SIGNAL_TYPES,
-    USAGE_DROP,
-    Config,
-)
-from saas_tracker.digest_service import build_digest
+from services import revenue
+from services import org_details, signal_list
+from cli import cli
+from domain.config import Config
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, SIGNAL_TYPES, USAGE_DROP
+from services.digest import build_digest
 from demo_db import build_demo_db
 from storage.db import make_session_factory
 from storage.models import AuditLog, CaseTag, Signal
@@ -58,9 +53,9 @@ def test_story_orgs_land_where_they_belong(demo) -> None:
     assert INACTIVE_PAYING in _open_types(factory, "umbrella")  # paying, gone quiet
     assert _open_types(factory, "soylent") == {}  # churned: nothing to pay, nothing to flag
     with factory() as s:
-        hooli_detail = read_service.org_detail(s, 1, "hooli", AS_OF, Config())
+        hooli_detail = org_details.org_detail(s, 1, "hooli", AS_OF, Config())
         assert hooli_detail.item.case_suggested == "onboarding"
-        listing = read_service.list_signals(s, 1, AS_OF, read_service.SignalFilter(top=15), Config())
+        listing = signal_list.list_signals(s, 1, AS_OF, signal_list.SignalFilter(top=15), Config())
     types = {sig.type for item in listing.items for sig in item.signals}
     assert types == set(SIGNAL_TYPES)  # all four types in what `make demo` prints
     top = [i.org_id for i in listing.items[:10]]
@@ -70,8 +65,8 @@ def test_story_orgs_land_where_they_belong(demo) -> None:
 def test_every_cell_and_tier_is_populated(demo) -> None:
     _, factory, _ = demo
     with factory() as s:
-        report = revenue_service.segments_report(s, "default", END, Config())
-        tiers = revenue_service.tiers_report(s, "default", END, Config())
+        report = revenue.segments_report(s, "default", END, Config())
+        tiers = revenue.tiers_report(s, "default", END, Config())
     counts = dict(zip(report.summary["key"], report.summary["org_count"]))
     assert set(counts) == {"revenue_at_risk", "champions", "watch", "expansion"}
     assert all(n > 0 for n in counts.values()), counts

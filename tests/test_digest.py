@@ -20,11 +20,11 @@ from bot.client import make_web_client
 from bot.digest_messages import CELL_LIST, digest_message
 from bot.limits import MESSAGE_MAX_BLOCKS, MESSAGE_TEXT_BUDGET, block_text_length, validate_message
 from delivery_helpers import SEEN, HistoryStub, seed_orgs
-from saas_tracker.cli import cli
-from saas_tracker.cli.delivery import BLOCK_KIT_BUILDER_URL
-from saas_tracker.config import Config
-from saas_tracker.digest_service import DIGEST_EVENT_TYPE, build_digest, post_weekly_digest
-from saas_tracker.scan_service import run_scan
+from cli import cli
+from cli.delivery import BLOCK_KIT_BUILDER_URL
+from domain.config import Config
+from services.digest import DIGEST_EVENT_TYPE, build_digest, post_weekly_digest
+from services.scanning import run_scan
 from storage.db import make_engine, make_session_factory
 from storage.models import Application, DigestClaim
 
@@ -458,7 +458,7 @@ def test_digest_command_refuses_bad_input_and_changes_nothing(session_factory, d
 
 def test_the_periodic_check_skips_a_late_week_quietly(scanned, slack_stub, caplog) -> None:
     client = _quiet_client(slack_stub)
-    caplog.set_level(logging.DEBUG, logger="saas_tracker.digest_service")
+    caplog.set_level(logging.DEBUG, logger="services.digest")
     for minutes in (0, 2, 4):
         post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=minutes), "w", quiet=True)
     late = [r for r in caplog.records if "beyond the grace" in r.getMessage()]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scoring_helpers import make_ctx, make_orgs
 
-from saas_tracker.config import Config
+from domain.config import Config
 from scoring.drivers import MOVED_COLUMNS, moved_components, what_moved
 from scoring.health import component_scores, score_health
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from saas_tracker.config import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP
 from scoring.episodes import plan_episodes
 from scoring.signals import SIGNAL_COLUMNS, empty_signals
 

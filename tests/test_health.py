@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scoring_helpers import AS_OF, make_ctx, make_orgs
 
-from saas_tracker.config import HEALTH_COMPONENTS, Config, HealthConfig, ScanConfig
+from domain.config import Config, HealthConfig, ScanConfig
+from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.frames import ScanContext, empty_org_frame
 from scoring.health import (
     component_scores,

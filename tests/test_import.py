@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker.cli import cli
+from cli import cli
 from storage.event_keys import event_keys
 from storage.importer import ImportRejected, InputError, import_paths
 from storage.models import (

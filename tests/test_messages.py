@@ -13,12 +13,13 @@ import re
 
 import pytest
 
-from bot import actions as act
+from bot import payloads as act
 from bot import messages as m
 from bot.blocks import iter_text_objects
 from bot.limits import BlockKitLimitError, block_text_length, validate_message, validate_view
-from saas_tracker.config import SIGNAL_LABELS, SIGNAL_TYPES, Config
-from saas_tracker.views import ComponentView, OrgDetail, OrgItem, SignalView, SubscriptionView, SummaryCards
+from domain.config import Config
+from domain.vocabulary import SIGNAL_LABELS, SIGNAL_TYPES
+from services.read_models import ComponentView, OrgDetail, OrgItem, SignalView, SubscriptionView, SummaryCards
 
 NOW = dt.datetime(2026, 11, 23, 9, 0)
 CFG = Config()

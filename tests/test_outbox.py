@@ -14,9 +14,9 @@ from freezegun import freeze_time
 
 from bot.client import make_web_client, posting_client
 from delivery_helpers import HistoryStub, add_outbox, outbox_rows
-from saas_tracker.cli import cli
-from saas_tracker.config import Config
-from saas_tracker.outbox_service import ALERT_EVENT_TYPE, SENDING_LEASE, deliver_outbox
+from cli import cli
+from domain.config import Config
+from services.outbox import ALERT_EVENT_TYPE, SENDING_LEASE, deliver_outbox
 from storage.db import make_engine, make_session_factory
 
 UTC = dt.timezone.utc

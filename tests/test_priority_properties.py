@@ -15,15 +15,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scoring_helpers import AS_OF, DAY, make_ctx, make_orgs
 
-from saas_tracker.config import (
-    EXPANSION_CANDIDATE,
-    INACTIVE_PAYING,
-    REVENUE_AT_RISK,
-    SIGNAL_TYPES,
-    USAGE_DROP,
-    Config,
-    PriorityConfig,
-)
+from domain.config import Config, PriorityConfig
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, SIGNAL_TYPES, USAGE_DROP
 from scoring.health import score_health
 from scoring.priority import (
     expansion_severity,

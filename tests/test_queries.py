@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from saas_tracker.config import Config, config_from_dict
+from domain.config import Config, config_from_dict
 from storage import queries
 from storage.db import get_or_create_application
 from storage.models import (

@@ -1,6 +1,6 @@
 """The segmentation cache behind /signals, /org, cells and the digest (SQLite and PostgreSQL).
 
-read_service keeps an application's segmentation (cells, tiers, case suggestions) between
+services.segmentation keeps an application's segmentation (cells, tiers, case suggestions) between
 scans, keyed by (database, application, latest successful scan, as-of day, configuration).
 These tests pin the staleness rule: reused until the next scan, rebuilt by it, never shared
 between databases, never used before the first scan, and never by the alerts a scan reads
@@ -20,8 +20,9 @@ import datetime as dt
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker import read_service, scan_service
-from saas_tracker.config import Config, config_from_dict
+from services import scanning
+from services import segmentation, signal_list
+from domain.config import Config, config_from_dict
 from storage.db import get_or_create_application, make_engine, make_session_factory
 from storage.models import Base, Org, Subscription, UsageDaily, UsageDailyUser
 
@@ -50,41 +51,41 @@ def _seed(factory: sessionmaker[Session], mrr: float = 1200) -> int:
         return app.id
 
 
-def _mrr(seg: read_service.Segmentation) -> float:
+def _mrr(seg: segmentation.Segmentation) -> float:
     return float(seg.orgs.loc["growing", "mrr"])
 
 
 def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
     cfg = Config()
     app_id = _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(1))
+    scanning.run_scan(session_factory, cfg, at(1))
     with session_factory() as s:
-        seg = read_service.load_segmentation(s, app_id, at(1, 1), cfg)
+        seg = segmentation.load_segmentation(s, app_id, at(1, 1), cfg)
         assert seg.segments.cells.loc["growing", "cell"] == "champions"
         assert seg.suggestion("growing") == ("expansion", "high MRR, growing usage (+100%): strategic expansion")
-        assert read_service.load_segmentation(s, app_id, at(1, 5), cfg) is seg  # same day, same scan
+        assert segmentation.load_segmentation(s, app_id, at(1, 5), cfg) is seg  # same day, same scan
         snaps = seg.latest_snapshots(s, app_id)  # read once, kept with it
         assert seg.latest_snapshots(s, app_id) is snaps
         assert snaps.loc["growing", "score"] == seg.orgs.loc["growing", "health"] >= 60
     with session_factory() as s:  # another session (another request) gets the same one
-        assert read_service.load_segmentation(s, "default", at(1, 6), cfg) is seg
+        assert segmentation.load_segmentation(s, "default", at(1, 6), cfg) is seg
 
     # An import between scans (MRR 1200 → 2000) shows up after the next scan, not before.
     with session_factory() as s, s.begin():
         s.execute(update(Subscription).where(Subscription.subscription_id == "g1").values(mrr=2000))
     with session_factory() as s:
-        assert read_service.load_segmentation(s, app_id, at(1, 7), cfg) is seg and _mrr(seg) == 1200.0
+        assert segmentation.load_segmentation(s, app_id, at(1, 7), cfg) is seg and _mrr(seg) == 1200.0
         # Another day or another configuration is another entry, read now.
-        other_day = read_service.load_segmentation(s, app_id, at(2), cfg)
-        other_cfg = read_service.load_segmentation(s, app_id, at(1, 7), config_from_dict({"tiers": {"mode": "growth"}}))
+        other_day = segmentation.load_segmentation(s, app_id, at(2), cfg)
+        other_cfg = segmentation.load_segmentation(s, app_id, at(1, 7), config_from_dict({"tiers": {"mode": "growth"}}))
         assert other_day is not seg and _mrr(other_day) == 2000.0
         assert other_cfg is not seg and _mrr(other_cfg) == 2000.0 and other_cfg.cfg.tiers.mode == "growth"
 
-    scan_service.run_scan(session_factory, cfg, at(15))
+    scanning.run_scan(session_factory, cfg, at(15))
     with session_factory() as s:
-        fresh = read_service.load_segmentation(s, app_id, at(1, 7), cfg)
+        fresh = segmentation.load_segmentation(s, app_id, at(1, 7), cfg)
         assert fresh is not seg and _mrr(fresh) == 2000.0
-        fresh15 = read_service.load_segmentation(s, app_id, at(15, 1), cfg)
+        fresh15 = segmentation.load_segmentation(s, app_id, at(15, 1), cfg)
         assert fresh15.segments.cells.loc["growing", "cell"] == "revenue_at_risk"
         assert fresh15.suggestion("growing") == ("risk", "high MRR, low health: urgent retention")
         assert fresh15.latest_snapshots(s, app_id).loc["growing", "score"] < 60
@@ -93,8 +94,8 @@ def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
 def test_nothing_is_cached_before_the_first_scan(session_factory) -> None:
     app_id = _seed(session_factory)
     with session_factory() as s:
-        first = read_service.load_segmentation(s, app_id, at(1), Config())
-        assert read_service.load_segmentation(s, app_id, at(1), Config()) is not first
+        first = segmentation.load_segmentation(s, app_id, at(1), Config())
+        assert segmentation.load_segmentation(s, app_id, at(1), Config()) is not first
 
 
 def test_each_database_has_its_own(session_factory, tmp_path) -> None:
@@ -105,10 +106,10 @@ def test_each_database_has_its_own(session_factory, tmp_path) -> None:
     try:
         for factory, mrr in ((session_factory, 1200), (other, 700)):
             _seed(factory, mrr)
-            assert scan_service.run_scan(factory, Config(), at(1)).run_id == 1
+            assert scanning.run_scan(factory, Config(), at(1)).run_id == 1
         with session_factory() as a, other() as b:
-            seg_a = read_service.load_segmentation(a, "default", at(1, 1), Config())
-            seg_b = read_service.load_segmentation(b, "default", at(1, 1), Config())
+            seg_a = segmentation.load_segmentation(a, "default", at(1, 1), Config())
+            seg_b = segmentation.load_segmentation(b, "default", at(1, 1), Config())
             assert (_mrr(seg_a), _mrr(seg_b)) == (1200.0, 700.0)
     finally:
         other_engine.dispose()
@@ -119,19 +120,19 @@ def test_alerts_inside_a_scan_see_that_scan_not_the_cache(session_factory) -> No
     read in scan 2's transaction before it commits, must say "risk" like every read after."""
     cfg = Config()
     app_id = _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(1))
+    scanning.run_scan(session_factory, cfg, at(1))
     with session_factory() as s:
-        stale = read_service.load_segmentation(s, app_id, at(15), cfg)
+        stale = segmentation.load_segmentation(s, app_id, at(15), cfg)
         assert stale.suggestion("growing")[0] == "expansion"
 
     seen: list[tuple[str, str | None]] = []
 
-    def alert_items(session: Session, result: scan_service.ScanResult, cfg: Config) -> None:
-        items = read_service.items_for_signals(session, result.application_id, result.opened_ids, result.as_of, cfg)
+    def alert_items(session: Session, result: scanning.ScanResult, cfg: Config) -> None:
+        items = signal_list.items_for_signals(session, result.application_id, result.opened_ids, result.as_of, cfg)
         seen.extend((item.org_id, item.case_suggested) for item in items)
 
-    result = scan_service.run_scan(session_factory, cfg, at(15), after_signals=alert_items)
+    result = scanning.run_scan(session_factory, cfg, at(15), after_signals=alert_items)
     assert result.opened >= 1 and seen == [("growing", "risk")]
     with session_factory() as s:
-        (item,) = read_service.list_signals(s, app_id, at(15, 1), read_service.SignalFilter(), cfg).items
+        (item,) = signal_list.list_signals(s, app_id, at(15, 1), signal_list.SignalFilter(), cfg).items
         assert item.case_suggested == "risk"

@@ -24,17 +24,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from saas_tracker import actions, read_service
-from saas_tracker.cli import cli
-from saas_tracker.config import (
-    EXPANSION_CANDIDATE,
-    INACTIVE_PAYING,
-    REVENUE_AT_RISK,
-    USAGE_DROP,
-    Config,
-    config_from_dict,
-)
-from saas_tracker.views import CellView
+from services import actions
+from services import org_details, segmentation, signal_list
+from cli import cli
+from domain.config import Config, config_from_dict
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP
+from services.read_models import CellView
 from storage.db import get_or_create_application
 from storage.models import HealthSnapshot, Org, Signal, Subscription, UsageDaily
 
@@ -101,13 +96,13 @@ def _seed(session: Session) -> int:
 
 
 def _ids(session: Session, app_id: int, **flt) -> list[str]:
-    result = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=25, **flt), Config())
+    result = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter(top=25, **flt), Config())
     return [i.org_id for i in result.items]
 
 
 def test_untagged_orgs_get_the_suggestion_with_its_why(session: Session) -> None:
     app_id = _seed(session)
-    result = read_service.list_signals(session, app_id, NOW, read_service.SignalFilter(top=25), Config())
+    result = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter(top=25), Config())
     assert [i.org_id for i in result.items] == RANKED and result.total == 5
     assert {i.org_id: (i.case_type, i.case_suggested) for i in result.items} == {
         "big": (None, "risk"),  # Revenue at risk cell
@@ -116,7 +111,7 @@ def test_untagged_orgs_get_the_suggestion_with_its_why(session: Session) -> None
         "watch": (None, "risk"),  # open Usage drop
         "small": (None, "expansion"),  # Expansion cell
     }
-    whys = {org_id: read_service.org_detail(session, app_id, org_id, NOW, Config()).extras["case_why"]
+    whys = {org_id: org_details.org_detail(session, app_id, org_id, NOW, Config()).extras["case_why"]
             for org_id in ORGS}
     assert whys == {
         "big": "high MRR, low health: urgent retention",
@@ -126,7 +121,7 @@ def test_untagged_orgs_get_the_suggestion_with_its_why(session: Session) -> None
         "small": "low MRR, high health: growth",
         "free": None,
     }
-    assert read_service.org_detail(session, app_id, "free", NOW, Config()).item.case_suggested is None
+    assert org_details.org_detail(session, app_id, "free", NOW, Config()).item.case_suggested is None
 
 
 def test_a_tag_overrides_the_suggestion_and_the_case_filter_follows_it(session: Session) -> None:
@@ -141,7 +136,7 @@ def test_a_tag_overrides_the_suggestion_and_the_case_filter_follows_it(session: 
     assert _ids(session, app_id, case_types=frozenset(["onboarding"])) == ["star"]
     assert _ids(session, app_id, case_types=frozenset(["risk"])) == ["big", "new", "watch"]
     assert _ids(session, app_id, case_types=frozenset(["expansion"])) == ["small"]
-    new = read_service.org_detail(session, app_id, "new", NOW, Config())
+    new = org_details.org_detail(session, app_id, "new", NOW, Config())
     # The tag is what counts; the suggestion and its why stay visible beside it.
     assert (new.item.case_type, new.item.case_by, new.item.case_suggested) == ("risk", "U1", "onboarding")
     assert new.extras["case_why"] == "imported, never used the product: onboarding"
@@ -161,8 +156,8 @@ def test_cell_and_tier_filters_restrict_the_list_exactly(session: Session) -> No
     assert _ids(session, app_id, cell="champions", tier="Tier 2") == []
     assert _ids(session, app_id, tier="Tier 2", case_types=frozenset(["expansion"])) == ["small"]
     assert _ids(session, app_id, cell="revenue_at_risk", owners=frozenset(["ana@example.com"])) == ["big"]
-    one = read_service.list_signals(session, app_id, NOW,
-                                    read_service.SignalFilter(top=1, cell="revenue_at_risk"), Config())
+    one = signal_list.list_signals(session, app_id, NOW,
+                                    signal_list.SignalFilter(top=1, cell="revenue_at_risk"), Config())
     assert [i.org_id for i in one.items] == ["big"] and one.total == 2
     # The cards describe the whole application, whatever the filter.
     assert one.cards.orgs_with_signals == 5 and one.cards.active_signals == 5
@@ -170,16 +165,16 @@ def test_cell_and_tier_filters_restrict_the_list_exactly(session: Session) -> No
 
 def test_unknown_cell_or_tier_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown cell 'stars': use one of revenue_at_risk, champions, watch"):
-        read_service.SignalFilter(cell="stars")
+        signal_list.SignalFilter(cell="stars")
     with pytest.raises(ValueError, match="unknown tier 'tier2': use one of Tier 1, Tier 2"):
-        read_service.SignalFilter(tier="tier2")
+        signal_list.SignalFilter(tier="tier2")
 
 
 def test_org_detail_carries_cell_tier_quadrant_and_the_numbers_behind_them(session: Session) -> None:
     app_id = _seed(session)
     got = {}
     for org_id in ORGS:
-        d = read_service.org_detail(session, app_id, org_id, NOW, Config())
+        d = org_details.org_detail(session, app_id, org_id, NOW, Config())
         got[org_id] = (d.cell, d.tier, d.quadrant, d.extras["value"], d.extras["potential"],
                        d.extras["account_priority"], d.extras["cell_key"])
     # Revenue score = percentile of MRR among the 5 payers: 100→20, 150→40, 200→60, 800→80, 1000→100.
@@ -205,17 +200,17 @@ def test_org_detail_carries_cell_tier_quadrant_and_the_numbers_behind_them(sessi
 
 def test_cell_orgs_lists_one_cell_by_mrr(session: Session) -> None:
     app_id = _seed(session)
-    view, rows = read_service.cell_orgs(session, app_id, "revenue_at_risk", NOW, Config())
+    view, rows = segmentation.cell_orgs(session, app_id, "revenue_at_risk", NOW, Config())
     assert view == CellView("revenue_at_risk", "Revenue at risk", 2, 1200.0)
     assert rows == [("big", "BigCo", 1000.0, 30.0, "red"), ("new", "NewCo", 200.0, 10.0, "red")]
-    view, rows = read_service.cell_orgs(session, "default", "watch", NOW, Config())  # by application name
+    view, rows = segmentation.cell_orgs(session, "default", "watch", NOW, Config())  # by application name
     assert view == CellView("watch", "Watch", 1, 150.0) and rows == [("watch", "WatchCo", 150.0, 40.0, "yellow")]
     # A configured split moves orgs between cells: 150 is high at a 150 split.
     cfg = config_from_dict({"segments": {"mrr_split_amount": 150}})
-    view, rows = read_service.cell_orgs(session, app_id, "revenue_at_risk", NOW, cfg)
+    view, rows = segmentation.cell_orgs(session, app_id, "revenue_at_risk", NOW, cfg)
     assert [r[0] for r in rows] == ["big", "new", "watch"] and view.mrr == 1350.0
     with pytest.raises(ValueError, match="unknown cell 'stars'"):
-        read_service.cell_orgs(session, app_id, "stars", NOW, Config())
+        segmentation.cell_orgs(session, app_id, "stars", NOW, Config())
 
 
 def test_signals_command_filters_by_cell_and_tier(session_factory) -> None:

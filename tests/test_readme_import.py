@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from saas_tracker.cli import cli
+from cli import cli
 from storage import migrate
 from storage.csv_contract import (
     CHOICE,

@@ -241,9 +241,9 @@ def test_movements_add_up_and_chain(subs: pd.DataFrame, by: str) -> None:
 from click.testing import CliRunner  # noqa: E402
 
 from revenue_helpers import AS_OF, seed  # noqa: E402
-from saas_tracker.cli import cli  # noqa: E402
-from saas_tracker.config import Config  # noqa: E402
-from saas_tracker.revenue_service import UnknownApplication, load_subscriptions, revenue_report  # noqa: E402
+from cli import cli  # noqa: E402
+from domain.config import Config  # noqa: E402
+from services.revenue import UnknownApplication, load_subscriptions, revenue_report  # noqa: E402
 
 
 def test_revenue_report_from_the_database(session_factory) -> None:

@@ -7,8 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from saas_tracker import actions, read_service, scan_service
-from saas_tracker.config import INACTIVE_PAYING, Config
+from services import actions, scanning
+from services import signal_list
+from domain.config import Config
+from domain.vocabulary import INACTIVE_PAYING
 from storage.db import get_or_create_application
 from storage.models import HealthSnapshot, Org, ScanRun, Signal, Subscription, UsageDaily, UsageDailyUser
 
@@ -46,17 +48,17 @@ def test_episode_life_cycle_open_update_dismiss_hidden_clear_reopen(session_fact
     _seed(session_factory)
 
     # 13 days of silence: not yet inactive.
-    r = scan_service.run_scan(session_factory, cfg, at(13))
+    r = scanning.run_scan(session_factory, cfg, at(13))
     assert r.orgs_scanned == 1 and _open_inactive(session_factory) == []
 
     # 14 days: opens, with its evidence.
-    r = scan_service.run_scan(session_factory, cfg, at(14))
+    r = scanning.run_scan(session_factory, cfg, at(14))
     (sig,) = _open_inactive(session_factory)
     assert r.opened_ids == [sig.id] and sig.status == "active"
     assert sig.evidence["days_inactive"] == 14 and sig.evidence["mrr"] == 1200.0
 
     # Still true next day: the same signal is updated, not a new one.
-    r = scan_service.run_scan(session_factory, cfg, at(15))
+    r = scanning.run_scan(session_factory, cfg, at(15))
     (same,) = _open_inactive(session_factory)
     assert same.id == sig.id and r.opened_ids == [] and r.updated >= 1 and same.updated_at == at(15)
     assert same.priority >= sig.priority  # longer inactivity never ranks lower
@@ -64,25 +66,25 @@ def test_episode_life_cycle_open_update_dismiss_hidden_clear_reopen(session_fact
     # Dismissed: leaves the lists and stays hidden while the condition keeps holding.
     with session_factory() as s, s.begin():
         actions.dismiss_signals(s, [sig.id], "U1", at(15))
-    r = scan_service.run_scan(session_factory, cfg, at(16))
+    r = scanning.run_scan(session_factory, cfg, at(16))
     (hidden,) = _open_inactive(session_factory)
     assert hidden.id == sig.id and hidden.status == "dismissed" and r.opened_ids == []
     with session_factory() as s:
-        only_inactive = read_service.SignalFilter(types=frozenset([INACTIVE_PAYING]))
-        assert read_service.list_signals(s, r.application_id, at(16), only_inactive).items == []
+        only_inactive = signal_list.SignalFilter(types=frozenset([INACTIVE_PAYING]))
+        assert signal_list.list_signals(s, r.application_id, at(16), only_inactive).items == []
         # Its other open signal (health 2, red: Revenue at risk) keeps the org listed for that.
-        (item,) = read_service.list_signals(s, r.application_id, at(16), read_service.SignalFilter()).items
+        (item,) = signal_list.list_signals(s, r.application_id, at(16), signal_list.SignalFilter()).items
         assert [v.type for v in item.signals] == ["revenue_at_risk"]
 
     # The org comes back: the condition clears and the dismissed episode resolves.
     with session_factory() as s, s.begin():
         _event(s, "quiet", at(17))
-    r = scan_service.run_scan(session_factory, cfg, at(17))
+    r = scanning.run_scan(session_factory, cfg, at(17))
     (closed,) = _open_inactive(session_factory)
     assert closed.status == "resolved" and closed.resolved_at == at(17) and r.resolved >= 1
 
     # Silent again for 14 days: a fresh episode opens (and would alert).
-    r = scan_service.run_scan(session_factory, cfg, at(31))
+    r = scanning.run_scan(session_factory, cfg, at(31))
     signals = _open_inactive(session_factory)
     assert len(signals) == 2 and signals[1].status == "active" and signals[1].id in r.opened_ids
 
@@ -90,13 +92,13 @@ def test_episode_life_cycle_open_update_dismiss_hidden_clear_reopen(session_fact
 def test_snooze_expires_and_the_signal_is_active_again_if_still_true(session_factory) -> None:
     cfg = Config()
     _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(14))
+    scanning.run_scan(session_factory, cfg, at(14))
     (sig,) = _open_inactive(session_factory)
     with session_factory() as s, s.begin():
         actions.dismiss_signals(s, [sig.id], "U1", at(14), snooze_until=at(21))
-    scan_service.run_scan(session_factory, cfg, at(20))
+    scanning.run_scan(session_factory, cfg, at(20))
     assert _open_inactive(session_factory)[0].status == "snoozed"
-    r = scan_service.run_scan(session_factory, cfg, at(22))
+    r = scanning.run_scan(session_factory, cfg, at(22))
     (again,) = _open_inactive(session_factory)
     assert again.id == sig.id and again.status == "active" and again.snoozed_until is None
     assert r.opened_ids == []  # the same episode: no second alert
@@ -105,9 +107,9 @@ def test_snooze_expires_and_the_signal_is_active_again_if_still_true(session_fac
 def test_one_snapshot_per_org_per_day_and_runs_recorded(session_factory) -> None:
     cfg = Config()
     _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(14))
-    scan_service.run_scan(session_factory, cfg, at(14) + dt.timedelta(hours=6))
-    scan_service.run_scan(session_factory, cfg, at(15))
+    scanning.run_scan(session_factory, cfg, at(14))
+    scanning.run_scan(session_factory, cfg, at(14) + dt.timedelta(hours=6))
+    scanning.run_scan(session_factory, cfg, at(15))
     with session_factory() as s:
         days = s.execute(select(HealthSnapshot.day).order_by(HealthSnapshot.day)).scalars().all()
         assert days == [at(14).date(), at(15).date()]
@@ -126,7 +128,7 @@ def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_fa
         session_factory, monkeypatch) -> None:
     cfg = Config()
     _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(14))
+    scanning.run_scan(session_factory, cfg, at(14))
     with session_factory() as s:
         before = (s.scalar(select(func.count()).select_from(Signal)),
                   s.scalar(select(func.count()).select_from(HealthSnapshot)))
@@ -135,9 +137,9 @@ def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_fa
         raise RuntimeError("disk on fire")
 
     # Fail after snapshots are written, while signals are applied: nothing may stick.
-    monkeypatch.setattr(scan_service, "apply_signals", explode)
+    monkeypatch.setattr(scanning, "apply_signals", explode)
     with pytest.raises(RuntimeError):
-        scan_service.run_scan(session_factory, cfg, at(15))
+        scanning.run_scan(session_factory, cfg, at(15))
     with session_factory() as s:
         after = (s.scalar(select(func.count()).select_from(Signal)),
                  s.scalar(select(func.count()).select_from(HealthSnapshot)))
@@ -151,17 +153,17 @@ def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_fa
 def test_a_scan_dated_before_the_latest_is_refused_and_changes_nothing(session_factory) -> None:
     cfg = Config()
     _seed(session_factory)
-    scan_service.run_scan(session_factory, cfg, at(14))
-    with pytest.raises(scan_service.ScanOrderError, match="before the latest scan"):
-        scan_service.run_scan(session_factory, cfg, at(10))
+    scanning.run_scan(session_factory, cfg, at(14))
+    with pytest.raises(scanning.ScanOrderError, match="before the latest scan"):
+        scanning.run_scan(session_factory, cfg, at(10))
     with session_factory() as s:
         assert s.scalars(select(ScanRun.status)).all() == ["ok"]
-    scan_service.run_scan(session_factory, cfg, at(14))  # the same time again is fine
+    scanning.run_scan(session_factory, cfg, at(14))  # the same time again is fine
 
 
 def test_signal_evidence_keeps_the_severity_for_why_this_rank(session_factory) -> None:
     _seed(session_factory)
-    scan_service.run_scan(session_factory, Config(), at(21))
+    scanning.run_scan(session_factory, Config(), at(21))
     (sig,) = _open_inactive(session_factory)
     # 21 days silent, 7 beyond the threshold: x / (x + 14) = 1/3
     assert sig.evidence["severity"] == pytest.approx(1 / 3, abs=1e-4)

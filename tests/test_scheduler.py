@@ -15,11 +15,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.client import make_web_client
 from delivery_helpers import SEEN, outbox_rows, seed_orgs
-from saas_tracker.config import Config
-from saas_tracker.digest_schedule import current_period, latest_fire_time, next_fire_times, period_of
-from saas_tracker.digest_service import post_weekly_digest
-from saas_tracker.scan_service import run_scan
-from saas_tracker.scheduling import (
+from domain.config import Config
+from services.digest_schedule import current_period, latest_fire_time, next_fire_times, period_of
+from services.digest import post_weekly_digest
+from services.scanning import run_scan
+from services.scheduling import (
     JOB_DIGEST,
     JOB_DIGEST_CHECK,
     JOB_OUTBOX,
@@ -123,7 +123,7 @@ def test_a_job_that_raises_is_logged_and_runs_again(caplog) -> None:
     finally:
         scheduler.shutdown(wait=True)
     assert calls[:2] == [1, 2]
-    ours = [r for r in caplog.records if r.name == "saas_tracker.scheduling" and r.exc_info]
+    ours = [r for r in caplog.records if r.name == "services.scheduling" and r.exc_info]
     assert ours[0].getMessage() == "job flaky raised; the next run is still scheduled"
     assert ours[0].exc_info[0] is RuntimeError and "database went away" in caplog.text
     assert health.failures == {"flaky": 1}
@@ -205,7 +205,7 @@ def test_a_failing_scan_at_start_up_still_lets_the_digest_go(session_factory, sl
 def test_worker_refuses_to_start_without_a_token(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from saas_tracker.cli import cli
+    from cli import cli
 
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "SAAS_TRACKER_CONFIG": None, "SLACK_BOT_TOKEN": None}
     result = CliRunner().invoke(cli, ["worker"], env=env)

@@ -69,10 +69,10 @@ def test_empty_frame_gives_four_empty_cells() -> None:
 from click.testing import CliRunner  # noqa: E402
 
 from revenue_helpers import AS_OF, seed  # noqa: E402
-from saas_tracker.cli import cli  # noqa: E402
-from saas_tracker.config import Config, config_from_dict  # noqa: E402
-from saas_tracker.revenue_service import cell_views, segments_report  # noqa: E402
-from saas_tracker.views import CellView  # noqa: E402
+from cli import cli  # noqa: E402
+from domain.config import Config, config_from_dict  # noqa: E402
+from services.revenue import cell_views, segments_report  # noqa: E402
+from services.read_models import CellView  # noqa: E402
 
 
 def test_segments_report_uses_latest_snapshot_and_current_mrr(session_factory) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from saas_tracker import read_service
-from saas_tracker.config import Config
+from services import signal_list
+from domain.config import Config
 from demo_db import build_demo_db
 from slack_stub import SlackStub, signed_request_headers, slash_command_body
 from storage.db import make_engine, make_session_factory
@@ -96,8 +96,8 @@ def test_serve_http_answers_signals_and_org_from_the_demo_database(served, demo_
     shown = [b["block_id"].split("|", 1)[1] for b in reply["blocks"] if b.get("block_id", "").startswith("item|")]
     engine = make_engine(demo_db)
     with make_session_factory(engine)() as session:
-        expected = read_service.list_signals(session, 1, dt.datetime.now(dt.timezone.utc),
-                                             read_service.SignalFilter(top=10), Config())
+        expected = signal_list.list_signals(session, 1, dt.datetime.now(dt.timezone.utc),
+                                             signal_list.SignalFilter(top=10), Config())
     engine.dispose()
     assert shown == [i.org_id for i in expected.items] and len(shown) == 10
     for story in ("initech", "globex", "hooli"):

@@ -10,16 +10,8 @@ import pandas as pd
 import pytest
 from scoring_helpers import AS_OF, DAY, make_ctx, make_orgs
 
-from saas_tracker.config import (
-    EXPANSION_CANDIDATE,
-    INACTIVE_PAYING,
-    REVENUE_AT_RISK,
-    USAGE_DROP,
-    SIGNAL_TYPES,
-    Config,
-    PriorityConfig,
-    SignalsConfig,
-)
+from domain.config import Config, PriorityConfig, SignalsConfig
+from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP, SIGNAL_TYPES
 from scoring.frames import empty_org_frame
 from scoring.health import health_band, score_health
 from scoring.signals import SIGNAL_COLUMNS, evaluate_signals, org_priority

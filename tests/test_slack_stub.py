@@ -19,11 +19,11 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from bot import messages as m
-from bot.actions import parse_action
+from bot.payloads import parse_action
 from bot.client import make_web_client, resolve_api_url
 from bot.slack_errors import ErrorCategory, classify, classify_code, error_code, is_retryable, user_message
-from saas_tracker.config import Config, SlackConfig
-from saas_tracker.views import OrgDetail, OrgItem, SignalView, SummaryCards
+from domain.config import Config, SlackConfig
+from services.read_models import OrgDetail, OrgItem, SignalView, SummaryCards
 from slack_stub import (
     FORM,
     SlackStub,

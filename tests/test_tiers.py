@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from saas_tracker.config import TiersConfig
+from domain.config import TiersConfig
 from scoring.tiers import TIER_OUTPUT_COLUMNS, input_scores, score_tiers
 
 AS_OF = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.timezone.utc)
@@ -145,9 +145,9 @@ from click.testing import CliRunner  # noqa: E402
 
 from revenue_helpers import AS_OF as DB_AS_OF  # noqa: E402
 from revenue_helpers import seed  # noqa: E402
-from saas_tracker.cli import cli  # noqa: E402
-from saas_tracker.config import Config  # noqa: E402
-from saas_tracker.revenue_service import tiers_report  # noqa: E402
+from cli import cli  # noqa: E402
+from domain.config import Config  # noqa: E402
+from services.revenue import tiers_report  # noqa: E402
 
 
 def test_tiers_report_from_the_database(session_factory) -> None:

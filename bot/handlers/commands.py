@@ -21,7 +21,7 @@ from bot.messages import (
     org_not_found_message,
     signals_list_message,
 )
-from saas_tracker import read_service
+from services import org_details, org_lookup, signal_list
 from storage.models import Org
 
 Respond = Callable[..., Any]
@@ -46,7 +46,7 @@ def signals_command(ctx: BotContext, text: str, user_id: str, respond: Respond) 
             ).all()
             # Nobody owns anything as "<nobody>": an empty match must filter everything out.
             owners = ctx.directory.owners_of(user_id, all_owners) or frozenset({"<nobody>"})
-        flt = read_service.SignalFilter(
+        flt = signal_list.SignalFilter(
             top=query.top,
             types=query.types,
             case_types=query.case_types,
@@ -54,7 +54,7 @@ def signals_command(ctx: BotContext, text: str, user_id: str, respond: Respond) 
             cell=query.cell,
             tier=query.tier,
         )
-        result = read_service.list_signals(session, app_id, now, flt, ctx.cfg)
+        result = signal_list.list_signals(session, app_id, now, flt, ctx.cfg)
     title = "My orgs' signals" if query.mine else "Top signals"
     message = signals_list_message(result.cards, result.items, now, ctx.cfg, title=title,
                                    filters_text=_filters_text(query.describe(), result.total, len(result.items)),
@@ -75,7 +75,7 @@ def org_command(ctx: BotContext, text: str, respond: Respond) -> None:
         return
     now = ctx.now()
     with ctx.read() as (session, app_id):
-        found = read_service.find_orgs(session, app_id, query)
+        found = org_lookup.find_orgs(session, app_id, query)
         if not found.matches:
             respond(**_ephemeral(org_not_found_message(query, found.closest)))
             return
@@ -83,7 +83,7 @@ def org_command(ctx: BotContext, text: str, respond: Respond) -> None:
             candidates = [(m.org_id, m.name, m.domain) for m in found.matches]
             respond(**_ephemeral(org_choices_message(query, candidates)))
             return
-        detail = read_service.org_detail(session, app_id, found.matches[0].org_id, now, ctx.cfg)
+        detail = org_details.org_detail(session, app_id, found.matches[0].org_id, now, ctx.cfg)
     respond(**_ephemeral(org_detail_message(detail, now, ctx.cfg, query=f"/org {query}")))
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.actions import ActionValueError
+from bot.payloads import ActionValueError
 from bot.directory import SlackDirectory
 from bot.messages import error_message
 from bot.slack_errors import classify, user_message
-from saas_tracker.config import Config
+from domain.config import Config
 from storage.db import find_application
 
 log = logging.getLogger("bot")

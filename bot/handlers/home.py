@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from bot.handlers.context import BotContext, NoData, log
 from bot.home_messages import home_view
-from saas_tracker import read_service, revenue_service
+from services import revenue
+from services import signal_list
 from storage.models import Org
 
 HOME_ITEMS = 15
@@ -22,10 +23,10 @@ def publish_home(ctx: BotContext, client: Any, user_id: str) -> None:
                 select(Org.owner).where(Org.application_id == app_id, Org.owner.is_not(None)).distinct()
             ).all()
             mine = ctx.directory.owners_of(user_id, owners)
-            flt = read_service.SignalFilter(top=HOME_ITEMS, owners=mine or frozenset({"<nobody>"}))
-            result = read_service.list_signals(session, app_id, now, flt, ctx.cfg)
-            report = revenue_service.segments_report(session, ctx.cfg.application, now.date(), ctx.cfg)
-            cells = revenue_service.cell_views(report.summary)
+            flt = signal_list.SignalFilter(top=HOME_ITEMS, owners=mine or frozenset({"<nobody>"}))
+            result = signal_list.list_signals(session, app_id, now, flt, ctx.cfg)
+            report = revenue.segments_report(session, ctx.cfg.application, now.date(), ctx.cfg)
+            cells = revenue.cell_views(report.summary)
     except NoData:
         client.views_publish(user_id=user_id, view={"type": "home", "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": "No customer data yet: run `saas-tracker import`."}}]})

@@ -1,7 +1,7 @@
 """Clicks: Open, Tag case, Dismiss/Snooze, pick an org, list a cell's orgs.
 
 Every click is acknowledged first. A change (tag, dismiss, snooze) is checked against the
-authorization settings, applied through saas_tracker.actions (idempotent and audited), and
+authorization settings, applied through services.actions (idempotent and audited), and
 what the person clicked on is updated in place:
 
 * a message with its blocks (digest, alerts): the blocks are edited via the response_url;
@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot import actions as act
+from bot import payloads as act
 from bot.authz import may_change
 from bot.blocks import modal_view, section
 from bot.digest_messages import CELL_LIST
@@ -37,7 +37,8 @@ from bot.messages import (
     org_detail_modal,
     refusal_message,
 )
-from saas_tracker import actions, read_service
+from services import actions
+from services import org_details, segmentation
 
 Respond = Callable[..., Any]
 
@@ -116,7 +117,7 @@ class Interactions:
     def _detail(self, org_id: str) -> tuple[Any, dt.datetime]:
         now = self.ctx.now()
         with self.ctx.read() as (session, app_id):
-            return read_service.org_detail(session, app_id, org_id, now, self.ctx.cfg), now
+            return org_details.org_detail(session, app_id, org_id, now, self.ctx.cfg), now
 
     # --- Tag case -----------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ class Interactions:
         key = action.get("value") or ""
         try:
             with self.ctx.read() as (session, app_id):
-                cell, rows = read_service.cell_orgs(session, app_id, key, self.ctx.now(), self.ctx.cfg)
+                cell, rows = segmentation.cell_orgs(session, app_id, key, self.ctx.now(), self.ctx.cfg)
         except ValueError:
             self.notify(body, client, respond, error_message(f"There is no Revenue × Health cell called {key!r}."))
             return

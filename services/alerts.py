@@ -2,7 +2,7 @@
 
 ``enqueue_alerts`` is run_scan's ``after_signals`` hook, so the outbox rows commit or roll
 back with the scan that opened the signals: a scan that fails alerts nobody, and a scan
-that commits cannot lose its alerts (``outbox_service.deliver_outbox`` sends them later,
+that commits cannot lose its alerts (``outbox.deliver_outbox`` sends them later,
 retrying across restarts).
 
 Once per episode: only ids the scan has just *opened* qualify. A signal that stays open is
@@ -19,10 +19,10 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from saas_tracker import read_service
-from saas_tracker.config import Config
-from saas_tracker.scan_service import ScanResult
-from saas_tracker.views import OrgItem
+from services import signal_list
+from domain.config import Config
+from services.scanning import ScanResult
+from services.read_models import OrgItem
 from storage.models import Outbox, Signal
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def alert_items(session: Session, result: ScanResult, cfg: Config) -> list[OrgIt
     ).all()
     if not ids:
         return []
-    items = read_service.items_for_signals(session, result.application_id, sorted(ids), result.as_of, cfg)
+    items = signal_list.items_for_signals(session, result.application_id, sorted(ids), result.as_of, cfg)
     return [item for item in items if item.mrr >= cfg.slack.alert_mrr_floor]
 
 

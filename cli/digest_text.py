@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from saas_tracker.digest_view import Digest
-from saas_tracker.formatting import format_money
-from saas_tracker.terminal import render_cards, render_items
+from services.read_models import Digest
+from domain.formatting import format_money
+from cli.terminal import render_cards, render_items
 
 
 def week_label(digest: Digest) -> str:

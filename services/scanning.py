@@ -18,12 +18,8 @@ import pandas as pd
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker.config import (
-    HEALTH_COMPONENTS,
-    STATUS_ACTIVE,
-    STATUS_RESOLVED,
-    Config,
-)
+from domain.config import Config
+from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE, STATUS_RESOLVED
 from scoring.episodes import plan_episodes
 from scoring.health import score_health
 from scoring.signals import evaluate_signals

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config, get_session_factory
+from cli import cli
+from cli.common import get_config, get_session_factory
 from storage.importer import ImportRejected, ImportReport, InputError, import_paths
 from storage.upsert import TableCounts
 

@@ -7,11 +7,12 @@ import datetime as dt
 import click
 from sqlalchemy import select
 
-from saas_tracker import actions, read_service
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config, get_session_factory
-from saas_tracker.config import CASE_TYPES, SIGNAL_SHORT_NAMES, SIGNAL_TYPES
-from saas_tracker.terminal import render_cards, render_detail, render_items
+from services import actions
+from services import org_details, org_lookup, signal_list
+from cli import cli
+from cli.common import get_config, get_session_factory
+from domain.vocabulary import CASE_TYPES, SIGNAL_SHORT_NAMES, SIGNAL_TYPES
+from cli.terminal import render_cards, render_detail, render_items
 from scoring.segments import CELL_KEYS
 from scoring.tiers import TIERS
 from storage.db import find_application
@@ -67,8 +68,8 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
 
     Scans move forward in time: an --as-of before the latest scan is refused.
     """
-    from saas_tracker.alerts_service import enqueue_alerts
-    from saas_tracker.scan_service import ScanOrderError, run_scan  # late: pulls in pandas and scoring
+    from services.alerts import enqueue_alerts
+    from services.scanning import ScanOrderError, run_scan  # late: pulls in pandas and scoring
 
     cfg = get_config(ctx)
     # New high-priority signals are queued as alerts in the scan's transaction; the worker,
@@ -103,7 +104,7 @@ def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | No
     """
     cfg = get_config(ctx)
     kind = _type_option(type_)
-    flt = read_service.SignalFilter(
+    flt = signal_list.SignalFilter(
         top=top,
         types=frozenset([kind]) if kind else frozenset(),
         case_types=frozenset([case_type]) if case_type else frozenset(),
@@ -113,7 +114,7 @@ def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | No
     )
     now = _now(as_of)
     with get_session_factory(ctx)() as session:
-        result = read_service.list_signals(session, _app_id(ctx, session), now, flt, cfg)
+        result = signal_list.list_signals(session, _app_id(ctx, session), now, flt, cfg)
     click.echo(render_cards(result.cards, cfg.currency_symbol))
     click.echo()
     click.echo(render_items(result.items, result.total, now, cfg.currency_symbol))
@@ -134,7 +135,7 @@ def org(ctx: click.Context, query: tuple[str, ...]) -> None:
     text = " ".join(query)
     with get_session_factory(ctx)() as session:
         app_id = _app_id(ctx, session)
-        found = read_service.find_orgs(session, app_id, text)
+        found = org_lookup.find_orgs(session, app_id, text)
         if not found.matches:
             hint = f" Closest: {', '.join(found.closest)}." if found.closest else ""
             raise click.ClickException(f"no org matches {text!r}.{hint}")
@@ -143,12 +144,12 @@ def org(ctx: click.Context, query: tuple[str, ...]) -> None:
             for m in found.matches:
                 click.echo(f"  {m.org_id:<20} {m.name}  {m.domain or ''}")
             return
-        detail = read_service.org_detail(session, app_id, found.matches[0].org_id, now, cfg)
+        detail = org_details.org_detail(session, app_id, found.matches[0].org_id, now, cfg)
     click.echo(render_detail(detail, now, cfg.currency_symbol))
 
 
 def _resolve_org(session, app_id: int, text: str) -> str:
-    found = read_service.find_orgs(session, app_id, text)
+    found = org_lookup.find_orgs(session, app_id, text)
     if len(found.matches) != 1:
         if not found.matches:
             hint = f" Closest: {', '.join(found.closest)}." if found.closest else ""

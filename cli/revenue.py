@@ -7,16 +7,10 @@ import math
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config, get_session_factory
-from saas_tracker.formatting import format_money, format_percent
-from saas_tracker.revenue_service import (
-    UnknownApplication,
-    cell_views,
-    revenue_report,
-    segments_report,
-    tiers_report,
-)
+from cli import cli
+from cli.common import get_config, get_session_factory
+from domain.formatting import format_money, format_percent
+from services.revenue import UnknownApplication, cell_views, revenue_report, segments_report, tiers_report
 from scoring.segments import CELL_KEYS, CELL_LABELS
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])

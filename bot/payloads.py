@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from saas_tracker.config import CASE_TYPES, SNOOZE_CHOICES_DAYS
+from domain.vocabulary import CASE_TYPES, SNOOZE_CHOICES_DAYS
 
 from bot import limits
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config
-from saas_tracker.config import config_to_toml
+from cli import cli
+from cli.common import get_config
+from domain.config import config_to_toml
 
 
 @cli.group("config")

@@ -18,55 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from domain.vocabulary import (
+    DEFAULT_APPLICATION,
+    REVENUE_AT_RISK,
+    USAGE_DROP,
+    INACTIVE_PAYING,
+    EXPANSION_CANDIDATE,
+    SIGNAL_TYPES,
+    HEALTH_COMPONENTS,
+    SEVERITIES,
+)
+
 DEFAULT_CONFIG_PATH = "saas-tracker.toml"
 DEFAULT_DATABASE_URL = "sqlite:///saas-tracker.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_APPLICATION = "default"
 
-# Signal types: stored identifiers, display names, short names used by filters.
-REVENUE_AT_RISK = "revenue_at_risk"
-USAGE_DROP = "usage_drop"
-INACTIVE_PAYING = "inactive_paying"
-EXPANSION_CANDIDATE = "expansion_candidate"
-SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING, EXPANSION_CANDIDATE)
-SIGNAL_LABELS = {
-    REVENUE_AT_RISK: "Revenue at risk",
-    USAGE_DROP: "Usage drop",
-    INACTIVE_PAYING: "Inactive paying",
-    EXPANSION_CANDIDATE: "Expansion candidate",
-}
-SIGNAL_SHORT_NAMES = {
-    "risk": REVENUE_AT_RISK,
-    "drop": USAGE_DROP,
-    "inactive": INACTIVE_PAYING,
-    "expansion": EXPANSION_CANDIDATE,
-}
-
-# Signal life cycle. "Open" means one of the first three: at most one open per (org, type).
-STATUS_ACTIVE = "active"
-STATUS_DISMISSED = "dismissed"
-STATUS_SNOOZED = "snoozed"
-STATUS_RESOLVED = "resolved"
-OPEN_STATUSES = (STATUS_ACTIVE, STATUS_DISMISSED, STATUS_SNOOZED)
-SIGNAL_STATUSES = (*OPEN_STATUSES, STATUS_RESOLVED)
-
-CASE_TYPES = ("risk", "onboarding", "expansion")
-
-HEALTH_COMPONENTS = (
-    "activity",
-    "breadth",
-    "seat_utilization",
-    "trend",
-    "support",
-    "sentiment",
-)
-BANDS = ("red", "yellow", "green")
-SEVERITIES = ("p1", "p2", "p3", "p4")
-SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due", "canceled")
-MRR_EXCLUDED_STATUSES = ("trialing", "canceled")
-ORG_SOURCES = ("signup", "import")
-
-SNOOZE_CHOICES_DAYS = (7, 28)
 
 
 class ConfigError(ValueError):

@@ -52,18 +52,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import ChannelNotFound, resolver_for
 from bot.client import posting_client
-from saas_tracker import read_service
-from saas_tracker.config import Config
-from saas_tracker.digest_schedule import current_period, digest_timezone
-from saas_tracker.slack_delivery import (
+from services import segmentation, signal_list
+from domain.config import Config
+from services.digest_schedule import current_period, digest_timezone
+from services.delivery import (
     SendFailure,
     backoff_delay,
     describe_failure,
     look_for_earlier_post,
     post_message,
 )
-from saas_tracker.digest_view import Digest
-from saas_tracker.views import SummaryCards
+from services.read_models import Digest
+from services.read_models import SummaryCards
 from storage.db import find_application
 from storage.models import Application, DigestClaim
 
@@ -93,7 +93,7 @@ class DigestOutcome:
 
 def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -> Digest:
     """Read the digest's numbers as of `now` (the latest scan's signals and snapshots)."""
-    from saas_tracker import revenue_service  # pulls in pandas-heavy scoring modules
+    from services import revenue  # pulls in pandas-heavy scoring modules
     from scoring import revenue as rev
 
     app = session.get(Application, app_id)
@@ -104,11 +104,11 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
     week_start = local_today - dt.timedelta(days=7)
     week_end = local_today - dt.timedelta(days=1)
 
-    listing = read_service.list_signals(session, app_id, now, read_service.SignalFilter(top=cfg.slack.digest_top), cfg)
+    listing = signal_list.list_signals(session, app_id, now, signal_list.SignalFilter(top=cfg.slack.digest_top), cfg)
 
     # The cells as of the digest's local day: the segmentation list_signals just read when
-    # that is also the UTC day (read_service caches it between scans), else built once here.
-    seg = read_service.segmentation_for_day(session, app_id, local_today, cfg)
+    # that is also the UTC day (services.segmentation caches it between scans), else built once here.
+    seg = segmentation.segmentation_for_day(session, app_id, local_today, cfg)
     subs = seg.subscriptions
     total_mrr: float | None = None
     net_new: float | None = None
@@ -139,7 +139,7 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
         total_arr=float(rev.arr(total_mrr)) if total_mrr is not None else None,
         items=listing.items,
         total=listing.total,
-        cells=revenue_service.cell_views(segments.summary),
+        cells=revenue.cell_views(segments.summary),
         unscored=segments.unscored,
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from saas_tracker.cli import cli
-from saas_tracker.demo_data import (
+from cli import cli
+from demo.generator import (
     DEFAULT_DAYS,
     DEFAULT_ORGS,
     DEFAULT_OUT,

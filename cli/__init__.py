@@ -12,17 +12,17 @@ import sys
 
 import click
 
-from saas_tracker.config import ConfigError
+from domain.config import ConfigError
 
 COMMAND_MODULES = (
-    "saas_tracker.cli.db",
-    "saas_tracker.cli.importing",
-    "saas_tracker.cli.demo",
-    "saas_tracker.cli.scan",
-    "saas_tracker.cli.serve",
-    "saas_tracker.cli.config_cmd",
-    "saas_tracker.cli.delivery",
-    "saas_tracker.cli.revenue",
+    "cli.db",
+    "cli.importing",
+    "cli.demo",
+    "cli.scan",
+    "cli.serve",
+    "cli.config_cmd",
+    "cli.delivery",
+    "cli.revenue",
 )
 
 

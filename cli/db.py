@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.config import Secrets
+from cli import cli
+from domain.config import Secrets
 from storage import migrate
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config, get_session_factory
-from saas_tracker.config import Config, Secrets
+from cli import cli
+from cli.common import get_config, get_session_factory
+from domain.config import Config, Secrets
 from storage.db import find_application
 
 BLOCK_KIT_BUILDER_URL = "https://app.slack.com/block-kit-builder/#"
@@ -42,7 +42,7 @@ def slack_client(cfg: Config) -> Any:
 
 
 def _parse_time(value: str | None) -> dt.datetime:
-    from saas_tracker.cli.scan import parse_as_of
+    from cli.scan import parse_as_of
 
     return parse_as_of(value) or dt.datetime.now(dt.timezone.utc)
 
@@ -92,8 +92,8 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
         _dry_run(cfg, factory, _parse_time(as_of), as_text)
         return
 
-    from saas_tracker.digest_schedule import current_period
-    from saas_tracker.digest_service import FAILED, POSTED, post_weekly_digest
+    from services.digest_schedule import current_period
+    from services.digest import FAILED, POSTED, post_weekly_digest
 
     now = dt.datetime.now(dt.timezone.utc)
     client = slack_client(cfg)
@@ -109,8 +109,8 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
 
 def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool) -> None:
     from bot.digest_messages import digest_message
-    from saas_tracker.digest_service import build_digest
-    from saas_tracker.digest_text import render_digest_text
+    from services.digest import build_digest
+    from cli.digest_text import render_digest_text
 
     with factory() as session:
         app = find_application(session, cfg.application)
@@ -142,7 +142,7 @@ def outbox(ctx: click.Context, status: str | None, limit: int, retry_id: int | N
       saas-tracker outbox --retry 42         # after inviting the bot to the channel
       saas-tracker outbox --deliver
     """
-    from saas_tracker import outbox_service
+    from services import outbox
 
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)
@@ -150,18 +150,18 @@ def outbox(ctx: click.Context, status: str | None, limit: int, retry_id: int | N
     if retry_id is not None:
         with factory() as session, session.begin():
             try:
-                row = outbox_service.retry_outbox(session, retry_id, now)
-            except outbox_service.OutboxRetryError as exc:
+                row = outbox.retry_outbox(session, retry_id, now)
+            except outbox.OutboxRetryError as exc:
                 raise click.ClickException(str(exc)) from exc
         click.echo(f"outbox row {row.id} re-queued; it is sent by the next delivery (worker, serve or --deliver)")
         return
     if deliver:
-        report = outbox_service.deliver_outbox(factory, slack_client(cfg), now, cfg)
+        report = outbox.deliver_outbox(factory, slack_client(cfg), now, cfg)
         click.echo(f"outbox: {report}")
         return
     with factory() as session:
-        rows = outbox_service.list_outbox(session, status, limit)
-        counts = outbox_service.outbox_counts(session)
+        rows = outbox.list_outbox(session, status, limit)
+        counts = outbox.outbox_counts(session)
     click.echo("  ".join(f"{k}: {v}" for k, v in counts.items()))
     if not rows:
         click.echo("no outbox rows" + (f" with status {status}" if status else ""))
@@ -195,8 +195,8 @@ def worker(ctx: click.Context) -> None:
     Example:
       saas-tracker worker
     """
-    from saas_tracker.digest_schedule import next_fire_times
-    from saas_tracker.scheduling import build_scheduler, default_instance_id
+    from services.digest_schedule import next_fire_times
+    from services.scheduling import build_scheduler, default_instance_id
 
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from saas_tracker.formatting import format_last_seen, format_money
-from saas_tracker.views import OrgDetail, OrgItem, SummaryCards
+from domain.formatting import format_last_seen, format_money
+from services.read_models import OrgDetail, OrgItem, SummaryCards
 
 SPARK = "▁▂▃▄▅▆▇█"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker.config import Config, Secrets, load_config
+from domain.config import Config, Secrets, load_config
 from storage.db import make_engine, make_session_factory
 
 

@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import resolver_for
 from bot.slack_errors import ErrorCategory
-from saas_tracker.config import Config
+from domain.config import Config
 from bot.client import posting_client
-from saas_tracker.slack_delivery import (
+from services.delivery import (
     SendFailure,
     backoff_delay,
     describe_failure,

@@ -38,8 +38,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from saas_tracker.config import Config
-from saas_tracker.digest_schedule import digest_trigger
+from domain.config import Config
+from services.digest_schedule import digest_trigger
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +112,26 @@ class Jobs:
     clock: Callable[[], dt.datetime] = utcnow
 
     def scan(self) -> None:
-        from saas_tracker.alerts_service import enqueue_alerts
-        from saas_tracker.scan_service import run_scan
+        from services.alerts import enqueue_alerts
+        from services.scanning import run_scan
 
         run_scan(self.factory, self.cfg, self.clock(), after_signals=enqueue_alerts)
         self.outbox()
 
     def outbox(self) -> None:
-        from saas_tracker.outbox_service import deliver_outbox
+        from services.outbox import deliver_outbox
 
         report = deliver_outbox(self.factory, self.client, self.clock(), self.cfg)
         if report.sent or report.retrying or report.failed:
             log.info("outbox flush: %s", report)
 
     def digest(self) -> None:
-        from saas_tracker.digest_service import post_weekly_digest
+        from services.digest import post_weekly_digest
 
         post_weekly_digest(self.factory, self.client, self.cfg, self.clock(), self.instance_id)
 
     def digest_check(self) -> None:
-        from saas_tracker.digest_service import post_weekly_digest
+        from services.digest import post_weekly_digest
 
         post_weekly_digest(self.factory, self.client, self.cfg, self.clock(), self.instance_id, quiet=True)
 

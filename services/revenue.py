@@ -29,8 +29,9 @@ import pandas as pd
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from saas_tracker.config import OPEN_STATUSES, SIGNAL_TYPES, Config
-from saas_tracker.views import CellView
+from domain.config import Config
+from domain.vocabulary import OPEN_STATUSES, SIGNAL_TYPES
+from services.read_models import CellView
 from scoring import revenue as rev
 from scoring.cases import suggest_case
 from scoring.segments import cell_summary, mrr_split, revenue_health_cells

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 
-from saas_tracker.cli import cli
-from saas_tracker.cli.common import get_config, get_session_factory
-from saas_tracker.config import Secrets
+from cli import cli
+from cli.common import get_config, get_session_factory
+from domain.config import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
 
     scheduler = None
     if not no_scheduler:
-        from saas_tracker.scheduling import build_scheduler
+        from services.scheduling import build_scheduler
 
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our jobs log what they did
         scheduler = build_scheduler(factory, cfg, client)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from saas_tracker.config import Config
+from domain.config import Config
 
 _LOOKBACK = dt.timedelta(days=8)  # more than a week: one fire time is always inside
 

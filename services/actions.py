@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from saas_tracker.config import (
+from domain.vocabulary import (
     CASE_TYPES,
     SIGNAL_LABELS,
     STATUS_ACTIVE,

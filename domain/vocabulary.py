@@ -1,0 +1,55 @@
+"""The product's words: signal types, statuses, case types, health components, bands.
+
+Everything above this module (scoring, storage, services, the Slack app and the command
+line) speaks in these identifiers; they are stored in the database, carried in Slack
+buttons and typed by people in filters, so they change only with a migration.
+"""
+
+from __future__ import annotations
+
+DEFAULT_APPLICATION = "default"
+
+# Signal types: stored identifiers, display names, short names used by filters.
+REVENUE_AT_RISK = "revenue_at_risk"
+USAGE_DROP = "usage_drop"
+INACTIVE_PAYING = "inactive_paying"
+EXPANSION_CANDIDATE = "expansion_candidate"
+SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING, EXPANSION_CANDIDATE)
+SIGNAL_LABELS = {
+    REVENUE_AT_RISK: "Revenue at risk",
+    USAGE_DROP: "Usage drop",
+    INACTIVE_PAYING: "Inactive paying",
+    EXPANSION_CANDIDATE: "Expansion candidate",
+}
+SIGNAL_SHORT_NAMES = {
+    "risk": REVENUE_AT_RISK,
+    "drop": USAGE_DROP,
+    "inactive": INACTIVE_PAYING,
+    "expansion": EXPANSION_CANDIDATE,
+}
+
+# Signal life cycle. "Open" means one of the first three: at most one open per (org, type).
+STATUS_ACTIVE = "active"
+STATUS_DISMISSED = "dismissed"
+STATUS_SNOOZED = "snoozed"
+STATUS_RESOLVED = "resolved"
+OPEN_STATUSES = (STATUS_ACTIVE, STATUS_DISMISSED, STATUS_SNOOZED)
+SIGNAL_STATUSES = (*OPEN_STATUSES, STATUS_RESOLVED)
+
+CASE_TYPES = ("risk", "onboarding", "expansion")
+
+HEALTH_COMPONENTS = (
+    "activity",
+    "breadth",
+    "seat_utilization",
+    "trend",
+    "support",
+    "sentiment",
+)
+BANDS = ("red", "yellow", "green")
+SEVERITIES = ("p1", "p2", "p3", "p4")
+SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due", "canceled")
+MRR_EXCLUDED_STATUSES = ("trialing", "canceled")
+ORG_SOURCES = ("signup", "import")
+
+SNOOZE_CHOICES_DAYS = (7, 28)

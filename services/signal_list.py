@@ -1,0 +1,250 @@
+"""The ranked list of orgs with open signals (`/signals`, the digest, alerts, App Home).
+
+Lists are built from the latest scan's stored results (signals and health snapshots), so
+answering `/signals` is a few indexed queries, not a scan. Case suggestions, cells and tiers
+come from the application's cached segmentation (``services.segmentation``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from domain.config import Config
+from domain.values import none_if_missing
+from domain.vocabulary import (
+    INACTIVE_PAYING,
+    REVENUE_AT_RISK,
+    SIGNAL_LABELS,
+    STATUS_ACTIVE,
+    STATUS_SNOOZED,
+    USAGE_DROP,
+)
+from scoring.segments import CELL_KEYS
+from scoring.tiers import TIERS
+from services.read_models import OrgItem, SignalView, SummaryCards
+from services.segmentation import Segmentation, latest_snapshots, load_segmentation
+from storage import queries
+from storage.models import CaseTag, Org, ScanRun, Signal
+
+RISK_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    """What a person asked for: `/signals top 5 risk mine`, `saas-tracker signals --type drop`.
+
+    ``cell`` is a Revenue × Health cell key (scoring.segments.CELL_KEYS) and ``tier`` a tier
+    name ("Tier 2"); anything else is refused here, so a typo never silently lists nothing.
+    """
+
+    top: int = 10
+    types: frozenset[str] = frozenset()
+    case_types: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()  # empty = everyone's orgs
+    org_ids: frozenset[str] | None = None  # restrict to these orgs
+    description: tuple[str, ...] = field(default_factory=tuple)
+    cell: str | None = None  # "champions", "revenue_at_risk", "watch", "expansion"
+    tier: str | None = None  # "Tier 1" … "Tier 4"
+
+    def __post_init__(self) -> None:
+        if self.cell is not None and self.cell not in CELL_KEYS:
+            raise ValueError(f"unknown cell {self.cell!r}: use one of {', '.join(CELL_KEYS)}")
+        if self.tier is not None and self.tier not in TIERS:
+            raise ValueError(f"unknown tier {self.tier!r}: use one of {', '.join(TIERS)}")
+
+
+@dataclass(frozen=True)
+class SignalList:
+    cards: SummaryCards
+    items: list[OrgItem]
+    total: int  # orgs matching the filter before the top-N cut
+
+
+def visible_condition(now: dt.datetime):
+    """Signals on the active lists: active ones, and snoozed ones whose snooze has run out."""
+    return or_(
+        Signal.status == STATUS_ACTIVE,
+        and_(Signal.status == STATUS_SNOOZED, Signal.snoozed_until <= now),
+    )
+
+
+_NO_SNAPSHOTS = pd.DataFrame({"mrr": pd.Series(dtype=float)}, index=pd.Index([], name="org_id"))
+
+_SIGNAL_COLUMNS = (Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
+                   Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until)
+# What ranking and filtering need: no reason or evidence JSON to decode for every open signal.
+_RANK_COLUMNS = (Signal.org_id, Signal.type, Signal.priority, Signal.suggested_case)
+
+
+def visible_signals(session: Session, application_id: int, now: dt.datetime,
+                     org_ids: list[str] | None = None, columns: tuple = _SIGNAL_COLUMNS) -> pd.DataFrame:
+    stmt = select(*columns).where(Signal.application_id == application_id, visible_condition(now))
+    if org_ids is not None:
+        stmt = stmt.where(Signal.org_id.in_(org_ids))
+    return queries.rows_frame(session.execute(stmt).all(), [c.key for c in columns])
+
+
+def _signal_view(row: dict) -> SignalView:
+    return SignalView(
+        id=int(row["id"]), type=row["type"], label=SIGNAL_LABELS[row["type"]], priority=float(row["priority"]),
+        reason=row["reason"], evidence=dict(row["evidence"] or {}), status=row["status"],
+        opened_at=row["opened_at"], suggested_case=row["suggested_case"], snoozed_until=row["snoozed_until"],
+    )
+
+
+def suggested_case_for(signals: tuple[SignalView, ...]) -> str | None:
+    """The top signal's suggested case: the fallback when the segmentation suggests nothing."""
+    return signals[0].suggested_case if signals else None
+
+
+def case_suggestion(segmentation: Segmentation, org_id: str,
+                    signals: tuple[SignalView, ...] = ()) -> tuple[str | None, str | None]:
+    """(case, why) shown until a person tags: the segmentation's suggestion, else the top signal's."""
+    case, why = segmentation.suggestion(org_id)
+    if case is None and signals and signals[0].suggested_case:
+        return signals[0].suggested_case, f"suggested by its top signal, {signals[0].label}"
+    return case, why
+
+
+def build_items(session: Session, application_id: int, signals: pd.DataFrame, org_ids: list[str],
+                now: dt.datetime | None = None, cfg: Config | None = None, *,
+                segmentation: Segmentation | None = None, snapshots: pd.DataFrame | None = None) -> list[OrgItem]:
+    """OrgItems for the given orgs (in that order) from their visible signals.
+
+    The case suggestion is as of ``now`` (default: the current time); pass ``segmentation``
+    and ``snapshots`` when the caller has already read them.
+    """
+    if not org_ids:
+        return []
+    if segmentation is None:
+        segmentation = load_segmentation(session, application_id, now or dt.datetime.now(dt.timezone.utc), cfg)
+    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id, org_ids)
+    orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
+    tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
+    wanted = signals[signals["org_id"].isin(org_ids)] if not signals.empty else signals
+    ordered = wanted.sort_values(["priority", "type"], ascending=[False, True]) if not wanted.empty else wanted
+    by_org = {org_id: group for org_id, group in ordered.groupby("org_id", sort=False)} if not ordered.empty else {}
+    items = []
+    for org_id in org_ids:  # the few orgs on one page, not the application
+        sig = by_org.get(org_id)
+        views = tuple(_signal_view(r) for r in sig.to_dict("records")) if sig is not None else ()
+        snap = snaps.loc[org_id] if org_id in snaps.index else None
+        org = orgs.get(org_id)
+        if org is None:  # deleted since the signals were read
+            continue
+        tag = tags.get(org_id)
+        top = views[0] if views else None
+        items.append(
+            OrgItem(
+                org_id=org_id,
+                name=org.name,
+                owner=org.owner,
+                mrr=float(snap["mrr"]) if snap is not None else 0.0,
+                health=none_if_missing(float(snap["score"])) if snap is not None else None,
+                band=snap["band"] if snap is not None else None,
+                health_delta=none_if_missing(float(snap["health_delta"])) if snap is not None else None,
+                last_seen=none_if_missing(snap["last_seen"]) if snap is not None else None,
+                priority=top.priority if top else 0.0,
+                signals=views,
+                reason=top.reason if top else "",
+                case_type=tag.case_type if tag else None,
+                case_by=tag.tagged_by if tag else None,
+                case_at=tag.tagged_at if tag else None,
+                case_suggested=case_suggestion(segmentation, org_id, views)[0],
+            )
+        )
+    return items
+
+
+def summary_cards(session: Session, application_id: int, now: dt.datetime,
+                  signals: pd.DataFrame | None = None, snapshots: pd.DataFrame | None = None) -> SummaryCards:
+    if signals is None:
+        signals = visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
+    snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id)
+    risk_orgs = signals.loc[signals["type"].isin(RISK_TYPES), "org_id"].unique()
+    mrr_at_risk = float(snaps["mrr"].reindex(risk_orgs).fillna(0).sum()) if len(risk_orgs) else 0.0
+    week_ago = now - WEEK
+    opened = session.scalar(select(func.count()).select_from(Signal).where(
+        Signal.application_id == application_id, Signal.opened_at > week_ago, Signal.opened_at <= now))
+    resolved = session.scalar(select(func.count()).select_from(Signal).where(
+        Signal.application_id == application_id, Signal.resolved_at > week_ago, Signal.resolved_at <= now))
+    scanned_at = session.scalar(select(func.max(ScanRun.as_of)).where(
+        ScanRun.application_id == application_id, ScanRun.status == "ok"))
+    return SummaryCards(
+        orgs_with_signals=int(signals["org_id"].nunique()),
+        mrr_at_risk=mrr_at_risk,
+        opened_this_week=int(opened or 0),
+        resolved_this_week=int(resolved or 0),
+        scanned_at=scanned_at,
+        active_signals=int(len(signals)),
+    )
+
+
+def list_signals(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter,
+                 cfg: Config | None = None, *, segmentation: Segmentation | None = None) -> SignalList:
+    """The ranked list: orgs ordered by their highest visible signal priority, then MRR.
+
+    Case filters use the effective case: a person's tag, else the suggestion. Cell and tier
+    filters use the segments as of ``now`` (``cfg`` gives the splits and tier mode).
+    """
+    ranks = visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
+    if ranks.empty:  # no MRR at risk to add up: no snapshots needed
+        return SignalList(cards=summary_cards(session, application_id, now, ranks, _NO_SNAPSHOTS), items=[], total=0)
+    seg = segmentation or load_segmentation(session, application_id, now, cfg)
+    snaps = seg.latest_snapshots(session, application_id)
+    cards = summary_cards(session, application_id, now, ranks, snaps)
+
+    # With a type filter, an org ranks by its signals of those types: the priority shown.
+    rank_source = ranks[ranks["type"].isin(flt.types)] if flt.types else ranks
+    top = rank_source.sort_values(["priority", "type"], ascending=[False, True]).drop_duplicates("org_id")
+    frame = top.set_index("org_id")[["priority", "suggested_case"]].copy()
+    suggested = seg.suggestions["case"].reindex(frame.index)
+    frame["suggested"] = suggested.where(suggested.notna(), frame["suggested_case"])
+    tags = dict(session.execute(
+        select(CaseTag.org_id, CaseTag.case_type).join(Org, Org.org_id == CaseTag.org_id)
+        .where(Org.application_id == application_id)
+    ).all())
+    tagged = pd.Series(tags, dtype=object).reindex(frame.index)
+    frame["case"] = tagged.where(tagged.notna(), frame["suggested"])
+    frame["owner"] = seg.orgs["owner"].reindex(frame.index)
+    frame["mrr"] = snaps["mrr"].reindex(frame.index).fillna(0.0)
+    if flt.types:
+        frame = frame[frame.index.isin(ranks.loc[ranks["type"].isin(flt.types), "org_id"])]
+    if flt.case_types:
+        frame = frame[frame["case"].isin(flt.case_types)]
+    if flt.owners:
+        wanted = {o.lower() for o in flt.owners}
+        frame = frame[frame["owner"].fillna("").str.lower().isin(wanted)]
+    if flt.org_ids is not None:
+        frame = frame[frame.index.isin(flt.org_ids)]
+    if flt.cell is not None:
+        frame = frame[frame.index.isin(seg.orgs_in_cell(flt.cell))]
+    if flt.tier is not None:
+        frame = frame[frame.index.isin(seg.orgs_in_tier(flt.tier))]
+    frame = frame.rename_axis("org_id").reset_index().sort_values(
+        ["priority", "mrr", "org_id"], ascending=[False, False, True])
+    chosen = frame["org_id"].head(flt.top).tolist()
+    signals = visible_signals(session, application_id, now, org_ids=chosen) if chosen else ranks.iloc[0:0]
+    if flt.types:
+        signals = signals[signals["type"].isin(flt.types)]
+    items = build_items(session, application_id, signals, chosen, now, cfg, segmentation=seg, snapshots=snaps)
+    return SignalList(cards=cards, items=items, total=len(frame))
+
+
+def items_for_signals(session: Session, application_id: int, signal_ids: list[int], now: dt.datetime,
+                      cfg: Config | None = None) -> list[OrgItem]:
+    """Items for specific signals (alerts), ordered by priority."""
+    rows = session.execute(select(*_SIGNAL_COLUMNS).where(Signal.id.in_(signal_ids))).all()
+    signals = pd.DataFrame.from_records(rows, columns=[c.key for c in _SIGNAL_COLUMNS])
+    if signals.empty:
+        return []
+    order = signals.groupby("org_id")["priority"].max().sort_values(ascending=False).index.tolist()
+    # Alerts are read inside the scan's own transaction, before it commits: never from the cache.
+    seg = load_segmentation(session, application_id, now, cfg, cached=False)
+    return build_items(session, application_id, signals, order, now, cfg, segmentation=seg)
