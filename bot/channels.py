@@ -12,18 +12,11 @@ import re
 import threading
 from typing import Any
 
+from services.ports import ChannelNotFound
+
 # C… public, G… private/legacy group, D… direct message: already an id, no lookup needed.
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 _PAGE_SIZE = 200
-
-
-class ChannelNotFound(LookupError):
-    """No channel of that name is visible to the bot (wrong name, or a private channel it
-    was not invited to)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"channel {name!r} not found: check the name, and invite the bot to a private channel")
 
 
 def channel_key(name: str) -> str:

@@ -8,23 +8,13 @@ maps to one ErrorCategory, and each category has one sentence a person can act o
 from __future__ import annotations
 
 import socket
-from enum import Enum
 from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-
-class ErrorCategory(str, Enum):
-    RATE_LIMITED = "rate_limited"  # wait Retry-After, then retry
-    RETRYABLE = "retryable"  # Slack or the network hiccuped: retry with backoff
-    PERMANENT_CHANNEL = "permanent_channel"  # the channel is wrong or closed to the bot
-    PERMANENT_AUTH = "permanent_auth"  # token or scopes: an admin must act
-    BAD_REQUEST = "bad_request"  # our payload is wrong: a bug, never retry
-    EXPIRED = "expired"  # trigger_id / response_url no longer usable
-    NOT_FOUND = "not_found"  # the user, message or group asked for does not exist
-    UNKNOWN = "unknown"
+from services.ports import ErrorCategory, is_retryable  # noqa: F401  (re-exported for callers)
 
 
 _CODES: dict[ErrorCategory, frozenset[str]] = {
@@ -121,8 +111,6 @@ USER_MESSAGES: dict[ErrorCategory, str] = {
     ErrorCategory.UNKNOWN: "Something went wrong talking to Slack; please try again.",
 }
 
-RETRY_CATEGORIES = frozenset({ErrorCategory.RATE_LIMITED, ErrorCategory.RETRYABLE})
-
 _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     URLError,
     ConnectionError,
@@ -169,7 +157,3 @@ def classify(error: BaseException) -> ErrorCategory:
 
 def user_message(category: ErrorCategory) -> str:
     return USER_MESSAGES[category]
-
-
-def is_retryable(category: ErrorCategory) -> bool:
-    return category in RETRY_CATEGORIES

@@ -30,15 +30,17 @@ def block_kit_builder_link(blocks: list[dict[str, Any]]) -> str:
     return BLOCK_KIT_BUILDER_URL + urllib.parse.quote(payload, safe="")
 
 
-def slack_client(cfg: Config) -> Any:
-    """The app's WebClient from SLACK_BOT_TOKEN and the API URL (SLACK_API_URL, else slack.api_url)."""
+def slack_port(cfg: Config) -> Any:
+    """Slack for the delivery use cases: the app's WebClient from SLACK_BOT_TOKEN and the API
+    URL (SLACK_API_URL, else slack.api_url), behind ``bot.delivery.SlackDelivery``."""
     secrets = Secrets.from_env()
     if not secrets.slack_bot_token:
         raise click.ClickException("SLACK_BOT_TOKEN is not set: it is needed to post to Slack "
                                    "(use --dry-run to preview without Slack)")
     from bot.client import make_web_client, resolve_api_url
+    from bot.delivery import SlackDelivery
 
-    return make_web_client(secrets.slack_bot_token, resolve_api_url(cfg))
+    return SlackDelivery(make_web_client(secrets.slack_bot_token, resolve_api_url(cfg)))
 
 
 def _parse_time(value: str | None) -> dt.datetime:
@@ -96,9 +98,9 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
     from services.digest import FAILED, POSTED, post_weekly_digest
 
     now = dt.datetime.now(dt.timezone.utc)
-    client = slack_client(cfg)
+    slack = slack_port(cfg)
     who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    outcome = post_weekly_digest(factory, client, cfg, now, who, force_period=force_period or current_period(cfg, now)[0])
+    outcome = post_weekly_digest(factory, slack, cfg, now, who, force_period=force_period or current_period(cfg, now)[0])
     if outcome.status == POSTED:
         click.echo(f"digest {outcome.period} posted to {cfg.slack.digest_channel} (ts {outcome.message_ts})")
     elif outcome.status == FAILED:
@@ -156,7 +158,7 @@ def outbox(ctx: click.Context, status: str | None, limit: int, retry_id: int | N
         click.echo(f"outbox row {row.id} re-queued; it is sent by the next delivery (worker, serve or --deliver)")
         return
     if deliver:
-        report = outbox.deliver_outbox(factory, slack_client(cfg), now, cfg)
+        report = outbox.deliver_outbox(factory, slack_port(cfg), now, cfg)
         click.echo(f"outbox: {report}")
         return
     with factory() as session:
@@ -200,7 +202,7 @@ def worker(ctx: click.Context) -> None:
 
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)
-    client = slack_client(cfg)
+    slack = slack_port(cfg)
     instance = default_instance_id()
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
@@ -208,7 +210,7 @@ def worker(ctx: click.Context) -> None:
         # APScheduler logs every run at INFO (two jobs every few minutes); our jobs log what
         # they did, and job failures still come through at ERROR.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    scheduler = build_scheduler(factory, cfg, client, instance_id=instance)
+    scheduler = build_scheduler(factory, cfg, slack, instance_id=instance)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()

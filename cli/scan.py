@@ -68,14 +68,15 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
 
     Scans move forward in time: an --as-of before the latest scan is refused.
     """
-    from services.alerts import enqueue_alerts
+    from bot.delivery import BlockKitMessages  # alert layout, queued with the scan
+    from services.alerts import alerts_hook
     from services.scanning import ScanOrderError, run_scan  # late: pulls in pandas and scoring
 
     cfg = get_config(ctx)
     # New high-priority signals are queued as alerts in the scan's transaction; the worker,
     # serve or `saas-tracker outbox --deliver` sends them.
     try:
-        result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=enqueue_alerts)
+        result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=alerts_hook(BlockKitMessages()))
     except ScanOrderError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -70,7 +70,9 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
         from services.scheduling import build_scheduler
 
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our jobs log what they did
-        scheduler = build_scheduler(factory, cfg, client)
+        from bot.delivery import SlackDelivery
+
+        scheduler = build_scheduler(factory, cfg, SlackDelivery(client))
         scheduler.start()
         log.info("scheduler started: scans every %sh, digest %s %s %s",
                  cfg.scan.interval_hours, cfg.slack.digest_day, cfg.slack.digest_time, cfg.slack.timezone)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from services import signal_list
 from domain.config import Config
-from services.scanning import ScanResult
+from services.ports import MessageBuilder
+from services.scanning import AfterSignals, ScanResult
 from services.read_models import OrgItem
 from storage.models import Outbox, Signal
 
@@ -50,23 +51,30 @@ def alert_items(session: Session, result: ScanResult, cfg: Config) -> list[OrgIt
     return [item for item in items if item.mrr >= cfg.slack.alert_mrr_floor]
 
 
-def enqueue_alerts(session: Session, result: ScanResult, cfg: Config) -> list[int]:
+def alerts_hook(messages: MessageBuilder) -> AfterSignals:
+    """run_scan's ``after_signals`` hook that queues this scan's alerts, laid out by ``messages``."""
+
+    def hook(session: Session, result: ScanResult, cfg: Config) -> None:
+        enqueue_alerts(session, result, cfg, messages)
+
+    return hook
+
+
+def enqueue_alerts(session: Session, result: ScanResult, cfg: Config, messages: MessageBuilder) -> list[int]:
     """Write this scan's alerts to the outbox, in the scan's transaction; returns the row ids.
 
     More than ``slack.alert_group_over`` orgs at once become one grouped message (a scan
     that opens many signals must not flood the channel); otherwise one message per org.
     """
-    from bot.alert_messages import alert_message, grouped_alert_message  # Slack layout
-
     items = alert_items(session, result, cfg)
     if not items:
         return []
     now = result.as_of
     channel = alerts_channel(cfg)
     if len(items) > cfg.slack.alert_group_over:
-        messages = [(KIND_ALERT_GROUP, grouped_alert_message(items, now, cfg))]
+        built = [(KIND_ALERT_GROUP, messages.grouped_alert(items, now, cfg))]
     else:
-        messages = [(KIND_ALERT, alert_message(item, now, cfg)) for item in items]
+        built = [(KIND_ALERT, messages.alert(item, now, cfg)) for item in items]
     created = _utcnow()
     # Due at once: from the scan's as-of time (or now, for a scan dated in the future), so a
     # flush with any clock at or after the scan picks them up.
@@ -74,7 +82,7 @@ def enqueue_alerts(session: Session, result: ScanResult, cfg: Config) -> list[in
     rows = [
         Outbox(application_id=result.application_id, kind=kind, channel=channel, payload=message,
                status=OUTBOX_PENDING, attempts=0, next_attempt_at=due, created_at=created)
-        for kind, message in messages
+        for kind, message in built
     ]
     session.add_all(rows)
     session.flush()

@@ -50,18 +50,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels import ChannelNotFound, resolver_for
-from bot.client import posting_client
 from services import segmentation, signal_list
 from domain.config import Config
 from services.digest_schedule import current_period, digest_timezone
-from services.delivery import (
-    SendFailure,
-    backoff_delay,
-    describe_failure,
-    look_for_earlier_post,
-    post_message,
-)
+from services.delivery import backoff_delay
+from services.ports import ChannelNotFound, DeliveryError, SendFailure, SlackPort
 from services.read_models import Digest
 from services.read_models import SummaryCards
 from storage.db import find_application
@@ -227,7 +220,7 @@ def _finish_claim(factory: sessionmaker[Session], claim_id: int, claimed_by: str
 
 def post_weekly_digest(
     factory: sessionmaker[Session],
-    client: Any,
+    slack: SlackPort,
     cfg: Config,
     now: dt.datetime,
     claimed_by: str,
@@ -244,8 +237,6 @@ def post_weekly_digest(
     `quiet` logs routine skips (already posted, claimed elsewhere, too late) at debug level:
     the periodic check calls this every few minutes; the cron run and start-up log them.
     """
-    from bot.digest_messages import digest_message  # Slack layout; imported late like the scan
-
     now = now.astimezone(dt.timezone.utc)
     forced = force_period is not None
     period, fire = current_period(cfg, now)
@@ -262,12 +253,12 @@ def post_weekly_digest(
         return DigestOutcome(SKIPPED, period, channel_name, reason)
 
     try:
-        channel = resolver_for(client).resolve(channel_name)
+        channel = slack.resolve_channel(channel_name)
     except ChannelNotFound as exc:
         log.error("digest %s not posted: %s", period, exc)
         return DigestOutcome(FAILED, period, channel_name, str(exc))
-    except Exception as exc:  # Slack unreachable: the next run within the grace period retries
-        failure = describe_failure(exc)
+    except DeliveryError as exc:  # Slack unreachable: the next run within the grace period retries
+        failure = exc.failure
         log.error("digest %s not posted: could not look up channel %s: %s", period, channel_name, failure.error)
         return DigestOutcome(FAILED, period, channel_name, f"channel lookup failed: {failure.error}")
 
@@ -289,14 +280,14 @@ def post_weekly_digest(
     with factory() as session:
         digest = build_digest(session, app_id, now, cfg)
     digest = _with_period(digest, period)
-    message = digest_message(digest, now, cfg)
+    message = slack.digest(digest, now, cfg)
 
     claim, why = claim_period(factory, app_id, channel, period, now, claimed_by, cfg, forced)
     if claim is None:
         log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: skipped, %s", period, channel_name, why)
         return DigestOutcome(SKIPPED, period, channel, why)
 
-    return _post_claimed(factory, client, cfg, claim, claimed_by, channel, period, message,
+    return _post_claimed(factory, slack, cfg, claim, claimed_by, channel, period, message,
                          digest_metadata(digest.application, period), now, sleep)
 
 
@@ -304,19 +295,18 @@ def _with_period(digest: Digest, period: str) -> Digest:
     return digest if digest.period == period else replace(digest, period=period)
 
 
-def _post_claimed(factory: sessionmaker[Session], client: Any, cfg: Config, claim: _Claim, claimed_by: str,
+def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config, claim: _Claim, claimed_by: str,
                   channel: str, period: str, message: dict[str, Any], metadata: dict[str, Any],
                   now: dt.datetime, sleep: Callable[[float], None]) -> DigestOutcome:
     """Post, retrying in-process; whenever an earlier post may have gone through (a taken-over
     claim, or an attempt that failed ambiguously) look in the channel history first."""
-    poster = posting_client(client)
     failure: SendFailure | None = None  # the last failure, of a post or of a history read
     ambiguous: SendFailure | None = None  # our last post that may have gone through
     unsure = claim.taken_over  # the previous poster may have posted before it died
     attempts = cfg.slack.digest_post_attempts
     for attempt in range(1, attempts + 1):
         if unsure:
-            earlier = look_for_earlier_post(client, channel, metadata, claim.since)
+            earlier = slack.find_earlier_post(channel, metadata, claim.since)
             if earlier.ts is not None:
                 _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now,
                               message_ts=earlier.ts, error=None)
@@ -340,9 +330,9 @@ def _post_claimed(factory: sessionmaker[Session], client: Any, cfg: Config, clai
                 log.warning("digest %s: could not read %s history to check for an earlier post (%s); posting",
                             period, channel, earlier.failure.error)
         try:
-            ts = post_message(poster, channel, message, metadata=metadata)
-        except Exception as exc:
-            failure = describe_failure(exc)
+            ts = slack.post(channel, message, metadata)
+        except DeliveryError as exc:
+            failure = exc.failure
             if failure.may_have_posted:
                 ambiguous, unsure = failure, True
             log.warning("digest %s: post attempt %d/%d failed: %s (%s)", period, attempt, attempts,

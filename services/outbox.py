@@ -36,17 +36,9 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels import resolver_for
-from bot.slack_errors import ErrorCategory
 from domain.config import Config
-from bot.client import posting_client
-from services.delivery import (
-    SendFailure,
-    backoff_delay,
-    describe_failure,
-    look_for_earlier_post,
-    post_message,
-)
+from services.delivery import backoff_delay
+from services.ports import ChannelNotFound, DeliveryError, ErrorCategory, SendFailure, SlackPort
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -149,7 +141,7 @@ def _settle(factory: sessionmaker[Session], row_id: int, **values: Any) -> None:
         session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING).values(**values))
 
 
-def deliver_outbox(factory: sessionmaker[Session], client: Any, now: dt.datetime,
+def deliver_outbox(factory: sessionmaker[Session], slack: SlackPort, now: dt.datetime,
                    cfg: Config | None = None, *, limit: int | None = None) -> DeliveryReport:
     """Send every row due at `now`; one failing row never stops the rest.
 
@@ -161,8 +153,6 @@ def deliver_outbox(factory: sessionmaker[Session], client: Any, now: dt.datetime
     report = DeliveryReport()
     handled: set[int] = set()
     rate_limited: set[str] = set()
-    resolver = resolver_for(client)
-    poster = posting_client(client)
     while limit is None or len(handled) < limit:
         row = _claim_next(factory, now, handled, rate_limited)
         if row is None:
@@ -171,18 +161,22 @@ def deliver_outbox(factory: sessionmaker[Session], client: Any, now: dt.datetime
         attempts = row.attempts + 1
         metadata = alert_metadata(row.id)
         try:
-            channel = resolver.resolve(row.channel)
-            if row.unsure and _found_earlier_post(factory, client, row, channel, metadata, now, report):
+            channel = slack.resolve_channel(row.channel)
+            if row.unsure and _found_earlier_post(factory, slack, row, channel, metadata, now, report):
                 continue
-            ts = post_message(poster, channel, row.payload, metadata=metadata)
+            ts = slack.post(channel, row.payload, metadata)
         except _HistoryUnreadable as exc:
             # Still unsure: recorded as a retryable failure, so the next attempt looks again.
             unread = SendFailure(ErrorCategory.RETRYABLE, f"{exc.failure.error} reading the channel history "
                                  "(an earlier send may have posted)", exc.failure.retry_after)
             _failed(factory, row, unread, now, policy, report, rate_limited)
             continue
-        except Exception as exc:
-            _failed(factory, row, describe_failure(exc), now, policy, report, rate_limited)
+        except ChannelNotFound as exc:
+            _failed(factory, row, SendFailure(ErrorCategory.PERMANENT_CHANNEL, str(exc)), now, policy, report,
+                    rate_limited)
+            continue
+        except DeliveryError as exc:
+            _failed(factory, row, exc.failure, now, policy, report, rate_limited)
             continue
         _settle(factory, row.id, status=SENT, attempts=attempts, sent_at=now, message_ts=ts, next_attempt_at=now)
         report.sent.append(row.id)
@@ -196,11 +190,11 @@ class _HistoryUnreadable(Exception):
         self.failure = failure
 
 
-def _found_earlier_post(factory: sessionmaker[Session], client: Any, row: _Claimed, channel: str,
+def _found_earlier_post(factory: sessionmaker[Session], slack: SlackPort, row: _Claimed, channel: str,
                         metadata: dict[str, Any], now: dt.datetime, report: DeliveryReport) -> bool:
     """True when the row's message is already in the channel (then recorded as sent). Raises
     _HistoryUnreadable when the history can't be read for now: better wait than post twice."""
-    earlier = look_for_earlier_post(client, channel, metadata, row.created_at)
+    earlier = slack.find_earlier_post(channel, metadata, row.created_at)
     if earlier.ts is not None:
         _settle(factory, row.id, status=SENT, sent_at=now, message_ts=earlier.ts, next_attempt_at=now)
         report.sent.append(row.id)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
 from services.digest_schedule import digest_trigger
+from services.ports import SlackPort
 
 log = logging.getLogger(__name__)
 
@@ -103,37 +104,37 @@ def add_logged_job(scheduler: BackgroundScheduler, job_id: str, fn: Callable[[],
 
 @dataclass
 class Jobs:
-    """The jobs' bodies, bound to one database, configuration and Slack client."""
+    """The jobs' bodies, bound to one database, configuration and Slack."""
 
     factory: sessionmaker[Session]
     cfg: Config
-    client: Any
+    slack: SlackPort
     instance_id: str
     clock: Callable[[], dt.datetime] = utcnow
 
     def scan(self) -> None:
-        from services.alerts import enqueue_alerts
+        from services.alerts import alerts_hook
         from services.scanning import run_scan
 
-        run_scan(self.factory, self.cfg, self.clock(), after_signals=enqueue_alerts)
+        run_scan(self.factory, self.cfg, self.clock(), after_signals=alerts_hook(self.slack))
         self.outbox()
 
     def outbox(self) -> None:
         from services.outbox import deliver_outbox
 
-        report = deliver_outbox(self.factory, self.client, self.clock(), self.cfg)
+        report = deliver_outbox(self.factory, self.slack, self.clock(), self.cfg)
         if report.sent or report.retrying or report.failed:
             log.info("outbox flush: %s", report)
 
     def digest(self) -> None:
         from services.digest import post_weekly_digest
 
-        post_weekly_digest(self.factory, self.client, self.cfg, self.clock(), self.instance_id)
+        post_weekly_digest(self.factory, self.slack, self.cfg, self.clock(), self.instance_id)
 
     def digest_check(self) -> None:
         from services.digest import post_weekly_digest
 
-        post_weekly_digest(self.factory, self.client, self.cfg, self.clock(), self.instance_id, quiet=True)
+        post_weekly_digest(self.factory, self.slack, self.cfg, self.clock(), self.instance_id, quiet=True)
 
     def startup(self) -> None:
         """Scan, flush, then catch up a missed digest (saying why when it is too late); each
@@ -149,12 +150,12 @@ class Jobs:
             raise errors[0]
 
 
-def build_scheduler(factory: sessionmaker[Session], cfg: Config, client: Any, *,
+def build_scheduler(factory: sessionmaker[Session], cfg: Config, slack: SlackPort, *,
                     instance_id: str | None = None, health: JobHealth | None = None,
                     clock: Callable[[], dt.datetime] = utcnow, run_startup: bool = True) -> BackgroundScheduler:
     """A configured, not yet started BackgroundScheduler; call ``.start()`` and, on exit,
     ``.shutdown()``. ``health`` (optional) receives every job's outcome."""
-    jobs = Jobs(factory, cfg, client, instance_id or default_instance_id(), clock)
+    jobs = Jobs(factory, cfg, slack, instance_id or default_instance_id(), clock)
     health = health or JobHealth()
     scheduler = BackgroundScheduler(timezone=dt.timezone.utc)
     scheduler.add_listener(health.listener, EVENT_JOB_ERROR | EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)

@@ -13,11 +13,12 @@ from bot.client import make_web_client
 from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
 from delivery_helpers import SEEN, add_event, outbox_rows, seed_orgs
 from services import actions
-from services.alerts import enqueue_alerts
+from services.alerts import alerts_hook, enqueue_alerts
 from domain.config import Config
 from services.outbox import deliver_outbox
 from services.scanning import run_scan
 from storage.models import Signal
+from bot.delivery import BlockKitMessages, SlackDelivery
 
 UTC = dt.timezone.utc
 CFG = Config()
@@ -38,7 +39,7 @@ def _client(stub):
 
 def _scan(factory, cfg: Config, when: dt.datetime):
     with freeze_time(WALL):
-        return run_scan(factory, cfg, when, after_signals=enqueue_alerts)
+        return run_scan(factory, cfg, when, after_signals=alerts_hook(BlockKitMessages()))
 
 
 def test_a_scan_opening_twelve_high_priority_signals_posts_one_grouped_message(session_factory, slack_stub) -> None:
@@ -51,7 +52,7 @@ def test_a_scan_opening_twelve_high_priority_signals_posts_one_grouped_message(s
     assert (row.kind, row.channel, row.status) == ("alert_group", "#customer-success", "pending")
     assert (row.created_at, row.next_attempt_at) == (WALL, at(13))  # due from the scan's time
     assert row.payload["text"] == "12 orgs with new high-priority signals ($1.6M MRR)"
-    report = deliver_outbox(session_factory, _client(slack_stub), WALL, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(_client(slack_stub)), WALL, CFG)
     assert report.sent == [row.id]
     (posted,) = slack_stub.posted
     blocks = posted["blocks"]
@@ -80,7 +81,7 @@ def test_few_alerts_are_one_message_per_org_to_the_alerts_channel(session_factor
     assert [r.payload["text"] for r in rows] == [
         f"New high-priority signal: Acme — Revenue at risk (priority {prio['acme']:.0f}), MRR $50,000",
         f"New high-priority signal: Globex — Revenue at risk (priority {prio['globex']:.0f}), MRR $20,000"]
-    deliver_outbox(session_factory, _client(slack_stub), WALL, cfg)
+    deliver_outbox(session_factory, SlackDelivery(_client(slack_stub)), WALL, cfg)
     assert [(m["channel"], m["blocks"][0]["text"]["text"]) for m in slack_stub.posted] == [
         ("C0ALERTS", "New high-priority signal: Acme"), ("C0ALERTS", "New high-priority signal: Globex")]
     acme = slack_stub.posted[0]["blocks"]
@@ -140,7 +141,7 @@ def test_alerts_are_written_in_the_scans_transaction(session_factory) -> None:
     seed_orgs(session_factory, {"acme": 50_000})
 
     def enqueue_then_fail(session, result, cfg):
-        assert enqueue_alerts(session, result, cfg) != []
+        assert enqueue_alerts(session, result, cfg, BlockKitMessages()) != []
         raise RuntimeError("the scan fails after queueing alerts")
 
     with freeze_time(WALL), pytest.raises(RuntimeError):

@@ -27,6 +27,7 @@ from services.digest import DIGEST_EVENT_TYPE, build_digest, post_weekly_digest
 from services.scanning import run_scan
 from storage.db import make_engine, make_session_factory
 from storage.models import Application, DigestClaim
+from bot.delivery import SlackDelivery
 
 UTC = dt.timezone.utc
 LONDON = ZoneInfo("Europe/London")
@@ -170,7 +171,7 @@ def test_extreme_digest_fits_block_kit_limits_and_slack_accepts_it(session_facto
     assert 0 < len(shown) <= 25
     texts = json.dumps(blocks)
     assert "<!channel>" not in texts and "&lt;!channel&gt;" in texts
-    outcome = post_weekly_digest(session_factory, _quiet_client(slack_stub), cfg, MONDAY_0900, "t")
+    outcome = post_weekly_digest(session_factory, SlackDelivery(_quiet_client(slack_stub)), cfg, MONDAY_0900, "t")
     assert outcome.status == "posted"
     (call,) = slack_stub.calls_to("chat.postMessage")
     assert call.ok and call.args["blocks"] == blocks
@@ -181,8 +182,8 @@ def test_extreme_digest_fits_block_kit_limits_and_slack_accepts_it(session_facto
 
 def test_restart_within_grace_posts_once(scanned, slack_stub) -> None:
     client = _quiet_client(slack_stub)
-    first = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(hours=3), "worker-1")
-    again = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(hours=3, minutes=30), "worker-2")
+    first = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=3), "worker-1")
+    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=3, minutes=30), "worker-2")
     assert (first.status, first.period, first.channel) == ("posted", PERIOD, "C0CUSTSUCC")
     assert again.status == "skipped" and again.reason.startswith(f"already posted (ts {first.message_ts}) by worker-1")
     assert len(slack_stub.calls_to("chat.postMessage")) == 1
@@ -197,13 +198,13 @@ def test_restart_within_grace_posts_once(scanned, slack_stub) -> None:
 def test_missed_run_is_posted_up_to_the_grace_and_skipped_after(scanned, slack_stub, caplog) -> None:
     client = _quiet_client(slack_stub)
     grace = dt.timedelta(hours=CFG.slack.digest_grace_hours)
-    late = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + grace + dt.timedelta(seconds=1), "w")
+    late = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + grace + dt.timedelta(seconds=1), "w")
     assert late.status == "skipped" and late.period == PERIOD
     assert late.reason == ("scheduled for 2026-10-19 09:00 BST, 12.0 h ago, beyond the grace of 12 h: "
                            "skipping this week's digest")
     assert "beyond the grace" in caplog.text
     assert slack_stub.calls_to("chat.postMessage") == [] and _claims(scanned) == []
-    just_in_time = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + grace, "w")
+    just_in_time = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + grace, "w")
     assert just_in_time.status == "posted" and len(slack_stub.calls_to("chat.postMessage")) == 1
 
 
@@ -217,7 +218,7 @@ def test_two_processes_post_one_digest(scanned, db_url, slack_stub) -> None:
     def run(i: int) -> None:
         client = _quiet_client(slack_stub)
         barrier.wait()
-        outcomes[i] = post_weekly_digest(factories[i], client, CFG, MONDAY_0900 + dt.timedelta(seconds=i), f"p{i}")
+        outcomes[i] = post_weekly_digest(factories[i], SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(seconds=i), f"p{i}")
 
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
@@ -252,16 +253,16 @@ def test_digest_now_for_an_already_posted_week_does_not_post_again(scanned, db_u
 def test_permanent_failure_is_recorded_and_only_a_forced_run_retries(scanned, slack_stub) -> None:
     client = _quiet_client(slack_stub)
     slack_stub.fail_next("chat.postMessage", error="not_in_channel")
-    failed = post_weekly_digest(scanned, client, CFG, MONDAY_0900, "w")
+    failed = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900, "w")
     assert (failed.status, failed.reason) == ("failed", "permanent_channel: not_in_channel")
     (claim,) = _claims(scanned)
     assert (claim.status, claim.error, claim.message_ts) == ("failed", "permanent_channel: not_in_channel", None)
     # The next scheduled check leaves it alone (it would fail the same way)…
-    skipped = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w")
+    skipped = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w")
     assert skipped.status == "skipped" and skipped.reason == "failed earlier: permanent_channel: not_in_channel"
     assert len(slack_stub.calls_to("chat.postMessage")) == 1
     # …`digest --now` (a forced period) retries once the bot was invited.
-    forced = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=5), "cli", force_period=PERIOD)
+    forced = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "cli", force_period=PERIOD)
     assert forced.status == "posted"
     (claim,) = _claims(scanned)
     assert (claim.status, claim.claimed_by, claim.error) == ("posted", "cli", None)
@@ -271,13 +272,13 @@ def test_retryable_failures_back_off_in_process_then_the_next_run_posts(scanned,
     client = _quiet_client(slack_stub)
     sleeps: list[float] = []
     slack_stub.fail_next("chat.postMessage", status=500, times=3)
-    out = post_weekly_digest(scanned, client, CFG, MONDAY_0900, "w1", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900, "w1", sleep=sleeps.append)
     assert (out.status, out.reason) == ("failed", "retryable: internal_error (HTTP 500)")
     assert sleeps == [5.0, 10.0]  # digest_retry_seconds × 2^(attempt − 1), between 3 attempts
     (claim,) = _claims(scanned)
     assert (claim.status, claim.error) == ("retry", "retryable: internal_error (HTTP 500)")
     # The periodic check (another process) takes the claim over and posts.
-    again = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2", sleep=sleeps.append)
+    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2", sleep=sleeps.append)
     assert again.status == "posted"
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [500, 500, 500, 200]
     (claim,) = _claims(scanned)
@@ -287,7 +288,7 @@ def test_retryable_failures_back_off_in_process_then_the_next_run_posts(scanned,
 def test_rate_limit_waits_retry_after_then_posts(scanned, slack_stub) -> None:
     sleeps: list[float] = []
     slack_stub.fail_next("chat.postMessage", status=429, retry_after=7)
-    out = post_weekly_digest(scanned, _quiet_client(slack_stub), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(slack_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
     assert out.status == "posted" and sleeps == [7.0]
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [429, 200]
 
@@ -301,10 +302,10 @@ def _claim_by_dead_process(factory, at: dt.datetime) -> None:
 def test_a_claim_left_by_a_crashed_poster_is_taken_over_after_the_stale_window(scanned, history_stub) -> None:
     client = _quiet_client(history_stub)
     _claim_by_dead_process(scanned, MONDAY_0900)
-    fresh = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=14), "w")
+    fresh = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=14), "w")
     assert fresh.status == "skipped" and fresh.reason == "being posted by dead-host:123 since 2026-10-19 08:00:00 UTC"
     assert history_stub.calls_to("chat.postMessage") == []
-    stale = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=16), "w")
+    stale = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=16), "w")
     assert stale.status == "posted"
     # It looked for the dead process's post first (none), then posted with recognisable metadata.
     (history,) = history_stub.calls_to("conversations.history")
@@ -322,7 +323,7 @@ def test_a_takeover_finds_the_digest_a_crashed_poster_already_posted(scanned, hi
     ts = f"{(MONDAY_0900 + dt.timedelta(seconds=3)).timestamp():.6f}"
     history_stub.seed_message("C0CUSTSUCC", ts, "Weekly digest 2026-W43", {
         "event_type": DIGEST_EVENT_TYPE, "event_payload": {"application": "default", "period": PERIOD}})
-    out = post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(minutes=20), "w")
+    out = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=20), "w")
     assert out.status == "skipped" and out.message_ts == ts
     assert out.reason == f"found in the channel already (ts {ts}): recorded, not posted again"
     assert history_stub.calls_to("chat.postMessage") == []
@@ -340,7 +341,7 @@ def test_a_500_after_the_digest_was_posted_records_it_and_does_not_post_again(sc
     history_stub.clock = MONDAY_0900
     history_stub.fail_after_posting(status=500)
     sleeps: list[float] = []
-    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
     (posted,) = history_stub.posted  # the message is in the channel once
     ts = posted["ts"]
     # One chat.postMessage (no silent SDK re-send of the 500), then the history check.
@@ -354,7 +355,7 @@ def test_a_500_after_the_digest_was_posted_records_it_and_does_not_post_again(sc
     (claim,) = _claims(scanned)
     assert (claim.status, claim.message_ts, claim.error) == ("posted", ts, None)
     # The next periodic check leaves the week alone.
-    again = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "w2")
+    again = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "w2")
     assert again.status == "skipped" and len(history_stub.calls_to("chat.postMessage")) == 1
 
 
@@ -362,7 +363,7 @@ def test_a_500_that_did_not_post_is_checked_then_posted_once(scanned, history_st
     history_stub.clock = MONDAY_0900
     history_stub.fail_next("chat.postMessage", status=500)
     sleeps: list[float] = []
-    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
     assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500, 200]
     assert len(history_stub.calls_to("conversations.history")) == 1  # looked (nothing), then posted
     (posted,) = history_stub.posted
@@ -376,7 +377,7 @@ def test_a_429_is_retried_without_a_history_check_and_posted_once(scanned, histo
     """A 429 is Slack saying nothing was posted: the app's client waits Retry-After itself."""
     history_stub.clock = MONDAY_0900
     history_stub.fail_next("chat.postMessage", status=429, retry_after=1)
-    out = post_weekly_digest(scanned, _apps_client(history_stub), CFG, MONDAY_0900, "w", sleep=[].append)
+    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w", sleep=[].append)
     assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [429, 200]
     assert history_stub.calls_to("conversations.history") == []
     (posted,) = history_stub.posted
@@ -389,12 +390,12 @@ def test_history_unreadable_after_an_ambiguous_failure_posts_nothing_until_it_ca
     history_stub.clock = MONDAY_0900
     history_stub.fail_after_posting(status=500)
     history_stub.fail_next("conversations.history", status=500, times=2)
-    out = post_weekly_digest(scanned, _quiet_client(history_stub), CFG, MONDAY_0900, "w", sleep=[].append)
+    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG, MONDAY_0900, "w", sleep=[].append)
     assert (out.status, out.reason) == ("failed", "retryable: internal_error (HTTP 500) reading the channel history")
     assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
     (claim,) = _claims(scanned)
     assert claim.status == "retry"
-    later = post_weekly_digest(scanned, _quiet_client(history_stub), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2")
+    later = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2")
     ts = history_stub.posted[0]["ts"]
     assert (later.status, later.message_ts) == ("skipped", ts)
     assert len(history_stub.calls_to("chat.postMessage")) == 1
@@ -404,7 +405,7 @@ def test_history_unreadable_after_an_ambiguous_failure_posts_nothing_until_it_ca
 
 def test_unknown_channel_fails_clearly_without_a_claim(scanned, slack_stub) -> None:
     cfg = dataclasses.replace(CFG, slack=dataclasses.replace(CFG.slack, digest_channel="#nowhere"))
-    out = post_weekly_digest(scanned, _quiet_client(slack_stub), cfg, MONDAY_0900, "w")
+    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(slack_stub)), cfg, MONDAY_0900, "w")
     assert out.status == "failed" and out.reason.startswith("channel '#nowhere' not found")
     assert _claims(scanned) == [] and slack_stub.calls_to("chat.postMessage") == []
 
@@ -460,10 +461,10 @@ def test_the_periodic_check_skips_a_late_week_quietly(scanned, slack_stub, caplo
     client = _quiet_client(slack_stub)
     caplog.set_level(logging.DEBUG, logger="services.digest")
     for minutes in (0, 2, 4):
-        post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=minutes), "w", quiet=True)
+        post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=minutes), "w", quiet=True)
     late = [r for r in caplog.records if "beyond the grace" in r.getMessage()]
     assert [r.levelno for r in late] == [logging.DEBUG] * 3
-    post_weekly_digest(scanned, client, CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=6), "w")
+    post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=6), "w")
     late = [r for r in caplog.records if "beyond the grace" in r.getMessage()]
     assert [r.levelno for r in late] == [logging.DEBUG] * 3 + [logging.WARNING]
     assert slack_stub.calls_to("chat.postMessage") == []

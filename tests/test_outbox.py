@@ -18,6 +18,7 @@ from cli import cli
 from domain.config import Config
 from services.outbox import ALERT_EVENT_TYPE, SENDING_LEASE, deliver_outbox
 from storage.db import make_engine, make_session_factory
+from bot.delivery import SlackDelivery
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -40,14 +41,14 @@ def test_sent_rows_record_message_ts_and_are_not_sent_again(session_factory, sla
     b = add_outbox(session_factory, "alert B", channel="#cs-alerts", at=NOW)
     later = add_outbox(session_factory, "not due yet", at=NOW + dt.timedelta(minutes=5))
     client = _quiet_client(slack_stub)
-    report = deliver_outbox(session_factory, client, NOW, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG)
     assert (report.sent, report.retrying, report.failed) == ([a, b], [], [])
     assert [(m["channel"], m["text"]) for m in slack_stub.posted] == [("C0CUSTSUCC", "alert A"), ("C0ALERTS", "alert B")]
     rows = {r.id: r for r in outbox_rows(session_factory)}
     assert (rows[a].status, rows[a].attempts, rows[a].sent_at, rows[a].message_ts) == (
         "sent", 1, NOW, slack_stub.posted[0]["ts"])
     assert rows[later].status == "pending" and rows[later].attempts == 0
-    assert deliver_outbox(session_factory, client, NOW, CFG).sent == []
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).sent == []
     assert len(slack_stub.calls_to("chat.postMessage")) == 2
 
 
@@ -55,7 +56,7 @@ def test_429_then_success_with_the_apps_client_delivers_once(session_factory, sl
     """The production client waits out Retry-After itself; the alert is posted exactly once."""
     row = add_outbox(session_factory, "rate limited once", at=NOW)
     slack_stub.fail_next("chat.postMessage", status=429, retry_after=1)
-    report = deliver_outbox(session_factory, slack_client, NOW, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(slack_client), NOW, CFG)
     assert report.sent == [row]
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [429, 200]
     assert [m["text"] for m in slack_stub.posted] == ["rate limited once"]
@@ -70,7 +71,7 @@ def test_429_is_retried_after_retry_after_and_delivered_once(session_factory, sl
     elsewhere = add_outbox(session_factory, "another channel", channel="#cs-alerts", at=NOW)
     client = _quiet_client(slack_stub)
     slack_stub.fail_next("chat.postMessage", status=429, retry_after=120)
-    report = deliver_outbox(session_factory, client, NOW, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG)
     # The rate-limited channel is left alone for the rest of the flush; others still go.
     assert (report.sent, report.retrying, report.failed) == ([elsewhere], [row], [])
     state = {r[0]: r for r in _state(session_factory)}
@@ -78,10 +79,10 @@ def test_429_is_retried_after_retry_after_and_delivered_once(session_factory, sl
     assert state[other][1:3] == ("pending", 0)
     # Not due before Retry-After has passed; the wait is in the database, so a restarted
     # worker (a fresh engine and client) honours it too.
-    assert deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=119), CFG).sent == [other]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + dt.timedelta(seconds=119), CFG).sent == [other]
     engine = make_engine(str(session_factory.kw["bind"].url.render_as_string(hide_password=False)))
     try:
-        report = deliver_outbox(make_session_factory(engine), _quiet_client(slack_stub),
+        report = deliver_outbox(make_session_factory(engine), SlackDelivery(_quiet_client(slack_stub)),
                                 NOW + dt.timedelta(seconds=120), CFG)
     finally:
         engine.dispose()
@@ -95,14 +96,14 @@ def test_500_then_success_backs_off_exponentially(session_factory, slack_stub) -
     row = add_outbox(session_factory, "server error", at=NOW)
     client = _quiet_client(slack_stub)
     slack_stub.fail_next("chat.postMessage", status=500, times=2)
-    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).retrying == [row]
     assert _state(session_factory)[0][1:5] == ("pending", 1, NOW + dt.timedelta(seconds=BASE),
                                                "retryable: internal_error (HTTP 500)")
     t2 = NOW + dt.timedelta(seconds=BASE)
-    assert deliver_outbox(session_factory, client, t2, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), t2, CFG).retrying == [row]
     assert _state(session_factory)[0][1:4] == ("pending", 2, t2 + dt.timedelta(seconds=2 * BASE))
     t3 = t2 + dt.timedelta(seconds=2 * BASE)
-    assert deliver_outbox(session_factory, client, t3, CFG).sent == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), t3, CFG).sent == [row]
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [500, 500, 200]
     assert [m["text"] for m in slack_stub.posted] == ["server error"]
     assert _state(session_factory)[0][1:3] == ("sent", 3)
@@ -112,7 +113,7 @@ def test_network_error_is_retried(session_factory) -> None:
     row = add_outbox(session_factory, "no network", at=NOW)
     # Nothing listens on port 9 of localhost: the connection is refused.
     client = make_web_client("xoxb-x", "http://127.0.0.1:9/api/", connection_retries=0, timeout=2)
-    report = deliver_outbox(session_factory, client, NOW, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG)
     assert report.retrying == [row]
     (_, status, attempts, next_at, error, _) = _state(session_factory)[0]
     assert (status, attempts, next_at) == ("pending", 1, NOW + dt.timedelta(seconds=BASE))
@@ -125,7 +126,7 @@ def test_permanent_error_is_failed_and_the_next_alert_still_goes(session_factory
     not_member = add_outbox(session_factory, "bot not invited", channel="#no-bot-here", at=NOW)
     good = add_outbox(session_factory, "still delivered", at=NOW)
     slack_stub.fail_next("chat.postMessage", error="channel_not_found")
-    report = deliver_outbox(session_factory, _quiet_client(slack_stub), NOW, CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(_quiet_client(slack_stub)), NOW, CFG)
     assert (report.sent, report.retrying, report.failed) == ([good], [], [bad, unknown, not_member])
     state = {r[0]: r for r in _state(session_factory)}
     assert state[bad][1:3] == ("failed", 1) and state[bad][4] == "permanent_channel: channel_not_found"
@@ -133,7 +134,7 @@ def test_permanent_error_is_failed_and_the_next_alert_still_goes(session_factory
     assert state[not_member][4] == "permanent_channel: not_in_channel"
     assert [m["text"] for m in slack_stub.posted] == ["still delivered"]
     # Failed rows are never picked up again by themselves.
-    assert deliver_outbox(session_factory, _quiet_client(slack_stub), NOW + dt.timedelta(days=1), CFG).failed == []
+    assert deliver_outbox(session_factory, SlackDelivery(_quiet_client(slack_stub)), NOW + dt.timedelta(days=1), CFG).failed == []
 
 
 def test_a_row_that_keeps_failing_gives_up_after_max_attempts(session_factory, slack_stub) -> None:
@@ -143,7 +144,7 @@ def test_a_row_that_keeps_failing_gives_up_after_max_attempts(session_factory, s
     client = _quiet_client(slack_stub)
     t = NOW
     for expected in ("pending", "pending", "failed"):
-        deliver_outbox(session_factory, client, t, cfg)
+        deliver_outbox(session_factory, SlackDelivery(client), t, cfg)
         assert _state(session_factory)[0][1] == expected
         t += dt.timedelta(hours=2)
     assert _state(session_factory)[0][4] == "gave up after 3 attempts; last: retryable: service_unavailable (HTTP 503)"
@@ -153,8 +154,8 @@ def test_a_row_that_keeps_failing_gives_up_after_max_attempts(session_factory, s
 def test_a_row_left_sending_by_a_dead_worker_is_sent_after_its_lease(session_factory, slack_stub) -> None:
     stuck = add_outbox(session_factory, "sender died", at=NOW + SENDING_LEASE, status="sending")
     client = _quiet_client(slack_stub)
-    assert deliver_outbox(session_factory, client, NOW, CFG).sent == []
-    assert deliver_outbox(session_factory, client, NOW + SENDING_LEASE, CFG).sent == [stuck]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).sent == []
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + SENDING_LEASE, CFG).sent == [stuck]
     assert [m["text"] for m in slack_stub.posted] == ["sender died"]
 
 
@@ -187,14 +188,14 @@ def test_an_alert_whose_500_had_posted_is_recorded_as_sent_not_sent_again(sessio
     row = add_outbox(session_factory, "posted, then 500", at=NOW)
     history_stub.fail_after_posting(status=500)
     client = _apps_client(history_stub)
-    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).retrying == [row]
     # One request: the SDK did not re-send the 500 by itself. The post is tagged with the row.
     (first,) = history_stub.calls_to("chat.postMessage")
     assert first.status == 500
     assert first.args["metadata"] == {"event_type": ALERT_EVENT_TYPE, "event_payload": {"outbox_id": row}}
     assert _state(session_factory)[0][1:5] == ("pending", 1, NOW + dt.timedelta(seconds=BASE),
                                                "retryable: internal_error (HTTP 500)")
-    report = deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=BASE), CFG)
+    report = deliver_outbox(session_factory, SlackDelivery(client), NOW + dt.timedelta(seconds=BASE), CFG)
     assert (report.sent, report.retrying, report.failed) == ([row], [], [])
     (posted,) = history_stub.posted
     assert posted["text"] == "posted, then 500"
@@ -210,8 +211,8 @@ def test_an_alert_whose_500_had_not_posted_is_checked_then_sent_once(session_fac
     row = add_outbox(session_factory, "500, nothing posted", at=NOW)
     history_stub.fail_next("chat.postMessage", status=500)
     client = _apps_client(history_stub)
-    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
-    assert deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=BASE), CFG).sent == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + dt.timedelta(seconds=BASE), CFG).sent == [row]
     assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500, 200]
     assert len(history_stub.calls_to("conversations.history")) == 1
     (posted,) = history_stub.posted
@@ -223,8 +224,8 @@ def test_a_429_alert_is_retried_and_sent_once_without_a_history_check(session_fa
     row = add_outbox(session_factory, "rate limited", at=NOW)
     history_stub.fail_next("chat.postMessage", status=429, retry_after=30)
     client = _quiet_client(history_stub)
-    assert deliver_outbox(session_factory, client, NOW, CFG).retrying == [row]
-    assert deliver_outbox(session_factory, client, NOW + dt.timedelta(seconds=30), CFG).sent == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + dt.timedelta(seconds=30), CFG).sent == [row]
     assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [429, 200]
     assert history_stub.calls_to("conversations.history") == []
     assert [m["text"] for m in history_stub.posted] == ["rate limited"]
@@ -234,16 +235,16 @@ def test_unreadable_history_after_an_ambiguous_failure_waits_instead_of_posting(
     row = add_outbox(session_factory, "posted, then 500", at=NOW)
     history_stub.fail_after_posting(status=500)
     client = _quiet_client(history_stub)
-    deliver_outbox(session_factory, client, NOW, CFG)
+    deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG)
     history_stub.fail_next("conversations.history", status=503, error="service_unavailable")
     t2 = NOW + dt.timedelta(seconds=BASE)
-    assert deliver_outbox(session_factory, client, t2, CFG).retrying == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), t2, CFG).retrying == [row]
     assert len(history_stub.calls_to("chat.postMessage")) == 1  # not re-sent blind
     assert _state(session_factory)[0][1:5] == (
         "pending", 2, t2 + dt.timedelta(seconds=2 * BASE),
         "retryable: service_unavailable (HTTP 503) reading the channel history (an earlier send may have posted)")
     # Still unsure, so the next attempt looks again, and finds it.
-    assert deliver_outbox(session_factory, client, t2 + dt.timedelta(seconds=2 * BASE), CFG).sent == [row]
+    assert deliver_outbox(session_factory, SlackDelivery(client), t2 + dt.timedelta(seconds=2 * BASE), CFG).sent == [row]
     assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
     assert _state(session_factory)[0][5] == history_stub.posted[0]["ts"]
 
@@ -253,7 +254,7 @@ def test_a_row_whose_dead_sender_had_posted_is_not_sent_again(session_factory, h
     ts = f"{(NOW + dt.timedelta(seconds=2)).timestamp():.6f}"
     history_stub.seed_message("C0CUSTSUCC", ts, "sender died after posting",
                               {"event_type": ALERT_EVENT_TYPE, "event_payload": {"outbox_id": stuck}})
-    assert deliver_outbox(session_factory, _quiet_client(history_stub), NOW, CFG).sent == [stuck]
+    assert deliver_outbox(session_factory, SlackDelivery(_quiet_client(history_stub)), NOW, CFG).sent == [stuck]
     assert history_stub.calls_to("chat.postMessage") == []
     ((_, status, attempts, _, _, message_ts),) = _state(session_factory)
     assert (status, attempts, message_ts) == ("sent", 0, ts)
@@ -270,7 +271,7 @@ def test_concurrent_flushes_send_every_row_exactly_once(session_factory, db_url,
         factory = make_session_factory(engines[i])
         client = _quiet_client(slack_stub)
         barrier.wait()
-        reports[i] = deliver_outbox(factory, client, NOW, CFG)
+        reports[i] = deliver_outbox(factory, SlackDelivery(client), NOW, CFG)
 
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
@@ -299,7 +300,7 @@ def _env(db_url: str, stub=None) -> dict[str, str | None]:
 def test_outbox_command_lists_reasons_retries_and_delivers(session_factory, db_url, slack_stub) -> None:
     failed = add_outbox(session_factory, "to a closed channel", channel="#old-cs", at=NOW)
     sent = add_outbox(session_factory, "fine", at=NOW)
-    deliver_outbox(session_factory, _quiet_client(slack_stub), NOW, CFG)
+    deliver_outbox(session_factory, SlackDelivery(_quiet_client(slack_stub)), NOW, CFG)
     runner = CliRunner()
 
     listing = runner.invoke(cli, ["outbox", "--status", "failed"], env=_env(db_url))

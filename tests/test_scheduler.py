@@ -30,6 +30,7 @@ from services.scheduling import (
     build_scheduler,
 )
 from storage.models import DigestClaim
+from bot.delivery import SlackDelivery
 
 UTC = dt.timezone.utc
 CFG = Config()
@@ -92,7 +93,7 @@ def test_an_hour_repeated_at_the_autumn_change_posts_one_digest(session_factory,
     seed_orgs(session_factory, {"acme": 50_000})
     run_scan(session_factory, cfg, SEEN + dt.timedelta(days=13))
     client = make_web_client(slack_stub.token, slack_stub.base_url)
-    outcomes = [post_weekly_digest(session_factory, client, cfg, f, "w").status for f in fires[:2]]
+    outcomes = [post_weekly_digest(session_factory, SlackDelivery(client), cfg, f, "w").status for f in fires[:2]]
     assert outcomes == ["posted", "skipped"]
     assert len(slack_stub.calls_to("chat.postMessage")) == 1
 
@@ -163,7 +164,7 @@ def test_a_restarted_worker_scans_alerts_and_catches_up_the_digest_once(session_
     client = make_web_client(slack_stub.token, slack_stub.base_url)
     for instance in ("worker-a", "worker-b"):
         health = JobHealth()
-        scheduler = build_scheduler(session_factory, CFG, client, instance_id=instance, health=health,
+        scheduler = build_scheduler(session_factory, CFG, SlackDelivery(client), instance_id=instance, health=health,
                                     clock=lambda: now)
         scheduler.start()
         try:
@@ -189,7 +190,7 @@ def test_a_failing_scan_at_start_up_still_lets_the_digest_go(session_factory, sl
     broken = dataclasses.replace(CFG, priority=dataclasses.replace(CFG.priority, type_weight={}))
     now = utc(2026, 10, 19, 8, 30)
     health = JobHealth()
-    scheduler = build_scheduler(session_factory, broken, make_web_client(slack_stub.token, slack_stub.base_url),
+    scheduler = build_scheduler(session_factory, broken, SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url)),
                                 instance_id="w", health=health, clock=lambda: now)
     scheduler.start()
     try:
