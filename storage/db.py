@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Secrets
@@ -60,3 +60,13 @@ def get_or_create_application(session: Session, name: str = DEFAULT_APPLICATION)
 
 def find_application(session: Session, name: str = DEFAULT_APPLICATION) -> Application | None:
     return session.scalar(select(Application).where(Application.name == name))
+
+
+def database_reachable(factory: sessionmaker[Session]) -> bool:
+    """One round trip (SELECT 1): what a load balancer's health check asks."""
+    try:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:  # any driver or network error means "not reachable" to the caller
+        return False
+    return True

@@ -1,0 +1,116 @@
+"""The product's use cases for one application, as the Slack app calls them.
+
+Each method opens and closes its own database session, so a caller never holds one while
+it talks to Slack (``/signals mine`` looks the person up in Slack *between* two reads), and
+the Slack app never imports SQLAlchemy. Reads return the read models of
+``services.read_models``; changes return ``services.actions.ActionResult``, whose message
+the caller shows instead of failing when nothing changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.config import Config
+from services import actions, org_details, org_lookup, segmentation, signal_list
+from services.read_models import CellView, OrgDetail
+from services.revenue import cell_views
+from storage import db, orgs, slack_events
+
+CellRow = tuple[str, str, float, float | None, str | None]  # org_id, name, mrr, health, band
+
+
+class NoData(LookupError):
+    """The application has nothing imported yet."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Tracker:
+    def __init__(self, factory: sessionmaker[Session], cfg: Config,
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.factory = factory
+        self.cfg = cfg
+        self.clock = clock
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    @contextmanager
+    def _read(self) -> Iterator[tuple[Session, int]]:
+        with self.factory() as session:
+            yield session, self._application_id(session)
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Session, int]]:
+        with self.factory() as session, session.begin():
+            yield session, self._application_id(session)
+
+    def _application_id(self, session: Session) -> int:
+        app = db.find_application(session, self.cfg.application)
+        if app is None:
+            raise NoData(f"application {self.cfg.application!r} has no data yet")
+        return app.id
+
+    # --- reads --------------------------------------------------------------------------
+
+    def owners(self) -> list[str]:
+        """Every owner value set on an org: what "mine" is matched against."""
+        with self._read() as (session, app_id):
+            return orgs.distinct_owners(session, app_id)
+
+    def signals(self, flt: signal_list.SignalFilter, now: dt.datetime) -> signal_list.SignalList:
+        with self._read() as (session, app_id):
+            return signal_list.list_signals(session, app_id, now, flt, self.cfg)
+
+    def home(self, owners: frozenset[str], top: int, now: dt.datetime) -> tuple[signal_list.SignalList, list[CellView]]:
+        """The Home tab: the person's orgs and the Revenue × Health cells, from one cached
+        segmentation."""
+        with self._read() as (session, app_id):
+            seg = segmentation.load_segmentation(session, app_id, now, self.cfg)
+            flt = signal_list.SignalFilter(top=top, owners=owners or frozenset({"<nobody>"}))
+            listing = signal_list.list_signals(session, app_id, now, flt, self.cfg, segmentation=seg)
+            return listing, cell_views(seg.segments.summary)
+
+    def find_orgs(self, query: str) -> org_lookup.LookupResult:
+        with self._read() as (session, app_id):
+            return org_lookup.find_orgs(session, app_id, query)
+
+    def org_detail(self, org_id: str, now: dt.datetime) -> OrgDetail | None:
+        with self._read() as (session, app_id):
+            return org_details.org_detail(session, app_id, org_id, now, self.cfg)
+
+    def cell_orgs(self, cell_key: str, now: dt.datetime) -> tuple[CellView, list[CellRow]]:
+        """Raises ValueError for a cell key that does not exist."""
+        with self._read() as (session, app_id):
+            return segmentation.cell_orgs(session, app_id, cell_key, now, self.cfg)
+
+    # --- changes a person makes ---------------------------------------------------------
+
+    def tag_case(self, org_id: str, case_type: str, actor: str, now: dt.datetime,
+                 via: str = "slack") -> actions.ActionResult:
+        with self._write() as (session, _app_id):
+            return actions.tag_case(session, org_id, case_type, actor, now, via=via)
+
+    def dismiss(self, org_id: str, signal_ids: Sequence[int], actor: str, now: dt.datetime,
+                snooze_until: dt.datetime | None = None, via: str = "slack") -> actions.ActionResult:
+        """Dismiss (or snooze) the given signals of one org: ids that belong to another org
+        are ignored, so a crafted click can't reach it."""
+        with self._write() as (session, _app_id):
+            ids = actions.signal_ids_of_org(session, org_id, list(signal_ids))
+            return actions.dismiss_signals(session, ids, actor, now, snooze_until=snooze_until, via=via)
+
+    # --- bookkeeping --------------------------------------------------------------------
+
+    def first_time_seen(self, event_id: str, now: dt.datetime) -> bool:
+        """False when Slack retries an event this app (any replica) already handled."""
+        return slack_events.first_time_seen(self.factory, event_id, now)
+
+    def database_reachable(self) -> bool:
+        return db.database_reachable(self.factory)
