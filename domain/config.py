@@ -1,6 +1,6 @@
 """Every threshold, weight, window and default of the product, in one place.
 
-SPEC.md says each number is a *default* a deployment may change, so they all live here as
+Each number is a *default* a deployment may change (docs/ explains what each does), so they all live here as
 dataclass defaults and are overridden from one TOML file (``saas-tracker.toml``). Loading is
 strict on purpose: a misspelt key silently falling back to a default would change who shows
 up at the top of Monday's digest without anyone noticing, so unknown keys and out-of-range
@@ -187,7 +187,7 @@ class SlackConfig:
 @dataclass(frozen=True)
 class Config:
     application: str = DEFAULT_APPLICATION
-    # One reporting currency per deployment (SPEC §1); only its symbol is shown.
+    # One reporting currency per deployment (docs/inputs.md); only its symbol is shown.
     currency_symbol: str = "$"
     scan: ScanConfig = field(default_factory=ScanConfig)
     health: HealthConfig = field(default_factory=HealthConfig)

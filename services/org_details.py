@@ -52,7 +52,7 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
 
 
 def why_this_rank(item: OrgItem, cfg: Config) -> str | None:
-    """The priority formula with the org's own numbers, for its top signal (SPEC §4)."""
+    """The priority formula with the org's own numbers, for its top signal (docs/signals.md)."""
     if not item.signals:
         return None
     top = item.signals[0]

@@ -141,7 +141,7 @@ def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
 
 def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
                   as_of: dt.datetime, result: ScanResult) -> None:
-    """Turn this scan's conditions into opened, updated and resolved signals (SPEC §4)."""
+    """Turn this scan's conditions into opened, updated and resolved signals (docs/signals.md)."""
     plan = plan_episodes(_open_signals(session, application_id), current, as_of)
     if len(plan.to_open):
         values = [

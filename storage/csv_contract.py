@@ -1,4 +1,4 @@
-"""The import's column contract (SPEC §1): which files, which columns, what each may hold.
+"""The import's column contract (docs/inputs.md): which files, which columns, what each may hold.
 
 One declarative table per input so the validator, the error messages and the docs all read
 the same list; a column added here is accepted, parsed and checked everywhere at once.

@@ -1,6 +1,6 @@
 """Event fingerprints: which events were already rolled up, so a re-import adds nothing.
 
-Raw events are not kept (SPEC §1), so de-duplication needs a durable memory of what was
+Raw events are not kept (docs/inputs.md), so de-duplication needs a durable memory of what was
 counted: ``event_keys`` holds one 63-bit key per event, from the org and its ``event_id``
 when the export has one, else from the whole normalized row (org, user, event, UTC
 timestamp to the microsecond, count). Event ids are scoped by org: two tenants numbering

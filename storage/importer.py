@@ -1,7 +1,7 @@
 """CSV import: orgs, subscriptions, support tickets, survey responses and usage events.
 
 ``import_paths`` is the one entry point (the CLI's ``saas-tracker import`` calls it). The
-rules come from SPEC §1:
+rules come from docs/inputs.md:
 
 * **Atomic.** Every file is validated row by row; any error anywhere rejects the whole
   import (``ImportRejected`` with ``file:line: column: reason`` for the first errors and

@@ -56,7 +56,7 @@ def _app_orgs(application_id: int):
 
 
 def mrr_condition(day: dt.date):
-    """Subscriptions that count towards MRR on `day` (SPEC §1).
+    """Subscriptions that count towards MRR on `day` (docs/inputs.md).
 
     A subscription counts while started_at <= day < ended_at. Trials never count. A
     canceled subscription counts only through its recorded ended_at: without one there is no

@@ -1,4 +1,4 @@
-"""Rolling new usage events into the daily tables a scan reads (SPEC §1).
+"""Rolling new usage events into the daily tables a scan reads (docs/inputs.md).
 
 Per chunk of *new* events (already de-duplicated by ``storage.event_keys``) pandas groups
 by (org, UTC day), (org, day, user) and (org, day, feature). Each result is bulk-loaded into

@@ -42,7 +42,7 @@ def load(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 def mrr_on(subs: pd.DataFrame, day: dt.date) -> pd.Series:
-    """SPEC §1 as storage.queries.mrr_condition reads it: started_at <= d < ended_at; trials
+    """docs/inputs.md as storage.queries.mrr_condition reads it: started_at <= d < ended_at; trials
     never count; a canceled subscription counts only before its ended_at (none: never)."""
     started = pd.to_datetime(subs["started_at"]).dt.date
     ended = pd.to_datetime(subs["ended_at"].replace("", None)).dt.date

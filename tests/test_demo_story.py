@@ -1,6 +1,6 @@
 """The demo, as `make demo` runs it: generated CSVs → import → scan, then what people see.
 
-The story orgs must land where the product promises (SPEC §4-5), every cell and tier must
+The story orgs must land where the product promises (docs/signals.md, docs/segments.md), every cell and tier must
 be populated, the digest must fit Slack, and the terminal commands must work on it.
 """
 

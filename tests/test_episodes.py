@@ -1,4 +1,4 @@
-"""Episode planning (SPEC §4): open, update, keep dismissed/snoozed hidden, wake, resolve."""
+"""Episode planning (docs/signals.md): open, update, keep dismissed/snoozed hidden, wake, resolve."""
 
 from __future__ import annotations
 

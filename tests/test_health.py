@@ -1,4 +1,4 @@
-"""Health score rules (SPEC §2, §3) pinned with numbers worked out by hand."""
+"""Health score rules (docs/health.md) pinned with numbers worked out by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Priority (SPEC §4): the formula's numbers, and its promises checked as properties.
+"""Priority (docs/signals.md): the formula's numbers, and its promises checked as properties.
 
 Promises: for the same condition more MRR never ranks lower (strictly higher before rounding,
 and strictly higher after rounding whenever the exact values are more than 0.1 apart); for the

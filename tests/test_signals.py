@@ -1,4 +1,4 @@
-"""Signal conditions (SPEC §4) at their boundaries, with exact evidence, reasons and order."""
+"""Signal conditions (docs/signals.md) at their boundaries, with exact evidence, reasons and order."""
 
 from __future__ import annotations
 
