@@ -16,10 +16,12 @@ from typing import Any
 
 import jinja2
 
+import templates
+
 from bot.blocks import escape_mrkdwn, one_line, user_mention
 from domain.formatting import format_money, format_percent
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(templates.__file__).resolve().parent  # package data: works installed, not only in a checkout
 MINUS = "−"  # U+2212, as SPEC writes "activity −18"
 
 

@@ -3,6 +3,11 @@ set (CI sets it), on PostgreSQL too.
 
 Each pytest process works in its own PostgreSQL schema, so parallel runs against the one
 `test` database never see each other's rows.
+
+Markers are given by what a test uses, so nobody has to remember them: a test that asks for
+a database fixture is ``db``, one that asks for the Slack stand-in is ``slack``; modules
+that build the demo database or start processes say ``slow`` themselves. ``make test-fast``
+runs the rest: pure scoring, builders, parsing and configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +25,22 @@ from storage.db import make_engine, make_session_factory
 from storage.models import Base
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+# Property tests judge behaviour, never speed: a loaded CI machine must not fail them.
+settings.register_profile("saas-tracker", deadline=None)
+settings.load_profile("saas-tracker")
+
+_DB_FIXTURES = frozenset({"db_url", "engine", "session_factory", "session", "pg_schema_url"})
+_SLACK_FIXTURES = frozenset({"slack_stub", "slack_client"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & _DB_FIXTURES:
+            item.add_marker(pytest.mark.db)
+        if used & _SLACK_FIXTURES:
+            item.add_marker(pytest.mark.slack)
 _PG_SCHEMA = f"pytest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 

@@ -24,6 +24,8 @@ from demo_db import build_demo_db
 from storage.db import make_session_factory
 from storage.models import AuditLog, CaseTag, Signal
 
+pytestmark = pytest.mark.slow  # builds the demo database
+
 END = dt.date(2026, 11, 20)
 AS_OF = dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=dt.timezone.utc)
 

@@ -21,6 +21,8 @@ from demo_db import build_demo_db
 from slack_stub import SlackStub, signed_request_headers, slash_command_body
 from storage.db import make_engine, make_session_factory
 
+pytestmark = pytest.mark.slow  # builds the demo database
+
 SECRET = "e2e-signing-secret"
 END = dt.date(2026, 11, 20)
 AS_OF = dt.datetime(2026, 11, 20, 23, 59, tzinfo=dt.timezone.utc)
