@@ -7,6 +7,15 @@ records every call, and can be scripted to fail. It keeps the state a test asser
 posted messages (updated in place by chat.update and response_url replace_original),
 ephemeral messages, opened/published views and response_url replies.
 
+Files go through Slack's external upload flow, the one `WebClient.files_upload_v2` uses:
+files.getUploadURLExternal hands out an upload URL served by the stub itself (same host and
+port), the client POSTs the raw bytes there, and files.completeUploadExternal turns them
+into a file (shared in a channel when given one, like Slack's file_share message). The
+bytes stay available for assertions (`uploaded_files`), the file's `url_private` answers
+with them (bearer token required), and image blocks that reference a file through
+`slack_file` are checked against the files the stub knows. Script failures of the upload
+URL itself with `fail_next("upload_url", status=500)`.
+
 Like Slack, it rejects over-limit Block Kit payloads (`invalid_blocks`,
 `msg_blocks_too_long`), with its own numbers, independent of bot.limits, so a sender that
 skips validation fails here too.
@@ -24,13 +33,16 @@ import hashlib
 import hmac
 import itertools
 import json
+import mimetypes
+import re
+import struct
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 DEFAULT_TOKEN = "xoxb-stub-token"
@@ -63,6 +75,10 @@ _MAX_BUTTON_VALUE = 2000
 _MAX_OPTION_VALUE = 150
 _MAX_MODAL_TITLE = 24
 _RESPONSE_URL_USES = 5
+_MAX_IMAGE_TEXT = 2000  # image block alt_text and title
+_MAX_IMAGE_URL = 3000
+_FILE_ID = re.compile(r"^F[A-Z0-9]{8,}$")  # the pattern Slack checks slack_file ids against
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JSON_ARGS = ("blocks", "attachments", "view", "metadata")
 
 
@@ -94,6 +110,28 @@ class Failure:
     retry_after: int | None
     body: str | None
     delay: float
+
+
+class StoredFile(NamedTuple):
+    """A completed upload, as a test asserts on it."""
+
+    file_id: str
+    filename: str
+    title: str
+    data: bytes
+    channel: str | None  # the first channel it was shared in; None while private
+
+
+@dataclass
+class PendingUpload:
+    """A file id handed out by files.getUploadURLExternal, until the upload completes."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    url_token: str
+    data: bytes | None = None
 
 
 @dataclass
@@ -134,6 +172,11 @@ class SlackStub:
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> published Home view
         self.response_urls: dict[str, ResponseUrl] = {}
         self.expired_triggers: set[str] = set()
+        self.pending_uploads: dict[str, PendingUpload] = {}  # file id -> upload not yet completed
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> the file object Slack would return
+        self._file_data: dict[str, bytes] = {}
+        self._file_channels: dict[str, list[str]] = {}  # in the order they were asked for
+        self._file_ids = itertools.count(1)
         self.conversations_page_size = conversations_page_size
         self._failures: dict[str, collections.deque[Failure]] = collections.defaultdict(collections.deque)
         self._ts = itertools.count(1)
@@ -241,7 +284,8 @@ class SlackStub:
         status=429, retry_after=1 -> HTTP 429 with Retry-After (error defaults to ratelimited);
         status=500 -> HTTP 500 (error defaults to internal_error); body= replaces the JSON body
         (e.g. an HTML error page); delay= seconds to wait before answering.
-        method "response_url" scripts response_url posts.
+        method "response_url" scripts response_url posts, "upload_url" the POSTs of file
+        bytes to the URL files.getUploadURLExternal handed out.
         """
         if error is None:
             error = "ratelimited" if status == 429 else "internal_error" if status >= 500 else None
@@ -268,7 +312,7 @@ class SlackStub:
             self.response_urls[url.rstrip("/").rsplit("/", 1)[-1]].expired = True
 
     def reset(self) -> None:
-        """Forget calls, messages, views and scripted failures (keep users and channels)."""
+        """Forget calls, messages, views, files and scripted failures (keep users and channels)."""
         with self._lock:
             self.calls.clear()
             self.messages.clear()
@@ -278,6 +322,10 @@ class SlackStub:
             self.opened_views.clear()
             self.home_views.clear()
             self.response_urls.clear()
+            self.pending_uploads.clear()
+            self.files.clear()
+            self._file_data.clear()
+            self._file_channels.clear()
             self._failures.clear()
 
     # --- assertions ---------------------------------------------------------------------
@@ -307,6 +355,15 @@ class SlackStub:
         """Current state of the messages in a channel (after updates), oldest first."""
         with self._lock:
             return [m for (ch, _), m in sorted(self.messages.items(), key=lambda kv: float(kv[0][1])) if ch == channel]
+
+    @property
+    def uploaded_files(self) -> list[StoredFile]:
+        """Completed uploads, oldest first, with the exact bytes the client sent."""
+        with self._lock:
+            return [
+                StoredFile(fid, f["name"], f["title"], self._file_data[fid], (self._file_channels[fid] or [None])[0])
+                for fid, f in self.files.items()
+            ]
 
     def response_replies(self, url: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -381,7 +438,7 @@ class SlackStub:
         channel, error = self._resolve_channel(args.get("channel"))
         if error:
             return {"ok": False, "error": error}
-        error = _message_error(args)
+        error = _message_error(args) or self._slack_file_error(args.get("blocks"))
         if error:
             return {"ok": False, "error": error}
         ts = self._next_ts()
@@ -406,7 +463,7 @@ class SlackStub:
             return {"ok": False, "error": error}
         if args.get("user") not in self.users:
             return {"ok": False, "error": "user_not_in_channel"}
-        error = _message_error(args)
+        error = _message_error(args) or self._slack_file_error(args.get("blocks"))
         if error:
             return {"ok": False, "error": error}
         ts = self._next_ts()
@@ -424,7 +481,7 @@ class SlackStub:
         with self._lock:
             if key not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-        error = _message_error(args)
+        error = _message_error(args) or self._slack_file_error(args.get("blocks"))
         if error:
             return {"ok": False, "error": error}
         with self._lock:
@@ -452,7 +509,7 @@ class SlackStub:
         return stored
 
     def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        error = self._check_trigger(args) or _view_error(args.get("view"), "modal")
+        error = self._check_trigger(args) or _view_error(args.get("view"), "modal") or self._view_file_error(args.get("view"))
         if error:
             return {"ok": False, "error": error}
         stored = self._store_view(args["view"])
@@ -469,7 +526,7 @@ class SlackStub:
             view_id = next((k for k, v in self.views.items() if v.get("external_id") == args["external_id"]), None)
         if not view_id or view_id not in self.views:
             return {"ok": False, "error": "not_found"}
-        error = _view_error(args.get("view"), self.views[view_id]["type"])
+        error = _view_error(args.get("view"), self.views[view_id]["type"]) or self._view_file_error(args.get("view"))
         if error:
             return {"ok": False, "error": error}
         return {"ok": True, "view": self._store_view(args["view"], view_id)}
@@ -478,7 +535,7 @@ class SlackStub:
         user = args.get("user_id")
         if user not in self.users:
             return {"ok": False, "error": "user_not_found"}
-        error = _view_error(args.get("view"), "home")
+        error = _view_error(args.get("view"), "home") or self._view_file_error(args.get("view"))
         if error:
             return {"ok": False, "error": error}
         stored = self._store_view(args["view"])
@@ -529,6 +586,153 @@ class SlackStub:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": list(self.usergroups[group])}
 
+    # Files: the external upload flow ---------------------------------------------------
+
+    def _api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length", ""))
+        except (TypeError, ValueError):
+            length = -1
+        if not filename or length < 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0STUB{next(self._file_ids):04d}"
+        url_token = uuid.uuid4().hex
+        with self._lock:
+            self.pending_uploads[file_id] = PendingUpload(file_id, filename, length, args.get("alt_txt") or None, url_token)
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{url_token}", "file_id": file_id}
+
+    def handle_upload(self, url_token: str, data: bytes) -> tuple[int, dict[str, Any], str]:
+        """A POST of raw bytes to an upload URL: (status, what to record, body to send).
+        Slack's upload host answers in plain text, not JSON."""
+        with self._lock:
+            pending = next((u for u in self.pending_uploads.values() if u.url_token == url_token), None)
+            if pending is None:
+                return 404, {"ok": False, "error": "not_found"}, "Not Found"
+            if len(data) != pending.length:
+                # The stub's own strictness: the declared length must match what is sent.
+                return 400, {"ok": False, "error": "length_mismatch", "file_id": pending.file_id}, "length mismatch"
+            pending.data = data
+        return 200, {"ok": True, "file_id": pending.file_id}, f"OK - {len(data)}"
+
+    def _api_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = _json_list(args.get("files"))
+        if not entries or not all(isinstance(e, dict) and e.get("id") for e in entries):
+            return {"ok": False, "error": "invalid_arguments"}
+        channels: list[str] = []
+        for wanted in [args.get("channel_id")] + str(args.get("channels") or "").split(","):
+            if wanted:
+                channel, error = self._resolve_channel(wanted)
+                if error:
+                    return {"ok": False, "error": error}
+                channels.append(channel)  # type: ignore[arg-type]
+        with self._lock:
+            pending = [self.pending_uploads.get(str(e["id"])) for e in entries]
+            if any(p is None or p.data is None for p in pending):
+                return {"ok": False, "error": "file_not_found"}
+            files = [self._complete(p, e.get("title"), channels) for p, e in zip(pending, entries)]  # type: ignore[arg-type]
+            if channels:
+                self._share(files, channels, args)
+        return {"ok": True, "files": [dict(f) for f in files]}
+
+    def _complete(self, pending: PendingUpload, title: Any, channels: list[str]) -> dict[str, Any]:
+        """The file object, shaped like Slack's (the fields a client reads)."""
+        data = pending.data or b""
+        name = pending.filename
+        now = int(time.time())
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        url_private = f"{self.url}/files-pri/{TEAM_ID}-{pending.file_id}/{name}"
+        file: dict[str, Any] = {
+            "id": pending.file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": str(title) if title else name,
+            "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+            "filetype": extension or "binary",
+            "pretty_type": extension.upper() or "Binary",
+            "user": BOT_USER_ID,
+            "user_team": TEAM_ID,
+            "mode": "hosted",
+            "editable": False,
+            "is_external": False,
+            "is_public": any(c in self.channels and not self.channels[c]["is_private"] for c in channels),
+            "size": len(data),
+            "url_private": url_private,
+            "url_private_download": f"{self.url}/files-pri/{TEAM_ID}-{pending.file_id}/download/{name}",
+            "permalink": f"{self.url}/files/{BOT_USER_ID}/{pending.file_id}/{name}",
+            "channels": [c for c in channels if c in self.channels and not self.channels[c]["is_private"]],
+            "groups": [c for c in channels if c in self.channels and self.channels[c]["is_private"]],
+            "ims": [c for c in channels if c not in self.channels],
+            "shares": {},
+        }
+        if pending.alt_txt:
+            file["alt_txt"] = pending.alt_txt
+        size = _png_size(data)
+        if size:
+            file["original_w"], file["original_h"] = size
+        self.files[pending.file_id] = file
+        self._file_data[pending.file_id] = data
+        self._file_channels[pending.file_id] = list(channels)
+        del self.pending_uploads[pending.file_id]
+        return file
+
+    def _share(self, files: list[dict[str, Any]], channels: list[str], args: dict[str, Any]) -> None:
+        """Like Slack, sharing posts one message per channel carrying the files and the
+        initial comment (not in `posted`, which holds chat.postMessage results)."""
+        for channel in channels:
+            ts = self._next_ts()
+            self.messages[(channel, ts)] = {
+                "type": "message",
+                "subtype": "file_share",
+                "channel": channel,
+                "ts": ts,
+                "text": str(args.get("initial_comment") or ""),
+                "files": [dict(f) for f in files],
+                "thread_ts": args.get("thread_ts"),
+                "bot_id": BOT_ID,
+                "user": BOT_USER_ID,
+            }
+
+    def _api_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            file = self.files.get(str(args.get("file")))
+        if file is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": dict(file), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def handle_file_download(self, path: str, token: str | None) -> tuple[int, dict[str, Any], bytes | str]:
+        """GET of a file's url_private(_download): its bytes, for the bot's own token only."""
+        auth_error = self._check_token(token)
+        if auth_error:
+            return 401, {"ok": False, "error": auth_error}, "Unauthorized"
+        file_id = path.split("/")[2].rsplit("-", 1)[-1] if path.count("/") >= 3 else ""
+        with self._lock:
+            data = self._file_data.get(file_id)
+            mimetype = self.files[file_id]["mimetype"] if data is not None else ""
+        if data is None:
+            return 404, {"ok": False, "error": "file_not_found"}, "Not Found"
+        return 200, {"ok": True, "file_id": file_id, "mimetype": mimetype}, data
+
+    def _slack_file_error(self, blocks: Any) -> str | None:
+        """invalid_blocks for an image block whose slack_file names no file the stub has
+        (Slack answers "invalid slack file")."""
+        with self._lock:
+            known_ids = set(self.files)
+            known_urls = {f[k] for f in self.files.values() for k in ("url_private", "permalink")}
+        for ref in _slack_file_refs(blocks):
+            if "id" in ref and ref["id"] not in known_ids:
+                return "invalid_blocks"
+            if "url" in ref and ref["url"] not in known_urls:
+                return "invalid_blocks"
+        return None
+
+    def _view_file_error(self, view: Any) -> str | None:
+        """Views report block problems as invalid_arguments, like the other view checks."""
+        if isinstance(view, dict) and self._slack_file_error(view.get("blocks")):
+            return "invalid_arguments"
+        return None
+
     # response_url -------------------------------------------------------------------------
 
     def handle_response_url(self, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -539,7 +743,7 @@ class SlackStub:
             if entry.uses >= entry.max_uses:
                 return 404, {"ok": False, "error": "used_url"}
             entry.uses += 1
-        error = _message_error(body, require_text=not body.get("delete_original"))
+        error = _message_error(body, require_text=not body.get("delete_original")) or self._slack_file_error(body.get("blocks"))
         if error:
             return 400, {"ok": False, "error": error}
         with self._lock:
@@ -582,10 +786,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle()
 
-    def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        body = payload.encode("utf-8") if isinstance(payload, str) else json.dumps(payload).encode("utf-8")
+    def _send(
+        self, status: int, payload: Any, headers: Mapping[str, str] | None = None, *, content_type: str | None = None
+    ) -> None:
+        if isinstance(payload, bytes):
+            body = payload
+        else:
+            body = payload.encode("utf-8") if isinstance(payload, str) else json.dumps(payload).encode("utf-8")
         self.send_response(status)
-        content_type = "application/json; charset=utf-8" if not isinstance(payload, str) else "text/html; charset=utf-8"
+        if content_type is None:
+            content_type = "application/json; charset=utf-8" if not isinstance(payload, str) else "text/html; charset=utf-8"
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
@@ -599,6 +809,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items()}
+        if parts.path.startswith("/upload/"):
+            self._handle_upload(parts.path, raw, headers)
+            return
         try:
             args = _parse_body(raw, self.headers.get("Content-Type", ""), parts.query)
         except ValueError:
@@ -613,22 +826,22 @@ class _Handler(BaseHTTPRequestHandler):
             method = parts.path[len("/api/") :].strip("/")
         elif parts.path.startswith("/response/"):
             method = "response_url"
+        elif parts.path.startswith("/files-pri/"):
+            method = "file_download"
         else:
             self._send(404, {"ok": False, "error": "not_found"})
             return
 
         call = Call(method=method, args=args, time=time.time(), headers=headers, token=token)
-        failure = stub._take_failure(method)
-        if failure is not None:
-            if failure.delay:
-                time.sleep(failure.delay)
-            payload: Any = failure.body if failure.body is not None else {"ok": False, "error": failure.error}
-            extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-            call.status, call.response = failure.status, payload
-            stub._record(call)
-            self._send(failure.status, payload, extra)
+        if self._failed(call):
             return
 
+        if method == "file_download":
+            status, summary, body = stub.handle_file_download(parts.path, token)
+            call.status, call.response = status, summary
+            stub._record(call)
+            self._send(status, body, content_type=summary.get("mimetype") or None)
+            return
         if method == "response_url":
             status, payload = stub.handle_response_url(parts.path[len("/response/") :].strip("/"), args)
         else:
@@ -636,6 +849,62 @@ class _Handler(BaseHTTPRequestHandler):
         call.status, call.response = status, payload
         stub._record(call)
         self._send(status, payload)
+
+    def _failed(self, call: Call) -> bool:
+        """Answer with the failure scripted for call.method, if any (then True)."""
+        failure = self.stub._take_failure(call.method)
+        if failure is None:
+            return False
+        if failure.delay:
+            time.sleep(failure.delay)
+        payload: Any = failure.body if failure.body is not None else {"ok": False, "error": failure.error}
+        extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        call.status, call.response = failure.status, payload
+        self.stub._record(call)
+        self._send(failure.status, payload, extra)
+        return True
+
+    def _handle_upload(self, path: str, raw: bytes, headers: dict[str, str]) -> None:
+        """The upload URL: raw bytes in, plain text out, no token (the URL is the secret).
+        Recorded as method "upload_url" with a JSON summary, since the bytes are not args."""
+        url_token = path.rstrip("/").rsplit("/", 1)[-1]
+        call = Call(method="upload_url", args={"size": len(raw)}, time=time.time(), headers=headers, token=None)
+        if self._failed(call):
+            return
+        status, summary, text = self.stub.handle_upload(url_token, raw)
+        call.args["file_id"] = summary.get("file_id")
+        call.status, call.response = status, summary
+        self.stub._record(call)
+        self._send(status, text, content_type="text/plain; charset=utf-8")
+
+
+def _json_list(value: Any) -> list[Any] | None:
+    """A JSON array argument (form-encoded calls send it as a string), or None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, list) else None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, as Slack reports original_w/original_h."""
+    if len(data) >= 24 and data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
+def _slack_file_refs(node: Any) -> Iterable[dict[str, Any]]:
+    """Every slack_file object in a block tree (image blocks and image elements)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("slack_file"), dict):
+            yield node["slack_file"]
+        for value in node.values():
+            yield from _slack_file_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _slack_file_refs(value)
 
 
 def _parse_body(raw: bytes, content_type: str, query: str) -> dict[str, Any]:
@@ -728,7 +997,30 @@ def _blocks_error(blocks: Any, max_blocks: int) -> str | None:
             elements = block.get("elements", [])
             if not elements or len(elements) > 25 or any(_element_error(e) for e in elements):
                 return "invalid_blocks"
+        if kind == "image" and _image_error(block):
+            return "invalid_blocks"
     return None
+
+
+def _image_error(block: dict[str, Any]) -> bool:
+    """An image block needs alt_text and exactly one source: image_url, or slack_file with
+    exactly one of id (F...) and url."""
+    alt = block.get("alt_text")
+    if not isinstance(alt, str) or not alt or len(alt) > _MAX_IMAGE_TEXT:
+        return True
+    if "title" in block and _too_long(block["title"], _MAX_IMAGE_TEXT):
+        return True
+    has_url, ref = "image_url" in block, block.get("slack_file")
+    if has_url == (ref is not None):
+        return True
+    if has_url:
+        url = block["image_url"]
+        return not isinstance(url, str) or not url or len(url) > _MAX_IMAGE_URL
+    if not isinstance(ref, dict) or ("id" in ref) == ("url" in ref):
+        return True
+    if "id" in ref:
+        return not isinstance(ref["id"], str) or not _FILE_ID.match(ref["id"])
+    return not isinstance(ref["url"], str) or not ref["url"]
 
 
 def _message_error(args: Mapping[str, Any], *, require_text: bool = True) -> str | None:

@@ -47,6 +47,7 @@ def test_bot_scopes_are_exactly_what_the_app_calls(manifest: dict) -> None:
     assert manifest["oauth_config"]["scopes"]["bot"] == [
         "commands",
         "chat:write",
+        "files:write",
         "users:read",
         "users:read.email",
         "usergroups:read",

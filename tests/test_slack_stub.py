@@ -402,3 +402,153 @@ def test_app_home_opened_event_body_is_signed_json(slack_stub: SlackStub, slack_
     headers = signed_request_headers(body, slack_signing_secret, content_type="application/json")
     assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
     assert slack_stub.home_views["U0CAL"]["blocks"] == [{"type": "divider"}]
+
+
+# --- files: the external upload flow files_upload_v2 uses ------------------------------------
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (800).to_bytes(4, "big") + (400).to_bytes(4, "big") + bytes(range(256))
+
+
+def _get(url: str, token: str | None) -> tuple[int, bytes, str]:
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    request = Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urlopen(request, timeout=5) as response:
+            return response.status, response.read(), response.headers.get("Content-Type", "")
+    except HTTPError as error:
+        return error.code, error.read(), error.headers.get("Content-Type", "")
+
+
+def test_files_upload_v2_round_trips_the_exact_bytes_through_the_stubs_own_upload_url(
+    slack_stub: SlackStub, slack_client: WebClient
+) -> None:
+    response = slack_client.files_upload_v2(file=PNG_BYTES, filename="trend.png", title="Acme: 12 weeks", alt_txt="Health trend")
+    assert [c.method for c in slack_stub.calls] == ["files.getUploadURLExternal", "upload_url", "files.completeUploadExternal"]
+    handed_out = slack_stub.calls_to("files.getUploadURLExternal")[0]
+    assert handed_out.args["filename"] == "trend.png" and handed_out.args["length"] == str(len(PNG_BYTES))
+    assert handed_out.response["upload_url"].startswith(slack_stub.url + "/upload/")  # served by the stub itself
+    upload = slack_stub.calls_to("upload_url")[0]
+    assert upload.token is None and upload.args == {"size": len(PNG_BYTES), "file_id": handed_out.response["file_id"]}
+
+    file = response["file"]
+    assert file["id"] == handed_out.response["file_id"] and file["id"].startswith("F")
+    assert (file["name"], file["title"], file["mimetype"], file["size"]) == ("trend.png", "Acme: 12 weeks", "image/png", len(PNG_BYTES))
+    assert (file["original_w"], file["original_h"], file["alt_txt"]) == (800, 400, "Health trend")
+    assert file["channels"] == [] and file["is_public"] is False  # no channel: private to the bot
+    assert file["permalink"] and file["url_private"]
+    assert slack_stub.uploaded_files == [(file["id"], "trend.png", "Acme: 12 weeks", PNG_BYTES, None)]
+    assert slack_client.files_info(file=file["id"])["file"]["id"] == file["id"]
+    assert error_code(_api_error(slack_client.files_info, file="F0NOPE0000")) == "file_not_found"
+
+
+def test_url_private_serves_the_bytes_to_the_bots_token_only(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    file = slack_client.files_upload_v2(file=PNG_BYTES, filename="grid.png")["file"]
+    assert file["title"] == "grid.png"  # no title: the file name, like Slack
+    assert _get(file["url_private"], slack_stub.token) == (200, PNG_BYTES, "image/png")
+    assert _get(file["url_private_download"], slack_stub.token)[:2] == (200, PNG_BYTES)
+    assert _get(file["url_private"], None)[0] == 401
+    assert _get(file["url_private"], "xoxb-wrong")[0] == 401
+    assert _get(file["url_private"].replace(file["id"], "F0NOPE0000"), slack_stub.token)[0] == 404
+
+
+def test_an_upload_shared_in_a_channel_posts_a_file_share_message(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    file = slack_client.files_upload_v2(
+        content=PNG_BYTES, filename="mrr.png", channel="C0CUSTSUCC", initial_comment="MRR this year"
+    )["file"]
+    assert file["channels"] == ["C0CUSTSUCC"] and file["is_public"] is True
+    (shared,) = slack_stub.channel_messages("C0CUSTSUCC")
+    assert (shared["subtype"], shared["text"], shared["files"][0]["id"]) == ("file_share", "MRR this year", file["id"])
+    assert slack_stub.posted == []  # not a chat.postMessage
+    assert slack_stub.uploaded_files[0].channel == "C0CUSTSUCC"
+    for channel, code in (("C0NOBOT", "not_in_channel"), ("C0OLD", "is_archived"), ("C0NOPE", "channel_not_found")):
+        err = _api_error(slack_client.files_upload_v2, content=b"x", filename="x.png", channel=channel)
+        assert error_code(err) == code
+    assert len(slack_stub.uploaded_files) == 1
+
+
+def test_upload_failures_can_be_scripted_at_each_step(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    slack_stub.fail_next("files.getUploadURLExternal", error="missing_scope")
+    err = _api_error(slack_client.files_upload_v2, file=PNG_BYTES, filename="a.png")
+    assert (error_code(err), classify(err)) == ("missing_scope", ErrorCategory.PERMANENT_AUTH)
+    assert slack_stub.calls_to("upload_url") == []
+
+    slack_stub.fail_next("upload_url", status=500)
+    with pytest.raises(URLError) as info:  # the SDK does not retry the upload URL: urllib's HTTPError
+        slack_client.files_upload_v2(file=PNG_BYTES, filename="b.png")
+    assert getattr(info.value, "code", None) == 500 and classify(info.value) is ErrorCategory.RETRYABLE
+    assert [c.status for c in slack_stub.calls_to("upload_url")] == [500]
+    assert slack_stub.calls_to("files.completeUploadExternal") == []
+
+    slack_stub.fail_next("files.completeUploadExternal", error="internal_error", status=500, times=3)
+    err = _api_error(slack_client.files_upload_v2, file=PNG_BYTES, filename="c.png")
+    assert classify(err) is ErrorCategory.RETRYABLE
+    assert slack_stub.uploaded_files == []
+
+
+def test_completing_an_unknown_or_unsent_upload_fails_like_slack(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    err = _api_error(slack_client.files_completeUploadExternal, files=[{"id": "F0NOPE0000", "title": "x"}])
+    assert error_code(err) == "file_not_found"
+    handed_out = slack_client.files_getUploadURLExternal(filename="a.png", length=3)
+    err = _api_error(slack_client.files_completeUploadExternal, files=[{"id": handed_out["file_id"]}])
+    assert error_code(err) == "file_not_found"  # nothing was POSTed to the upload URL yet
+    err = _api_error(slack_client.api_call, "files.completeUploadExternal", params={"files": "not json"})
+    assert error_code(err) == "invalid_arguments"
+    err = _api_error(slack_client.api_call, "files.getUploadURLExternal", params={"filename": "a.png"})
+    assert error_code(err) == "invalid_arguments"  # no length
+
+
+def test_the_upload_url_insists_on_the_declared_length(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    handed_out = slack_client.files_getUploadURLExternal(filename="a.png", length=5)
+    with pytest.raises(HTTPError) as info:
+        urlopen(Request(handed_out["upload_url"], data=b"1234", method="POST"), timeout=5)
+    assert info.value.code == 400
+    with urlopen(Request(handed_out["upload_url"], data=b"12345", method="POST"), timeout=5) as response:
+        assert (response.status, response.read()) == (200, b"OK - 5")
+    with pytest.raises(HTTPError) as info:
+        urlopen(Request(slack_stub.url + "/upload/v1/nope", data=b"1", method="POST"), timeout=5)
+    assert info.value.code == 404
+    completed = slack_client.files_completeUploadExternal(files=[{"id": handed_out["file_id"], "title": "five"}])
+    assert completed["files"][0]["title"] == "five" and slack_stub.uploaded_files[0].data == b"12345"
+
+
+def test_image_blocks_must_reference_a_file_the_workspace_has(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    file = slack_client.files_upload_v2(file=PNG_BYTES, filename="trend.png")["file"]
+
+    def image(**fields: object) -> list[dict]:
+        return [{"type": "image", "alt_text": "Health trend", **fields}]
+
+    for ok_blocks in (
+        image(slack_file={"id": file["id"]}),
+        image(slack_file={"url": file["permalink"]}, title={"type": "plain_text", "text": "Acme"}),
+        image(image_url="https://example.com/chart.png"),
+    ):
+        assert slack_client.chat_postMessage(channel="C0CUSTSUCC", text="chart", blocks=ok_blocks)["ok"]
+    for bad_blocks in (
+        image(slack_file={"id": "F0NOPE0000"}),  # no such file
+        image(slack_file={"id": "not-a-file-id"}),
+        image(slack_file={"url": "https://example.com/elsewhere.png"}),
+        image(slack_file={"id": file["id"], "url": file["permalink"]}),  # both
+        image(slack_file={"id": file["id"]}, image_url="https://example.com/chart.png"),  # two sources
+        image(),  # no source
+        [{"type": "image", "slack_file": {"id": file["id"]}}],  # no alt_text
+        image(slack_file={"id": file["id"]}, alt_text="x" * 2001),
+        image(slack_file={"id": file["id"]}, title={"type": "plain_text", "text": "x" * 2001}),
+    ):
+        err = _api_error(slack_client.chat_postMessage, channel="C0CUSTSUCC", text="chart", blocks=bad_blocks)
+        assert (error_code(err), classify(err)) == ("invalid_blocks", ErrorCategory.BAD_REQUEST), bad_blocks
+    home = {"type": "home", "blocks": image(slack_file={"id": "F0NOPE0000"})}
+    assert error_code(_api_error(slack_client.views_publish, user_id="U0ANA", view=home)) == "invalid_arguments"
+    assert len(slack_stub.posted) == 3
+
+
+def test_reset_forgets_files(slack_stub: SlackStub, slack_client: WebClient) -> None:
+    file = slack_client.files_upload_v2(file=PNG_BYTES, filename="a.png")["file"]
+    slack_client.files_getUploadURLExternal(filename="b.png", length=1)
+    slack_stub.reset()
+    assert slack_stub.uploaded_files == [] and slack_stub.pending_uploads == {}
+    assert error_code(_api_error(slack_client.files_info, file=file["id"])) == "file_not_found"
