@@ -167,6 +167,10 @@ class SlackConfig:
     # Delivery (outbox and digest). The outbox is flushed after every scan and every
     # outbox_flush_minutes, so a retry waits at most this long past its due time.
     outbox_flush_minutes: float = field(default=2.0, metadata=_rng(0.1, 60))
+    # A row claimed for sending stays 'sending' this long at most: past it, the next flush
+    # presumes its sender died (crash, kill -9) and sends it again, after checking the
+    # channel for the message first. Longer than any one Slack call with its retries.
+    outbox_lease_minutes: float = field(default=10.0, metadata=_rng(1, 24 * 60))
     # Exponential backoff for a retryable failure: base × 2^(attempt − 1), capped; Slack's
     # Retry-After wins when it is longer. After delivery_max_attempts the row is failed.
     delivery_backoff_seconds: float = field(default=30.0, metadata=_rng(0, 3600))

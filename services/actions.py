@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.vocabulary import (
@@ -22,7 +20,8 @@ from domain.vocabulary import (
     STATUS_RESOLVED,
     STATUS_SNOOZED,
 )
-from storage.models import AuditLog, CaseTag, Org, Signal
+from storage import case_tags, signals
+from storage.models import Signal
 
 
 @dataclass
@@ -35,8 +34,8 @@ class ActionResult:
 
 def _audit(session: Session, actor: str, action: str, org_id: str | None, signal_id: int | None,
            before: dict | None, after: dict | None, via: str, now: dt.datetime) -> None:
-    session.add(AuditLog(at=now, actor=actor, action=action, org_id=org_id, signal_id=signal_id,
-                         before=before, after=after, via=via))
+    case_tags.add_audit(session, actor=actor, action=action, org_id=org_id, signal_id=signal_id,
+                        before=before, after=after, via=via, now=now)
 
 
 def _state(sig: Signal) -> dict:
@@ -53,9 +52,7 @@ def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt
     Rows are locked (SELECT ... FOR UPDATE on PostgreSQL) so two clicks racing each other
     change things once.
     """
-    sigs = session.scalars(
-        select(Signal).where(Signal.id.in_(signal_ids)).order_by(Signal.id).with_for_update()
-    ).all()
+    sigs = signals.lock_signals(session, signal_ids)
     if not sigs:
         return ActionResult(False, "That signal no longer exists (the org may have been deleted).")
     target = STATUS_SNOOZED if snooze_until else STATUS_DISMISSED
@@ -90,7 +87,7 @@ def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt
 
 def unsnooze_signals(session: Session, signal_ids: list[int], actor: str, now: dt.datetime,
                      via: str = "cli") -> ActionResult:
-    sigs = session.scalars(select(Signal).where(Signal.id.in_(signal_ids)).with_for_update()).all()
+    sigs = signals.lock_signals(session, signal_ids)
     changed = []
     for sig in sigs:
         if sig.status in (STATUS_SNOOZED, STATUS_DISMISSED):
@@ -109,19 +106,17 @@ def tag_case(session: Session, org_id: str, case_type: str, actor: str, now: dt.
     """Set a person's case type on an org; the same tag again changes nothing."""
     if case_type not in CASE_TYPES:
         return ActionResult(False, f"Unknown case type {case_type!r}: use one of {', '.join(CASE_TYPES)}.")
-    if session.get(Org, org_id) is None:
+    if not case_tags.org_exists(session, org_id):
         return ActionResult(False, "That org no longer exists.")
-    tag = session.get(CaseTag, org_id, with_for_update=True)
+    tag = case_tags.lock_tag(session, org_id)
     if tag is None:
         # Two first clicks racing: the loser's insert fails on the primary key inside a
         # savepoint, and it carries on as an update of the winner's row.
-        try:
-            with session.begin_nested():
-                session.add(CaseTag(org_id=org_id, case_type=case_type, tagged_by=actor, tagged_at=now))
+        if case_tags.insert_tag(session, org_id, case_type, actor, now):
             _audit(session, actor, "tag", org_id, None, None, {"case_type": case_type, "tagged_by": actor}, via, now)
             return ActionResult(True, f"Tagged {case_type}.", org_id)
-        except IntegrityError:
-            tag = session.get(CaseTag, org_id, with_for_update=True, populate_existing=True)
+        tag = case_tags.lock_tag(session, org_id, refresh=True)
+        assert tag is not None, "the insert that beat ours is committed or locked by now"
     if tag.case_type == case_type:
         return ActionResult(False, f"Already tagged {case_type} by {tag.tagged_by}.", org_id)
     before = {"case_type": tag.case_type, "tagged_by": tag.tagged_by}
@@ -132,15 +127,9 @@ def tag_case(session: Session, org_id: str, case_type: str, actor: str, now: dt.
 
 def open_signal_ids(session: Session, org_id: str, types: list[str] | None = None) -> list[int]:
     """Ids of an org's signals that are still open (what a Dismiss on the org acts on)."""
-    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.status != STATUS_RESOLVED)
-    if types:
-        stmt = stmt.where(Signal.type.in_(types))
-    return list(session.scalars(stmt.order_by(Signal.id)))
+    return signals.open_signal_ids(session, org_id, types)
 
 
 def signal_ids_of_org(session: Session, org_id: str, signal_ids: list[int] | tuple[int, ...]) -> list[int]:
     """The given ids that belong to the org, whatever their status."""
-    if not signal_ids:
-        return []
-    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.id.in_(list(signal_ids)))
-    return list(session.scalars(stmt.order_by(Signal.id)))
+    return signals.ids_of_org(session, org_id, signal_ids)

@@ -13,24 +13,22 @@ episode (a new signal id) opens.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services import signal_list
+from domain.clock import utc_now
 from domain.config import Config
+from services import signal_list
 from services.ports import MessageBuilder
-from services.scanning import AfterSignals, ScanResult
 from services.read_models import OrgItem
-from storage.models import Outbox, Signal
+from services.scanning import AfterSignals, ScanResult
+from storage import outbox, signals
 
 log = logging.getLogger(__name__)
 
 KIND_ALERT = "alert"  # one org
 KIND_ALERT_GROUP = "alert_group"  # many orgs in one message
-OUTBOX_PENDING = "pending"
 
 
 def alerts_channel(cfg: Config) -> str:
@@ -41,10 +39,7 @@ def alert_items(session: Session, result: ScanResult, cfg: Config) -> list[OrgIt
     """Orgs to alert about, highest priority first, each with only its qualifying new signals."""
     if not result.opened_ids:
         return []
-    ids = session.scalars(
-        select(Signal.id).where(Signal.id.in_(result.opened_ids),
-                                Signal.priority >= cfg.slack.alert_priority_threshold)
-    ).all()
+    ids = signals.ids_with_priority_at_least(session, result.opened_ids, cfg.slack.alert_priority_threshold)
     if not ids:
         return []
     items = signal_list.items_for_signals(session, result.application_id, sorted(ids), result.as_of, cfg)
@@ -75,21 +70,15 @@ def enqueue_alerts(session: Session, result: ScanResult, cfg: Config, messages: 
         built = [(KIND_ALERT_GROUP, messages.grouped_alert(items, now, cfg))]
     else:
         built = [(KIND_ALERT, messages.alert(item, now, cfg)) for item in items]
-    created = _utcnow()
+    created = utc_now()
     # Due at once: from the scan's as-of time (or now, for a scan dated in the future), so a
     # flush with any clock at or after the scan picks them up.
     due = min(result.as_of, created)
-    rows = [
-        Outbox(application_id=result.application_id, kind=kind, channel=channel, payload=message,
-               status=OUTBOX_PENDING, attempts=0, next_attempt_at=due, created_at=created)
+    ids = outbox.add_rows(session, [
+        {"application_id": result.application_id, "kind": kind, "channel": channel, "payload": message,
+         "status": outbox.PENDING, "attempts": 0, "next_attempt_at": due, "created_at": created}
         for kind, message in built
-    ]
-    session.add_all(rows)
-    session.flush()
+    ])
     log.info("scan %s: %d orgs with new high-priority signals, %d alert message(s) queued for %s",
-             result.run_id, len(items), len(rows), channel)
-    return [row.id for row in rows]
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+             result.run_id, len(items), len(ids), channel)
+    return ids

@@ -46,8 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import segmentation, signal_list
@@ -57,8 +55,9 @@ from services.delivery import backoff_delay
 from services.ports import ChannelNotFound, DeliveryError, SendFailure, SlackPort
 from services.read_models import Digest
 from services.read_models import SummaryCards
+from storage import db, digest_claims
 from storage.db import find_application
-from storage.models import Application, DigestClaim
+from storage.models import DigestClaim
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
     from services import revenue  # pulls in pandas-heavy scoring modules
     from scoring import revenue as rev
 
-    app = session.get(Application, app_id)
+    app = db.application_by_id(session, app_id)
     if app is None:
         raise LookupError(f"no application with id {app_id}")
     period, fire = current_period(cfg, now)
@@ -145,11 +144,6 @@ def digest_metadata(application: str, period: str) -> dict[str, Any]:
 # --- claims -------------------------------------------------------------------------------
 
 
-def _find_claim(session: Session, app_id: int, channel: str, period: str) -> DigestClaim | None:
-    return session.scalar(select(DigestClaim).where(
-        DigestClaim.application_id == app_id, DigestClaim.channel == channel, DigestClaim.period == period))
-
-
 def _may_take_over(claim: DigestClaim, now: dt.datetime, cfg: Config, forced: bool) -> bool:
     if claim.status == CLAIM_POSTED:
         return False
@@ -178,42 +172,21 @@ class _Claim:
 def claim_period(factory: sessionmaker[Session], app_id: int, channel: str, period: str, now: dt.datetime,
                  claimed_by: str, cfg: Config, forced: bool = False) -> tuple[_Claim | None, str]:
     """Claim the period for this process; (None, why not) when someone else has it."""
-    try:
-        with factory() as session, session.begin():
-            claim = DigestClaim(application_id=app_id, channel=channel, period=period, claimed_at=now,
-                                claimed_by=claimed_by, status=CLAIM_CLAIMED)
-            session.add(claim)
-            session.flush()
-            return _Claim(claim.id, False, now), "claimed"
-    except IntegrityError:
-        pass
+    claim_id = digest_claims.insert_claim(factory, app_id, channel, period, now, claimed_by, CLAIM_CLAIMED)
+    if claim_id is not None:
+        return _Claim(claim_id, False, now), "claimed"
     with factory() as session, session.begin():
-        existing = _find_claim(session, app_id, channel, period)
+        existing = digest_claims.find_claim(session, app_id, channel, period)
         if existing is None:  # deleted between our insert and this read: let the next run try
             return None, "claim vanished while being taken"
         if not _may_take_over(existing, now, cfg, forced):
             return None, _describe_claim(existing)
         earlier = _describe_claim(existing)
         since = existing.claimed_at
-        # Compare-and-set on what we read, so two processes can't both take it over.
-        taken = session.execute(
-            update(DigestClaim)
-            .where(DigestClaim.id == existing.id, DigestClaim.status == existing.status,
-                   DigestClaim.claimed_by == existing.claimed_by, DigestClaim.claimed_at == since)
-            .values(status=CLAIM_CLAIMED, claimed_by=claimed_by, claimed_at=now, error=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken != 1:
+        if not digest_claims.take_over(session, existing, now, claimed_by, CLAIM_CLAIMED):
             return None, "taken over by another process just now"
         log.warning("digest %s for %s: taking over claim %s (%s)", period, channel, existing.id, earlier)
         return _Claim(existing.id, True, since), "taken over"
-
-
-def _finish_claim(factory: sessionmaker[Session], claim_id: int, claimed_by: str, **values: Any) -> None:
-    with factory() as session, session.begin():
-        session.execute(update(DigestClaim)
-                        .where(DigestClaim.id == claim_id, DigestClaim.claimed_by == claimed_by)
-                        .values(**values))
 
 
 # --- posting ------------------------------------------------------------------------------
@@ -263,7 +236,7 @@ def post_weekly_digest(
         return DigestOutcome(FAILED, period, channel_name, f"channel lookup failed: {failure.error}")
 
     with factory() as session:
-        existing = _find_claim(session, app_id, channel, period)
+        existing = digest_claims.find_claim(session, app_id, channel, period)
         if existing is not None and not _may_take_over(existing, now, cfg, forced):
             reason = _describe_claim(existing)
             log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: %s", period, channel_name, reason)
@@ -308,7 +281,7 @@ def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config,
         if unsure:
             earlier = slack.find_earlier_post(channel, metadata, claim.since)
             if earlier.ts is not None:
-                _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now,
+                digest_claims.finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now,
                               message_ts=earlier.ts, error=None)
                 if ambiguous is None:  # a takeover: the earlier poster's message
                     reason = f"found in the channel already (ts {earlier.ts}): recorded, not posted again"
@@ -340,14 +313,14 @@ def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config,
             if not _wait_to_retry(cfg, attempt, attempts, failure, sleep):
                 break
             continue
-        _finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
+        digest_claims.finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
         log.info("digest %s posted to %s (ts %s)", period, channel, ts)
         return DigestOutcome(POSTED, period, channel, "posted", ts)
 
     assert failure is not None
     status = CLAIM_RETRY if failure.retryable else CLAIM_FAILED
     error = f"{failure.category.value}: {failure.error}"
-    _finish_claim(factory, claim.id, claimed_by, status=status, error=error)
+    digest_claims.finish_claim(factory, claim.id, claimed_by, status=status, error=error)
     if failure.retryable:
         log.error("digest %s not posted after %d attempts (%s); the next run within the grace period retries",
                   period, attempts, error)

@@ -11,8 +11,9 @@ Rows are claimed one at a time so several workers (or a worker and ``serve``) ca
 once without sending a row twice: on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``,
 on SQLite with a compare-and-set ``UPDATE … WHERE status = 'pending'`` whose row count says
 who won. The network call happens outside any transaction. A claimed row's
-``next_attempt_at`` is set to a lease expiry: if the process dies mid-send, the row is
-claimable again once the lease runs out.
+``next_attempt_at`` is set to a lease expiry (``slack.outbox_lease_minutes``, default 10):
+if the process dies mid-send, the row is claimable again once the lease runs out. The SQL
+lives in ``storage.outbox``; this module decides what each outcome means for the row.
 
 No alert twice: a 5xx, timeout or dropped connection may come after Slack posted the
 message, so posts go through a client without the SDK's own 5xx/connection retries
@@ -33,28 +34,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
 from services.delivery import backoff_delay
 from services.ports import ChannelNotFound, DeliveryError, ErrorCategory, SendFailure, SlackPort
+from storage import outbox as rows
 from storage.models import Outbox
+from storage.outbox import FAILED, OUTBOX_STATUSES, PENDING, SENDING, SENT, ClaimedRow
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-OUTBOX_STATUSES = (PENDING, SENDING, SENT, FAILED)
+__all__ = ["FAILED", "OUTBOX_STATUSES", "PENDING", "SENDING", "SENT", "deliver_outbox", "list_outbox",
+           "outbox_counts", "retry_outbox"]
 
-# How long a claimed row may stay 'sending' before another flush presumes its sender dead.
-SENDING_LEASE = dt.timedelta(minutes=10)
+# Senders racing for rows: after this many lost races in a row, a flush leaves the rest to
+# the others rather than spin.
+MAX_CLAIM_RACES = 50
 
 ALERT_EVENT_TYPE = "saas_tracker_alert"
 # A last_error saying the last send may have posted after all (see _error_text).
 _MAY_HAVE_POSTED = re.compile(rf"^(gave up after \d+ attempts; last: )?{ErrorCategory.RETRYABLE.value}: ")
+
+
+def sending_lease(cfg: Config) -> dt.timedelta:
+    """How long a claimed row may stay 'sending' before another flush presumes its sender dead."""
+    return dt.timedelta(minutes=cfg.slack.outbox_lease_minutes)
 
 
 def alert_metadata(outbox_id: int) -> dict[str, Any]:
@@ -73,7 +78,7 @@ class RetryPolicy:
     max_attempts: int
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "RetryPolicy":
+    def from_config(cls, cfg: Config) -> RetryPolicy:
         s = cfg.slack
         return cls(s.delivery_backoff_seconds, s.delivery_backoff_max_seconds, s.delivery_max_attempts)
 
@@ -88,57 +93,9 @@ class DeliveryReport:
         return f"{len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed"
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    channel: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: dt.datetime
-    last_error: str | None
-    # An earlier send may have posted: it failed ambiguously, or its sender died mid-send.
-    unsure: bool
-
-
-def _due(now: dt.datetime):
-    # 'sending' rows whose lease ran out belong to a sender that died: claimable again.
-    return and_(Outbox.status.in_((PENDING, SENDING)), Outbox.next_attempt_at <= now)
-
-
-def _claim_next(factory: sessionmaker[Session], now: dt.datetime, skip_ids: set[int],
-                skip_channels: set[str]) -> _Claimed | None:
-    while True:
-        with factory() as session, session.begin():
-            stmt = select(Outbox).where(_due(now)).order_by(Outbox.next_attempt_at, Outbox.id).limit(1)
-            if skip_ids:
-                stmt = stmt.where(Outbox.id.notin_(skip_ids))
-            if skip_channels:
-                stmt = stmt.where(Outbox.channel.notin_(skip_channels))
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            row = session.scalar(stmt)
-            if row is None:
-                return None
-            was = row.status
-            unsure = was == SENDING or bool(row.last_error and _MAY_HAVE_POSTED.match(row.last_error))
-            claimed = _Claimed(row.id, row.channel, dict(row.payload), row.attempts, row.created_at,
-                               row.last_error, unsure)
-            won = session.execute(
-                update(Outbox)
-                .where(Outbox.id == row.id, Outbox.status == was, Outbox.next_attempt_at == row.next_attempt_at)
-                .values(status=SENDING, next_attempt_at=now + SENDING_LEASE)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if won == 1:
-                if was == SENDING:
-                    log.warning("outbox %s: its sender's lease ran out; sending again", row.id)
-                return claimed
-        # Another process claimed that row between our read and our update: pick again.
-
-
-def _settle(factory: sessionmaker[Session], row_id: int, **values: Any) -> None:
-    with factory() as session, session.begin():
-        session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING).values(**values))
+def _unsure(row: ClaimedRow) -> bool:
+    """An earlier send may have posted: it failed ambiguously, or its sender died mid-send."""
+    return row.previous_status == SENDING or bool(row.last_error and _MAY_HAVE_POSTED.match(row.last_error))
 
 
 def deliver_outbox(factory: sessionmaker[Session], slack: SlackPort, now: dt.datetime,
@@ -148,21 +105,25 @@ def deliver_outbox(factory: sessionmaker[Session], slack: SlackPort, now: dt.dat
     A rate-limited channel is left alone for the rest of this flush (its rows stay
     pending): sending more would only earn more 429s.
     """
-    policy = RetryPolicy.from_config(cfg or Config())
+    cfg = cfg or Config()
+    policy = RetryPolicy.from_config(cfg)
+    lease = sending_lease(cfg)
     now = now.astimezone(dt.timezone.utc)
     report = DeliveryReport()
     handled: set[int] = set()
     rate_limited: set[str] = set()
     while limit is None or len(handled) < limit:
-        row = _claim_next(factory, now, handled, rate_limited)
+        row = rows.claim_next_due(factory, now, lease, handled, rate_limited, MAX_CLAIM_RACES)
         if row is None:
             break
+        if row.previous_status == SENDING:
+            log.warning("outbox %s: its sender's lease ran out; sending again", row.id)
         handled.add(row.id)
         attempts = row.attempts + 1
         metadata = alert_metadata(row.id)
         try:
             channel = slack.resolve_channel(row.channel)
-            if row.unsure and _found_earlier_post(factory, slack, row, channel, metadata, now, report):
+            if _unsure(row) and _found_earlier_post(factory, slack, row, channel, metadata, now, report):
                 continue
             ts = slack.post(channel, row.payload, metadata)
         except _HistoryUnreadable as exc:
@@ -178,7 +139,7 @@ def deliver_outbox(factory: sessionmaker[Session], slack: SlackPort, now: dt.dat
         except DeliveryError as exc:
             _failed(factory, row, exc.failure, now, policy, report, rate_limited)
             continue
-        _settle(factory, row.id, status=SENT, attempts=attempts, sent_at=now, message_ts=ts, next_attempt_at=now)
+        rows.settle(factory, row.id, status=SENT, attempts=attempts, sent_at=now, message_ts=ts, next_attempt_at=now)
         report.sent.append(row.id)
         log.info("outbox %s sent to %s (ts %s)", row.id, row.channel, ts)
     return report
@@ -190,13 +151,13 @@ class _HistoryUnreadable(Exception):
         self.failure = failure
 
 
-def _found_earlier_post(factory: sessionmaker[Session], slack: SlackPort, row: _Claimed, channel: str,
+def _found_earlier_post(factory: sessionmaker[Session], slack: SlackPort, row: ClaimedRow, channel: str,
                         metadata: dict[str, Any], now: dt.datetime, report: DeliveryReport) -> bool:
     """True when the row's message is already in the channel (then recorded as sent). Raises
     _HistoryUnreadable when the history can't be read for now: better wait than post twice."""
     earlier = slack.find_earlier_post(channel, metadata, row.created_at)
     if earlier.ts is not None:
-        _settle(factory, row.id, status=SENT, sent_at=now, message_ts=earlier.ts, next_attempt_at=now)
+        rows.settle(factory, row.id, status=SENT, sent_at=now, message_ts=earlier.ts, next_attempt_at=now)
         report.sent.append(row.id)
         log.warning("outbox %s: found in %s already (ts %s) after %s; recorded as sent, not sent again",
                     row.id, row.channel, earlier.ts, row.last_error or "its sender stopped mid-send")
@@ -210,15 +171,15 @@ def _found_earlier_post(factory: sessionmaker[Session], slack: SlackPort, row: _
     return False
 
 
-def _failed(factory: sessionmaker[Session], row: _Claimed, failure: SendFailure, now: dt.datetime,
+def _failed(factory: sessionmaker[Session], row: ClaimedRow, failure: SendFailure, now: dt.datetime,
             policy: RetryPolicy, report: DeliveryReport, rate_limited: set[str]) -> None:
     """Settle a row whose attempt failed: pending with backoff, or failed with the reason."""
     attempts = row.attempts + 1
     error = _error_text(failure)
     if failure.retryable and attempts < policy.max_attempts:
         delay = backoff_delay(attempts, policy.backoff_seconds, policy.backoff_max_seconds, failure.retry_after)
-        _settle(factory, row.id, status=PENDING, attempts=attempts, last_error=error,
-                next_attempt_at=now + dt.timedelta(seconds=delay))
+        rows.settle(factory, row.id, status=PENDING, attempts=attempts, last_error=error,
+                    next_attempt_at=now + dt.timedelta(seconds=delay))
         report.retrying.append(row.id)
         if failure.category == ErrorCategory.RATE_LIMITED:
             rate_limited.add(row.channel)
@@ -227,19 +188,16 @@ def _failed(factory: sessionmaker[Session], row: _Claimed, failure: SendFailure,
         return
     if failure.retryable:
         error = f"gave up after {attempts} attempts; last: {error}"
-    _settle(factory, row.id, status=FAILED, attempts=attempts, last_error=error, next_attempt_at=now)
+    rows.settle(factory, row.id, status=FAILED, attempts=attempts, last_error=error, next_attempt_at=now)
     report.failed.append(row.id)
     log.error("outbox %s to %s failed: %s (see `saas-tracker outbox --status failed`)", row.id, row.channel, error)
 
 
 def list_outbox(session: Session, status: str | None = None, limit: int = 50) -> Sequence[Outbox]:
     """Newest first; `status` narrows to one of OUTBOX_STATUSES."""
-    stmt = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
-    if status is not None:
-        if status not in OUTBOX_STATUSES:
-            raise ValueError(f"{status!r} is not one of {', '.join(OUTBOX_STATUSES)}")
-        stmt = stmt.where(Outbox.status == status)
-    return session.scalars(stmt).all()
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise ValueError(f"{status!r} is not one of {', '.join(OUTBOX_STATUSES)}")
+    return rows.list_rows(session, status, limit)
 
 
 class OutboxRetryError(ValueError):
@@ -248,16 +206,12 @@ class OutboxRetryError(ValueError):
 
 def retry_outbox(session: Session, row_id: int, now: dt.datetime) -> Outbox:
     """Re-queue a failed row for the next flush, with a fresh set of attempts."""
-    row = session.get(Outbox, row_id)
+    row = rows.get_row(session, row_id)
     if row is None:
         raise OutboxRetryError(f"no outbox row {row_id}")
     if row.status != FAILED:
         raise OutboxRetryError(f"outbox row {row_id} is {row.status}, not failed: only failed rows are re-queued")
-    changed = session.execute(
-        update(Outbox).where(Outbox.id == row_id, Outbox.status == FAILED)
-        .values(status=PENDING, attempts=0, next_attempt_at=now)
-    ).rowcount
-    if changed != 1:
+    if not rows.requeue_failed(session, row_id, now):
         raise OutboxRetryError(f"outbox row {row_id} changed while being re-queued; try again")
     session.refresh(row)
     return row
@@ -265,6 +219,4 @@ def retry_outbox(session: Session, row_id: int, now: dt.datetime) -> Outbox:
 
 def outbox_counts(session: Session) -> dict[str, int]:
     """Rows per status (all four, zero when none): for `outbox` and health checks."""
-    counts = dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
-    return {s: int(counts.get(s, 0)) for s in OUTBOX_STATUSES}
-
+    return rows.status_counts(session)

@@ -16,8 +16,8 @@ import weakref
 from collections import OrderedDict
 
 import pandas as pd
-from sqlalchemy import Engine, Float, and_, cast, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from domain.config import Config
 from domain.values import as_float, none_if_missing
@@ -25,8 +25,8 @@ from scoring.health import health_band
 from scoring.segments import CELL_KEYS
 from services import revenue
 from services.read_models import CellView
-from storage import queries
-from storage.models import Application, HealthSnapshot, ScanRun
+from storage import db, scan_runs
+from storage.snapshots import latest_snapshots
 
 def _as_of_day(now: dt.datetime) -> dt.date:
     """The UTC day a request is answered for: the day services.revenue computes MRR on."""
@@ -34,10 +34,10 @@ def _as_of_day(now: dt.datetime) -> dt.date:
 
 
 def application_name(session: Session, application_id: int) -> str:
-    name = session.scalar(select(Application.name).where(Application.id == application_id))
-    if name is None:
+    app = db.application_by_id(session, application_id)
+    if app is None:
         raise revenue.UnknownApplication(f"no application with id {application_id}")
-    return name
+    return app.name
 
 
 class Segmentation:
@@ -110,13 +110,6 @@ def clear_segmentation_cache() -> None:
         _cache.clear()
 
 
-def _latest_scan_id(session: Session, application: str) -> int | None:
-    return session.scalar(
-        select(func.max(ScanRun.id)).join(Application, Application.id == ScanRun.application_id)
-        .where(Application.name == application, ScanRun.status == "ok")
-    )
-
-
 def segmentation_for_day(session: Session, application: int | str, day: dt.date,
                          cfg: Config | None = None, *, cached: bool = True) -> Segmentation:
     """Cells, tiers and case suggestions of the application as of ``day``.
@@ -132,7 +125,10 @@ def segmentation_for_day(session: Session, application: int | str, day: dt.date,
     """
     name = application if isinstance(application, str) else application_name(session, application)
     cfg = cfg or Config()
-    scan_id = _latest_scan_id(session, name) if cached else None
+    scan_id = None
+    if cached:
+        app = db.find_application(session, name)
+        scan_id = scan_runs.latest_ok_scan_id(session, app.id) if app is not None else None
     if scan_id is None:
         return Segmentation(session, name, day, cfg)
     engine = session.get_bind()
@@ -158,34 +154,6 @@ def load_segmentation(session: Session, application: int | str, now: dt.datetime
     """Cells, tiers and case suggestions of the application as of ``now``'s UTC day (cached:
     see ``segmentation_for_day``)."""
     return segmentation_for_day(session, application, _as_of_day(now), cfg, cached=cached)
-
-
-def latest_snapshots(session: Session, application_id: int, org_ids: list[str] | None = None) -> pd.DataFrame:
-    """Latest and previous health snapshot per org (all orgs, or ``org_ids``): health, band,
-    MRR, last seen, day and the change of health since the previous snapshot.
-
-    Both are found through the (org_id, day) index from the orgs (``queries.latest_snapshot_days``),
-    so the cost does not grow with the snapshot history.
-    """
-    h = HealthSnapshot
-    p = aliased(HealthSnapshot)
-    latest = queries.latest_snapshot_days(application_id, org_ids=org_ids)
-    prev_score = (
-        select(p.score).where(p.org_id == latest.c.org_id, p.day < latest.c.day).order_by(p.day.desc()).limit(1)
-        .scalar_subquery()
-    )
-    stmt = select(latest.c.org_id, h.score, h.band, cast(h.mrr, Float), h.last_seen, h.day, prev_score).join(
-        h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day)
-    )
-    columns = ["org_id", "score", "band", "mrr", "last_seen", "day", "prev_score"]
-    latest = queries.rows_frame(session.execute(stmt).all(), columns).set_index("org_id")
-    latest = latest.assign(
-        score=pd.to_numeric(latest["score"]).astype(float),
-        mrr=pd.to_numeric(latest["mrr"]).astype(float),
-        prev_score=pd.to_numeric(latest["prev_score"]).astype(float),
-    )
-    latest["health_delta"] = latest["score"] - latest["prev_score"]
-    return latest
 
 
 def cell_orgs(session: Session, application: int | str, cell_key: str, now: dt.datetime,

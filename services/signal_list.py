@@ -27,7 +27,8 @@ from domain.vocabulary import (
 from scoring.segments import CELL_KEYS
 from scoring.tiers import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
-from services.segmentation import Segmentation, latest_snapshots, load_segmentation
+from services.segmentation import Segmentation, load_segmentation
+from storage.snapshots import latest_snapshots
 from storage import queries
 from storage.models import CaseTag, Org, ScanRun, Signal
 

@@ -58,6 +58,10 @@ def get_or_create_application(session: Session, name: str = DEFAULT_APPLICATION)
     return app
 
 
+def application_by_id(session: Session, application_id: int) -> Application | None:
+    return session.get(Application, application_id)
+
+
 def find_application(session: Session, name: str = DEFAULT_APPLICATION) -> Application | None:
     return session.scalar(select(Application).where(Application.name == name))
 

@@ -16,7 +16,7 @@ from bot.client import make_web_client, posting_client
 from delivery_helpers import HistoryStub, add_outbox, outbox_rows
 from cli import cli
 from domain.config import Config
-from services.outbox import ALERT_EVENT_TYPE, SENDING_LEASE, deliver_outbox
+from services.outbox import ALERT_EVENT_TYPE, deliver_outbox, sending_lease
 from storage.db import make_engine, make_session_factory
 from bot.delivery import SlackDelivery
 
@@ -152,10 +152,10 @@ def test_a_row_that_keeps_failing_gives_up_after_max_attempts(session_factory, s
 
 
 def test_a_row_left_sending_by_a_dead_worker_is_sent_after_its_lease(session_factory, slack_stub) -> None:
-    stuck = add_outbox(session_factory, "sender died", at=NOW + SENDING_LEASE, status="sending")
+    stuck = add_outbox(session_factory, "sender died", at=NOW + sending_lease(CFG), status="sending")
     client = _quiet_client(slack_stub)
     assert deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG).sent == []
-    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + SENDING_LEASE, CFG).sent == [stuck]
+    assert deliver_outbox(session_factory, SlackDelivery(client), NOW + sending_lease(CFG), CFG).sent == [stuck]
     assert [m["text"] for m in slack_stub.posted] == ["sender died"]
 
 

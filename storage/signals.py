@@ -1,0 +1,43 @@
+"""Reads and changes of stored signals outside a scan (a scan's own writes: storage.scan_results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.vocabulary import STATUS_RESOLVED
+from storage.models import Signal
+
+
+def lock_signals(session: Session, signal_ids: Sequence[int]) -> list[Signal]:
+    """The signals, in id order, locked (FOR UPDATE on PostgreSQL) so two clicks racing each
+    other change them once."""
+    return list(session.scalars(
+        select(Signal).where(Signal.id.in_(list(signal_ids))).order_by(Signal.id).with_for_update()
+    ))
+
+
+def open_signal_ids(session: Session, org_id: str, types: Sequence[str] | None = None) -> list[int]:
+    """Ids of an org's signals that are still open (what a Dismiss on the org acts on)."""
+    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.status != STATUS_RESOLVED)
+    if types:
+        stmt = stmt.where(Signal.type.in_(list(types)))
+    return list(session.scalars(stmt.order_by(Signal.id)))
+
+
+def ids_of_org(session: Session, org_id: str, signal_ids: Sequence[int]) -> list[int]:
+    """The given ids that belong to the org, whatever their status."""
+    if not signal_ids:
+        return []
+    stmt = select(Signal.id).where(Signal.org_id == org_id, Signal.id.in_(list(signal_ids)))
+    return list(session.scalars(stmt.order_by(Signal.id)))
+
+
+def ids_with_priority_at_least(session: Session, signal_ids: Sequence[int], threshold: float) -> list[int]:
+    if not signal_ids:
+        return []
+    return sorted(session.scalars(
+        select(Signal.id).where(Signal.id.in_(list(signal_ids)), Signal.priority >= threshold)
+    ))
