@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := demo-data
 DEMO_DB := sqlite:///demo.db
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-fast install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Pure scoring, builders, parsing and configuration: no database, no Slack, no demo build.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not db and not slack and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/scan_bench.py
