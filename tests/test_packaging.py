@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -30,8 +31,13 @@ PACKAGES = ("domain", "scoring", "storage", "services", "bot", "cli", "demo", "t
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and egg-info beside the sources it builds.
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "demo-data",
+        "*.db", "out"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                    "-w", str(out), str(ROOT)], check=True, cwd=out, capture_output=True)
+                    "-w", str(out), str(source)], check=True, cwd=out, capture_output=True)
     (built,) = out.glob("saas_tracker-*.whl")
     return built
 
