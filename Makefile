@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := demo-data
-DEMO_DB := sqlite:///demo.db
+# The demo database is the default one (sqlite:///saas-tracker.db, see DATABASE_URL in the
+# README), so every `saas-tracker` command run here afterwards finds it with no export.
+DEMO_DB_FILE := saas-tracker.db
 
 .PHONY: demo test test-fast install bench clean
 
@@ -19,13 +21,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	rm -f demo.db
+	rm -f $(DEMO_DB_FILE) $(DEMO_DB_FILE)-wal $(DEMO_DB_FILE)-shm
 	$(BIN)/saas-tracker demo-data --out $(DEMO_DIR)
-	DATABASE_URL=$(DEMO_DB) $(BIN)/saas-tracker db upgrade
-	DATABASE_URL=$(DEMO_DB) $(BIN)/saas-tracker import $(DEMO_DIR)
-	DATABASE_URL=$(DEMO_DB) $(BIN)/saas-tracker scan
-	DATABASE_URL=$(DEMO_DB) $(BIN)/saas-tracker signals --top 15
-	DATABASE_URL=$(DEMO_DB) $(BIN)/saas-tracker digest --dry-run --text
+	env -u DATABASE_URL $(BIN)/saas-tracker db upgrade
+	env -u DATABASE_URL $(BIN)/saas-tracker import $(DEMO_DIR)
+	env -u DATABASE_URL $(BIN)/saas-tracker scan
+	env -u DATABASE_URL $(BIN)/saas-tracker signals --top 15
+	env -u DATABASE_URL $(BIN)/saas-tracker digest --dry-run --text
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -38,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan_bench.py
 
 clean:
-	rm -rf $(VENV) demo.db $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DB_FILE) $(DEMO_DB_FILE)-wal $(DEMO_DB_FILE)-shm $(DEMO_DIR) .pytest_cache

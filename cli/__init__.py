@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -26,7 +27,19 @@ COMMAND_MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Program(click.Group):
+    """The root command: a reader that stops reading (``| head``) ends the command quietly,
+    exit 0, where click would exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _reader_went_away()
+            return None
+
+
+@click.group(cls=_Program, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", envvar="SAAS_TRACKER_CONFIG", type=click.Path(dir_okay=False),
               help="Configuration file (default ./saas-tracker.toml when present).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
@@ -57,7 +70,30 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        from cli.errors import explain
+
+        message = explain(exc)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _reader_went_away() -> None:
+    """`saas-tracker signals | head`: the reader has what it wanted, which is not an error.
+    stdout is pointed at devnull so the interpreter's final flush stays quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)

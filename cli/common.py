@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config, Secrets, load_config
-from storage.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:  # the database libraries load only for commands that use them
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def get_config(ctx: click.Context) -> Config:
@@ -19,5 +22,10 @@ def get_config(ctx: click.Context) -> Config:
 def get_session_factory(ctx: click.Context) -> sessionmaker[Session]:
     obj = ctx.find_root().obj or {}
     if "session_factory" not in obj:
-        obj["session_factory"] = make_session_factory(make_engine(Secrets.from_env().database_url))
+        from storage.db import DatabaseUnusable, open_database
+
+        try:
+            obj["session_factory"] = open_database(Secrets.from_env().database_url)
+        except DatabaseUnusable as exc:
+            raise click.ClickException(str(exc)) from None
     return obj["session_factory"]

@@ -6,7 +6,6 @@ import click
 
 from cli import cli
 from domain.config import Secrets
-from storage import migrate
 
 
 @cli.group()
@@ -28,6 +27,8 @@ def db_upgrade(revision: str) -> None:
     Example:
       DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/saas saas-tracker db upgrade
     """
+    from storage import migrate
+
     url = Secrets.from_env().database_url
     migrate.upgrade(url, revision)
     click.echo(f"schema at {migrate.current_revision(url)} ({url.split('@')[-1]})")

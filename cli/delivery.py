@@ -18,7 +18,6 @@ import click
 from cli import cli
 from cli.common import get_config, get_session_factory
 from domain.config import Config, Secrets
-from storage.db import find_application
 
 BLOCK_KIT_BUILDER_URL = "https://app.slack.com/block-kit-builder/#"
 _PERIOD = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -113,6 +112,8 @@ def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool) -> None:
     from bot.digest_messages import digest_message
     from services.digest import build_digest
     from cli.digest_text import render_digest_text
+
+    from storage.db import find_application
 
     with factory() as session:
         app = find_application(session, cfg.application)

@@ -7,22 +7,14 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from cli import cli
-from demo.generator import (
-    DEFAULT_DAYS,
-    DEFAULT_ORGS,
-    DEFAULT_OUT,
-    DEFAULT_SEED,
-    STORY_ORGS,
-    generate_demo_data,
-)
+from demo.defaults import DEFAULT_DAYS, DEFAULT_ORGS, DEFAULT_OUT, DEFAULT_SEED
 
 
 @cli.command("demo-data")
-@click.option("--orgs", "n_orgs", type=click.IntRange(min=len(STORY_ORGS)), default=DEFAULT_ORGS,
-              show_default=True, help="Number of orgs, story orgs included.")
+@click.option("--orgs", "n_orgs", type=click.IntRange(min=1), default=DEFAULT_ORGS,
+              show_default=True, help="Number of orgs, story orgs included (at least as many as there are).")
 @click.option("--days", type=click.IntRange(min=30), default=DEFAULT_DAYS, show_default=True,
               help="Days of usage history before the end date.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
@@ -41,6 +33,12 @@ def demo_data_command(n_orgs: int, days: int, seed: int, end_date: dt.datetime |
     Example:
       saas-tracker demo-data --orgs 300 --days 120 --end-date 2025-06-02 --out demo-data
     """
+    from tqdm import tqdm
+
+    from demo.generator import STORY_ORGS, generate_demo_data
+
+    if n_orgs < len(STORY_ORGS):
+        raise click.BadParameter(f"must be at least {len(STORY_ORGS)} (the story orgs)", param_hint="--orgs")
     bar = tqdm(total=n_orgs, unit=" orgs", desc="usage events", file=sys.stderr,
                disable=quiet or not sys.stderr.isatty())
     try:

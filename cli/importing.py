@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli import cli
 from cli.common import get_config, get_session_factory
-from storage.importer import ImportRejected, ImportReport, InputError, import_paths
-from storage.upsert import TableCounts
+
+if TYPE_CHECKING:  # the import machinery loads only when the command runs
+    from storage.importer import ImportReport
+    from storage.upsert import TableCounts
 
 
 @cli.command("import")
@@ -34,6 +37,8 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str
       saas-tracker import demo-data
       saas-tracker import exports/orgs.csv exports/usage_events.csv --dry-run
     """
+    from storage.importer import ImportRejected, InputError, import_paths
+
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)
     try:

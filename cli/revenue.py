@@ -10,8 +10,7 @@ import click
 from cli import cli
 from cli.common import get_config, get_session_factory
 from domain.formatting import format_money, format_percent
-from services.revenue import UnknownApplication, cell_views, revenue_report, segments_report, tiers_report
-from scoring.segments import CELL_KEYS, CELL_LABELS
+from domain.vocabulary import CELL_KEYS, CELL_LABELS
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -71,6 +70,8 @@ def revenue_cmd(ctx: click.Context, as_of: dt.datetime | None, by: str, periods:
     Example:
       saas-tracker revenue --as-of 2026-03-31 --by month --periods 3 --top 5
     """
+    from services.revenue import UnknownApplication, revenue_report
+
     cfg = get_config(ctx)
     day = _as_of(as_of)
     money = lambda v: format_money(v, cfg.currency_symbol)  # noqa: E731
@@ -128,6 +129,8 @@ def segments_cmd(ctx: click.Context, as_of: dt.datetime | None, cell: str | None
       saas-tracker segments
       saas-tracker segments --cell revenue_at_risk
     """
+    from services.revenue import UnknownApplication, cell_views, segments_report
+
     cfg = get_config(ctx)
     day = _as_of(as_of)
     money = lambda v: format_money(v, cfg.currency_symbol)  # noqa: E731
@@ -178,6 +181,8 @@ def tiers_cmd(ctx: click.Context, as_of: dt.datetime | None, mode: str | None, t
     Example:
       saas-tracker tiers --mode retention --top 20
     """
+    from services.revenue import UnknownApplication, tiers_report
+
     cfg = get_config(ctx)
     day = _as_of(as_of)
     mode = mode or cfg.tiers.mode

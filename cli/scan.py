@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
 
-from services import actions
-from services import org_details, org_lookup, signal_list
 from cli import cli
 from cli.common import get_config, get_session_factory
-from domain.vocabulary import CASE_TYPES, SIGNAL_SHORT_NAMES, SIGNAL_TYPES
-from cli.terminal import render_cards, render_detail, render_items
-from scoring.segments import CELL_KEYS
-from scoring.tiers import TIERS
-from storage.db import find_application
-from storage.models import AuditLog
+from cli.output import CSV, JSON, echo_csv, echo_json, format_option
+from domain.clock import utc_now
+from domain.vocabulary import CASE_TYPES, CELL_KEYS, SIGNAL_SHORT_NAMES, SIGNAL_TYPES, TIERS
+
+if TYPE_CHECKING:  # the use cases load pandas and SQLAlchemy: only when a command runs
+    from services.tracker import Tracker
+
+BARE_DATE_MEANING = ("A bare date (YYYY-MM-DD) means the end of that day, UTC (23:59:59): the whole "
+                     "day's data counts; a time (2026-11-02T09:00Z) is taken as it is, UTC when it has "
+                     "no offset.")
 
 
 def parse_as_of(value: str | None) -> dt.datetime | None:
@@ -34,15 +36,18 @@ def parse_as_of(value: str | None) -> dt.datetime | None:
 
 
 def _now(as_of: str | None = None) -> dt.datetime:
-    return parse_as_of(as_of) or dt.datetime.now(dt.timezone.utc)
+    return parse_as_of(as_of) or utc_now()
 
 
-def _app_id(ctx: click.Context, session) -> int:
-    cfg = get_config(ctx)
-    app = find_application(session, cfg.application)
-    if app is None:
-        raise click.ClickException(f"application {cfg.application!r} has no data yet: run `saas-tracker import` first")
-    return app.id
+def _tracker(ctx: click.Context) -> Tracker:
+    from services.tracker import Tracker
+
+    return Tracker(get_session_factory(ctx), get_config(ctx))
+
+
+def _no_data(ctx: click.Context) -> click.ClickException:
+    return click.ClickException(
+        f"application {get_config(ctx).application!r} has no data yet: run `saas-tracker import` first")
 
 
 def _type_option(value: str | None) -> str | None:
@@ -56,7 +61,8 @@ def _type_option(value: str | None) -> str | None:
 
 
 @cli.command()
-@click.option("--as-of", help="Scan as of this date or time (default now); only data up to then is read.")
+@click.option("--as-of", help="Scan as of this date or time (default now); only data up to then is read. "
+              + BARE_DATE_MEANING)
 @click.pass_context
 def scan(ctx: click.Context, as_of: str | None) -> None:
     """Score every org and open, update or resolve signals (one transaction).
@@ -66,23 +72,33 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
       saas-tracker scan
       saas-tracker scan --as-of 2026-11-02   # replay history, day by day, in a fresh database
 
-    Scans move forward in time: an --as-of before the latest scan is refused.
+    Scans move forward in time: an --as-of before the latest scan is refused, and so is one
+    in the future (it would refuse every real scan until that day).
     """
     from bot.delivery import BlockKitMessages  # alert layout, queued with the scan
     from services.alerts import alerts_hook
-    from services.scanning import ScanOrderError, run_scan  # late: pulls in pandas and scoring
+    from services.scanning import ScanOrderError, run_scan
 
     cfg = get_config(ctx)
+    when = parse_as_of(as_of)
+    if when is not None and when > utc_now():
+        raise click.BadParameter(f"{when:%Y-%m-%d %H:%M:%S} UTC is in the future: a scan reads what has "
+                                 "happened, and a future scan would refuse every real one until then",
+                                 param_hint="--as-of")
     # New high-priority signals are queued as alerts in the scan's transaction; the worker,
     # serve or `saas-tracker outbox --deliver` sends them.
     try:
-        result = run_scan(get_session_factory(ctx), cfg, parse_as_of(as_of), after_signals=alerts_hook(BlockKitMessages()))
+        result = run_scan(get_session_factory(ctx), cfg, when, after_signals=alerts_hook(BlockKitMessages()))
     except ScanOrderError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"scanned {result.orgs_scanned} orgs as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
         f"{result.opened} signals opened, {result.updated} updated, {result.resolved} resolved"
     )
+
+
+SIGNAL_CSV_COLUMNS = ("rank", "org_id", "name", "priority", "signals", "mrr", "health", "band", "health_delta",
+                      "last_seen", "owner", "case", "case_suggested", "reason")
 
 
 @cli.command()
@@ -93,19 +109,25 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
 @click.option("--cell", type=click.Choice(CELL_KEYS), help="Only orgs in this Revenue × Health cell.")
 @click.option("--tier", type=click.IntRange(1, len(TIERS)), metavar="N", help="Only orgs in Tier N (1-4).")
 @click.option("--as-of", help="Show signals visible at this time (default now).")
+@format_option(JSON, CSV)
 @click.pass_context
 def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | None, owner: str | None,
-            cell: str | None, tier: int | None, as_of: str | None) -> None:
+            cell: str | None, tier: int | None, as_of: str | None, fmt: str) -> None:
     """Summary cards and the ranked list of orgs with active signals, with the reason for each.
 
     \b
     Example:
       saas-tracker signals --top 10 --type drop
       saas-tracker signals --cell revenue_at_risk --tier 1
+      saas-tracker signals --top 100 --format csv > this-week.csv
     """
+    from cli.terminal import render_cards, render_items
+    from services.signal_list import SignalFilter
+    from services.tracker import NoData
+
     cfg = get_config(ctx)
     kind = _type_option(type_)
-    flt = signal_list.SignalFilter(
+    flt = SignalFilter(
         top=top,
         types=frozenset([kind]) if kind else frozenset(),
         case_types=frozenset([case_type]) if case_type else frozenset(),
@@ -114,43 +136,82 @@ def signals(ctx: click.Context, top: int, type_: str | None, case_type: str | No
         tier=TIERS[tier - 1] if tier else None,
     )
     now = _now(as_of)
-    with get_session_factory(ctx)() as session:
-        result = signal_list.list_signals(session, _app_id(ctx, session), now, flt, cfg)
-    click.echo(render_cards(result.cards, cfg.currency_symbol))
-    click.echo()
-    click.echo(render_items(result.items, result.total, now, cfg.currency_symbol))
+    try:
+        result = _tracker(ctx).signals(flt, now)
+    except NoData:
+        raise _no_data(ctx) from None
+    if fmt == JSON:
+        echo_json({"as_of": now, "cards": result.cards, "total": result.total,
+                   "items": [_item_row(rank, item) for rank, item in enumerate(result.items, 1)]})
+    elif fmt == CSV:
+        echo_csv([_item_row(rank, item) for rank, item in enumerate(result.items, 1)], SIGNAL_CSV_COLUMNS)
+    else:
+        click.echo(render_cards(result.cards, cfg.currency_symbol))
+        click.echo()
+        click.echo(render_items(result.items, result.total, now, cfg.currency_symbol))
+
+
+def _item_row(rank: int, item: Any) -> dict[str, Any]:
+    return {
+        "rank": rank, "org_id": item.org_id, "name": item.name, "priority": item.priority,
+        "signals": [s.type for s in item.signals], "mrr": item.mrr, "health": item.health, "band": item.band,
+        "health_delta": item.health_delta, "last_seen": item.last_seen, "owner": item.owner,
+        "case": item.case_type, "case_suggested": item.case_suggested, "reason": item.reason,
+        "signal_details": [{"id": s.id, "type": s.type, "priority": s.priority, "reason": s.reason,
+                            "opened_at": s.opened_at, "evidence": s.evidence} for s in item.signals],
+    }
 
 
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
+@format_option(JSON)
 @click.pass_context
-def org(ctx: click.Context, query: tuple[str, ...]) -> None:
+def org(ctx: click.Context, query: tuple[str, ...], fmt: str) -> None:
     """One org: health and its drivers, subscriptions and MRR history, weekly usage, open signals.
 
     \b
     Example:
       saas-tracker org acme          # id, domain or name, case-insensitive
+      saas-tracker org acme --format json
     """
+    from cli.terminal import render_detail
+    from services.tracker import NoData
+
     cfg = get_config(ctx)
     now = _now()
     text = " ".join(query)
-    with get_session_factory(ctx)() as session:
-        app_id = _app_id(ctx, session)
-        found = org_lookup.find_orgs(session, app_id, text)
+    tracker = _tracker(ctx)
+    try:
+        found = tracker.find_orgs(text)
         if not found.matches:
             hint = f" Closest: {', '.join(found.closest)}." if found.closest else ""
             raise click.ClickException(f"no org matches {text!r}.{hint}")
         if len(found.matches) > 1:
+            if fmt == JSON:
+                echo_json({"query": text, "matches": found.matches})
+                return
             click.echo(f"{len(found.matches)} orgs match {text!r}; name one by id:")
             for m in found.matches:
                 click.echo(f"  {m.org_id:<20} {m.name}  {m.domain or ''}")
             return
-        detail = org_details.org_detail(session, app_id, found.matches[0].org_id, now, cfg)
-    click.echo(render_detail(detail, now, cfg.currency_symbol))
+        detail = tracker.org_detail(found.matches[0].org_id, now)
+    except NoData:
+        raise _no_data(ctx) from None
+    if detail is None:
+        raise click.ClickException(f"{found.matches[0].org_id} was deleted while being read; try again")
+    if fmt == JSON:
+        echo_json(detail)
+    else:
+        click.echo(render_detail(detail, now, cfg.currency_symbol))
 
 
-def _resolve_org(session, app_id: int, text: str) -> str:
-    found = org_lookup.find_orgs(session, app_id, text)
+def _resolve_org(ctx: click.Context, tracker: Tracker, text: str) -> str:
+    from services.tracker import NoData
+
+    try:
+        found = tracker.find_orgs(text)
+    except NoData:
+        raise _no_data(ctx) from None
     if len(found.matches) != 1:
         if not found.matches:
             hint = f" Closest: {', '.join(found.closest)}." if found.closest else ""
@@ -171,13 +232,11 @@ def _change_signals(ctx: click.Context, org_text: str, type_: str | None, actor:
     now = _now()
     kind = _type_option(type_)
     until = now + dt.timedelta(days=snooze_days) if snooze_days else None
-    with get_session_factory(ctx)() as session, session.begin():
-        app_id = _app_id(ctx, session)
-        org_id = _resolve_org(session, app_id, org_text)
-        ids = actions.open_signal_ids(session, org_id, [kind] if kind else None)
-        if not ids:
-            raise click.ClickException(f"{org_id} has no open signal{' of that type' if kind else ''}")
-        result = actions.dismiss_signals(session, ids, _actor(actor), now, snooze_until=until, via="cli")
+    tracker = _tracker(ctx)
+    org_id = _resolve_org(ctx, tracker, org_text)
+    result = tracker.dismiss_open(org_id, [kind] if kind else None, _actor(actor), now, snooze_until=until, via="cli")
+    if not result.changed and not result.signal_ids and "no open signal" in result.message:
+        raise click.ClickException(result.message.rstrip("."))
     click.echo(result.message)
 
 
@@ -224,25 +283,33 @@ def tag(ctx: click.Context, org_name: str, case_type: str, actor: str | None) ->
     Example:
       saas-tracker tag hooli onboarding --actor ana@example.com
     """
-    now = _now()
-    with get_session_factory(ctx)() as session, session.begin():
-        org_id = _resolve_org(session, _app_id(ctx, session), org_name)
-        result = actions.tag_case(session, org_id, case_type, _actor(actor), now, via="cli")
+    tracker = _tracker(ctx)
+    org_id = _resolve_org(ctx, tracker, org_name)
+    result = tracker.tag_case(org_id, case_type, _actor(actor), _now(), via="cli")
     click.echo(f"{org_id}: {result.message}")
+
+
+AUDIT_CSV_COLUMNS = ("at", "actor", "action", "org_id", "signal_id", "before", "after", "via")
 
 
 @cli.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@format_option(JSON, CSV)
 @click.pass_context
-def audit(ctx: click.Context, limit: int) -> None:
+def audit(ctx: click.Context, limit: int, fmt: str) -> None:
     """Every tag, dismissal and snooze: who, when and what it changed (newest first).
 
     \b
     Example:
       saas-tracker audit --limit 50
+      saas-tracker audit --format csv > audit.csv
     """
-    with get_session_factory(ctx)() as session:
-        rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)).all()
-        for r in rows:
-            click.echo(f"{r.at:%Y-%m-%d %H:%M} {r.actor:<24} {r.action:<8} {r.org_id or '':<16} "
-                       f"signal={r.signal_id or '-'} {r.before} -> {r.after} via {r.via}")
+    from cli.terminal import render_audit
+
+    entries = _tracker(ctx).audit(limit)
+    if fmt == JSON:
+        echo_json(entries)
+    elif fmt == CSV:
+        echo_csv([e.__dict__ for e in entries], AUDIT_CSV_COLUMNS)
+    else:
+        click.echo(render_audit(entries))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from domain.formatting import format_last_seen, format_money
-from services.read_models import OrgDetail, OrgItem, SummaryCards
+from services.read_models import AuditEntry, OrgDetail, OrgItem, SummaryCards
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -108,3 +108,32 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
         why = detail.extras.get("case_why")
         out.append(f"\nCase: suggested {item.case_suggested}" + (f" ({why})" if why else ""))
     return "\n".join(out)
+
+
+def describe_change(entry: AuditEntry) -> str:
+    """One audit row as a sentence: "tagged acme risk (was expansion, by ben@example.com)"."""
+    before, after = entry.before or {}, entry.after or {}
+    org = entry.org_id or "?"
+    if entry.action == "tag":
+        was = before.get("case_type")
+        if was:
+            return f"tagged {org} {after.get('case_type')} (was {was}, by {before.get('tagged_by') or 'someone'})"
+        return f"tagged {org} {after.get('case_type')}"
+    signal = f"signal {entry.signal_id} of {org}"
+    was_status = f" (was {before['status']})" if before.get("status") else ""
+    if entry.action == "dismiss":
+        return f"dismissed {signal}{was_status}"
+    if entry.action == "snooze":
+        until = str(after.get("snoozed_until") or "")[:10]
+        return f"snoozed {signal} until {until}{was_status}" if until else f"snoozed {signal}{was_status}"
+    if entry.action == "restore":
+        return f"made {signal} active again{was_status}"
+    return f"{entry.action} {signal}"
+
+
+def render_audit(entries: list[AuditEntry]) -> str:
+    if not entries:
+        return "No changes recorded yet: tags, dismissals and snoozes appear here with who made them."
+    width = max(len(e.actor) for e in entries)
+    return "\n".join(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.actor:<{width}}  {describe_change(e)}  (via {e.via})"
+                     for e in entries)

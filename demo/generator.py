@@ -31,10 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DEFAULT_ORGS = 300
-DEFAULT_DAYS = 120
-DEFAULT_SEED = 7
-DEFAULT_OUT = "demo-data"
+from demo.defaults import DEFAULT_DAYS, DEFAULT_ORGS, DEFAULT_OUT, DEFAULT_SEED  # noqa: F401
 ORG_BATCH = 500  # orgs per batch of generated events
 
 # Ordered by popularity: an org using k features mostly uses the first ones.

@@ -53,3 +53,26 @@ MRR_EXCLUDED_STATUSES = ("trialing", "canceled")
 ORG_SOURCES = ("signup", "import")
 
 SNOOZE_CHOICES_DAYS = (7, 28)
+
+# Revenue × Health cells: stored keys, in grid order (MRR high row: health low, high; then
+# MRR low row), and what people read.
+CELL_REVENUE_AT_RISK = "revenue_at_risk"
+CELL_CHAMPIONS = "champions"
+CELL_WATCH = "watch"
+CELL_EXPANSION = "expansion"
+CELL_KEYS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS, CELL_WATCH, CELL_EXPANSION)
+CELL_LABELS = {
+    CELL_REVENUE_AT_RISK: "Revenue at risk",
+    CELL_CHAMPIONS: "Champions",
+    CELL_WATCH: "Watch",
+    CELL_EXPANSION: "Expansion",
+}
+HIGH_MRR_CELLS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS)
+
+# Value × Potential quadrants and account tiers.
+STARS = "Stars"
+GROWTH_BETS = "Growth bets"
+CASH_COWS = "Cash cows"
+MAINTENANCE = "Maintenance"
+QUADRANTS = (STARS, GROWTH_BETS, CASH_COWS, MAINTENANCE)
+TIERS = ("Tier 1", "Tier 2", "Tier 3", "Tier 4")

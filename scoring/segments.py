@@ -13,20 +13,16 @@ import numpy as np
 import pandas as pd
 
 from domain.config import SegmentsConfig
+from domain.vocabulary import (  # noqa: F401  (the cells are part of this module's interface)
+    CELL_CHAMPIONS,
+    CELL_EXPANSION,
+    CELL_KEYS,
+    CELL_LABELS,
+    CELL_REVENUE_AT_RISK,
+    CELL_WATCH,
+    HIGH_MRR_CELLS,
+)
 
-CELL_REVENUE_AT_RISK = "revenue_at_risk"
-CELL_CHAMPIONS = "champions"
-CELL_WATCH = "watch"
-CELL_EXPANSION = "expansion"
-# Grid order: MRR high row (health low, high), then MRR low row.
-CELL_KEYS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS, CELL_WATCH, CELL_EXPANSION)
-CELL_LABELS = {
-    CELL_REVENUE_AT_RISK: "Revenue at risk",
-    CELL_CHAMPIONS: "Champions",
-    CELL_WATCH: "Watch",
-    CELL_EXPANSION: "Expansion",
-}
-HIGH_MRR_CELLS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS)
 
 _DEFAULTS = SegmentsConfig()
 

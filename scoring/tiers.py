@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from domain.config import SignalsConfig, TiersConfig
+from domain.vocabulary import CASH_COWS, GROWTH_BETS, MAINTENANCE, QUADRANTS, STARS, TIERS  # noqa: F401
 
 VALUE_INPUTS = ("revenue", "tenure", "engagement", "strategic")
 POTENTIAL_INPUTS = ("expansion", "fit", "relationship", "timing")
@@ -63,12 +64,6 @@ TIER_INPUT_COLUMNS: dict[str, str] = {
     "seat_utilization": "float ratio (0.9 = 90 %), NaN when no seats",
 }
 
-STARS = "Stars"
-GROWTH_BETS = "Growth bets"
-CASH_COWS = "Cash cows"
-MAINTENANCE = "Maintenance"
-QUADRANTS = (STARS, GROWTH_BETS, CASH_COWS, MAINTENANCE)
-TIERS = ("Tier 1", "Tier 2", "Tier 3", "Tier 4")
 
 TIER_OUTPUT_COLUMNS = (
     "value",

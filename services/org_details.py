@@ -13,7 +13,7 @@ from domain.formatting import format_money
 from domain.values import as_float, none_if_missing
 from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.priority import priority_breakdown
-from scoring.segments import CELL_LABELS
+from domain.vocabulary import CELL_LABELS
 from services.read_models import ComponentView, OrgDetail, OrgItem, SubscriptionView
 from services.segmentation import Segmentation, load_segmentation
 from services.signal_list import build_items, case_suggestion, visible_signals

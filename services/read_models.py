@@ -133,3 +133,18 @@ class Digest:
     @property
     def all_clear(self) -> bool:
         return self.total == 0
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change a person made: a tag, a dismissal, a snooze or its undoing."""
+
+    at: dt.datetime
+    actor: str
+    action: str  # tag | dismiss | snooze | restore
+    org_id: str | None
+    signal_id: int | None
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    via: str  # slack | cli
+

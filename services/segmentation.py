@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from domain.config import Config
 from domain.values import as_float, none_if_missing
 from scoring.health import health_band
-from scoring.segments import CELL_KEYS
+from domain.vocabulary import CELL_KEYS
 from services import revenue
 from services.read_models import CellView
 from storage import db, scan_runs

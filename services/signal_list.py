@@ -24,8 +24,8 @@ from domain.vocabulary import (
     STATUS_SNOOZED,
     USAGE_DROP,
 )
-from scoring.segments import CELL_KEYS
-from scoring.tiers import TIERS
+from domain.vocabulary import CELL_KEYS
+from domain.vocabulary import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
 from services.segmentation import Segmentation, load_segmentation
 from storage.snapshots import latest_snapshots

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
 from services import actions, org_details, org_lookup, segmentation, signal_list
-from services.read_models import CellView, OrgDetail
+from services.read_models import AuditEntry, CellView, OrgDetail
 from services.revenue import cell_views
-from storage import db, orgs, slack_events
+from storage import case_tags, db, orgs, slack_events
 
 CellRow = tuple[str, str, float, float | None, str | None]  # org_id, name, mrr, health, band
 
@@ -105,6 +105,23 @@ class Tracker:
         with self._write() as (session, _app_id):
             ids = actions.signal_ids_of_org(session, org_id, list(signal_ids))
             return actions.dismiss_signals(session, ids, actor, now, snooze_until=snooze_until, via=via)
+
+    def dismiss_open(self, org_id: str, types: Sequence[str] | None, actor: str, now: dt.datetime,
+                     snooze_until: dt.datetime | None = None, via: str = "cli") -> actions.ActionResult:
+        """Dismiss (or snooze) every open signal of the org, or those of the given types."""
+        with self._write() as (session, _app_id):
+            ids = actions.open_signal_ids(session, org_id, list(types) if types else None)
+            if not ids:
+                kind = " of that type" if types else ""
+                return actions.ActionResult(False, f"{org_id} has no open signal{kind}.", org_id)
+            return actions.dismiss_signals(session, ids, actor, now, snooze_until=snooze_until, via=via)
+
+    def audit(self, limit: int) -> list[AuditEntry]:
+        """The newest changes people made, newest first."""
+        with self.factory() as session:
+            rows = case_tags.latest_audit(session, limit)
+            return [AuditEntry(at=r.at, actor=r.actor, action=r.action, org_id=r.org_id, signal_id=r.signal_id,
+                               before=r.before, after=r.after, via=r.via) for r in rows]
 
     # --- bookkeeping --------------------------------------------------------------------
 

@@ -43,3 +43,8 @@ def add_audit(session: Session, *, actor: str, action: str, org_id: str | None, 
               before: dict | None, after: dict | None, via: str, now: dt.datetime) -> None:
     session.add(AuditLog(at=now, actor=actor, action=action, org_id=org_id, signal_id=signal_id,
                          before=before, after=after, via=via))
+
+
+def latest_audit(session: Session, limit: int) -> list[AuditLog]:
+    """The newest audit rows first."""
+    return list(session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)))

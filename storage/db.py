@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Secrets
@@ -74,3 +75,35 @@ def database_reachable(factory: sessionmaker[Session]) -> bool:
     except Exception:  # any driver or network error means "not reachable" to the caller
         return False
     return True
+
+
+class DatabaseUnusable(RuntimeError):
+    """The database can't be used as it is; the message says what to do, in one line."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a file-backed SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_database(url: str) -> sessionmaker[Session]:
+    """A session factory for an existing database with the schema, or DatabaseUnusable.
+
+    Never creates anything: SQLite would create an empty file on connect (and a relative path
+    means "in the current directory", a classic way to end up reading an empty database), so a
+    missing file is refused before connecting; a database without the schema is refused with
+    the command that creates it.
+    """
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise DatabaseUnusable(f"no database at {path.resolve()}: run `saas-tracker db upgrade` to create it, "
+                               "or point DATABASE_URL at the one you use")
+    engine = make_engine(url)
+    if not inspect(engine).has_table(Application.__tablename__):
+        engine.dispose()
+        where = path.resolve() if path is not None else make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnusable(f"the database at {where} has no SaaS Tracker schema: run `saas-tracker db upgrade`")
+    return make_session_factory(engine)
