@@ -89,7 +89,9 @@ Figures and their definitions
   org and churn day), the share whose org had a risk signal open at an as-of date before it.
 * Baselines: "MRR alone" ranks the biggest accounts first (what a team without a health score
   tends to do); "days since seen alone" ranks the longest-silent first, never-seen first of
-  all. The model's figures are only worth something where they beat these.
+  all. The model's figures are only worth something where they beat these, so each baseline
+  carries the model's AUC gain over it with a paired bootstrap interval (both rankings
+  scored on the same resampled observations): above 0 means the model really adds.
 
 Too few
 -------
@@ -417,38 +419,97 @@ def roc_auc(scores, labels) -> float:
     return auc_arrays(*_scored(scores, labels))
 
 
+# Elements per block of bootstrap draws (draws × observations or levels): bounds memory.
+_BLOCK_ELEMENTS = 4_000_000
+
+
+def _levels(s: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each value's index among the sorted distinct values, and how many there are."""
+    _, index = np.unique(s, return_inverse=True)
+    index = index.reshape(-1)
+    return index, int(index.max()) + 1 if index.size else 0
+
+
+def _bincount_rows(picked_levels: np.ndarray, m: int) -> np.ndarray:
+    """Per row of ``picked_levels`` (draws × picks), how many picks fell on each level."""
+    size = picked_levels.shape[0]
+    flat = (picked_levels + (np.arange(size) * m)[:, None]).ravel()
+    return np.bincount(flat, minlength=size * m).reshape(size, m)
+
+
+def _drawn_level_counts(rng: np.random.Generator, size: int, row_levels: np.ndarray, m: int) -> np.ndarray:
+    """Level counts of ``size`` resamples, with replacement, of rows with these levels.
+
+    Rows at the same level are interchangeable for the AUC, so a resample is a multinomial
+    over levels: cheap when levels are few (health rounded to 0.1 has at most 1001). With
+    many levels, drawing row indices and counting them costs less. Same distribution.
+    """
+    n = row_levels.size
+    if 3 * m < n:
+        return rng.multinomial(n, np.bincount(row_levels, minlength=m) / n, size=size)
+    return _bincount_rows(row_levels[rng.integers(0, n, size=(size, n), dtype=np.int32)], m)
+
+
+def _aucs_from_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """AUC per row from class counts per level (levels ascending): each positive beats the
+    negatives below its level and ties half of those at it."""
+    below_and_half = np.cumsum(neg, axis=1) - 0.5 * neg
+    return (pos * below_and_half).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _percentile_interval(values: list[np.ndarray], level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(np.concatenate(values), [tail, 100.0 - tail])
+    return (float(low), float(high))
+
+
 def bootstrap_auc_interval(
     scores, labels, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``roc_auc``, resampling observations within each class.
-
-    Observations with equal scores are interchangeable for the AUC, so drawing an observation
-    is drawing its score level with the class's level frequencies: a resample is one
-    multinomial count vector per class, and a block of draws is a few array operations.
-    Deterministic for a seed. (NaN, NaN) when only one class is present.
-    """
+    """Percentile bootstrap interval of ``roc_auc``, resampling observations within each
+    class (so every resample has both), a block of draws at a time. Deterministic for a
+    seed. (NaN, NaN) when only one class is present."""
     s, y = _scored(scores, labels)
-    n_pos = int(y.sum())
-    n_neg = y.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0 or draws < 1:
+    if y.all() or not y.any() or draws < 1:
         return (math.nan, math.nan)
-    _, level_of = np.unique(s, return_inverse=True)
-    level_of = level_of.reshape(-1)
-    m = int(level_of.max()) + 1
-    pos_freq = np.bincount(level_of[y], minlength=m) / n_pos
-    neg_freq = np.bincount(level_of[~y], minlength=m) / n_neg
+    row_levels, m = _levels(s)
     rng = np.random.default_rng(seed)
-    block = max(1, min(draws, 2_000_000 // max(m, 1)))
+    block = max(1, min(draws, _BLOCK_ELEMENTS // max(m, y.shape[0])))
     aucs = []
     for start in range(0, draws, block):  # one loop step per block of draws
         size = min(block, draws - start)
-        pos = rng.multinomial(n_pos, pos_freq, size=size)
-        neg = rng.multinomial(n_neg, neg_freq, size=size)
-        below = np.cumsum(neg, axis=1) - neg
-        aucs.append((pos * (below + 0.5 * neg)).sum(axis=1) / (n_pos * n_neg))
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(np.concatenate(aucs), [tail, 100.0 - tail])
-    return (float(low), float(high))
+        pos = _drawn_level_counts(rng, size, row_levels[y], m)
+        neg = _drawn_level_counts(rng, size, row_levels[~y], m)
+        aucs.append(_aucs_from_counts(pos, neg))
+    return _percentile_interval(aucs, level)
+
+
+def bootstrap_auc_difference_interval(
+    score_a, score_b, labels, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of AUC(a) − AUC(b) on the same observations, resampled together
+    (stratified by class). Pairing matters: two rankings of the same orgs share most of
+    their luck, so their difference is far better determined than either AUC alone — an
+    interval that excludes 0 says one ranking really is better on this data. Rows where
+    either score is NaN are left out; (NaN, NaN) with only one class."""
+    a, b, y = _float_array(score_a), _float_array(score_b), _bool_array(labels)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b, y = a[keep], b[keep], y[keep]
+    if y.all() or not y.any() or draws < 1:
+        return (math.nan, math.nan)
+    (la, ma), (lb, mb) = _levels(a), _levels(b)
+    pos_a, neg_a, pos_b, neg_b = la[y], la[~y], lb[y], lb[~y]
+    rng = np.random.default_rng(seed)
+    block = max(1, min(draws, _BLOCK_ELEMENTS // y.shape[0]))
+    diffs = []
+    for start in range(0, draws, block):  # one loop step per block of draws
+        size = min(block, draws - start)
+        pos_rows = rng.integers(0, pos_a.size, size=(size, pos_a.size), dtype=np.int32)
+        neg_rows = rng.integers(0, neg_a.size, size=(size, neg_a.size), dtype=np.int32)
+        auc_a = _aucs_from_counts(_bincount_rows(pos_a[pos_rows], ma), _bincount_rows(neg_a[neg_rows], ma))
+        auc_b = _aucs_from_counts(_bincount_rows(pos_b[pos_rows], mb), _bincount_rows(neg_b[neg_rows], mb))
+        diffs.append(auc_a - auc_b)
+    return _percentile_interval(diffs, level)
 
 
 def top_k_weights(scores, k: float, groups=None, eligible=None) -> np.ndarray:
@@ -682,6 +743,9 @@ class RankingFigures:
     auc: Figure
     lift: Figure
     top_precision: Figure
+    # For a baseline: the model's AUC minus this one's, with the paired 95 % interval (an
+    # interval above 0 means the model really ranks churn better here). None for the model.
+    model_gain: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -721,12 +785,16 @@ class BacktestResult:
 
 
 def comparison_table(rankings: Iterable[RankingFigures]) -> pd.DataFrame:
-    """One row per ranking: AUC with its interval, lift and top-k precision, with counts."""
+    """One row per ranking: AUC with its interval, lift, top-k precision and the model's AUC
+    gain over it, with counts."""
     rows = [
         {"ranking": r.name, "auc": r.auc.value, "auc_low": r.auc.low, "auc_high": r.auc.high,
          "observations": int(r.auc.observations), "churns": int(r.auc.positives), "lift": r.lift.value,
          "top_precision": r.top_precision.value, "top_places": r.top_precision.observations,
-         "top_hits": r.top_precision.positives}
+         "top_hits": r.top_precision.positives,
+         "model_gain": r.model_gain.value if r.model_gain else math.nan,
+         "model_gain_low": r.model_gain.low if r.model_gain else math.nan,
+         "model_gain_high": r.model_gain.high if r.model_gain else math.nan}
         for r in rankings
     ]
     return pd.DataFrame(rows)
@@ -750,6 +818,17 @@ def _auc_and_lift(
         return Figure(math.nan, n, pos, reason=reason), Figure(math.nan, n, pos, reason=reason)
     low, high = bootstrap_auc_interval(s, y, draws=draws, seed=seed)
     return Figure(roc_auc(s, y), n, pos, low, high), Figure(top_fraction_lift(s, y, fraction), n, pos)
+
+
+def _model_gain(
+    model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, model_auc: Figure, auc: Figure,
+    *, draws: int, seed: int,
+) -> Figure:
+    """The model's AUC minus a baseline's on the same observations, with a paired interval."""
+    if not (model_auc.reported and auc.reported):
+        return Figure(math.nan, auc.observations, auc.positives, reason=auc.reason or model_auc.reason)
+    low, high = bootstrap_auc_difference_interval(model_risk, risk, churned, draws=draws, seed=seed)
+    return Figure(model_auc.value - auc.value, auc.observations, auc.positives, low, high)
 
 
 def _top_figure(as_of: pd.Series, ranking: np.ndarray, hits: np.ndarray, k: int, eligible: np.ndarray) -> Figure:
@@ -799,14 +878,12 @@ def backtest(
     common = dict(fraction=top_fraction, draws=draws, seed=seed, min_churns=min_churns)
     everyone = np.ones(len(observations), dtype=bool)
     # The model ranks risk by 100 − health for AUC and lift, and lists by signal priority.
-    rankings = (
-        RankingFigures(MODEL, *_auc_and_lift(100.0 - health, churned, events, **common),
-                       _top_figure(as_of, priority, model_hits, top_k, priority > 0)),
-        RankingFigures(BY_MRR, *_auc_and_lift(mrr, churned, events, **common),
-                       _top_figure(as_of, mrr, lost, top_k, everyone)),
-        RankingFigures(BY_SILENCE, *_auc_and_lift(silence, churned, events, **common),
-                       _top_figure(as_of, silence, lost, top_k, everyone)),
-    )
+    model_auc, model_lift = _auc_and_lift(100.0 - health, churned, events, **common)
+    rankings = [RankingFigures(MODEL, model_auc, model_lift, _top_figure(as_of, priority, model_hits, top_k, priority > 0))]
+    for name, risk in ((BY_MRR, mrr), (BY_SILENCE, silence)):
+        auc, lift = _auc_and_lift(risk, churned, events, **common)
+        gain = _model_gain(100.0 - health, risk, churned, model_auc, auc, draws=draws, seed=seed)
+        rankings.append(RankingFigures(name, auc, lift, _top_figure(as_of, risk, lost, top_k, everyone), gain))
     share, lost_mrr, caught_mrr, n_events, n_caught = mrr_caught(observations, outcomes, risk_flag)
     caught_fig = Figure(share, n_events, n_caught, reason="" if n_events else "no churn in the period")
     return BacktestResult(
@@ -819,7 +896,7 @@ def backtest(
         churn_events=events,
         top_fraction=top_fraction,
         top_k=top_k,
-        rankings=rankings,
+        rankings=tuple(rankings),
         mrr_caught=caught_fig,
         lost_mrr=lost_mrr,
         caught_mrr=caught_mrr,

@@ -26,6 +26,7 @@ from scoring.evaluation import (
     WRONG_WAY,
     NotEnoughEvidence,
     backtest,
+    bootstrap_auc_difference_interval,
     bootstrap_auc_interval,
     churn_event_ids,
     component_auc,
@@ -252,6 +253,32 @@ def test_bootstrap_matches_a_plain_per_observation_resampling():
     low, high = bootstrap_auc_interval(s, y, draws=3000, seed=3)
     assert low == pytest.approx(np.percentile(plain, 2.5), abs=0.012)
     assert high == pytest.approx(np.percentile(plain, 97.5), abs=0.012)
+
+
+def test_paired_difference_interval_hand_cases():
+    s = [1, 2, 3, 10, 11]
+    y = [0, 0, 0, 1, 1]
+    # Separated (AUC 1 in every resample) against all-tied (AUC ½ in every resample): ½.
+    assert bootstrap_auc_difference_interval(s, [4] * 5, y, draws=200) == (0.5, 0.5)
+    assert bootstrap_auc_difference_interval(s, s, y, draws=200) == (0.0, 0.0)
+    assert all(math.isnan(v) for v in bootstrap_auc_difference_interval(s, s, [1] * 5))
+
+
+def test_paired_difference_matches_a_plain_paired_resampling():
+    a, y = _mixed_sample()
+    rng = np.random.default_rng(2)
+    b = a + rng.normal(scale=0.6, size=a.size)  # a noisier copy of the same ranking
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    plain = []
+    for _ in range(3000):
+        rows = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
+        plain.append(roc_auc(a[rows], y[rows]) - roc_auc(b[rows], y[rows]))
+    low, high = bootstrap_auc_difference_interval(a, b, y, draws=3000, seed=4)
+    assert low == pytest.approx(np.percentile(plain, 2.5), abs=0.01)
+    assert high == pytest.approx(np.percentile(plain, 97.5), abs=0.01)
+    # Pairing: the difference is far better determined than either AUC on its own.
+    single_low, single_high = bootstrap_auc_interval(a, y, draws=3000, seed=4)
+    assert high - low < single_high - single_low
 
 
 # ---------------------------------------------------------------------------------------
@@ -500,6 +527,10 @@ def test_backtest_figures(history):
     # Silence, never seen first: churners {30, 10, ∞, 5} vs stayers {20, 1, 3, 2, 40}:
     # 4 + 3 + 5 + 3 = 15 / 20 = 0.75; top 2 each week C (churn) and H (no) → ½.
     assert by_silence.auc.value == pytest.approx(0.75) and by_silence.top_precision.value == 0.5
+    # The model's gain over each baseline: 0.825 − 0.9 and 0.825 − 0.75.
+    assert model.model_gain is None
+    assert by_mrr.model_gain.value == pytest.approx(-0.075) and by_silence.model_gain.value == pytest.approx(0.075)
+    assert by_mrr.model_gain.low <= -0.075 <= by_mrr.model_gain.high
     assert result.mrr_caught.value == pytest.approx(0.92)
     assert (result.lost_mrr, result.caught_mrr) == (2500.0, 2300.0)
 
@@ -518,6 +549,7 @@ def test_backtest_figures(history):
 
     table = result.comparison().set_index("ranking")
     assert table.loc[BY_MRR, "auc"] == pytest.approx(0.9) and table.loc[MODEL, "churns"] == 8
+    assert table.loc[BY_SILENCE, "model_gain"] == pytest.approx(0.075) and math.isnan(table.loc[MODEL, "model_gain"])
 
 
 def test_backtest_reports_nothing_on_too_few_churns(history):
@@ -526,6 +558,7 @@ def test_backtest_reports_nothing_on_too_few_churns(history):
     assert not result.model.auc.reported
     assert result.model.auc.reason == "only 4 churns; at least 5 are needed"
     assert math.isnan(result.rankings[1].lift.value)
+    assert math.isnan(result.rankings[1].model_gain.value) and result.rankings[1].model_gain.reason
     assert (result.components["direction"] == NO_SIGNAL).all()
     # Figures not resting on the churn count still come out. Top 10 lists every open signal:
     # D1 A, F, D, E → hits A, D, E; D2 adds B, I, G → hits A, I, B, D, E: 8 of 11 places.
