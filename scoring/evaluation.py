@@ -601,7 +601,9 @@ def top_list_precision(as_of, priority, hits, k: int = DEFAULT_TOP_K, eligible=N
 # ---------------------------------------------------------------------------------------
 
 
-def _direction(auc: float, churns: int, min_churns: int, band: float) -> tuple[str, str]:
+def _direction(auc: float, observations: int, churns: int, min_churns: int, band: float) -> tuple[str, str]:
+    if observations == 0:
+        return NO_SIGNAL, "never present in the period"
     if churns < min_churns:
         return NO_SIGNAL, f"only {churns} churn{'s' if churns != 1 else ''} where present; at least {min_churns} are needed"
     if math.isnan(auc):
@@ -629,7 +631,7 @@ def component_auc(
         present = ~np.isnan(score)
         churns = int(y[present].sum()) if event_ids is None else count_events(event_ids, present & y)
         auc = roc_auc(100.0 - score[present], y[present]) if churns >= min_churns else math.nan
-        direction, reason = _direction(auc, churns, min_churns, band)
+        direction, reason = _direction(auc, int(present.sum()), churns, min_churns, band)
         rows.append(
             {"component": name, "observations": int(present.sum()), "churns": churns, "auc": auc,
              "direction": direction, "reason": reason}
