@@ -33,8 +33,8 @@ The pull is deliberately light, because it is not what protects against overfitt
 much AUC noise can buy depends on the sample size, so no fixed pull is right everywhere (on
 churn unrelated to every component, a pull strong enough to hold 3,000 observations still
 lets weights wander). The protection is the held-out check below: the suggested weights
-count as an improvement only when the paired bootstrap interval of the held-out AUC gain
-(suggested − current, same resampled orgs) lies above 0.
+count as an improvement only when the 95 % interval of the held-out AUC gain (suggested −
+current on the same held-out orgs, DeLong's method for correlated AUCs) lies above 0.
 
 Search, without scipy: steepest-ascent moves of ``step`` points from one component to
 another, over shrinking steps (20, 10, 5, 2, 1), from the current weights and from uniform
@@ -45,7 +45,7 @@ Evaluation: a time split, never random (``time_split``): everything in training 
 earlier than everything held out, optionally with a gap of ``gap_days`` (pass the outcome
 horizon) so no training label looks into the held-out period. The result carries AUC and
 top-decile lift before (current weights) and after (suggested, rounded weights) on the
-held-out part, the held-out AUC gain with its paired interval, the counts behind them, and
+held-out part, the held-out AUC gain with its interval, the counts behind them, and
 warnings when the held-out evidence is too thin to act on (fewer than ``MIN_TEST_CHURNS``
 churned observations, an AUC interval wider than ``MAX_INTERVAL_WIDTH``, or a gain whose
 interval does not lie above 0).
@@ -68,7 +68,7 @@ from scoring.evaluation import (
     NotEnoughEvidence,
     as_day,
     auc_arrays,
-    bootstrap_auc_difference_interval,
+    auc_difference_interval,
     bootstrap_auc_interval,
     top_fraction_lift,
 )
@@ -279,7 +279,7 @@ class CalibrationResult:
 
     @property
     def improved(self) -> bool:
-        """Whether the held-out gain is beyond noise (its paired interval lies above 0)."""
+        """Whether the held-out gain is beyond noise (its interval lies above 0)."""
         return not math.isnan(self.gain_low) and self.gain_low > 0
 
 
@@ -333,7 +333,7 @@ def calibrate(
     risk_before, risk_after = risk(test, current_weights), risk(test, suggested)
     before = _period_figures(risk_before, y_test, top_fraction, draws, seed)
     after = _period_figures(risk_after, y_test, top_fraction, draws, seed)
-    gain = bootstrap_auc_difference_interval(risk_after, risk_before, y_test, draws=draws, seed=seed)
+    gain = auc_difference_interval(risk_after, risk_before, y_test)
     train_days, test_days = as_day(train[asof_column]), as_day(test[asof_column])
     return CalibrationResult(
         current_weights=current,

@@ -40,8 +40,10 @@ Input frames (what the SQL side provides)
   too; repeated equal values are harmless). At most one row per (org_id, day). Only change
   points inside each horizon matter: the baseline is the observation's own ``mrr``.
 
-``open_signals``: one row per signal open at an as-of date (``open_signals_from_episodes``
-builds it from stored episodes).
+``open_signals``: one row per signal open at an as-of date. ``open_signals_from_episodes``
+builds it from stored episodes: ``org_id``, ``type``, ``opened_at`` and ``closed_at``
+(datetimes, tz-aware or naive; ``closed_at`` NaT while open), open at D when opened on or
+before D and not closed by D.
 
   ==============  ==============  ======================================================
   ``as_of``       datetime64[ns]  the as-of day D
@@ -72,6 +74,10 @@ Figures and their definitions
 * 95 % interval: percentile bootstrap, resampling observations within each class (so every
   resample has both). Weekly observations of one org are correlated, so the interval is on the
   narrow side; treat it as a lower bound on the uncertainty.
+* Component direction: per health component, the churn AUC of 100 − score over the
+  observations where it is present. "points the right way" above 0.5 + ``NO_SIGNAL_BAND``,
+  "wrong way" below 0.5 − band (low scores went with staying), "no signal" in the band, when
+  the component is never present, or with fewer than ``MIN_CHURNS`` churn events.
 * Lift: churn rate among the riskiest ``fraction`` of observations ÷ the overall churn rate.
   The cut takes exactly fraction × n observations' worth: rows tied at the cut share the
   remaining places fractionally, which is the expected value under a random tie-break and
@@ -90,8 +96,8 @@ Figures and their definitions
 * Baselines: "MRR alone" ranks the biggest accounts first (what a team without a health score
   tends to do); "days since seen alone" ranks the longest-silent first, never-seen first of
   all. The model's figures are only worth something where they beat these, so each baseline
-  carries the model's AUC gain over it with a paired bootstrap interval (both rankings
-  scored on the same resampled observations): above 0 means the model really adds.
+  carries the model's AUC gain over it with DeLong's interval for two AUCs measured on the
+  same observations: above 0 means the model really adds.
 
 Too few
 -------
@@ -107,6 +113,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -251,6 +258,15 @@ def signal_flags(
 # ---------------------------------------------------------------------------------------
 
 
+def _change_points(changes: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows where an org's MRR actually changes: a daily snapshot would otherwise
+    pair every observation with every day of its org's history."""
+    ordered = changes.sort_values(["org_id", "day"], kind="stable")
+    same_org = ordered["org_id"].eq(ordered["org_id"].shift())
+    same_mrr = ordered["mrr"].eq(ordered["mrr"].shift())
+    return ordered[~(same_org & same_mrr)]
+
+
 def _horizon_points(obs: pd.DataFrame, changes: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     """Each observation's change points strictly after D and up to D + horizon, in day order."""
     obs = obs.assign(_end=obs["as_of"] + pd.Timedelta(days=horizon_days))
@@ -331,7 +347,7 @@ def label_outcomes(
                 f"({pd.Timestamp(history_end):%Y-%m-%d}); use usable_asof_dates"
             )
 
-    pts = _horizon_points(obs, changes, horizon_days)
+    pts = _horizon_points(obs, _change_points(changes), horizon_days)
     baseline = obs["mrr"].to_numpy()
     end = pts.groupby("_row")["point_mrr"].last().reindex(obs["_row"]).to_numpy()
     end = np.where(np.isnan(end), baseline, end)
@@ -484,32 +500,66 @@ def bootstrap_auc_interval(
     return _percentile_interval(aucs, level)
 
 
-def bootstrap_auc_difference_interval(
-    score_a, score_b, labels, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile interval of AUC(a) − AUC(b) on the same observations, resampled together
-    (stratified by class). Pairing matters: two rankings of the same orgs share most of
-    their luck, so their difference is far better determined than either AUC alone — an
-    interval that excludes 0 says one ranking really is better on this data. Rows where
-    either score is NaN are left out; (NaN, NaN) with only one class."""
+def _midranks(s: np.ndarray) -> np.ndarray:
+    """1-based ranks in the original order, ties sharing their average rank."""
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(s.shape[0], dtype="float64")
+    ranks[order] = _average_ranks(s[order])
+    return ranks
+
+
+def _placements(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values: per positive, the share of negatives it beats (ties ½);
+    per negative, the share of positives that beat it. Their means are both the AUC."""
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    overall = _midranks(s)
+    pos = (overall[y] - _midranks(s[y])) / n_neg
+    neg = 1.0 - (overall[~y] - _midranks(s[~y])) / n_pos
+    return pos, neg
+
+
+def auc_difference_interval(score_a, score_b, labels, level: float = 0.95) -> tuple[float, float]:
+    """Interval of AUC(a) − AUC(b) on the same observations, by DeLong's method for
+    correlated ROC curves: the variance of the difference from each observation's placement
+    values under both scores. Pairing matters: two rankings of the same orgs share most of
+    their luck, so their difference is far better determined than either AUC alone, and an
+    interval that excludes 0 says one ranking really is better on this data. Exact variance
+    in O(n log n), no draws, so it stays instant at 100k observations where a paired
+    bootstrap takes seconds per comparison. Rows where either score is NaN are left out;
+    (NaN, NaN) with only one class (or a single observation in a class)."""
     a, b, y = _float_array(score_a), _float_array(score_b), _bool_array(labels)
     keep = ~(np.isnan(a) | np.isnan(b))
     a, b, y = a[keep], b[keep], y[keep]
-    if y.all() or not y.any() or draws < 1:
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos < 2 or n_neg < 2:
         return (math.nan, math.nan)
-    (la, ma), (lb, mb) = _levels(a), _levels(b)
-    pos_a, neg_a, pos_b, neg_b = la[y], la[~y], lb[y], lb[~y]
-    rng = np.random.default_rng(seed)
-    block = max(1, min(draws, _BLOCK_ELEMENTS // y.shape[0]))
-    diffs = []
-    for start in range(0, draws, block):  # one loop step per block of draws
-        size = min(block, draws - start)
-        pos_rows = rng.integers(0, pos_a.size, size=(size, pos_a.size), dtype=np.int32)
-        neg_rows = rng.integers(0, neg_a.size, size=(size, neg_a.size), dtype=np.int32)
-        auc_a = _aucs_from_counts(_bincount_rows(pos_a[pos_rows], ma), _bincount_rows(neg_a[neg_rows], ma))
-        auc_b = _aucs_from_counts(_bincount_rows(pos_b[pos_rows], mb), _bincount_rows(neg_b[neg_rows], mb))
-        diffs.append(auc_a - auc_b)
-    return _percentile_interval(diffs, level)
+    pos_a, neg_a = _placements(a, y)
+    pos_b, neg_b = _placements(b, y)
+    variance = np.var(pos_a - pos_b, ddof=1) / n_pos + np.var(neg_a - neg_b, ddof=1) / n_neg
+    diff = pos_a.mean() - pos_b.mean()
+    half = NormalDist().inv_cdf(0.5 + level / 2.0) * math.sqrt(max(float(variance), 0.0))
+    return (float(diff - half), float(diff + half))
+
+
+def _cut_counts(scores, groups=None, eligible=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: listable at all, how many listable rows of its group score strictly higher,
+    and how many share its score. Any top-k cut follows from these without re-ranking."""
+    s = pd.Series(_float_array(scores))
+    g = pd.Series(np.zeros(len(s), dtype=int) if groups is None else np.asarray(groups))
+    ok = s.notna().to_numpy()
+    if eligible is not None:
+        ok = ok & np.asarray(eligible, dtype=bool)
+    above = np.zeros(len(s), dtype="float64")
+    tied = np.ones(len(s), dtype="float64")
+    if ok.any():
+        frame = pd.DataFrame({"g": g[ok].to_numpy(), "s": s[ok].to_numpy()})
+        above[ok] = frame.groupby("g")["s"].rank(method="min", ascending=False).to_numpy() - 1.0
+        tied[ok] = frame.groupby(["g", "s"])["s"].transform("size").to_numpy()
+    return ok, above, tied
+
+
+def _cut_weights(ok: np.ndarray, above: np.ndarray, tied: np.ndarray, k: float) -> np.ndarray:
+    return np.where(ok, np.clip((k - above) / tied, 0.0, 1.0), 0.0)
 
 
 def top_k_weights(scores, k: float, groups=None, eligible=None) -> np.ndarray:
@@ -519,19 +569,7 @@ def top_k_weights(scores, k: float, groups=None, eligible=None) -> np.ndarray:
     places left equally, so a group's weights sum to min(k, eligible rows) whatever the row
     order. Rows with a NaN score or not ``eligible`` get 0. ``k`` may be fractional.
     """
-    s = pd.Series(_float_array(scores))
-    g = pd.Series(np.zeros(len(s), dtype=int) if groups is None else np.asarray(groups))
-    ok = s.notna().to_numpy()
-    if eligible is not None:
-        ok = ok & np.asarray(eligible, dtype=bool)
-    weights = np.zeros(len(s), dtype="float64")
-    if not ok.any() or k <= 0:
-        return weights
-    frame = pd.DataFrame({"g": g[ok].to_numpy(), "s": s[ok].to_numpy()})
-    above = frame.groupby("g")["s"].rank(method="min", ascending=False).to_numpy() - 1.0
-    tied = frame.groupby(["g", "s"])["s"].transform("size").to_numpy()
-    weights[ok] = np.clip((k - above) / tied, 0.0, 1.0)
-    return weights
+    return _cut_weights(*_cut_counts(scores, groups, eligible), k)
 
 
 def _top_fraction_rate(s: np.ndarray, y: np.ndarray, fraction: float) -> float:
@@ -561,7 +599,8 @@ def risk_decile_rates(scores, labels, bins: int = 10) -> pd.DataFrame:
     """
     s, y = _scored(scores, labels)
     n = s.shape[0]
-    cuts = np.array([top_k_weights(s, n * j / bins) for j in range(bins + 1)])  # bins + 1 cuts
+    counts = _cut_counts(s)
+    cuts = np.array([_cut_weights(*counts, n * j / bins) for j in range(bins + 1)])  # bins + 1 cuts
     slices = np.diff(cuts, axis=0)
     size = slices.sum(axis=1)
     churns = (slices * y).sum(axis=1)
@@ -669,9 +708,10 @@ def signal_precision_recall(
     open_signals: pd.DataFrame,
     types: Sequence[str] = SIGNAL_TYPES,
 ) -> pd.DataFrame:
-    """Per signal type: ``signal_observations``, ``hits``, ``precision``,
-    ``outcome_observations``, ``caught``, ``recall``, ``lead_episodes`` and
-    ``median_lead_days`` (see the module docstring for each definition)."""
+    """Per signal type: ``type``, ``label``, ``signal_observations`` (open at an as-of
+    date), ``hits`` (open and followed by its outcome), ``precision``,
+    ``outcome_observations``, ``recall``, ``lead_episodes`` and ``median_lead_days`` (see the
+    module docstring for each definition)."""
     flags = signal_flags(observations, open_signals, types)
     rows = []
     for kind in types:  # a handful of types, each vectorized over rows
@@ -745,8 +785,8 @@ class RankingFigures:
     auc: Figure
     lift: Figure
     top_precision: Figure
-    # For a baseline: the model's AUC minus this one's, with the paired 95 % interval (an
-    # interval above 0 means the model really ranks churn better here). None for the model.
+    # For a baseline: the model's AUC minus this one's, with DeLong's 95 % interval (above 0
+    # means the model really ranks churn better here). None for the model.
     model_gain: Figure | None = None
 
 
@@ -822,14 +862,11 @@ def _auc_and_lift(
     return Figure(roc_auc(s, y), n, pos, low, high), Figure(top_fraction_lift(s, y, fraction), n, pos)
 
 
-def _model_gain(
-    model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, model_auc: Figure, auc: Figure,
-    *, draws: int, seed: int,
-) -> Figure:
-    """The model's AUC minus a baseline's on the same observations, with a paired interval."""
+def _model_gain(model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, model_auc: Figure, auc: Figure) -> Figure:
+    """The model's AUC minus a baseline's on the same observations, with DeLong's interval."""
     if not (model_auc.reported and auc.reported):
         return Figure(math.nan, auc.observations, auc.positives, reason=auc.reason or model_auc.reason)
-    low, high = bootstrap_auc_difference_interval(model_risk, risk, churned, draws=draws, seed=seed)
+    low, high = auc_difference_interval(model_risk, risk, churned)
     return Figure(model_auc.value - auc.value, auc.observations, auc.positives, low, high)
 
 
@@ -884,7 +921,7 @@ def backtest(
     rankings = [RankingFigures(MODEL, model_auc, model_lift, _top_figure(as_of, priority, model_hits, top_k, priority > 0))]
     for name, risk in ((BY_MRR, mrr), (BY_SILENCE, silence)):
         auc, lift = _auc_and_lift(risk, churned, events, **common)
-        gain = _model_gain(100.0 - health, risk, churned, model_auc, auc, draws=draws, seed=seed)
+        gain = _model_gain(100.0 - health, risk, churned, model_auc, auc)
         rankings.append(RankingFigures(name, auc, lift, _top_figure(as_of, risk, lost, top_k, everyone), gain))
     share, lost_mrr, caught_mrr, n_events, n_caught = mrr_caught(observations, outcomes, risk_flag)
     caught_fig = Figure(share, n_events, n_caught, reason="" if n_events else "no churn in the period")
