@@ -48,7 +48,9 @@ top-decile lift before (current weights) and after (suggested, rounded weights) 
 held-out part, the held-out AUC gain with its interval, the counts behind them, and
 warnings when the held-out evidence is too thin to act on (fewer than ``MIN_TEST_CHURNS``
 churned observations, an AUC interval wider than ``MAX_INTERVAL_WIDTH``, or a gain whose
-interval does not lie above 0).
+interval does not lie above 0). Fewer than ``MIN_TRAIN_CHURNS`` training churns, or a
+held-out period without both classes, raise ``NotEnoughEvidence`` instead: there is nothing
+to fit or nothing to compare.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ DEFAULT_TRAIN_FRACTION = 0.6
 DEFAULT_PENALTY = 0.005
 STEPS = (20.0, 10.0, 5.0, 2.0, 1.0)
 MAX_PASSES_PER_STEP = 100
+MIN_TRAIN_CHURNS = 5
 MIN_TEST_CHURNS = 20
 MAX_INTERVAL_WIDTH = 0.15
 NEUTRAL_RISK = 50.0
@@ -296,11 +299,30 @@ def _warnings(after: PeriodFigures, before: PeriodFigures, gain: tuple[float, fl
                    f"{min_test_churns} are needed to trust the comparison).")
     width = after.auc_high - after.auc_low
     if not math.isnan(width) and width > max_width:
-        out.append(f"The held-out AUC is uncertain (95 % interval {after.auc_low:.2f}-{after.auc_high:.2f}).")
+        out.append(f"The held-out AUC is uncertain (95 % interval {after.auc_low:.2f} to {after.auc_high:.2f}).")
     if math.isnan(gain[0]) or not gain[0] > 0:
         out.append(f"The held-out AUC gain ({after.auc - before.auc:+.3f}, 95 % interval {gain[0]:+.3f} to "
                    f"{gain[1]:+.3f}) is not clearly above 0; keep the current weights.")
     return tuple(out)
+
+
+def require_calibration_evidence(
+    train_churned: np.ndarray, test_churned: np.ndarray, min_train_churns: int = MIN_TRAIN_CHURNS
+) -> None:
+    """Raise ``NotEnoughEvidence`` with one printable sentence when the split cannot support a
+    fit (too few training churns) or a comparison (a held-out period without both churned
+    and staying observations). A thin but usable held-out period only warns."""
+    churns = int(train_churned.sum())
+    if churns < min_train_churns:
+        noun = "churned observation" if churns == 1 else "churned observations"
+        raise NotEnoughEvidence(
+            f"only {churns} {noun} in the training period; at least {min_train_churns} are needed to fit weights"
+        )
+    if train_churned.all():
+        raise NotEnoughEvidence("every training observation churned; orgs that stayed are needed to fit weights")
+    if not test_churned.any() or test_churned.all():
+        missing = "no churn" if not test_churned.any() else "no org that stayed"
+        raise NotEnoughEvidence(f"the held-out period has {missing}; a longer history is needed to compare weights")
 
 
 def calibrate(
@@ -316,14 +338,17 @@ def calibrate(
     top_fraction: float = DEFAULT_TOP_FRACTION,
     draws: int = DEFAULT_DRAWS,
     seed: int = DEFAULT_SEED,
+    min_train_churns: int = MIN_TRAIN_CHURNS,
     min_test_churns: int = MIN_TEST_CHURNS,
     max_interval_width: float = MAX_INTERVAL_WIDTH,
 ) -> CalibrationResult:
     """Fit weights on the earlier part of ``frame`` and compare them with ``current_weights``
-    on the later part (see the module docstring)."""
+    on the later part (see the module docstring). Raises ``NotEnoughEvidence`` when either
+    part cannot support its job (``require_calibration_evidence``)."""
     train, test = time_split(frame, asof_column, train_fraction, gap_days)
     y_train = train[label_column].to_numpy(dtype=bool)
     y_test = test[label_column].to_numpy(dtype=bool)
+    require_calibration_evidence(y_train, y_test, min_train_churns)
     suggested = fit_weights(train[list(names)], y_train, current_weights, names=names, penalty=penalty)
     current = round_weights(current_weights, names)
 

@@ -18,6 +18,7 @@ from scoring.calibration import (
     calibrate,
     fit_weights,
     health_from_components,
+    require_calibration_evidence,
     round_weights,
     time_split,
     weights_toml_block,
@@ -270,3 +271,25 @@ def test_fit_needs_both_classes():
     frame = synthetic(n=200, seed=5)
     with pytest.raises(NotEnoughEvidence, match="both churned orgs and orgs that stayed"):
         fit_weights(frame[list(COMPONENTS)], np.zeros(len(frame), dtype=bool), DEFAULT_WEIGHTS)
+
+
+def test_calibration_refuses_what_it_cannot_fit_or_compare():
+    yes, no = np.ones(10, dtype=bool), np.zeros(10, dtype=bool)
+    mixed = np.array([True] * 3 + [False] * 7)
+    with pytest.raises(NotEnoughEvidence) as err:
+        require_calibration_evidence(mixed, mixed)
+    assert str(err.value) == "only 3 churned observations in the training period; at least 5 are needed to fit weights"
+    with pytest.raises(NotEnoughEvidence, match="^only 1 churned observation in the training"):
+        require_calibration_evidence(np.array([True] + [False] * 9), mixed)
+    with pytest.raises(NotEnoughEvidence, match="every training observation churned"):
+        require_calibration_evidence(yes, mixed)
+    with pytest.raises(NotEnoughEvidence, match="^the held-out period has no churn;"):
+        require_calibration_evidence(mixed, no, min_train_churns=3)
+    with pytest.raises(NotEnoughEvidence, match="^the held-out period has no org that stayed;"):
+        require_calibration_evidence(mixed, yes, min_train_churns=3)
+    require_calibration_evidence(mixed, mixed, min_train_churns=3)
+    # calibrate checks before fitting: churn only in the later dates.
+    frame = synthetic(n=400, seed=3)
+    frame["churned"] = frame["as_of"] > frame["as_of"].quantile(0.9)
+    with pytest.raises(NotEnoughEvidence, match="in the training period"):
+        calibrate(frame, draws=50)
