@@ -72,7 +72,7 @@ def fmt_money(value: float, symbol: str) -> str:
 
 
 def fmt_figure_auc(fig: Figure) -> str:
-    """"0.83 (0.77 to 0.88)", or the dash and the reason."""
+    """ "0.83 (0.77 to 0.88)", or the dash and the reason."""
     if not fig.reported:
         return f"{DASH} ({fig.reason})" if fig.reason else DASH
     interval = fmt_interval(fig.low, fig.high)
@@ -117,7 +117,9 @@ def verdict_lines(result: BacktestResult) -> list[str]:
         elif gain.low > 0:
             lines.append(f"The health score ranks churn better than {ranking.name} ({_gain_text(gain)}).")
         elif gain.high < 0:
-            lines.append(f"{_capital(ranking.name)} ranks churn better than the health score ({_gain_text(gain)}).")
+            lines.append(
+                f"{_capital(ranking.name)} ranks churn better than the health score ({_gain_text(gain)})."
+            )
         else:
             lines.append(f"The health score is not clearly better than {ranking.name} ({_gain_text(gain)}).")
     return lines
@@ -127,24 +129,49 @@ def period_line(result: BacktestResult) -> str:
     if result.first_asof is None:
         return "No as-of dates."
     horizon = f", outcomes over {result.horizon_days} days" if result.horizon_days else ""
-    return (f"{result.first_asof:%Y-%m-%d} to {result.last_asof:%Y-%m-%d}, {result.asof_dates} as-of dates"
-            f"{horizon}: {result.observations:,} observations, {result.churned_observations:,} churned, "
-            f"{result.churn_events:,} churn events.")
+    return (
+        f"{result.first_asof:%Y-%m-%d} to {result.last_asof:%Y-%m-%d}, {result.asof_dates} as-of dates"
+        f"{horizon}: {result.observations:,} observations, {result.churned_observations:,} churned, "
+        f"{result.churn_events:,} churn events."
+    )
 
 
-SUMMARY_HEADERS = ["Ranking", "Churn AUC (95 % interval)", "Health score gain", "Top-decile lift",
-                   "Top-{k} precision", "MRR caught", "Observations", "Churned"]
+SUMMARY_HEADERS = [
+    "Ranking",
+    "Churn AUC (95 % interval)",
+    "Health score gain",
+    "Top-decile lift",
+    "Top-{k} precision",
+    "MRR caught",
+    "Observations",
+    "Churned",
+]
 
 
 def summary_rows(result: BacktestResult, symbol: str) -> list[list[str]]:
     caught = result.mrr_caught
-    caught_text = (f"{fmt_share(caught.value)} ({fmt_money(result.caught_mrr, symbol)} of "
-                   f"{fmt_money(result.lost_mrr, symbol)})") if caught.reported else DASH
+    caught_text = (
+        (
+            f"{fmt_share(caught.value)} ({fmt_money(result.caught_mrr, symbol)} of "
+            f"{fmt_money(result.lost_mrr, symbol)})"
+        )
+        if caught.reported
+        else DASH
+    )
     rows = []
     for i, r in enumerate(result.rankings):
-        rows.append([_capital(r.name), fmt_figure_auc(r.auc), fmt_gain(r.model_gain), fmt_lift(r.lift.value),
-                     fmt_top(r.top_precision), caught_text if i == 0 else DASH,
-                     fmt_count(r.auc.observations), fmt_count(r.auc.positives)])
+        rows.append(
+            [
+                _capital(r.name),
+                fmt_figure_auc(r.auc),
+                fmt_gain(r.model_gain),
+                fmt_lift(r.lift.value),
+                fmt_top(r.top_precision),
+                caught_text if i == 0 else DASH,
+                fmt_count(r.auc.observations),
+                fmt_count(r.auc.positives),
+            ]
+        )
     return rows
 
 
@@ -157,19 +184,40 @@ COMPONENT_HEADERS = ["Component", "Churn AUC", "Direction", "Observations", "Chu
 
 def component_rows(result: BacktestResult) -> list[list[str]]:
     return [
-        [row.component.replace("_", " "), fmt_auc(row.auc), row.direction, fmt_count(row.observations),
-         fmt_count(row.churns), row.reason]
+        [
+            row.component.replace("_", " "),
+            fmt_auc(row.auc),
+            row.direction,
+            fmt_count(row.observations),
+            fmt_count(row.churns),
+            row.reason,
+        ]
         for row in result.components.itertuples()
     ]
 
 
-SIGNAL_HEADERS = ["Signal", "Open (obs.)", "Followed by outcome", "Precision", "Recall", "Median lead", "Episodes"]
+SIGNAL_HEADERS = [
+    "Signal",
+    "Open (obs.)",
+    "Followed by outcome",
+    "Precision",
+    "Recall",
+    "Median lead",
+    "Episodes",
+]
 
 
 def signal_rows(result: BacktestResult) -> list[list[str]]:
     return [
-        [row.label, fmt_count(row.signal_observations), fmt_count(row.hits), fmt_share(row.precision),
-         fmt_share(row.recall), fmt_days(row.median_lead_days), fmt_count(row.lead_episodes)]
+        [
+            row.label,
+            fmt_count(row.signal_observations),
+            fmt_count(row.hits),
+            fmt_share(row.precision),
+            fmt_share(row.recall),
+            fmt_days(row.median_lead_days),
+            fmt_count(row.lead_episodes),
+        ]
         for row in result.signals.itertuples()
     ]
 
@@ -231,12 +279,18 @@ def svg_bar_chart(
         mid = left + (i + 0.5) * slot
         if not _nan(bar.value):
             y = y_of(bar.value)
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{top + plot_h - y:.1f}" '
-                         f'fill="{esc(bar.color)}"/>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{top + plot_h - y:.1f}" '
+                f'fill="{esc(bar.color)}"/>'
+            )
         label_y = (y_of(bar.value) if not _nan(bar.value) else top + plot_h) - 4
-        parts.append(f'<text x="{mid:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value">'
-                     f"{esc(bar.text or DASH)}</text>")
-        parts.append(f'<text x="{mid:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{esc(bar.label)}</text>')
+        parts.append(
+            f'<text x="{mid:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value">'
+            f"{esc(bar.text or DASH)}</text>"
+        )
+        parts.append(
+            f'<text x="{mid:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{esc(bar.label)}</text>'
+        )
     if reference is not None and not _nan(reference[0]):
         # The dashed line across the plot; its legend sits under the title, clear of the bars.
         y, key_x = y_of(reference[0]), left + plot_w
@@ -259,28 +313,51 @@ def _rate_axis(rates: pd.Series) -> float:
 
 def lift_chart(result: BacktestResult) -> str:
     deciles = result.risk_deciles
-    bars = [Bar(str(row.decile), row.churn_rate, BAR_COLOR, fmt_share(row.churn_rate)) for row in deciles.itertuples()]
+    bars = [
+        Bar(str(row.decile), row.churn_rate, BAR_COLOR, fmt_share(row.churn_rate))
+        for row in deciles.itertuples()
+    ]
     overall = _overall_rate(result)
     return svg_bar_chart(
-        bars, "Churn rate by risk decile (1 = riskiest tenth by health)", _rate_axis(deciles["churn_rate"]),
+        bars,
+        "Churn rate by risk decile (1 = riskiest tenth by health)",
+        _rate_axis(deciles["churn_rate"]),
         reference=(overall, f"overall {fmt_share(overall)}"),
     )
 
 
 def band_chart(result: BacktestResult) -> str:
     bands = result.health_bands
-    bars = [Bar(f"{row.band} ({fmt_count(row.observations)})", row.churn_rate, BAND_COLORS.get(row.band, BAR_COLOR),
-                fmt_share(row.churn_rate)) for row in bands.itertuples()]
-    return svg_bar_chart(bars, "Churn rate by health band (red < 40, yellow 40-69, green >= 70)",
-                         _rate_axis(bands["churn_rate"]))
+    bars = [
+        Bar(
+            f"{row.band} ({fmt_count(row.observations)})",
+            row.churn_rate,
+            BAND_COLORS.get(row.band, BAR_COLOR),
+            fmt_share(row.churn_rate),
+        )
+        for row in bands.itertuples()
+    ]
+    return svg_bar_chart(
+        bars,
+        "Churn rate by health band (red < 40, yellow 40-69, green >= 70)",
+        _rate_axis(bands["churn_rate"]),
+    )
 
 
 def component_chart(result: BacktestResult) -> str:
     def color(direction: str) -> str:
-        return BAR_COLOR if direction.startswith("points") else WRONG_COLOR if direction == "wrong way" else MUTED_COLOR
+        return (
+            BAR_COLOR
+            if direction.startswith("points")
+            else WRONG_COLOR
+            if direction == "wrong way"
+            else MUTED_COLOR
+        )
 
-    bars = [Bar(row.component.replace("_", " "), row.auc, color(row.direction), fmt_auc(row.auc))
-            for row in result.components.itertuples()]
+    bars = [
+        Bar(row.component.replace("_", " "), row.auc, color(row.direction), fmt_auc(row.auc))
+        for row in result.components.itertuples()
+    ]
     return svg_bar_chart(bars, "Churn AUC per component", 1.05, reference=(0.5, "0.5 = no signal"), width=640)
 
 
@@ -354,7 +431,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: S
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        padded = [
+            str(c).rjust(w) if i in numeric else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ]
         return "  ".join(padded).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -362,8 +442,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: S
 
 
 def _rate_rows(frame: pd.DataFrame, key: str) -> list[list[str]]:
-    return [[str(getattr(r, key)), fmt_count(r.observations), fmt_count(r.churns), fmt_share(r.churn_rate)]
-            for r in frame.itertuples()]
+    return [
+        [str(getattr(r, key)), fmt_count(r.observations), fmt_count(r.churns), fmt_share(r.churn_rate)]
+        for r in frame.itertuples()
+    ]
 
 
 def render_backtest_text(result: BacktestResult, currency_symbol: str = "$") -> str:
@@ -383,12 +465,18 @@ def render_backtest_text(result: BacktestResult, currency_symbol: str = "$") -> 
         text_table(SIGNAL_HEADERS, signal_rows(result), numeric=(1, 2, 3, 4, 5, 6)),
         "",
         "Churn rate by risk decile (1 = riskiest)",
-        text_table(["Decile", "Observations", "Churns", "Churn rate"], _rate_rows(result.risk_deciles, "decile"),
-                   numeric=(0, 1, 2, 3)),
+        text_table(
+            ["Decile", "Observations", "Churns", "Churn rate"],
+            _rate_rows(result.risk_deciles, "decile"),
+            numeric=(0, 1, 2, 3),
+        ),
         "",
         "Churn rate by health band",
-        text_table(["Band", "Observations", "Churns", "Churn rate"], _rate_rows(result.health_bands, "band"),
-                   numeric=(1, 2, 3)),
+        text_table(
+            ["Band", "Observations", "Churns", "Churn rate"],
+            _rate_rows(result.health_bands, "band"),
+            numeric=(1, 2, 3),
+        ),
         "",
         *notes(result),
     ]

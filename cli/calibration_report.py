@@ -36,13 +36,18 @@ def render_calibration_text(result: CalibrationResult) -> str:
     """The whole calibration report as plain text, ending with the ``[health.weights]`` block."""
     weights = text_table(
         ["Component", "Current", "Suggested"],
-        [[c.replace("_", " "), str(result.current_weights[c]), str(w)] for c, w in result.suggested_weights.items()],
+        [
+            [c.replace("_", " "), str(result.current_weights[c]), str(w)]
+            for c, w in result.suggested_weights.items()
+        ],
         numeric=(1, 2),
     )
     held_out = text_table(
         ["Held-out period", "Churn AUC (95 % interval)", "Top-decile lift"],
-        [["Current weights", _auc_text(result.before), fmt_lift(result.before.lift)],
-         ["Suggested weights", _auc_text(result.after), fmt_lift(result.after.lift)]],
+        [
+            ["Current weights", _auc_text(result.before), fmt_lift(result.before.lift)],
+            ["Suggested weights", _auc_text(result.after), fmt_lift(result.after.lift)],
+        ],
         numeric=(2,),
     )
     lines = [

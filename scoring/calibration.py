@@ -76,7 +76,14 @@ from scoring.evaluation import (
 )
 
 # The product's shipped weights, mirrored so this module imports nothing from the product.
-DEFAULT_WEIGHTS = {"activity": 30, "breadth": 20, "seat_utilization": 20, "trend": 15, "support": 10, "sentiment": 5}
+DEFAULT_WEIGHTS = {
+    "activity": 30,
+    "breadth": 20,
+    "seat_utilization": 20,
+    "trend": 15,
+    "support": 10,
+    "sentiment": 5,
+}
 DEFAULT_TRAIN_FRACTION = 0.6
 DEFAULT_PENALTY = 0.005
 STEPS = (20.0, 10.0, 5.0, 2.0, 1.0)
@@ -224,7 +231,9 @@ def fit_weights(
     churned and staying rows."""
     y = np.asarray(churned, dtype=bool)
     if not y.any() or y.all():
-        raise NotEnoughEvidence("the training period needs both churned orgs and orgs that stayed to fit weights")
+        raise NotEnoughEvidence(
+            "the training period needs both churned orgs and orgs that stayed to fit weights"
+        )
     filled, present = _component_arrays(components, names)
     anchor = _weight_vector(current_weights, names)
     problem = _Problem(filled, present, y, anchor, penalty)
@@ -286,23 +295,37 @@ class CalibrationResult:
         return not math.isnan(self.gain_low) and self.gain_low > 0
 
 
-def _period_figures(risk: np.ndarray, churned: np.ndarray, fraction: float, draws: int, seed: int) -> PeriodFigures:
+def _period_figures(
+    risk: np.ndarray, churned: np.ndarray, fraction: float, draws: int, seed: int
+) -> PeriodFigures:
     low, high = bootstrap_auc_interval(risk, churned, draws=draws, seed=seed)
     return PeriodFigures(auc_arrays(risk, churned), low, high, top_fraction_lift(risk, churned, fraction))
 
 
-def _warnings(after: PeriodFigures, before: PeriodFigures, gain: tuple[float, float], test_churns: int,
-              min_test_churns: int, max_width: float) -> tuple[str, ...]:
+def _warnings(
+    after: PeriodFigures,
+    before: PeriodFigures,
+    gain: tuple[float, float],
+    test_churns: int,
+    min_test_churns: int,
+    max_width: float,
+) -> tuple[str, ...]:
     out = []
     if test_churns < min_test_churns:
-        out.append(f"Only {test_churns} churned observations in the held-out period (at least "
-                   f"{min_test_churns} are needed to trust the comparison).")
+        out.append(
+            f"Only {test_churns} churned observations in the held-out period (at least "
+            f"{min_test_churns} are needed to trust the comparison)."
+        )
     width = after.auc_high - after.auc_low
     if not math.isnan(width) and width > max_width:
-        out.append(f"The held-out AUC is uncertain (95 % interval {after.auc_low:.2f} to {after.auc_high:.2f}).")
+        out.append(
+            f"The held-out AUC is uncertain (95 % interval {after.auc_low:.2f} to {after.auc_high:.2f})."
+        )
     if math.isnan(gain[0]) or not gain[0] > 0:
-        out.append(f"The held-out AUC gain ({after.auc - before.auc:+.3f}, 95 % interval {gain[0]:+.3f} to "
-                   f"{gain[1]:+.3f}) is not clearly above 0; keep the current weights.")
+        out.append(
+            f"The held-out AUC gain ({after.auc - before.auc:+.3f}, 95 % interval {gain[0]:+.3f} to "
+            f"{gain[1]:+.3f}) is not clearly above 0; keep the current weights."
+        )
     return tuple(out)
 
 
@@ -319,10 +342,14 @@ def require_calibration_evidence(
             f"only {churns} {noun} in the training period; at least {min_train_churns} are needed to fit weights"
         )
     if train_churned.all():
-        raise NotEnoughEvidence("every training observation churned; orgs that stayed are needed to fit weights")
+        raise NotEnoughEvidence(
+            "every training observation churned; orgs that stayed are needed to fit weights"
+        )
     if not test_churned.any() or test_churned.all():
         missing = "no churn" if not test_churned.any() else "no org that stayed"
-        raise NotEnoughEvidence(f"the held-out period has {missing}; a longer history is needed to compare weights")
+        raise NotEnoughEvidence(
+            f"the held-out period has {missing}; a longer history is needed to compare weights"
+        )
 
 
 def calibrate(

@@ -243,7 +243,11 @@ def signal_flags(
 ) -> pd.DataFrame:
     """One bool column per signal type, aligned with ``observations``: was it open at D?"""
     keys = pd.DataFrame(
-        {"as_of": as_day(observations["as_of"]), "org_id": observations["org_id"], "_row": np.arange(len(observations))}
+        {
+            "as_of": as_day(observations["as_of"]),
+            "org_id": observations["org_id"],
+            "_row": np.arange(len(observations)),
+        }
     )
     sig = open_signals.assign(as_of=as_day(open_signals["as_of"]))[["as_of", "org_id", "type"]]
     hits = keys.merge(sig, on=["as_of", "org_id"])
@@ -282,7 +286,9 @@ def _horizon_points(obs: pd.DataFrame, changes: pd.DataFrame, horizon_days: int)
 _SLACK = 1e-9
 
 
-def _in_state(state: np.ndarray, baseline: np.ndarray, value: np.ndarray, expansion: float, contraction: float) -> np.ndarray:
+def _in_state(
+    state: np.ndarray, baseline: np.ndarray, value: np.ndarray, expansion: float, contraction: float
+) -> np.ndarray:
     """Whether an MRR value is in the outcome ``state`` (1 churned, 2 contracted, 3 expanded)."""
     ratio = value / baseline
     return np.select(
@@ -296,14 +302,18 @@ def _outcome_state(baseline: np.ndarray, end: np.ndarray, expansion: float, cont
     """0 none, 1 churned, 2 contracted, 3 expanded — decided by where the MRR landed."""
     state = np.zeros(baseline.shape[0], dtype=int)
     for code in (3, 2, 1):  # exclusive conditions; three vectorized steps
-        state = np.where(_in_state(np.full_like(state, code), baseline, end, expansion, contraction), code, state)
+        state = np.where(
+            _in_state(np.full_like(state, code), baseline, end, expansion, contraction), code, state
+        )
     return state
 
 
 def _validate_outcome_inputs(obs: pd.DataFrame, changes: pd.DataFrame) -> None:
     if not (obs["mrr"] > 0).all():
         bad = int((~(obs["mrr"] > 0)).sum())
-        raise ValueError(f"{bad} observation(s) have no positive MRR at their as-of date; only paying orgs are scored")
+        raise ValueError(
+            f"{bad} observation(s) have no positive MRR at their as-of date; only paying orgs are scored"
+        )
     if changes.duplicated(["org_id", "day"]).any():
         raise ValueError("mrr_changes has more than one row for an (org_id, day)")
     if changes["mrr"].isna().any():
@@ -336,7 +346,8 @@ def label_outcomes(
         }
     )
     changes = mrr_changes[list(MRR_CHANGE_COLUMNS)].assign(
-        day=as_day(mrr_changes["day"]), mrr=pd.to_numeric(mrr_changes["mrr"], errors="coerce").astype("float64")
+        day=as_day(mrr_changes["day"]),
+        mrr=pd.to_numeric(mrr_changes["mrr"], errors="coerce").astype("float64"),
     )
     _validate_outcome_inputs(obs, changes)
     if history_end is not None and len(obs):
@@ -356,7 +367,9 @@ def label_outcomes(
     # The final stretch starts at the first change point after the last one outside the state
     # (D itself, at the baseline, is never in an outcome state).
     row = pts["_row"].to_numpy()
-    inside = _in_state(state[row], baseline[row], pts["point_mrr"].to_numpy(), expansion_threshold, contraction_threshold)
+    inside = _in_state(
+        state[row], baseline[row], pts["point_mrr"].to_numpy(), expansion_threshold, contraction_threshold
+    )
     last_outside = pts.loc[~inside].groupby("_row")["day"].max().reindex(obs["_row"])
     last_outside = last_outside.fillna(obs.set_index("_row")["as_of"]).to_numpy()
     after = pts["day"].to_numpy() > last_outside[row]
@@ -606,10 +619,14 @@ def risk_decile_rates(scores, labels, bins: int = 10) -> pd.DataFrame:
     churns = (slices * y).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(size > 0, churns / size, np.nan)
-    return pd.DataFrame({"decile": np.arange(1, bins + 1), "observations": size, "churns": churns, "churn_rate": rate})
+    return pd.DataFrame(
+        {"decile": np.arange(1, bins + 1), "observations": size, "churns": churns, "churn_rate": rate}
+    )
 
 
-def health_band_rates(health, labels, red_below: float = RED_BELOW, green_from: float = GREEN_FROM) -> pd.DataFrame:
+def health_band_rates(
+    health, labels, red_below: float = RED_BELOW, green_from: float = GREEN_FROM
+) -> pd.DataFrame:
     """Churn rate per health band (red below ``red_below``, green from ``green_from``,
     yellow between): the plainest check that "red" means what it says."""
     h, y = _scored(health, labels)
@@ -623,7 +640,9 @@ def health_band_rates(health, labels, red_below: float = RED_BELOW, green_from: 
     return pd.DataFrame(rows)
 
 
-def top_list_precision(as_of, priority, hits, k: int = DEFAULT_TOP_K, eligible=None) -> tuple[float, float, float]:
+def top_list_precision(
+    as_of, priority, hits, k: int = DEFAULT_TOP_K, eligible=None
+) -> tuple[float, float, float]:
     """Precision of the per-as-of-date top-``k`` list, pooled over dates: (precision, list
     places, hits). Without ``eligible``, only rows with priority > 0 (an open signal) can be
     listed, so a quiet week has a shorter list rather than filler."""
@@ -644,7 +663,10 @@ def _direction(auc: float, observations: int, churns: int, min_churns: int, band
     if observations == 0:
         return NO_SIGNAL, "never present in the period"
     if churns < min_churns:
-        return NO_SIGNAL, f"only {churns} churn{'s' if churns != 1 else ''} where present; at least {min_churns} are needed"
+        return (
+            NO_SIGNAL,
+            f"only {churns} churn{'s' if churns != 1 else ''} where present; at least {min_churns} are needed",
+        )
     if math.isnan(auc):
         return NO_SIGNAL, "every observation where present churned"
     if abs(auc - 0.5) < band:
@@ -672,8 +694,14 @@ def component_auc(
         auc = roc_auc(100.0 - score[present], y[present]) if churns >= min_churns else math.nan
         direction, reason = _direction(auc, int(present.sum()), churns, min_churns, band)
         rows.append(
-            {"component": name, "observations": int(present.sum()), "churns": churns, "auc": auc,
-             "direction": direction, "reason": reason}
+            {
+                "component": name,
+                "observations": int(present.sum()),
+                "churns": churns,
+                "auc": auc,
+                "direction": direction,
+                "reason": reason,
+            }
         )
     return pd.DataFrame(rows, columns=["component", "observations", "churns", "auc", "direction", "reason"])
 
@@ -690,12 +718,17 @@ def _median_lead_days(observations, outcomes, open_signals, kind: str) -> tuple[
     (org, type, opening, outcome day), over observations where the signal was right."""
     matched = _signal_outcome(kind, outcomes)
     rows = pd.DataFrame(
-        {"as_of": as_day(observations["as_of"]).to_numpy(), "org_id": observations["org_id"].to_numpy(),
-         "outcome_day": outcomes["outcome_day"].to_numpy()}
+        {
+            "as_of": as_day(observations["as_of"]).to_numpy(),
+            "org_id": observations["org_id"].to_numpy(),
+            "outcome_day": outcomes["outcome_day"].to_numpy(),
+        }
     )[matched]
     sig = open_signals[open_signals["type"] == kind]
     sig = sig.assign(as_of=as_day(sig["as_of"]), opened_at=as_day(sig["opened_at"]))
-    episodes = rows.merge(sig, on=["as_of", "org_id"])[["org_id", "opened_at", "outcome_day"]].drop_duplicates()
+    episodes = rows.merge(sig, on=["as_of", "org_id"])[
+        ["org_id", "opened_at", "outcome_day"]
+    ].drop_duplicates()
     if episodes.empty:
         return math.nan, 0
     lead = (episodes["outcome_day"] - episodes["opened_at"]).dt.days
@@ -720,11 +753,17 @@ def signal_precision_recall(
         hits = int((flag & outcome).sum())
         lead, episodes = _median_lead_days(observations, outcomes, open_signals, kind)
         rows.append(
-            {"type": kind, "label": SIGNAL_LABELS.get(kind, kind), "signal_observations": int(flag.sum()),
-             "hits": hits, "precision": hits / flag.sum() if flag.any() else math.nan,
-             "outcome_observations": int(outcome.sum()),
-             "recall": hits / outcome.sum() if outcome.any() else math.nan,
-             "lead_episodes": episodes, "median_lead_days": lead}
+            {
+                "type": kind,
+                "label": SIGNAL_LABELS.get(kind, kind),
+                "signal_observations": int(flag.sum()),
+                "hits": hits,
+                "precision": hits / flag.sum() if flag.any() else math.nan,
+                "outcome_observations": int(outcome.sum()),
+                "recall": hits / outcome.sum() if outcome.any() else math.nan,
+                "lead_episodes": episodes,
+                "median_lead_days": lead,
+            }
         )
     return pd.DataFrame(rows)
 
@@ -737,13 +776,21 @@ def mrr_caught(
     day) counts once, with the MRR just before it, taken from the as-of date nearest to it."""
     churned = outcomes["churned"].to_numpy(dtype=bool)
     events = pd.DataFrame(
-        {"org_id": observations["org_id"].to_numpy(), "as_of": as_day(observations["as_of"]).to_numpy(),
-         "day": outcomes["outcome_day"].to_numpy(), "lost": outcomes["mrr_before_outcome"].to_numpy(),
-         "flag": np.asarray(risk_flag, dtype=bool)}
+        {
+            "org_id": observations["org_id"].to_numpy(),
+            "as_of": as_day(observations["as_of"]).to_numpy(),
+            "day": outcomes["outcome_day"].to_numpy(),
+            "lost": outcomes["mrr_before_outcome"].to_numpy(),
+            "flag": np.asarray(risk_flag, dtype=bool),
+        }
     )[churned]
     if events.empty:
         return math.nan, 0.0, 0.0, 0, 0
-    per_event = events.sort_values("as_of").groupby(["org_id", "day"]).agg(lost=("lost", "last"), flag=("flag", "any"))
+    per_event = (
+        events.sort_values("as_of")
+        .groupby(["org_id", "day"])
+        .agg(lost=("lost", "last"), flag=("flag", "any"))
+    )
     lost = float(per_event["lost"].sum())
     caught = float(per_event.loc[per_event["flag"], "lost"].sum())
     share = caught / lost if lost > 0 else math.nan
@@ -830,13 +877,21 @@ def comparison_table(rankings: Iterable[RankingFigures]) -> pd.DataFrame:
     """One row per ranking: AUC with its interval, lift, top-k precision and the model's AUC
     gain over it, with counts."""
     rows = [
-        {"ranking": r.name, "auc": r.auc.value, "auc_low": r.auc.low, "auc_high": r.auc.high,
-         "observations": int(r.auc.observations), "churns": int(r.auc.positives), "lift": r.lift.value,
-         "top_precision": r.top_precision.value, "top_places": r.top_precision.observations,
-         "top_hits": r.top_precision.positives,
-         "model_gain": r.model_gain.value if r.model_gain else math.nan,
-         "model_gain_low": r.model_gain.low if r.model_gain else math.nan,
-         "model_gain_high": r.model_gain.high if r.model_gain else math.nan}
+        {
+            "ranking": r.name,
+            "auc": r.auc.value,
+            "auc_low": r.auc.low,
+            "auc_high": r.auc.high,
+            "observations": int(r.auc.observations),
+            "churns": int(r.auc.positives),
+            "lift": r.lift.value,
+            "top_precision": r.top_precision.value,
+            "top_places": r.top_precision.observations,
+            "top_hits": r.top_precision.positives,
+            "model_gain": r.model_gain.value if r.model_gain else math.nan,
+            "model_gain_low": r.model_gain.low if r.model_gain else math.nan,
+            "model_gain_high": r.model_gain.high if r.model_gain else math.nan,
+        }
         for r in rankings
     ]
     return pd.DataFrame(rows)
@@ -849,7 +904,14 @@ def _too_few(events: int, min_churns: int) -> str:
 
 
 def _auc_and_lift(
-    risk: np.ndarray, churned: np.ndarray, events: int, *, fraction: float, draws: int, seed: int, min_churns: int
+    risk: np.ndarray,
+    churned: np.ndarray,
+    events: int,
+    *,
+    fraction: float,
+    draws: int,
+    seed: int,
+    min_churns: int,
 ) -> tuple[Figure, Figure]:
     """AUC (with interval) and lift of one risk ranking, or NaN with a reason when the churn
     events behind them are too few."""
@@ -862,7 +924,9 @@ def _auc_and_lift(
     return Figure(roc_auc(s, y), n, pos, low, high), Figure(top_fraction_lift(s, y, fraction), n, pos)
 
 
-def _model_gain(model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, model_auc: Figure, auc: Figure) -> Figure:
+def _model_gain(
+    model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, model_auc: Figure, auc: Figure
+) -> Figure:
     """The model's AUC minus a baseline's on the same observations, with DeLong's interval."""
     if not (model_auc.reported and auc.reported):
         return Figure(math.nan, auc.observations, auc.positives, reason=auc.reason or model_auc.reason)
@@ -870,7 +934,9 @@ def _model_gain(model_risk: np.ndarray, risk: np.ndarray, churned: np.ndarray, m
     return Figure(model_auc.value - auc.value, auc.observations, auc.positives, low, high)
 
 
-def _top_figure(as_of: pd.Series, ranking: np.ndarray, hits: np.ndarray, k: int, eligible: np.ndarray) -> Figure:
+def _top_figure(
+    as_of: pd.Series, ranking: np.ndarray, hits: np.ndarray, k: int, eligible: np.ndarray
+) -> Figure:
     """Weekly top-k precision as a figure resting on the list places filled."""
     precision, places, hit_sum = top_list_precision(as_of, ranking, hits, k=k, eligible=eligible)
     return Figure(precision, places, hit_sum, reason="" if places else "nothing was listed")
@@ -895,7 +961,11 @@ def backtest(
     same index) and ``open_signals``. ``horizon_days`` is only carried into the report.
     Figures resting on fewer than ``min_churns`` churn events are NaN with a reason; call
     ``require_evidence`` first to refuse the whole run instead."""
-    _require_columns(observations, ("as_of", "org_id", "health", "priority", "mrr", "days_since_seen", *components), "observations")
+    _require_columns(
+        observations,
+        ("as_of", "org_id", "health", "priority", "mrr", "days_since_seen", *components),
+        "observations",
+    )
     _require_columns(outcomes, OUTCOME_COLUMNS, "outcomes")
     if not observations.index.equals(outcomes.index):
         raise ValueError("outcomes must be aligned with observations (same index)")
@@ -918,11 +988,17 @@ def backtest(
     everyone = np.ones(len(observations), dtype=bool)
     # The model ranks risk by 100 − health for AUC and lift, and lists by signal priority.
     model_auc, model_lift = _auc_and_lift(100.0 - health, churned, events, **common)
-    rankings = [RankingFigures(MODEL, model_auc, model_lift, _top_figure(as_of, priority, model_hits, top_k, priority > 0))]
+    rankings = [
+        RankingFigures(
+            MODEL, model_auc, model_lift, _top_figure(as_of, priority, model_hits, top_k, priority > 0)
+        )
+    ]
     for name, risk in ((BY_MRR, mrr), (BY_SILENCE, silence)):
         auc, lift = _auc_and_lift(risk, churned, events, **common)
         gain = _model_gain(100.0 - health, risk, churned, model_auc, auc)
-        rankings.append(RankingFigures(name, auc, lift, _top_figure(as_of, risk, lost, top_k, everyone), gain))
+        rankings.append(
+            RankingFigures(name, auc, lift, _top_figure(as_of, risk, lost, top_k, everyone), gain)
+        )
     share, lost_mrr, caught_mrr, n_events, n_caught = mrr_caught(observations, outcomes, risk_flag)
     caught_fig = Figure(share, n_events, n_caught, reason="" if n_events else "no churn in the period")
     return BacktestResult(
@@ -946,7 +1022,9 @@ def backtest(
     )
 
 
-def require_evidence(observations: pd.DataFrame, outcomes: pd.DataFrame, min_churns: int = MIN_CHURNS) -> None:
+def require_evidence(
+    observations: pd.DataFrame, outcomes: pd.DataFrame, min_churns: int = MIN_CHURNS
+) -> None:
     """Raise ``NotEnoughEvidence`` with one printable sentence when the scored period cannot
     support a backtest: no observations, fewer than ``min_churns`` churn events, or nobody
     who stayed to compare the churns with."""
@@ -959,4 +1037,6 @@ def require_evidence(observations: pd.DataFrame, outcomes: pd.DataFrame, min_chu
             f"only {events} {noun} in the scored period; at least {min_churns} are needed to score"
         )
     if bool(outcomes["churned"].all()):
-        raise NotEnoughEvidence("every scored org churned; at least one org that stayed is needed to compare with")
+        raise NotEnoughEvidence(
+            "every scored org churned; at least one org that stayed is needed to compare with"
+        )

@@ -44,18 +44,32 @@ def history_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             changes.append({"org_id": org, "day": pd.Timestamp(change[0]), "mrr": float(change[1])})
         if kind:
             # Stored episodes carry tz-aware timestamps; only the day counts.
-            episodes.append({"org_id": org, "type": kind, "opened_at": pd.Timestamp(opened + " 09:30", tz="UTC"),
-                             "closed_at": pd.NaT})
+            episodes.append(
+                {
+                    "org_id": org,
+                    "type": kind,
+                    "opened_at": pd.Timestamp(opened + " 09:30", tz="UTC"),
+                    "closed_at": pd.NaT,
+                }
+            )
         for as_of in (D1, D2):
             is_open = kind is not None and pd.Timestamp(opened) <= as_of
             rows.append(
-                {"as_of": as_of, "org_id": org, "health": float(health), "activity": float(health),
-                 "breadth": 100.0 - health, "seat_utilization": np.nan, "trend": np.nan, "support": 50.0,
-                 "sentiment": 10.0 if org == "C" else np.nan, "priority": float(prio) if is_open else 0.0,
-                 "mrr": float(mrr), "days_since_seen": days}
+                {
+                    "as_of": as_of,
+                    "org_id": org,
+                    "health": float(health),
+                    "activity": float(health),
+                    "breadth": 100.0 - health,
+                    "seat_utilization": np.nan,
+                    "trend": np.nan,
+                    "support": 50.0,
+                    "sentiment": 10.0 if org == "C" else np.nan,
+                    "priority": float(prio) if is_open else 0.0,
+                    "mrr": float(mrr),
+                    "days_since_seen": days,
+                }
             )
     episodes_frame = pd.DataFrame(episodes)
     episodes_frame["closed_at"] = pd.Series(pd.NaT, index=episodes_frame.index, dtype="datetime64[ns, UTC]")
     return pd.DataFrame(rows), pd.DataFrame(changes), episodes_frame
-
-

@@ -63,8 +63,15 @@ def parse(document: str) -> Page:
 def _result(min_churns: int = 3, top_k: int = 2):
     obs, changes, episodes = history_frames()
     outcomes = label_outcomes(obs, changes, horizon_days=60)
-    return backtest(obs, outcomes, open_signals_from_episodes(obs, episodes), horizon_days=60,
-                    top_k=top_k, min_churns=min_churns, draws=300)
+    return backtest(
+        obs,
+        outcomes,
+        open_signals_from_episodes(obs, episodes),
+        horizon_days=60,
+        top_k=top_k,
+        min_churns=min_churns,
+        draws=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +88,10 @@ def test_html_is_well_formed_offline_and_carries_the_figures(result):
     assert "<script" not in document and "<link" not in document
     assert page.counts["svg"] == 3 and page.counts["table"] == 3
     # Period and counts; model AUC 0.825 and the baselines 0.9 and 0.75 (two decimals).
-    assert "2024-01-01 to 2024-01-08, 2 as-of dates, outcomes over 60 days: 18 observations, 8 churned, " \
-           "4 churn events." in text
+    assert (
+        "2024-01-01 to 2024-01-08, 2 as-of dates, outcomes over 60 days: 18 observations, 8 churned, "
+        "4 churn events." in text
+    )
     assert re.search(r"Health score\s+0\.82 \(0\.\d\d to 0\.\d\d\)", text)
     assert re.search(r"MRR alone\s+0\.90 \(", text) and re.search(r"Days since seen alone\s+0\.75 \(", text)
     # Gains over the baselines: 0.825 − 0.9 = −0.075000…07 → "-0.08"; 0.825 − 0.75 = 0.074999…96 → "+0.07".
@@ -100,7 +109,9 @@ def test_html_is_well_formed_offline_and_carries_the_figures(result):
 
 
 def test_html_escapes_every_text(result):
-    components = result.components.assign(component=["<b>act&ivity</b>"] + list(result.components["component"][1:]))
+    components = result.components.assign(
+        component=["<b>act&ivity</b>"] + list(result.components["component"][1:])
+    )
     odd = dataclasses.replace(result, components=components)
     document = render_backtest_html(odd, title='Q1 <script>alert("x")</script>', currency_symbol="€")
     assert "<script" not in document and "<b>" not in document
@@ -123,15 +134,21 @@ def test_figures_not_reported_say_why():
 def test_text_report_tables_line_up(result):
     text = render_backtest_text(result)
     lines = text.splitlines()
-    assert "Revenue at risk                5                    3     60.0 %   30.0 %       37.5 d         2" in lines
-    assert "Expansion candidate            3                    2     66.7 %  100.0 %         43 d         1" in lines
+    assert (
+        "Revenue at risk                5                    3     60.0 %   30.0 %       37.5 d         2"
+        in lines
+    )
+    assert (
+        "Expansion candidate            3                    2     66.7 %  100.0 %         43 d         1"
+        in lines
+    )
     # In every table, no cell spills into the gap between two columns of the dashed rule, and
     # each cell touches its column's left edge (text) or right edge (numbers).
     rules = [i for i, line in enumerate(lines) if line and set(line) <= {"-", " "}]
     assert len(rules) == 5
     for r in rules:
         columns = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[r])]
-        block = [lines[r - 1]] + list(itertools.takewhile(bool, lines[r + 1:]))
+        block = [lines[r - 1]] + list(itertools.takewhile(bool, lines[r + 1 :]))
         for line in block:
             padded = line.ljust(columns[-1][1])
             for (_, end), (start, _) in zip(columns, columns[1:]):
@@ -139,7 +156,9 @@ def test_text_report_tables_line_up(result):
             for start, end in columns:
                 cell = padded[start:end]
                 assert cell.strip() == "" or cell[0] != " " or cell[-1] != " ", line
-    assert "The health score is not clearly better than MRR alone (AUC difference -0.08, 95 % interval" in text
+    assert (
+        "The health score is not clearly better than MRR alone (AUC difference -0.08, 95 % interval" in text
+    )
     assert "Health score           0.82 (" in text  # the model's row, padded to the widest name
 
 
@@ -149,10 +168,14 @@ def test_text_table_exact():
 
 
 def test_verdicts_follow_the_gain_interval(result):
-    sure = dataclasses.replace(result.rankings[1], model_gain=dataclasses.replace(
-        result.rankings[1].model_gain, value=0.1, low=0.04, high=0.16))
-    worse = dataclasses.replace(result.rankings[2], model_gain=dataclasses.replace(
-        result.rankings[2].model_gain, value=-0.1, low=-0.16, high=-0.04))
+    sure = dataclasses.replace(
+        result.rankings[1],
+        model_gain=dataclasses.replace(result.rankings[1].model_gain, value=0.1, low=0.04, high=0.16),
+    )
+    worse = dataclasses.replace(
+        result.rankings[2],
+        model_gain=dataclasses.replace(result.rankings[2].model_gain, value=-0.1, low=-0.16, high=-0.04),
+    )
     lines = verdict_lines(dataclasses.replace(result, rankings=(result.rankings[0], sure, worse)))
     assert lines == [
         "The health score ranks churn better than MRR alone (AUC difference +0.10, 95 % interval +0.04 to +0.16).",
@@ -172,6 +195,12 @@ def test_svg_bars_scale_to_the_axis():
 
 
 def test_empty_bands_render(result):
-    bands = pd.DataFrame({"band": ["red", "yellow", "green"], "observations": [0, 0, 0], "churns": [0, 0, 0],
-                          "churn_rate": [math.nan] * 3})
+    bands = pd.DataFrame(
+        {
+            "band": ["red", "yellow", "green"],
+            "observations": [0, 0, 0],
+            "churns": [0, 0, 0],
+            "churn_rate": [math.nan] * 3,
+        }
+    )
     parse(render_backtest_html(dataclasses.replace(result, health_bands=bands)))

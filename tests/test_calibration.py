@@ -57,8 +57,14 @@ def test_health_matches_the_product_scoring():
     from saas_tracker.config import Config, HealthConfig
     from scoring.health import component_scores, score_health
 
-    weights = {"activity": 50.0, "breadth": 0.0, "seat_utilization": 25.0, "trend": 10.0, "support": 10.0,
-               "sentiment": 5.0}
+    weights = {
+        "activity": 50.0,
+        "breadth": 0.0,
+        "seat_utilization": 25.0,
+        "trend": 10.0,
+        "support": 10.0,
+        "sentiment": 5.0,
+    }
     cfg = dataclasses.replace(Config(), health=HealthConfig(weights=weights))
     orgs = make_orgs(
         {
@@ -79,7 +85,9 @@ def test_health_matches_the_product_scoring():
 
 
 def _dated(days: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({"as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D"), "n": range(len(days))})
+    return pd.DataFrame(
+        {"as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D"), "n": range(len(days))}
+    )
 
 
 def test_time_split_hand_case():
@@ -87,7 +95,9 @@ def test_time_split_hand_case():
     frame = _dated([7 * (i // 10) for i in range(100)])
     train, test = time_split(frame, train_fraction=0.6)
     assert len(train) == 60 and len(test) == 40
-    assert train["as_of"].max() == pd.Timestamp("2024-02-05") and test["as_of"].min() == pd.Timestamp("2024-02-12")
+    assert train["as_of"].max() == pd.Timestamp("2024-02-05") and test["as_of"].min() == pd.Timestamp(
+        "2024-02-12"
+    )
     # A 20-day gap drops the next two dates (7 and 14 days after the last training date).
     _, gapped = time_split(frame, train_fraction=0.6, gap_days=20)
     assert gapped["as_of"].min() == pd.Timestamp("2024-02-26") and len(gapped) == 20
@@ -239,7 +249,10 @@ def test_without_signal_the_weights_stay():
     rng = np.random.default_rng(4)
     frame = synthetic(n=3000, seed=4)
     frame["churned"] = rng.random(len(frame)) < 0.1  # unrelated to every component
-    assert fit_weights(frame[list(COMPONENTS)], frame["churned"], DEFAULT_WEIGHTS, penalty=0.05) == DEFAULT_WEIGHTS
+    assert (
+        fit_weights(frame[list(COMPONENTS)], frame["churned"], DEFAULT_WEIGHTS, penalty=0.05)
+        == DEFAULT_WEIGHTS
+    )
 
 
 def test_noise_fits_are_flagged_not_recommended():
@@ -278,7 +291,10 @@ def test_calibration_refuses_what_it_cannot_fit_or_compare():
     mixed = np.array([True] * 3 + [False] * 7)
     with pytest.raises(NotEnoughEvidence) as err:
         require_calibration_evidence(mixed, mixed)
-    assert str(err.value) == "only 3 churned observations in the training period; at least 5 are needed to fit weights"
+    assert (
+        str(err.value)
+        == "only 3 churned observations in the training period; at least 5 are needed to fit weights"
+    )
     with pytest.raises(NotEnoughEvidence, match="^only 1 churned observation in the training"):
         require_calibration_evidence(np.array([True] + [False] * 9), mixed)
     with pytest.raises(NotEnoughEvidence, match="every training observation churned"):

@@ -40,8 +40,10 @@ def _result(**changes) -> CalibrationResult:
 def test_calibration_text_when_the_fit_helps():
     text = render_calibration_text(_result())
     lines = text.splitlines()
-    assert lines[1] == "The suggested weights rank held-out churn better than the current ones " \
-                       "(+0.11 AUC, 95 % interval +0.10 to +0.13)."
+    assert (
+        lines[1] == "The suggested weights rank held-out churn better than the current ones "
+        "(+0.11 AUC, 95 % interval +0.10 to +0.13)."
+    )
     assert "Fitted on 2024-01-01 to 2024-03-04: 3,600 observations, 700 churned." in lines
     assert "Held out 2024-03-11 to 2024-05-13: 2,400 observations, 480 churned." in lines
     assert "seat utilization       20          0" in lines
@@ -50,14 +52,22 @@ def test_calibration_text_when_the_fit_helps():
     assert "Suggested weights  0.83 (0.82 to 0.85)                  3.56×" in lines
     assert "On the training period: AUC 0.72 with the current weights, 0.84 with the suggested ones." in lines
     assert "Warning" not in text
-    block = text[text.index("[health.weights]"):]
+    block = text[text.index("[health.weights]") :]
     assert tomllib.loads(block)["health"]["weights"] == SUGGESTED
 
 
 def test_calibration_text_when_it_does_not():
-    result = _result(gain_low=-0.02, gain_high=0.05, warnings=("Only 12 churned observations in the held-out "
-                                                               "period (at least 20 are needed to trust the comparison).",))
+    result = _result(
+        gain_low=-0.02,
+        gain_high=0.05,
+        warnings=(
+            "Only 12 churned observations in the held-out "
+            "period (at least 20 are needed to trust the comparison).",
+        ),
+    )
     text = render_calibration_text(result)
-    assert text.splitlines()[1] == ("Keep the current weights: the suggested ones are not clearly better on the "
-                                    "held-out period (+0.11 AUC, 95 % interval -0.02 to +0.05).")
+    assert text.splitlines()[1] == (
+        "Keep the current weights: the suggested ones are not clearly better on the "
+        "held-out period (+0.11 AUC, 95 % interval -0.02 to +0.05)."
+    )
     assert "Warning: Only 12 churned observations in the held-out period" in text

@@ -62,8 +62,13 @@ def day(text: str) -> pd.Timestamp:
 
 def _label_one(changes: list[tuple[str, float]], mrr: float = 100.0, **kwargs) -> pd.Series:
     obs = pd.DataFrame({"as_of": [D0], "org_id": ["o"], "mrr": [mrr]})
-    ch = pd.DataFrame({"org_id": ["o"] * len(changes), "day": [day(d) for d, _ in changes],
-                       "mrr": [float(v) for _, v in changes]})
+    ch = pd.DataFrame(
+        {
+            "org_id": ["o"] * len(changes),
+            "day": [day(d) for d, _ in changes],
+            "mrr": [float(v) for _, v in changes],
+        }
+    )
     return label_outcomes(obs, ch, **kwargs).iloc[0]
 
 
@@ -123,12 +128,19 @@ def test_horizon_is_after_the_asof_day_and_includes_its_last_day():
 
 def test_outcomes_keep_the_index_and_ignore_row_order():
     obs = pd.DataFrame(
-        {"as_of": [D0, D0 + pd.Timedelta(days=7), D0], "org_id": ["a", "a", "b"], "mrr": [100.0, 100.0, 50.0]},
+        {
+            "as_of": [D0, D0 + pd.Timedelta(days=7), D0],
+            "org_id": ["a", "a", "b"],
+            "mrr": [100.0, 100.0, 50.0],
+        },
         index=[10, 20, 30],
     )
     changes = pd.DataFrame(
-        {"org_id": ["a", "b", "a"], "day": [day("2024-01-05"), day("2024-01-03"), day("2024-02-20")],
-         "mrr": [100.0, 80.0, 0.0]}
+        {
+            "org_id": ["a", "b", "a"],
+            "day": [day("2024-01-05"), day("2024-01-03"), day("2024-02-20")],
+            "mrr": [100.0, 80.0, 0.0],
+        }
     )
     out = label_outcomes(obs, changes)
     again = label_outcomes(obs.iloc[::-1], changes.iloc[::-1]).loc[out.index]
@@ -141,12 +153,24 @@ def test_outcomes_keep_the_index_and_ignore_row_order():
 
 
 def test_a_daily_mrr_snapshot_gives_the_same_outcomes_as_change_points():
-    obs = pd.DataFrame({"as_of": [D0, D0 + pd.Timedelta(days=14)], "org_id": ["a", "a"], "mrr": [100.0, 100.0]})
-    changes = pd.DataFrame({"org_id": ["a", "a", "a"], "day": [day("2023-06-01"), day("2024-01-20"), day("2024-02-10")],
-                            "mrr": [100.0, 60.0, 0.0]})
+    obs = pd.DataFrame(
+        {"as_of": [D0, D0 + pd.Timedelta(days=14)], "org_id": ["a", "a"], "mrr": [100.0, 100.0]}
+    )
+    changes = pd.DataFrame(
+        {
+            "org_id": ["a", "a", "a"],
+            "day": [day("2023-06-01"), day("2024-01-20"), day("2024-02-10")],
+            "mrr": [100.0, 60.0, 0.0],
+        }
+    )
     days = pd.date_range("2023-06-01", "2024-06-30", freq="D")
-    daily = pd.DataFrame({"org_id": "a", "day": days,
-                          "mrr": np.select([days >= "2024-02-10", days >= "2024-01-20"], [0.0, 60.0], 100.0)})
+    daily = pd.DataFrame(
+        {
+            "org_id": "a",
+            "day": days,
+            "mrr": np.select([days >= "2024-02-10", days >= "2024-01-20"], [0.0, 60.0], 100.0),
+        }
+    )
     pd.testing.assert_frame_equal(label_outcomes(obs, daily), label_outcomes(obs, changes))
     out = label_outcomes(obs, changes)
     # 100 → 60 (Jan 20) → 0 (Feb 10): churned on Feb 10 losing 60, seen from both as-of days.
@@ -204,9 +228,9 @@ def _pairwise_auc(s: list[float], y: list[bool]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-scored = st.lists(
-    st.tuples(st.integers(-20, 20).map(float), st.booleans()), min_size=2, max_size=60
-).filter(lambda rows: 0 < sum(lab for _, lab in rows) < len(rows))
+scored = st.lists(st.tuples(st.integers(-20, 20).map(float), st.booleans()), min_size=2, max_size=60).filter(
+    lambda rows: 0 < sum(lab for _, lab in rows) < len(rows)
+)
 
 
 @settings(deadline=None, max_examples=200)
@@ -288,7 +312,9 @@ def test_difference_interval_hand_computed_variance():
     #   negatives: a → (0, 0.5), b → (0, 0);   differences 0, 0.5 → variance 0.125
     # Var = 0.125 / 2 + 0.125 / 2 = 0.125; half width = 1.959964 × √0.125 = 0.692952.
     low, high = auc_difference_interval([1, 3, 2, 4], [2, 1, 3, 4], [0, 0, 1, 1])
-    assert low == pytest.approx(-0.25 - 0.692952, abs=1e-6) and high == pytest.approx(-0.25 + 0.692952, abs=1e-6)
+    assert low == pytest.approx(-0.25 - 0.692952, abs=1e-6) and high == pytest.approx(
+        -0.25 + 0.692952, abs=1e-6
+    )
 
 
 def test_difference_interval_agrees_with_a_plain_paired_bootstrap():
@@ -319,8 +345,12 @@ def test_top_k_weights_share_ties_at_the_cut():
     # k = 2: 5 is in; the three 4s share the one place left.
     assert top_k_weights([5, 4, 4, 4, 1], 2).tolist() == pytest.approx([1, 1 / 3, 1 / 3, 1 / 3, 0])
     # Per group, NaN and ineligible rows never listed.
-    w = top_k_weights([9, 8, 7, 9, np.nan, 1], 2, groups=["a", "a", "a", "b", "b", "b"],
-                      eligible=[True, False, True, True, True, True])
+    w = top_k_weights(
+        [9, 8, 7, 9, np.nan, 1],
+        2,
+        groups=["a", "a", "a", "b", "b", "b"],
+        eligible=[True, False, True, True, True, True],
+    )
     assert w.tolist() == [1, 0, 1, 1, 0, 1]
 
 
@@ -444,8 +474,14 @@ def test_open_signals_follow_the_episode_days(history):
 
 def test_closed_episodes_are_not_open():
     obs = pd.DataFrame({"as_of": [D1, D2], "org_id": ["a", "a"]})
-    episodes = pd.DataFrame({"org_id": ["a"], "type": ["usage_drop"], "opened_at": [day("2023-12-01")],
-                             "closed_at": [day("2024-01-05")]})
+    episodes = pd.DataFrame(
+        {
+            "org_id": ["a"],
+            "type": ["usage_drop"],
+            "opened_at": [day("2023-12-01")],
+            "closed_at": [day("2024-01-05")],
+        }
+    )
     assert open_signals_from_episodes(obs, episodes)["as_of"].tolist() == [D1]
 
 
@@ -507,7 +543,9 @@ def test_backtest_figures(history):
     assert by_silence.auc.value == pytest.approx(0.75) and by_silence.top_precision.value == 0.5
     # The model's gain over each baseline: 0.825 − 0.9 and 0.825 − 0.75.
     assert model.model_gain is None
-    assert by_mrr.model_gain.value == pytest.approx(-0.075) and by_silence.model_gain.value == pytest.approx(0.075)
+    assert by_mrr.model_gain.value == pytest.approx(-0.075) and by_silence.model_gain.value == pytest.approx(
+        0.075
+    )
     assert by_mrr.model_gain.low <= -0.075 <= by_mrr.model_gain.high
     assert result.mrr_caught.value == pytest.approx(0.92)
     assert (result.lost_mrr, result.caught_mrr) == (2500.0, 2300.0)
@@ -520,14 +558,18 @@ def test_backtest_figures(history):
 
     comps = result.components.set_index("component")
     assert comps.loc["activity", "auc"] == pytest.approx(0.825)
-    assert comps.loc["breadth", "auc"] == pytest.approx(0.175) and comps.loc["breadth", "direction"] == WRONG_WAY
+    assert (
+        comps.loc["breadth", "auc"] == pytest.approx(0.175) and comps.loc["breadth", "direction"] == WRONG_WAY
+    )
     assert comps.loc["support", "direction"] == NO_SIGNAL
     # Sentiment is present only for C: one churn event behind it.
     assert comps.loc["sentiment", "churns"] == 1 and comps.loc["sentiment", "direction"] == NO_SIGNAL
 
     table = result.comparison().set_index("ranking")
     assert table.loc[BY_MRR, "auc"] == pytest.approx(0.9) and table.loc[MODEL, "churns"] == 8
-    assert table.loc[BY_SILENCE, "model_gain"] == pytest.approx(0.075) and math.isnan(table.loc[MODEL, "model_gain"])
+    assert table.loc[BY_SILENCE, "model_gain"] == pytest.approx(0.075) and math.isnan(
+        table.loc[MODEL, "model_gain"]
+    )
 
 
 def test_backtest_reports_nothing_on_too_few_churns(history):
