@@ -15,6 +15,9 @@ USAGE_DROP = "usage_drop"
 INACTIVE_PAYING = "inactive_paying"
 EXPANSION_CANDIDATE = "expansion_candidate"
 SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING, EXPANSION_CANDIDATE)
+# Signals that stand for losing revenue (case: risk) and the one that stands for growth.
+RISK_SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
+GROWTH_SIGNAL_TYPES = (EXPANSION_CANDIDATE,)
 SIGNAL_LABELS = {
     REVENUE_AT_RISK: "Revenue at risk",
     USAGE_DROP: "Usage drop",

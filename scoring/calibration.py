@@ -62,6 +62,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from domain.config import HealthConfig
+
 from scoring.evaluation import (
     COMPONENTS,
     DEFAULT_DRAWS,
@@ -75,15 +77,8 @@ from scoring.evaluation import (
     top_fraction_lift,
 )
 
-# The product's shipped weights, mirrored so this module imports nothing from the product.
-DEFAULT_WEIGHTS = {
-    "activity": 30,
-    "breadth": 20,
-    "seat_utilization": 20,
-    "trend": 15,
-    "support": 10,
-    "sentiment": 5,
-}
+# The product's shipped weights: what "before" means when no configuration is given.
+DEFAULT_WEIGHTS = {name: int(weight) for name, weight in HealthConfig().weights.items()}
 DEFAULT_TRAIN_FRACTION = 0.6
 DEFAULT_PENALTY = 0.005
 STEPS = (20.0, 10.0, 5.0, 2.0, 1.0)

@@ -118,18 +118,17 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-# Stored identifiers, mirrored from the product's configuration (a test keeps them equal) so
-# this module stays importable on its own.
-COMPONENTS = ("activity", "breadth", "seat_utilization", "trend", "support", "sentiment")
-RISK_SIGNALS = ("revenue_at_risk", "usage_drop", "inactive_paying")
-EXPANSION_SIGNALS = ("expansion_candidate",)
-SIGNAL_TYPES = (*RISK_SIGNALS, *EXPANSION_SIGNALS)
-SIGNAL_LABELS = {
-    "revenue_at_risk": "Revenue at risk",
-    "usage_drop": "Usage drop",
-    "inactive_paying": "Inactive paying",
-    "expansion_candidate": "Expansion candidate",
-}
+from domain.vocabulary import (  # noqa: F401  (SIGNAL_LABELS and SIGNAL_TYPES are re-exported)
+    GROWTH_SIGNAL_TYPES,
+    HEALTH_COMPONENTS,
+    RISK_SIGNAL_TYPES,
+    SIGNAL_LABELS,
+    SIGNAL_TYPES,
+)
+
+COMPONENTS = HEALTH_COMPONENTS
+RISK_SIGNALS = RISK_SIGNAL_TYPES
+EXPANSION_SIGNALS = GROWTH_SIGNAL_TYPES
 
 OBSERVATION_COLUMNS = ("as_of", "org_id", "health", *COMPONENTS, "priority", "mrr", "days_since_seen")
 MRR_CHANGE_COLUMNS = ("org_id", "day", "mrr")

@@ -54,7 +54,7 @@ def test_health_renormalises_over_present_components():
 def test_health_matches_the_product_scoring():
     from scoring_helpers import make_ctx, make_orgs
 
-    from saas_tracker.config import Config, HealthConfig
+    from domain.config import Config, HealthConfig
     from scoring.health import component_scores, score_health
 
     weights = {
@@ -162,7 +162,7 @@ def test_toml_block_is_exact_and_parses():
 
 
 def test_toml_block_loads_as_product_configuration(tmp_path):
-    from saas_tracker.config import load_config
+    from domain.config import load_config
 
     path = tmp_path / "saas-tracker.toml"
     path.write_text(weights_toml_block({**DEFAULT_WEIGHTS, "breadth": 0, "activity": 50}))

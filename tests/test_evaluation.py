@@ -607,26 +607,3 @@ def test_backtest_checks_alignment(history):
         backtest(obs, outcomes.iloc[::-1].reset_index(drop=True).iloc[1:], open_signals)
     with pytest.raises(KeyError, match="days_since_seen"):
         backtest(obs.drop(columns="days_since_seen"), outcomes, open_signals)
-
-
-def test_constants_mirror_the_product():
-    from saas_tracker.config import HEALTH_COMPONENTS, SIGNAL_LABELS
-    from saas_tracker.config import SIGNAL_TYPES as PRODUCT_TYPES
-
-    assert COMPONENTS == HEALTH_COMPONENTS
-    assert set(SIGNAL_TYPES) == set(PRODUCT_TYPES)
-    from scoring.evaluation import SIGNAL_LABELS as OURS
-
-    assert OURS == SIGNAL_LABELS
-
-
-def test_module_imports_nothing_from_the_project():
-    import ast
-    import pathlib
-
-    import scoring.evaluation as module
-
-    tree = ast.parse(pathlib.Path(module.__file__).read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"__future__", "math", "collections", "dataclasses", "statistics", "numpy", "pandas"}
