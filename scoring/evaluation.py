@@ -111,7 +111,7 @@ events there: one org that churned is one churn, however many weekly observation
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 

@@ -20,7 +20,6 @@ from backtest_history import D1, D2, history_frames
 from scoring.evaluation import (
     BY_MRR,
     BY_SILENCE,
-    COMPONENTS,
     MODEL,
     NO_SIGNAL,
     RIGHT_WAY,
