@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "cli.config_cmd",
     "cli.delivery",
     "cli.revenue",
+    "cli.evidence",
 )
 
 

@@ -147,6 +147,20 @@ class TiersConfig:
 
 
 @dataclass(frozen=True)
+class BacktestConfig:
+    # Defaults of `saas-tracker backtest` and `calibrate` (docs/backtest.md).
+    every_days: int = field(default=7, metadata=_rng(1, 365))
+    horizon_days: int = field(default=60, metadata=_rng(7, 730))
+    # An org "expanded" when its MRR at the horizon's end is at least this much above its MRR
+    # on the as-of day (0.10 = +10 %); "contracted" when below it but not zero; "churned" at 0.
+    expansion_threshold: float = field(default=0.10, metadata=_rng(0.0, 10.0))
+    # Fewer churns than this in the scored period and a figure is "too few to tell".
+    min_churns: int = field(default=5, metadata=_rng(1, 10000))
+    # Calibrate fits on about this share of the observations (the earliest as-of days).
+    train_fraction: float = field(default=0.6, metadata=_rng(0.1, 0.9))
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     api_url: str = DEFAULT_SLACK_API_URL
     digest_channel: str = "#customer-success"
@@ -199,6 +213,7 @@ class Config:
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     tiers: TiersConfig = field(default_factory=TiersConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
 
 

@@ -107,3 +107,22 @@ def open_database(url: str) -> sessionmaker[Session]:
         where = path.resolve() if path is not None else make_url(url).render_as_string(hide_password=True)
         raise DatabaseUnusable(f"the database at {where} has no SaaS Tracker schema: run `saas-tracker db upgrade`")
     return make_session_factory(engine)
+
+
+@contextmanager
+def read_only_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session the database itself refuses to write through (PostgreSQL: a READ ONLY
+    transaction; SQLite: ``query_only``), so a report can run against the production database
+    while the bot serves and provably changes nothing."""
+    with factory() as session:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield session
+            return
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.connection().exec_driver_sql("PRAGMA query_only = OFF")
