@@ -10,6 +10,8 @@ the caller shows instead of failing when nothing changed.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -19,7 +21,7 @@ from domain.config import Config
 from services import actions, org_details, org_lookup, segmentation, signal_list
 from services.read_models import CellView, OrgDetail
 from services.revenue import cell_views
-from storage import db, orgs, slack_events
+from storage import db, orgs, slack_events, slack_request_keys
 
 CellRow = tuple[str, str, float, float | None, str | None]  # org_id, name, mrr, health, band
 
@@ -32,12 +34,19 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# How often (seconds, per process) claiming a request key also forgets keys too old to be
+# replayed: often enough to keep the table small, rarely enough to cost nothing per request.
+REQUEST_KEY_PRUNE_SECONDS = 60.0
+
+
 class Tracker:
     def __init__(self, factory: sessionmaker[Session], cfg: Config,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.factory = factory
         self.cfg = cfg
         self.clock = clock
+        self._prune_lock = threading.Lock()
+        self._next_prune = 0.0  # time.monotonic() after which the next claim prunes
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -111,6 +120,17 @@ class Tracker:
     def first_time_seen(self, event_id: str, now: dt.datetime) -> bool:
         """False when Slack retries an event this app (any replica) already handled."""
         return slack_events.first_time_seen(self.factory, event_id, now)
+
+    def first_request_seen(self, key: str, sent_at: dt.datetime) -> bool:
+        """False when this exact signed Slack request (`key`: the hash of what its signature
+        signs) was already taken by this app, on any replica — a replay to refuse.
+        `sent_at` is the request's own (verified) timestamp; about once a minute the claim
+        also forgets keys too old to pass Slack's timestamp check again."""
+        with self._prune_lock:
+            prune = time.monotonic() >= self._next_prune
+            if prune:
+                self._next_prune = time.monotonic() + REQUEST_KEY_PRUNE_SECONDS
+        return slack_request_keys.first_time_seen(self.factory, key, sent_at, prune_too=prune)
 
     def database_reachable(self) -> bool:
         return db.database_reachable(self.factory)
