@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from bot.blocks import Block, context, divider, fit_items, header, one_line, section, truncate
 from bot.limits import validate_message
-from bot.messages import ITEM_NAME_MAX, Message, signal_item_blocks
+from bot.messages.common import ITEM_NAME_MAX, Message
+from bot.messages.items import signal_item_blocks
 from bot.templates import render_macro
 from domain.config import Config
 from services.read_models import OrgItem

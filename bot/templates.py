@@ -20,7 +20,7 @@ from bot.blocks import escape_mrkdwn, one_line, user_mention
 from domain.formatting import format_money, format_percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-MINUS = "−"  # U+2212, as SPEC writes "activity −18"
+MINUS = "−"  # U+2212, the typographic minus: "activity −18" reads as a drop, not a dash
 
 
 class Mrkdwn(str):

@@ -45,6 +45,8 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     """
     from bot.app import create_app
     from bot.client import make_web_client, resolve_api_url
+    from bot.metrics import Metrics
+    from services.tracker import Tracker
     from storage import migrate as migrations
 
     if logging.getLogger().level > logging.INFO:
@@ -63,7 +65,9 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     client = make_web_client(token, resolve_api_url(cfg))
     # Our own pool for the work after each ack, so a shutdown can let it finish.
     executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener")
-    app = create_app(cfg, factory, client, signing_secret, listener_executor=executor)
+    tracker = Tracker(factory, cfg)
+    metrics = Metrics()
+    app = create_app(tracker, client, signing_secret, listener_executor=executor, metrics=metrics)
 
     scheduler = None
     if not no_scheduler:
@@ -80,7 +84,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
         if http_mode:
             from bot.http import make_server
 
-            server = make_server(app, factory, host=host, port=port)
+            server = make_server(app, tracker, signing_secret, host=host, port=port, metrics=metrics)
             stop = threading.Event()
 
             def _stop(*_args: object) -> None:

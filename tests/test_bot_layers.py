@@ -1,0 +1,37 @@
+"""The Slack app's place in the layers: bot/ reaches the database only through
+services.tracker.Tracker, and explains itself in its own words."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BOT = Path(__file__).resolve().parent.parent / "bot"
+FORBIDDEN = ("storage", "sqlalchemy")
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+def test_bot_never_imports_storage_or_sqlalchemy() -> None:
+    offenders = {
+        f"{path.relative_to(BOT.parent)}: {name}"
+        for path in BOT.rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[0] in FORBIDDEN
+    }
+    assert offenders == set()
+    assert len(list(BOT.rglob("*.py"))) > 20  # the walk did see the package
+
+
+def test_bot_docstrings_point_at_nothing_outside_the_repository() -> None:
+    for path in BOT.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "SPEC" not in text, path
