@@ -7,6 +7,7 @@ pointed at Slack or at a local stand-in.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor
 
 from slack_bolt import App
@@ -17,6 +18,20 @@ from bot.listeners import SlackListeners
 from bot.metrics import Metrics
 from bot.middleware import RequestGate
 from services.tracker import Tracker
+
+
+class _TokenFromClient(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN, which it reads from the environment by itself, goes
+    unused when a client is passed: this app always passes the client (which has the token),
+    so the warning says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_APP_LOG = logging.getLogger("slack_bolt.App")
+if not any(isinstance(f, _TokenFromClient) for f in _BOLT_APP_LOG.filters):
+    _BOLT_APP_LOG.addFilter(_TokenFromClient())
 
 
 def create_app(tracker: Tracker, client: WebClient, signing_secret: str, *, token_verification: bool = True,
