@@ -19,7 +19,10 @@ log = logging.getLogger(__name__)
 
 # The work after each acknowledgement (database reads, answers to Slack) runs on this pool;
 # the acknowledgements themselves run on the HTTP server's threads (bot.http.HTTP_THREADS).
-LISTENER_THREADS = 16
+# The work is mostly computation under Python's interpreter lock: more threads would not
+# answer sooner, they would only take the lock from the threads acknowledging a burst
+# (bench/slack_load.py: 16 threads doubled the slowest acknowledgement).
+LISTENER_THREADS = 4
 
 
 def _require(value: str | None, name: str, why: str) -> str:
