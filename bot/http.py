@@ -55,6 +55,13 @@ class SlackEndpoint(SlackRequestHandler):
         return BoltResponse(status=status, body={"error": why})
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        self._metrics.receiving()
+        try:
+            return self._dispatch(request)
+        finally:
+            self._metrics.received()
+
+    def _dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
         headers = {k: v for k, v in request.get_headers().items() if k not in _BOLT_INTERNAL_HEADERS}
         timestamp = headers.get("x-slack-request-timestamp")
         signature = headers.get("x-slack-signature")

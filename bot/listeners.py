@@ -5,7 +5,9 @@ Bolt runs the app with ``process_before_response=True``: the acknowledgement run
 thread that took the HTTP request (or the Socket Mode message) and Slack gets its answer as
 soon as it returns, while the lazy listener runs on the listener executor. So a slow
 database or a slow Slack call never delays the acknowledgement, however many requests
-arrive at once (Slack shows "dispatch_failed" after 3 seconds).
+arrive at once (Slack shows "dispatch_failed" after 3 seconds). The work also lets
+acknowledgements still in progress go first (up to half a second), since both compete for
+one interpreter.
 
 The work is routed by the typed request's endpoint ("/signals", "action case_tag",
 "event app_home_opened"). A failure anywhere goes to the one error handler registered with
@@ -35,6 +37,9 @@ from services.tracker import Tracker
 Handler = Callable[[Any, Any, Respond], None]
 
 HOME_OPENED = "app_home_opened"
+# The longest the work after an acknowledgement waits for other requests still being
+# acknowledged (see Metrics.wait_for_acknowledgements).
+ACK_PRIORITY_SECONDS = 0.5
 
 
 class SlackListeners:
@@ -66,6 +71,7 @@ class SlackListeners:
         taken: SlackRequest | None = context.get("slack_request")
         if taken is None:
             return
+        self.metrics.wait_for_acknowledgements(ACK_PRIORITY_SECONDS)
         started = time.perf_counter()
         failed = False
         try:

@@ -54,12 +54,39 @@ class _Endpoint:
 
 
 class Metrics:
-    """Thread-safe; one per app."""
+    """Thread-safe; one per app.
+
+    Besides counting, it knows how many requests are being acknowledged right now (the HTTP
+    layer calls ``receiving`` / ``received`` around each one), and the work after an
+    acknowledgement waits for that to reach zero (``wait_for_acknowledgements``, bounded):
+    in a burst, the threads acknowledging get the interpreter to themselves first and the
+    answers follow, instead of every acknowledgement queueing behind answers being computed.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self._refused: dict[str, int] = {}
+        self._receiving = 0
+        self._quiet = threading.Condition(self._lock)
+
+    def receiving(self) -> None:
+        """A request has arrived and is not acknowledged yet."""
+        with self._lock:
+            self._receiving += 1
+
+    def received(self) -> None:
+        """That request has its HTTP answer (acknowledged, or refused)."""
+        with self._lock:
+            self._receiving -= 1
+            if self._receiving <= 0:
+                self._quiet.notify_all()
+
+    def wait_for_acknowledgements(self, timeout: float) -> bool:
+        """Block until no request is waiting for its acknowledgement, at most `timeout`
+        seconds (so a steady stream can't hold the work back for long). True when quiet."""
+        with self._lock:
+            return self._quiet.wait_for(lambda: self._receiving <= 0, timeout=timeout)
 
     def _get(self, endpoint: str) -> _Endpoint:
         found = self._endpoints.get(endpoint)
@@ -97,6 +124,7 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
+                "acknowledging": self._receiving,
                 "endpoints": {name: entry.summary() for name, entry in sorted(self._endpoints.items())},
                 "refused": dict(sorted(self._refused.items())),
             }
