@@ -74,7 +74,7 @@ def _raw_request(port: int, body: str) -> bytes:
     """The whole HTTP request, signed, ready to write to a socket."""
     headers = signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded")
     raw = body.encode()
-    lines = [f"POST /slack/events HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(raw)}",
+    lines = ["POST /slack/events HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(raw)}",
              "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + raw
 

@@ -14,13 +14,11 @@ is returned.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from bot.blocks import Block, context, divider, fit_items, header, section
-from bot.messages.common import Message
+from bot.messages.common import Message, finish
 from bot.messages.items import CELL_LIST_LABEL, cell_list_button, signal_item_blocks, summary_cards_block
 from bot.payloads import CELL_LIST
-from bot.limits import validate_message
 from bot.templates import render_macro
 from domain.config import Config
 from services.read_models import CellView, Digest
@@ -84,6 +82,4 @@ def digest_message(digest: Digest, now: dt.datetime, cfg: Config) -> Message:
             del blocks[len(blocks) - len(tail) - 1]
     text = render_macro(TEMPLATE, "fallback", digest.period, digest.total, digest.cards.mrr_at_risk,
                         cfg.currency_symbol)
-    validate_message(blocks, text)
-    message: dict[str, Any] = {"text": str(text), "blocks": blocks}
-    return message
+    return finish(str(text), blocks)

@@ -99,6 +99,7 @@ class ClickRequest:
     view_hash: str | None = None
     message_text: str | None = None
     message_blocks: tuple[Mapping[str, Any], ...] | None = None  # a channel message's blocks
+    decoded: act.ItemAction | None = None  # Open / Tag case / Dismiss / pick, decoded once
     problem: str | None = None  # why the value/block id can't be acted on, if it can't
 
     @property
@@ -109,9 +110,9 @@ class ClickRequest:
     def item(self) -> act.ItemAction:
         """What the click asks for (org, case type, signals); raises ActionValueError for a
         payload this app did not build."""
-        if self.problem is not None:
-            raise act.ActionValueError(self.problem)
-        return act.parse_action({"action_id": self.action_id, "value": self.value, "block_id": self.block_id})
+        if self.decoded is None:
+            raise act.ActionValueError(self.problem or f"{self.action_id}: not an item click")
+        return self.decoded
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> "ClickRequest":
@@ -149,10 +150,10 @@ class ClickRequest:
         if click.action_id not in act.ITEM_ACTION_IDS + (act.ORG_PICK,):
             return click
         try:
-            org_id = click.item.org_id
+            decoded = act.parse_action({"action_id": click.action_id, "value": value, "block_id": block_id})
         except act.ActionValueError as exc:
             return replace(click, problem=str(exc))
-        return replace(click, org_id=org_id)
+        return replace(click, decoded=decoded, org_id=decoded.org_id)
 
 
 @dataclass(frozen=True)
