@@ -1,4 +1,5 @@
-"""Real-time alert messages: pure builders over OrgItems, validated before they are returned.
+"""Real-time alert messages: pure builders over OrgItems, validated before they are returned
+(``bot.messages.common.finish``), from the same item blocks as every list (``bot.messages.items``).
 
 One org gets its own message with the /signals item layout and buttons, so the alert can be
 acted on where it lands. Many orgs at once (a scan that opens a burst of signals) get one
@@ -11,8 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from bot.blocks import Block, context, divider, fit_items, header, one_line, section, truncate
-from bot.limits import validate_message
-from bot.messages import ITEM_NAME_MAX, Message, signal_item_blocks
+from bot.messages.common import ITEM_NAME_MAX, Message, finish
+from bot.messages.items import signal_item_blocks
 from bot.templates import render_macro
 from domain.config import Config
 from services.read_models import OrgItem
@@ -41,8 +42,7 @@ def alert_message(item: OrgItem, now: dt.datetime, cfg: Config) -> Message:
     ]
     labels = ", ".join(s.label for s in item.signals)
     text = str(render_macro(TEMPLATE, "fallback", _name(item), labels, item.priority, item.mrr, cfg.currency_symbol))
-    validate_message(blocks, text)
-    return {"text": text, "blocks": blocks}
+    return finish(text, blocks)
 
 
 def grouped_alert_message(items: Sequence[OrgItem], now: dt.datetime, cfg: Config) -> Message:
@@ -57,5 +57,4 @@ def grouped_alert_message(items: Sequence[OrgItem], now: dt.datetime, cfg: Confi
     blocks = fit_items(groups, head=head, tail=[_footer(now, cfg)],
                        more=lambda hidden: render_macro(TEMPLATE, "more", hidden))
     text = str(render_macro(TEMPLATE, "group_fallback", len(items), mrr, cfg.currency_symbol))
-    validate_message(blocks, text)
-    return {"text": text, "blocks": blocks}
+    return finish(text, blocks)

@@ -1,4 +1,5 @@
-"""Who may tag, dismiss and snooze (SPEC §6): configured users and user groups, or anyone."""
+"""Who may tag, dismiss and snooze: the users and user groups listed in `slack.authorized_users` /
+`slack.authorized_usergroups`, or anyone when both are empty."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 slack_sdk retries only connection errors by default; a digest that hits Slack's
 1-message-per-second-per-channel limit or a 503 would simply fail. This client also waits
 out 429s (honouring Retry-After) and retries 500/503, and its base URL is configurable so
-tests and staging can point it at a local Slack API stand-in (SPEC §7).
+tests and staging can point it at a local Slack API stand-in.
 
 Those server-error and connection retries are only safe for calls that change nothing. A
 chat.postMessage that times out or gets a 5xx may well have posted, and the SDK would

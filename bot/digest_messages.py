@@ -14,21 +14,17 @@ is returned.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from bot.blocks import Block, button, context, divider, fit_items, header, section
-from bot.messages import Message, signal_item_blocks, summary_cards_block
-from bot.limits import validate_message
+from bot.blocks import Block, context, divider, fit_items, header, section
+from bot.messages.common import Message, finish
+from bot.messages.items import CELL_LIST_LABEL, cell_list_button, signal_item_blocks, summary_cards_block
+from bot.payloads import CELL_LIST
 from bot.templates import render_macro
 from domain.config import Config
-from services.read_models import Digest
-from services.read_models import CellView
+from services.read_models import CellView, Digest
 
 TEMPLATE = "digest.md.j2"
-# The button on each Revenue x Health cell; its value is the cell key. Handled in bot/ (list
-# that cell's orgs, ephemerally).
-CELL_LIST = "cell_list"
-CELL_LIST_LABEL = "List orgs"
+__all__ = ["CELL_LIST", "CELL_LIST_LABEL", "cells_blocks", "digest_message"]
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -43,8 +39,7 @@ def _day(value: dt.date) -> str:
 
 def _cell_block(cell: CellView, cfg: Config) -> Block:
     text = render_macro(TEMPLATE, "cell", cell.label, cell.org_count, cell.mrr, cfg.currency_symbol)
-    accessory = button(CELL_LIST_LABEL, action_id=CELL_LIST, value=cell.key) if cell.org_count else None
-    return section(text, accessory=accessory)
+    return section(text, accessory=cell_list_button(cell))
 
 
 def cells_blocks(digest: Digest, cfg: Config) -> list[Block]:
@@ -87,6 +82,4 @@ def digest_message(digest: Digest, now: dt.datetime, cfg: Config) -> Message:
             del blocks[len(blocks) - len(tail) - 1]
     text = render_macro(TEMPLATE, "fallback", digest.period, digest.total, digest.cards.mrr_at_risk,
                         cfg.currency_symbol)
-    validate_message(blocks, text)
-    message: dict[str, Any] = {"text": str(text), "blocks": blocks}
-    return message
+    return finish(str(text), blocks)

@@ -1,34 +1,27 @@
-"""Builders for the App Home tab and the ephemeral list of one Revenue × Health cell.
-
-Pure functions over read models, validated before they are returned, like bot/messages.py.
-"""
+"""The App Home tab: a pure builder over read models, validated before it is returned, like
+every builder in ``bot.messages``. (The ephemeral list of one Revenue × Health cell is
+``bot.messages.cells``.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 
-from bot import payloads as act
-from bot.blocks import Block, button, context, divider, escape_mrkdwn, fit_items, header, section
-from bot.digest_messages import CELL_LIST, CELL_LIST_LABEL
-from bot.limits import VIEW_MAX_BLOCKS, validate_message, validate_view
-from bot.messages import Message, band_emoji, signal_item_blocks, summary_cards_block
+from bot.blocks import Block, context, divider, escape_mrkdwn, fit_items, header, section
+from bot.limits import VIEW_MAX_BLOCKS, validate_view
+from bot.messages.cells import orgs_text
+from bot.messages.items import cell_list_button, signal_item_blocks, summary_cards_block
 from domain.config import Config
 from domain.formatting import format_money
 from services.read_models import CellView, OrgItem, SummaryCards
 
 HOME_ITEMS_TEXT_BUDGET = 24_000
-CELL_ROWS_SHOWN = 40
-
-
-def _orgs(n: int) -> str:
-    return f"{n} org" if n == 1 else f"{n} orgs"
+NO_DATA_TEXT = "No customer data yet: run `saas-tracker import`."
 
 
 def _cell_section(cell: CellView, cfg: Config) -> Block:
-    text = f"*{escape_mrkdwn(cell.label)}*\n{_orgs(cell.org_count)} · {format_money(cell.mrr, cfg.currency_symbol)} MRR"
-    accessory = button(CELL_LIST_LABEL, action_id=CELL_LIST, value=cell.key) if cell.org_count else None
-    return section(text, accessory=accessory)
+    text = f"*{escape_mrkdwn(cell.label)}*\n{orgs_text(cell.org_count)} · {format_money(cell.mrr, cfg.currency_symbol)} MRR"
+    return section(text, accessory=cell_list_button(cell))
 
 
 def home_view(cards: SummaryCards, cells: Sequence[CellView], items: Sequence[OrgItem], owned: int,
@@ -53,20 +46,8 @@ def home_view(cards: SummaryCards, cells: Sequence[CellView], items: Sequence[Or
     return view
 
 
-def cell_orgs_message(cell: CellView, rows: Sequence[tuple[str, str, float, float | None, str | None]],
-                      cfg: Config) -> Message:
-    """The orgs of one cell by MRR, each with an Open button (ephemeral reply to "List orgs")."""
-    head = [section(f"*{escape_mrkdwn(cell.label)}*: {_orgs(cell.org_count)}, "
-                    f"{format_money(cell.mrr, cfg.currency_symbol)} MRR")]
-    groups = []
-    for org_id, name, mrr, health, band in list(rows)[:CELL_ROWS_SHOWN]:
-        health_text = "no score" if health is None else f"{band_emoji(band)} {health:.0f}"
-        text = f"*{escape_mrkdwn(name)}* · {format_money(mrr, cfg.currency_symbol)} · health {health_text}"
-        accessory = button("Open", action_id=act.ORG_OPEN, value=org_id) if act.org_id_fits(org_id) else None
-        groups.append([section(text, accessory=accessory)])
-    hidden = len(rows) - CELL_ROWS_SHOWN
-    tail = [context(f"…and {hidden} more: `saas-tracker segments --cell {cell.key}`")] if hidden > 0 else []
-    blocks = fit_items(groups, head=head, tail=tail)
-    text = f"{cell.label}: {_orgs(cell.org_count)}"
-    validate_message(blocks, text)
-    return {"text": text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}
+def home_no_data_view() -> dict:
+    """The Home tab before anything was imported."""
+    view = {"type": "home", "blocks": [section(NO_DATA_TEXT)]}
+    validate_view(view)
+    return view

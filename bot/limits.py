@@ -6,8 +6,8 @@ user sees nothing, so each limit is a named constant and `validate_message` /
 ("blocks[12].text.text: 3104 > 3000"). slack_sdk's model classes check some element
 limits, but not block counts, field lengths or total size, and raw dicts not at all.
 
-Numbers come from /work/shared/slack/README.md and Slack's Block Kit reference (option
-value 150 and select/overflow option counts from slack_sdk.models.blocks).
+Numbers come from Slack's Block Kit reference (api.slack.com/reference/block-kit) and, for
+option values (150) and select/overflow option counts, from slack_sdk.models.blocks.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ server-side session state. Formats:
 * Dismiss / snooze:  action_id "signal_dismiss",  option value "dismiss|<id>,<id>" or
                      "snooze<days>|<id>,<id>" (org from the block_id)
 * Pick among matches: action_id "org_pick",       value "<org_id>"
+* List a cell's orgs: action_id "cell_list",      value "<cell key>"
 
 Org ids are split off after the first "|" only, so an org id may itself contain "|".
 An option value is at most 150 characters: when "<case>|<org_id>" would be longer, the
@@ -33,6 +34,8 @@ ORG_OPEN = "org_open"
 CASE_TAG = "case_tag"
 SIGNAL_DISMISS = "signal_dismiss"
 ORG_PICK = "org_pick"
+# "List orgs" on a Revenue × Health cell (digest, Home tab); value: the cell key.
+CELL_LIST = "cell_list"
 ITEM_ACTION_IDS = (ORG_OPEN, CASE_TAG, SIGNAL_DISMISS)
 
 ITEM_BLOCK_PREFIX = "item"

@@ -22,7 +22,7 @@ from bot.blocks import escape_mrkdwn, one_line, user_mention
 from domain.formatting import format_money, format_percent
 
 TEMPLATES_DIR = Path(templates.__file__).resolve().parent  # package data: works installed, not only in a checkout
-MINUS = "−"  # U+2212, as SPEC writes "activity −18"
+MINUS = "−"  # U+2212, the typographic minus: "activity −18" reads as a drop, not a dash
 
 
 class Mrkdwn(str):

@@ -29,3 +29,17 @@ def get_session_factory(ctx: click.Context) -> sessionmaker[Session]:
         except DatabaseUnusable as exc:
             raise click.ClickException(str(exc)) from None
     return obj["session_factory"]
+
+
+class LazySessionFactory:
+    """A session factory that opens the database on first use: `serve` builds the Slack app
+    (which checks Slack) before it touches the database, and migrates in between."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        self._ctx = ctx
+        self._factory: sessionmaker[Session] | None = None
+
+    def __call__(self, **kwargs: object) -> Session:
+        if self._factory is None:
+            self._factory = get_session_factory(self._ctx)
+        return self._factory(**kwargs)

@@ -202,8 +202,8 @@ def worker(ctx: click.Context) -> None:
     from services.scheduling import build_scheduler, default_instance_id
 
     cfg = get_config(ctx)
+    slack = slack_port(cfg)  # a missing token is the first thing to say
     factory = get_session_factory(ctx)
-    slack = slack_port(cfg)
     instance = default_instance_id()
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a service logs what it does

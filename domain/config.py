@@ -12,7 +12,9 @@ Secrets (Slack tokens, the database URL) never come from this file: see ``Secret
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,10 @@ class BacktestConfig:
 @dataclass(frozen=True)
 class SlackConfig:
     api_url: str = DEFAULT_SLACK_API_URL
+    # The address `serve --http` listens on when --host is not given. 0.0.0.0 is every
+    # network interface: other machines can reach the port (a load balancer must); use
+    # 127.0.0.1 for this machine only, e.g. behind a reverse proxy on the same host.
+    http_host: str = "0.0.0.0"
     digest_channel: str = "#customer-success"
     # Empty means "the digest channel".
     alerts_channel: str = ""
@@ -288,6 +294,19 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _is_host(value: str) -> bool:
+    """An IPv4/IPv6 address or a DNS host name ("0.0.0.0", "::", "localhost", "bot.internal")."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    return 0 < len(value) <= 253 and all(_HOST_LABEL.match(label) for label in value.rstrip(".").split("."))
+
+
 def _check_consistency(cfg: Config) -> None:
     if cfg.health.red_below > cfg.health.green_from:
         raise ConfigError("health.red_below: must not be above health.green_from")
@@ -302,6 +321,8 @@ def _check_consistency(cfg: Config) -> None:
     hh, _, mm = cfg.slack.digest_time.partition(":")
     if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
         raise ConfigError(f"slack.digest_time: {cfg.slack.digest_time!r} is not HH:MM")
+    if not _is_host(cfg.slack.http_host):
+        raise ConfigError(f"slack.http_host: {cfg.slack.http_host!r} is not an IP address or host name")
     try:
         from zoneinfo import ZoneInfo
 

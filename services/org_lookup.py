@@ -20,12 +20,29 @@ class OrgMatch:
 
 @dataclass(frozen=True)
 class LookupResult:
-    matches: list[OrgMatch]  # one = found; several = ask which
+    matches: list[OrgMatch]  # one = found; several = ask which (at most `limit` of them)
     closest: list[str]  # names to suggest when nothing matched
+    total: int = 0  # how many orgs match in all; more than len(matches) when cut at `limit`
+
+    def __post_init__(self) -> None:
+        if self.total < len(self.matches):
+            object.__setattr__(self, "total", len(self.matches))
+
+
+LIKE_ESCAPE = "\\"
+
+
+def like_pattern(text: str) -> str:
+    """"%text%" with LIKE's own wildcards in `text` escaped, so "%" or "_" typed by a person
+    match those characters only, never every org."""
+    escaped = text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    return f"%{escaped}%"
 
 
 def find_orgs(session: Session, application_id: int, query: str, limit: int = 10) -> LookupResult:
-    """Id, domain or case-insensitive name; then substring; then the closest names."""
+    """Id, domain or case-insensitive name; then substring; then the closest names.
+
+    Substring matches are cut at `limit`; `total` says how many there are in all."""
     q = query.strip()
     if not q:
         return LookupResult([], [])
@@ -37,13 +54,18 @@ def find_orgs(session: Session, application_id: int, query: str, limit: int = 10
     if exact:
         by_id = [r for r in exact if r.org_id == q]
         chosen = by_id or exact
-        return LookupResult([OrgMatch(*r) for r in chosen[:limit]], [])
-    like = f"%{ql.replace('%', '').replace('_', '')}%"
-    partial = session.execute(
-        base.where(or_(func.lower(Org.name).like(like), func.lower(Org.domain).like(like))).order_by(Org.name).limit(limit)
-    ).all()
+        return LookupResult([OrgMatch(*r) for r in chosen[:limit]], [], total=len(chosen))
+    like = like_pattern(ql)
+    matching = or_(func.lower(Org.name).like(like, escape=LIKE_ESCAPE),
+                   func.lower(Org.domain).like(like, escape=LIKE_ESCAPE))
+    partial = session.execute(base.where(matching).order_by(Org.name, Org.org_id).limit(limit)).all()
     if partial:
-        return LookupResult([OrgMatch(*r) for r in partial], [])
+        total = len(partial)
+        if total == limit:
+            total = session.scalar(
+                select(func.count()).select_from(Org).where(Org.application_id == application_id, matching)
+            ) or total
+        return LookupResult([OrgMatch(*r) for r in partial], [], total=total)
     names = session.scalars(select(Org.name).where(Org.application_id == application_id)).all()
     lowered = {n.lower(): n for n in names}
     closest = difflib.get_close_matches(ql, list(lowered), n=5, cutoff=0.5)

@@ -10,8 +10,11 @@ the caller shows instead of failing when nothing changed.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +22,7 @@ from domain.config import Config
 from services import actions, org_details, org_lookup, segmentation, signal_list
 from services.read_models import AuditEntry, CellView, OrgDetail
 from services.revenue import cell_views
-from storage import case_tags, db, orgs, slack_events
+from storage import case_tags, db, orgs, slack_events, slack_request_keys
 
 CellRow = tuple[str, str, float, float | None, str | None]  # org_id, name, mrr, health, band
 
@@ -32,12 +35,78 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# How often (seconds, per process) claiming request keys also forgets keys too old to be
+# replayed: often enough to keep the table small, rarely enough to cost nothing per request.
+REQUEST_KEY_PRUNE_SECONDS = 60.0
+
+
+@dataclass
+class _Claim:
+    key: str
+    sent_at: dt.datetime
+    first: bool | None = None  # set by whichever thread wrote the batch it was in
+    error: BaseException | None = None
+
+
+class RequestKeyClaims:
+    """Claims of Slack request keys from many threads, written together (group commit).
+
+    Every signed request claims its key before it is acknowledged, so a burst of requests is
+    a burst of one-row transactions; on SQLite each commit waits for the disk and the others
+    wait for its lock, so the last acknowledgement would wait for all of them. Here a thread
+    adds its claim to a queue and takes the writer's lock: whoever holds it writes every
+    claim queued so far in one transaction, and a thread whose claim was written meanwhile
+    just reads its answer. A burst costs a handful of transactions instead of one each.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], prune_every: float = REQUEST_KEY_PRUNE_SECONDS) -> None:
+        self._factory = factory
+        self._prune_every = prune_every
+        self._queue: list[_Claim] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
+        self._next_prune = 0.0  # time.monotonic() after which the next write also prunes
+
+    def claim(self, key: str, sent_at: dt.datetime) -> bool:
+        mine = _Claim(key, sent_at)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._writer:
+            if mine.first is None and mine.error is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if mine.error is not None:
+            raise mine.error
+        return bool(mine.first)
+
+    def _write(self, batch: list[_Claim]) -> None:
+        prune = time.monotonic() >= self._next_prune
+        try:
+            with self._factory() as session, session.begin():
+                recorded = slack_request_keys.claim_many(session, [(c.key, c.sent_at) for c in batch])
+                if prune:
+                    newest = max(c.sent_at for c in batch)
+                    slack_request_keys.prune(session, newest - slack_request_keys.KEEP)
+        except Exception as exc:  # every claim of the batch fails with it, in its own thread
+            for claim in batch:
+                claim.error = exc
+            return
+        if prune:
+            self._next_prune = time.monotonic() + self._prune_every
+        taken: set[str] = set()
+        for claim in batch:  # the same key twice in one batch: the first one wins
+            claim.first = claim.key in recorded and claim.key not in taken
+            taken.add(claim.key)
+
+
 class Tracker:
     def __init__(self, factory: sessionmaker[Session], cfg: Config,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.factory = factory
         self.cfg = cfg
         self.clock = clock
+        self._request_keys = RequestKeyClaims(factory)
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -128,6 +197,14 @@ class Tracker:
     def first_time_seen(self, event_id: str, now: dt.datetime) -> bool:
         """False when Slack retries an event this app (any replica) already handled."""
         return slack_events.first_time_seen(self.factory, event_id, now)
+
+    def first_request_seen(self, key: str, sent_at: dt.datetime) -> bool:
+        """False when this exact signed Slack request (`key`: the hash of what its signature
+        signs) was already taken by this app, on any replica — a replay to refuse.
+        `sent_at` is the request's own (verified) timestamp; about once a minute a claim also
+        forgets keys too old to pass Slack's timestamp check again. Requests arriving together
+        share one transaction (``RequestKeyClaims``)."""
+        return self._request_keys.claim(key, sent_at)
 
     def database_reachable(self) -> bool:
         return db.database_reachable(self.factory)

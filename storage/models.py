@@ -327,3 +327,16 @@ class SlackEventSeen(Base):
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     seen_at: Mapped[dt.datetime]
+
+
+class SlackRequestKey(Base):
+    """Signed Slack requests already taken (commands, clicks, events), so a captured request
+    sent again inside Slack's five-minute timestamp window is refused — by every replica,
+    since they share this table. ``key`` is the hex SHA-256 of "v0:{timestamp}:{body}" (what
+    the signature signs); ``sent_at`` is the request's own timestamp, which is how old keys
+    are pruned once no request carrying them could pass the timestamp check any more."""
+
+    __tablename__ = "slack_request_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bot.payloads import is_item_actions_block
 from bot.app import create_app
 from bot.client import make_web_client
 from bot.http import make_server
+from bot.metrics import Metrics
+from bot.payloads import is_item_actions_block
 from domain.config import Config
 from domain.vocabulary import EXPANSION_CANDIDATE, REVENUE_AT_RISK, USAGE_DROP
 from slack_stub import (
@@ -26,6 +27,7 @@ from slack_stub import (
     signed_request_headers,
     slash_command_body,
 )
+from services.tracker import Tracker
 from storage.db import get_or_create_application
 from storage.models import HealthSnapshot, Org, Signal, Subscription
 
@@ -84,6 +86,8 @@ class RunningBot:
     server: Any
     thread: threading.Thread
     executor: ThreadPoolExecutor
+    metrics: Metrics
+    tracker: Tracker
 
     def stop(self) -> None:
         """Stop taking requests, then wait for work still running after its ack."""
@@ -145,8 +149,10 @@ def start_bot(factory, stub: SlackStub, cfg: Config | None = None, now: dt.datet
     cfg = cfg or Config()
     client = make_web_client(stub.token, stub.base_url, backoff_factor=0.01)
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bolt-listener")
-    app = create_app(cfg, factory, client, SECRET, now=lambda: now, listener_executor=executor)
-    server = make_server(app, factory, host="127.0.0.1", port=0, threads=4)
+    tracker = Tracker(factory, cfg, clock=lambda: now)
+    metrics = Metrics()
+    app = create_app(tracker, client, SECRET, listener_executor=executor, metrics=metrics)
+    server = make_server(app, tracker, SECRET, host="127.0.0.1", port=0, threads=4, metrics=metrics)
 
     def serve() -> None:
         try:
@@ -157,7 +163,7 @@ def start_bot(factory, stub: SlackStub, cfg: Config | None = None, now: dt.datet
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return RunningBot(url=f"http://127.0.0.1:{server.effective_port}", stub=stub, server=server, thread=thread,
-                      executor=executor)
+                      executor=executor, metrics=metrics, tracker=tracker)
 
 
 def blocks_text(blocks: list[dict[str, Any]]) -> str:

@@ -341,6 +341,13 @@ def test_org_choices_shows_ten_and_counts_the_rest() -> None:
     assert msg["blocks"][-1]["elements"][0]["text"] == "…and 4 more — type more of the name, or the domain"
 
 
+def test_org_choices_says_how_many_match_in_all_when_only_some_were_fetched() -> None:
+    msg = m.org_choices_message("widget", [(f"o{i}", f"Widget {i}", None) for i in range(10)], total=312)
+    assert msg["text"] == "312 orgs match “widget”"
+    assert msg["blocks"][0]["text"]["text"] == "*312 orgs match “widget”* (showing 10 of 312) — pick one:"
+    assert msg["blocks"][-1]["elements"][0]["text"] == "…and 302 more — type more of the name, or the domain"
+
+
 def test_org_not_found_message() -> None:
     msg = m.org_not_found_message("acmx", ["Acme", "Acne & Co"])
     assert msg == {

@@ -1,2 +1,3 @@
-"""Bolt listeners: slash commands, clicks and events. They acknowledge first, then ask the
-services in services/ and render with the builders in bot/; they never compute scores."""
+"""The work behind each command, click and event, done after Slack has been acknowledged
+(``bot.listeners`` registers them). Handlers take the typed request of ``bot.requests``,
+ask ``services.tracker.Tracker`` (never the database), and render with ``bot.messages``."""

@@ -4,43 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.handlers.context import BotContext, NoData, log
-from bot.home_messages import home_view
-from services import revenue
-from services import signal_list
-from storage.models import Org
+from bot.directory import SlackDirectory
+from bot.home_messages import home_no_data_view, home_view
+from bot.replies import Respond
+from bot.requests import EventRequest
+from services.tracker import NoData, Tracker
 
 HOME_ITEMS = 15
 
 
-def publish_home(ctx: BotContext, client: Any, user_id: str) -> None:
-    now = ctx.now()
-    try:
-        with ctx.read() as (session, app_id):
-            owners = session.scalars(
-                select(Org.owner).where(Org.application_id == app_id, Org.owner.is_not(None)).distinct()
-            ).all()
-            mine = ctx.directory.owners_of(user_id, owners)
-            flt = signal_list.SignalFilter(top=HOME_ITEMS, owners=mine or frozenset({"<nobody>"}))
-            result = signal_list.list_signals(session, app_id, now, flt, ctx.cfg)
-            report = revenue.segments_report(session, ctx.cfg.application, now.date(), ctx.cfg)
-            cells = revenue.cell_views(report.summary)
-    except NoData:
-        client.views_publish(user_id=user_id, view={"type": "home", "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "No customer data yet: run `saas-tracker import`."}}]})
-        return
-    view = home_view(result.cards, cells, result.items, len(mine), now, ctx.cfg)
-    client.views_publish(user_id=user_id, view=view)
+class HomeTab:
+    def __init__(self, tracker: Tracker, directory: SlackDirectory) -> None:
+        self.tracker = tracker
+        self.directory = directory
 
-
-def register(app: Any, ctx: BotContext) -> None:
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], client: Any) -> None:
-        if event.get("tab", "home") != "home":
+    def opened(self, event: EventRequest, client: Any, respond: Respond | None) -> None:
+        if (event.tab or "home") != "home" or not event.user_id:
             return
+        self.publish(client, event.user_id)
+
+    def publish(self, client: Any, user_id: str) -> None:
+        now = self.tracker.now()
         try:
-            publish_home(ctx, client, event["user"])
-        except Exception:  # logged with traceback; the next open tries again
-            log.exception("could not publish the Home tab for %s", event.get("user"))
+            # The owners, then Slack (who is this person), then the listing: no session is
+            # held while Slack answers.
+            mine = self.directory.owners_of(user_id, self.tracker.owners())
+            listing, cells = self.tracker.home(mine, HOME_ITEMS, now)
+        except NoData:
+            client.views_publish(user_id=user_id, view=home_no_data_view())
+            return
+        view = home_view(listing.cards, cells, listing.items, len(mine), now, self.tracker.cfg)
+        client.views_publish(user_id=user_id, view=view)

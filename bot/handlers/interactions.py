@@ -1,8 +1,8 @@
 """Clicks: Open, Tag case, Dismiss/Snooze, pick an org, list a cell's orgs.
 
-Every click is acknowledged first. A change (tag, dismiss, snooze) is checked against the
-authorization settings, applied through services.actions (idempotent and audited), and
-what the person clicked on is updated in place:
+A change (tag, dismiss, snooze) is checked against the authorization settings, applied
+through the Tracker (idempotent and audited), and what the person clicked on is updated in
+place:
 
 * a message with its blocks (digest, alerts): the blocks are edited via the response_url;
 * an ephemeral reply to `/signals` or `/org`: Slack sends no blocks back, so the command the
@@ -18,226 +18,152 @@ a view), and what they clicked on is left alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from bot import payloads as act
 from bot.authz import may_change
-from bot.blocks import modal_view, section
-from bot.digest_messages import CELL_LIST
-from bot.handlers.commands import run_command_text
-from bot.handlers.context import BotContext, explain_failure, log
-from bot.handlers.home import publish_home
-from bot.home_messages import cell_orgs_message
+from bot.directory import SlackDirectory
+from bot.handlers.commands import ORG_GONE, Commands
+from bot.handlers.home import HomeTab
 from bot.messages import (
+    cell_orgs_message,
+    cell_orgs_modal,
     error_message,
     item_dismissed_update,
     item_tagged_update,
+    loading_modal,
+    notice_modal,
     org_detail_message,
     org_detail_modal,
     refusal_message,
 )
-from services import actions
-from services import org_details, segmentation
+from bot.blocks import Block
+from bot.replies import ReplaceOriginal, Respond, tell
+from bot.requests import ClickRequest, Container
+from services.read_models import OrgDetail
+from services.tracker import Tracker
 
-Respond = Callable[..., Any]
-
-LOADING_TITLE = "Loading…"
-NOTICE_TITLE = "SaaS Tracker"
-
-
-def _user(body: Mapping[str, Any]) -> str:
-    return body["user"]["id"]
-
-
-def _view_type(body: Mapping[str, Any]) -> str | None:
-    """"modal" or "home" when the click came from a view, None for a message."""
-    if (body.get("container") or {}).get("type") != "view":
-        return None
-    return (body.get("view") or {}).get("type", "modal")
-
-
-def _original_blocks(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    message = body.get("message")
-    if message and message.get("blocks"):
-        return list(message["blocks"])
-    return None
+Rebuild = Callable[[list[Block]], list[Block]]
 
 
 class Interactions:
-    def __init__(self, ctx: BotContext) -> None:
-        self.ctx = ctx
+    def __init__(self, tracker: Tracker, directory: SlackDirectory, commands: Commands, home: HomeTab) -> None:
+        self.tracker = tracker
+        self.directory = directory
+        self.commands = commands
+        self.home = home
+        self.table: dict[str, Callable[[ClickRequest, Any, Respond], None]] = {
+            act.ORG_OPEN: self.open_org,
+            act.ORG_PICK: self.open_org,
+            act.CASE_TAG: self.tag_case,
+            act.SIGNAL_DISMISS: self.dismiss,
+            act.CELL_LIST: self.list_cell,
+        }
 
-    # --- telling the person -------------------------------------------------------------
+    @property
+    def action_ids(self) -> tuple[str, ...]:
+        return tuple(self.table)
 
-    def notify(self, body: Mapping[str, Any], client: Any, respond: Respond, message: dict[str, Any]) -> None:
-        """An explanation only the clicker sees, without touching what they clicked on."""
-        kind = _view_type(body)
-        if kind is None:
-            respond(**message)
-            return
-        view = modal_view(NOTICE_TITLE, [section(message.get("text") or "Done.")])
-        if kind == "modal":
-            client.views_push(trigger_id=body["trigger_id"], view=view)
-        else:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    def fail(self, body: Mapping[str, Any], client: Any, respond: Respond, exc: BaseException, what: str) -> None:
-        text = explain_failure(exc, what)
-        try:
-            self.notify(body, client, respond, error_message(text))
-        except Exception:  # the reply channel itself may be what failed; the log has it
-            log.exception("%s: could not tell the user", what)
+    def run(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        self.table[click.action_id](click, client, respond)
 
     # --- Open and pick ------------------------------------------------------------------
 
-    def open_org(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
-        item = act.parse_action(action)
-        kind = _view_type(body)
-        if action.get("action_id") == act.ORG_PICK and kind is None:
+    def open_org(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        item = click.item
+        if click.action_id == act.ORG_PICK and not click.container.is_view:
             detail, now = self._detail(item.org_id)
             if detail is None:
-                self.notify(body, client, respond, error_message("That org no longer exists."))
+                tell(click, client, respond, error_message(ORG_GONE))
                 return
-            message = org_detail_message(detail, now, self.ctx.cfg, query=f"/org {item.org_id}")
+            message = org_detail_message(detail, now, self.tracker.cfg, query=f"/org {item.org_id}")
             respond(**{**message, "replace_original": True})
             return
         # The trigger_id expires 3 seconds after the click: open (or push) a modal at once,
         # then fill it in, however long the detail takes.
-        loading = modal_view(LOADING_TITLE, [section(f"Loading `{item.org_id}`…")])
-        opened = (client.views_push if kind == "modal" else client.views_open)(trigger_id=body["trigger_id"], view=loading)
-        view_id = opened["view"]["id"]
+        opener = client.views_push if click.container is Container.MODAL else client.views_open
+        opened = opener(trigger_id=click.trigger_id, view=loading_modal(item.org_id))
         detail, now = self._detail(item.org_id)
-        if detail is None:
-            view = modal_view(NOTICE_TITLE, [section("That org no longer exists.")])
-        else:
-            view = org_detail_modal(detail, now, self.ctx.cfg)
-        client.views_update(view_id=view_id, view=view)
+        client.views_update(view_id=opened["view"]["id"], view=self._detail_view(detail, now))
 
-    def _detail(self, org_id: str) -> tuple[Any, dt.datetime]:
-        now = self.ctx.now()
-        with self.ctx.read() as (session, app_id):
-            return org_details.org_detail(session, app_id, org_id, now, self.ctx.cfg), now
+    def _detail(self, org_id: str) -> tuple[OrgDetail | None, dt.datetime]:
+        now = self.tracker.now()
+        return self.tracker.org_detail(org_id, now), now
+
+    def _detail_view(self, detail: OrgDetail | None, now: dt.datetime) -> dict[str, Any]:
+        return org_detail_modal(detail, now, self.tracker.cfg) if detail is not None else notice_modal(ORG_GONE)
 
     # --- Tag case -----------------------------------------------------------------------
 
-    def tag_case(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
-        user = _user(body)
-        if not may_change(user, self.ctx.cfg, self.ctx.directory):
-            self.notify(body, client, respond, refusal_message("tag cases"))
+    def tag_case(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        if not may_change(click.user_id, self.tracker.cfg, self.directory):
+            tell(click, client, respond, refusal_message("tag cases"))
             return
-        item = act.parse_action(action)
-        now = self.ctx.now()
-        with self.ctx.write() as (session, _app_id):
-            result = actions.tag_case(session, item.org_id, item.case_type, user, now, via="slack")
+        item = click.item
+        assert item.case_type is not None
+        case_type = item.case_type
+        result = self.tracker.tag_case(item.org_id, case_type, click.user_id, self.tracker.now())
         if not result.changed:
-            self.notify(body, client, respond, error_message(result.message))
+            tell(click, client, respond, error_message(result.message))
             return
-        self._update_in_place(body, action, client, respond, item.org_id,
-                              lambda blocks: item_tagged_update(blocks, item.org_id, item.case_type, user))
+        self._update_in_place(click, client, respond, item.org_id,
+                              lambda blocks: item_tagged_update(blocks, item.org_id, case_type, click.user_id))
 
     # --- Dismiss / snooze ---------------------------------------------------------------
 
-    def dismiss(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
-        user = _user(body)
-        if not may_change(user, self.ctx.cfg, self.ctx.directory):
-            self.notify(body, client, respond, refusal_message("dismiss or snooze signals"))
+    def dismiss(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        if not may_change(click.user_id, self.tracker.cfg, self.directory):
+            tell(click, client, respond, refusal_message("dismiss or snooze signals"))
             return
-        item = act.parse_action(action)
-        now = self.ctx.now()
+        item = click.item
+        now = self.tracker.now()
         until = now + dt.timedelta(days=item.snooze_days) if item.snooze_days else None
-        with self.ctx.write() as (session, _app_id):
-            # Only the clicked org's own signals: ids in a click can't reach another org's.
-            ids = actions.signal_ids_of_org(session, item.org_id, item.signal_ids)
-            result = actions.dismiss_signals(session, ids, user, now, snooze_until=until, via="slack")
+        # Only the clicked org's own signals: ids in a click can't reach another org's.
+        result = self.tracker.dismiss(item.org_id, item.signal_ids, click.user_id, now, snooze_until=until)
         if not result.changed:
-            self.notify(body, client, respond, error_message(result.message))
+            tell(click, client, respond, error_message(result.message))
             return
         verb = act.SNOOZE if until else act.DISMISS
-        self._update_in_place(body, action, client, respond, item.org_id,
-                              lambda blocks: item_dismissed_update(blocks, item.org_id, verb, until, user))
+        self._update_in_place(click, client, respond, item.org_id,
+                              lambda blocks: item_dismissed_update(blocks, item.org_id, verb, until, click.user_id))
 
     # --- Cell list ----------------------------------------------------------------------
 
-    def list_cell(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond) -> None:
-        key = action.get("value") or ""
+    def list_cell(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        key = click.value or ""
         try:
-            with self.ctx.read() as (session, app_id):
-                cell, rows = segmentation.cell_orgs(session, app_id, key, self.ctx.now(), self.ctx.cfg)
+            cell, rows = self.tracker.cell_orgs(key, self.tracker.now())
         except ValueError:
-            self.notify(body, client, respond, error_message(f"There is no Revenue × Health cell called {key!r}."))
+            tell(click, client, respond, error_message(f"There is no Revenue × Health cell called {key!r}."))
             return
-        message = cell_orgs_message(cell, rows, self.ctx.cfg)
-        kind = _view_type(body)
-        if kind is None:
-            respond(**message)
+        if not click.container.is_view:
+            respond(**cell_orgs_message(cell, rows, self.tracker.cfg))
             return
-        view = modal_view(cell.label, message["blocks"])
-        (client.views_push if kind == "modal" else client.views_open)(trigger_id=body["trigger_id"], view=view)
+        opener = client.views_push if click.container is Container.MODAL else client.views_open
+        opener(trigger_id=click.trigger_id, view=cell_orgs_modal(cell, rows, self.tracker.cfg))
 
     # --- in place -----------------------------------------------------------------------
 
-    def _update_in_place(self, body: Mapping[str, Any], action: Mapping[str, Any], client: Any, respond: Respond,
-                         org_id: str, rebuild: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
-        kind = _view_type(body)
-        if kind == "home":
-            publish_home(self.ctx, client, _user(body))
+    def _update_in_place(self, click: ClickRequest, client: Any, respond: Respond, org_id: str,
+                         rebuild: Rebuild) -> None:
+        if click.container is Container.HOME:
+            self.home.publish(client, click.user_id)
             return
-        if kind == "modal":
+        if click.container is Container.MODAL:
             detail, now = self._detail(org_id)
-            view = body["view"]
-            new_view = (org_detail_modal(detail, now, self.ctx.cfg) if detail is not None
-                        else modal_view(NOTICE_TITLE, [section("That org no longer exists.")]))
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)
+            client.views_update(view_id=click.view_id, hash=click.view_hash, view=self._detail_view(detail, now))
             return
-        blocks = _original_blocks(body)
-        if blocks is not None:
+        if click.message_blocks is not None:
             try:
-                new_blocks = rebuild(blocks)
+                new_blocks = rebuild([dict(b) for b in click.message_blocks])
             except LookupError:
                 new_blocks = None
             if new_blocks is not None:
-                text = (body.get("message") or {}).get("text") or "SaaS Tracker"
-                respond(text=text, blocks=new_blocks, replace_original=True)
+                respond(text=click.message_text or "SaaS Tracker", blocks=new_blocks, replace_original=True)
                 return
-        query = act.query_from_block_id(action.get("block_id"))
-        if query:
-            run_command_text(self.ctx, query, _user(body), _ReplaceOriginal(respond))
+        line = act.query_from_block_id(click.block_id)
+        if line:
+            self.commands.run_line(line, click.user_id, ReplaceOriginal(respond))
         else:
             respond(text="Done.", response_type="ephemeral", replace_original=False)
-
-
-class _ReplaceOriginal:
-    """A respond() that replaces the original ephemeral message instead of adding one."""
-
-    def __init__(self, respond: Respond) -> None:
-        self._respond = respond
-
-    def __call__(self, **message: Any) -> Any:
-        return self._respond(**{**message, "replace_original": True})
-
-
-def register(app: Any, ctx: BotContext) -> None:
-    handlers = Interactions(ctx)
-    routes: dict[str, Callable[..., None]] = {
-        act.ORG_OPEN: handlers.open_org,
-        act.ORG_PICK: handlers.open_org,
-        act.CASE_TAG: handlers.tag_case,
-        act.SIGNAL_DISMISS: handlers.dismiss,
-        CELL_LIST: handlers.list_cell,
-    }
-    for action_id, run in routes.items():
-        app.action(action_id)(_listener(handlers, action_id, run))
-
-
-def _listener(handlers: Interactions, action_id: str, run: Callable[..., None]) -> Callable[..., None]:
-    # Bolt passes listener arguments by parameter name, so the bound values live in a closure.
-    def listener(ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], client: Any,
-                 respond: Respond) -> None:
-        ack()
-        try:
-            run(body, action, client, respond)
-        except Exception as exc:  # every failure becomes a logged explanation for the clicker
-            handlers.fail(body, client, respond, exc, f"click {action_id}")
-
-    return listener
