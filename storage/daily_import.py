@@ -126,7 +126,7 @@ class DailyImport:
                 related: bool = False) -> None:
         """Count the rows of ``query`` (first column: the record) and keep the first few."""
         con = self.work.con
-        total = int(con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0])  # type: ignore[index]
+        total = int(self.work.value(f"SELECT count(*) FROM ({query})"))  # type: ignore[arg-type]
         if not total:
             return
         shown = con.execute(f"SELECT * FROM ({query}) ORDER BY 1 LIMIT {self.errors.limit}").fetchall()

@@ -148,7 +148,7 @@ class EventImport:
             SEMI JOIN (SELECT org_h, dayn FROM markers SEMI JOIN found USING (key)) m
                 ON e.org_h = m.org_h AND e.ts_us // {MICROS_PER_DAY} = m.dayn
         """
-        total = int(con.execute(f"SELECT count(*) FROM ({flagged})").fetchone()[0])  # type: ignore[index]
+        total = int(self.work.value(f"SELECT count(*) FROM ({flagged})"))  # type: ignore[arg-type]
         if not total:
             return
         shown = con.execute(

@@ -61,7 +61,15 @@ class WorkDB:
         self.close()
 
     def count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+        return int(self.value(f"SELECT count(*) FROM {table}"))
+
+    def value(self, query: str) -> object:
+        """The single value of a query. (``fetchall``, not ``fetchone``: a result not
+        fetched to its end keeps the connection busy.)"""
+        return self.con.execute(query).fetchall()[0][0]
+
+    def row(self, query: str) -> tuple:
+        return tuple(self.con.execute(query).fetchall()[0])
 
 
 def _quote(name: str) -> str:

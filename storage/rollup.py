@@ -83,7 +83,7 @@ def _counts(work: WorkDB, prefix: str) -> RollupCounts:
 def stored_days(conn: Connection, work: WorkDB, prefix: str) -> int:
     """Copy the stored org-days in the date range of ``<prefix>_daily`` into DuckDB table
     ``known_days`` (for an import of recent days: those days only); returns how many."""
-    lo, hi = work.con.execute(f"SELECT min(day), max(day) FROM {prefix}_daily").fetchone()  # type: ignore[misc]
+    lo, hi = work.row(f"SELECT min(day), max(day) FROM {prefix}_daily")
     work.con.execute("CREATE OR REPLACE TABLE known_days (org_id VARCHAR, day DATE)")
     if lo is None:
         return 0
@@ -107,8 +107,8 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:
         _merge_stored(conn, work, prefix)
     for table, (names, query) in _selects(prefix, "ANTI JOIN known_days k USING (org_id, day)").items():
         insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
-    counts.new_days = int(work.con.execute(
-        f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)").fetchone()[0])  # type: ignore[index]
+    counts.new_days = int(work.value(  # type: ignore[arg-type]
+        f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
 
 
@@ -118,8 +118,8 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
     if counts.days == 0:
         return counts
     known = stored_days(conn, work, prefix)
-    replaced = int(work.con.execute(
-        f"SELECT count(*) FROM {prefix}_daily SEMI JOIN known_days USING (org_id, day)").fetchone()[0]) if known else 0  # type: ignore[index]
+    replaced = int(work.value(  # type: ignore[arg-type]
+        f"SELECT count(*) FROM {prefix}_daily SEMI JOIN known_days USING (org_id, day)")) if known else 0
     if replaced:
         days = temp_table("import_replaced_days", Column("org_id", String(ID_MAX_LEN)), Column("day", Date))
         create_temp_table(conn, days)

@@ -658,3 +658,84 @@ def test_an_event_with_count_zero_is_a_bad_value(session_factory, tmp_path):
                usage_events="org_id,user_id,event,timestamp,count\nacme,u1,api,2024-05-01,\n")
     import_paths([ok], session_factory)
     assert daily(session_factory) == [("acme", D1, 1, 1, 1, dt.datetime(2024, 5, 1, tzinfo=UTC))]
+
+
+# --- Parquet: the same contract, rows instead of lines ------------------------------------------
+
+def to_parquet(directory: Path, name: str, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as ``<name>.parquet`` with the column types pandas gives it."""
+    import duckdb
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.parquet"
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY (SELECT * FROM frame) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+def text_frame(csv_text: str) -> pd.DataFrame:
+    import io
+
+    return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+
+
+def typed_events(csv_text: str) -> pd.DataFrame:
+    """The events with a real timestamp (UTC) column, an integer count and null event ids."""
+    frame = text_frame(csv_text)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame["count"] = pd.to_numeric(frame["count"].replace("", None)).astype("Int64")
+    frame["event_id"] = frame["event_id"].replace("", None)
+    return frame
+
+
+def test_parquet_files_import_like_their_csv(session_factory, tmp_path):
+    directory = tmp_path / "pq"
+    to_parquet(directory, "orgs", text_frame(ORGS_CSV))
+    to_parquet(directory, "usage_events", typed_events(EVENTS_CSV))
+    report = import_paths([directory], session_factory)
+
+    assert (report.orgs.inserted, report.events_read, report.events_new, report.events_duplicate) == (2, 8, 6, 2)
+    csv_factory_rows = (daily(session_factory), per_user(session_factory), per_feature(session_factory))
+    assert csv_factory_rows[0] == [
+        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
+        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+    ]
+    with session_factory() as s:
+        beta = s.get(Org, "beta")
+    assert beta.created_at == dt.datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
+    # The CSV files of the same rows add nothing: the same events, the same orgs.
+    again = import_paths([write(tmp_path / "csv", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    assert (again.orgs.unchanged, again.events_new) == (2, 0)
+    assert (daily(session_factory), per_user(session_factory), per_feature(session_factory)) == csv_factory_rows
+
+
+def test_bad_parquet_values_are_reported_by_row(session_factory, tmp_path):
+    import_paths([write(tmp_path / "base", orgs="org_id,name\nacme,Acme\n")], session_factory)
+    before = snapshot(session_factory)
+    directory = tmp_path / "pq"
+    to_parquet(directory, "orgs", text_frame("org_id,name\nacme,Acme\nbeta,Beta\nacme,Again\n"))
+    to_parquet(directory, "usage_events", typed_events(
+        "org_id,user_id,event,timestamp,count,event_id\nacme,u1,api,2024-05-01T10:00:00Z,1,\n"
+        "acme,u1,api,2024-05-01T11:00:00Z,-1,\n"))
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/orgs.parquet:row 3: org_id: duplicate id 'acme' (first on row 1)",
+        f"{directory}/usage_events.parquet:row 2: count: must not be negative: '-1'",
+    ]
+    assert snapshot(session_factory) == before
+
+    to_parquet(directory, "orgs", text_frame("org_id,name,colour\nacme,Acme,red\n"))
+    (directory / "usage_events.parquet").unlink()
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/orgs.parquet: colour: unknown column (the orgs columns are {ORGS_COLUMNS})"
+    ]
+    (directory / "orgs.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{directory}/orgs.parquet: not a readable Parquet file"]
+    assert snapshot(session_factory) == before
