@@ -1,7 +1,7 @@
 """Reading import files with DuckDB: CSV and Parquet into a scratch database, rows out in chunks.
 
-DuckDB parses CSV in C++ on every core, reads Parquet natively, and keeps its tables in a
-file of its own in a temporary directory with a memory limit, spilling to disk beyond it: a
+DuckDB parses CSV in C++ on every core, reads Parquet natively, and keeps its tables in
+memory up to a limit, spilling to a temporary directory beyond it: a
 ten-million-row events file is read, de-duplicated and rolled up (``storage.event_import``)
 without holding it in Python. Every cell lands as text, trimmed, an empty cell as ""; the
 validator (``storage.validation``), not the reader, decides what a value means, for CSV and
@@ -27,10 +27,13 @@ from storage.csv_files import FileProblem, Header, InputFile, MalformedFile, Str
 
 # DuckDB's share of memory; beyond it its tables and hash tables spill to the scratch
 # directory. Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
-WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "384MB")
+WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "256MB")
 VECTOR_ROWS = 2048  # DuckDB's vector size: chunks are fetched in whole vectors
-# Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves.
+# Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves. DuckDB's
+# trim() of spaces is nearly free, trim() of a character set is not: the set is only used
+# for the rare cell that starts or ends with another of these characters.
 _WHITESPACE = " \t\r\n\f\v"
+_OTHER_WHITESPACE_CODES = "9, 10, 11, 12, 13"
 
 
 class WorkDB:
@@ -38,7 +41,8 @@ class WorkDB:
 
     def __init__(self, memory_limit: str = WORK_MEMORY) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="saas-tracker-import-")
-        self.con = duckdb.connect(str(Path(self._dir.name) / "work.duckdb"))
+        # In memory (faster than a database file), spilling to the directory beyond the limit.
+        self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute(f"SET temp_directory = '{Path(self._dir.name) / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = true")
@@ -102,8 +106,7 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
 
     Raises ``MalformedFile`` for a CSV file with rows of the wrong width or broken quoting or
     encoding, ``FileProblem`` for an unreadable Parquet file."""
-    columns = ", ".join(f"coalesce(trim({_quote(src)}, {_literal(_WHITESPACE)}), '') AS {_quote(name)}"
-                        for src, name in _sources(f, header))
+    columns = ", ".join(f"{_trimmed(_quote(src))} AS {_quote(name)}" for src, name in _sources(f, header))
     source = _parquet_source(f, header) if f.parquet else _csv_source(f, header)
     try:
         work.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {source}")
@@ -115,6 +118,12 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
             raise MalformedFile([StructureProblem(_duckdb_line(str(exc)), None, "malformed CSV row")], 1) from exc
         raise found from exc
     return work.count(table)
+
+
+def _trimmed(col: str) -> str:
+    """SQL for a cell without surrounding whitespace, "" for an empty or missing cell."""
+    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii(reverse({col})) IN ({_OTHER_WHITESPACE_CODES})"
+    return f"CASE WHEN {other} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE coalesce(trim({col}), '') END"
 
 
 def _sources(f: InputFile, header: Header) -> list[tuple[str, str]]:
