@@ -106,18 +106,14 @@ class EventImport:
         self._markers()
         keys = KeyStore(self.conn, self.work)
         keys.stage("SELECT key, 0 AS kind FROM uniq UNION ALL SELECT key, 1 AS kind FROM markers")
-        stored = keys.stored()
         con.execute("CREATE OR REPLACE TABLE found (key BIGINT)")
-        if len(stored):
-            con.register("found_keys", pd.DataFrame({"key": stored}))
-            con.execute("INSERT INTO found SELECT key FROM found_keys")
-            con.unregister("found_keys")
+        stored = keys.stored_into("found")
         con.execute("CREATE OR REPLACE TABLE new_recs AS SELECT rec FROM uniq ANTI JOIN found USING (key)")
         self._refuse_rollup_days(f)
         if self.errors:
             keys.close()
             return
-        keys.store(kind=0, some_stored=len(stored) > 0)
+        keys.store(kind=0, some_stored=stored > 0)
         keys.close()
         self.counts.new = self.work.count("new_recs")
         self.counts.duplicate = self.counts.read - self.counts.new

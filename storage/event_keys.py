@@ -35,7 +35,6 @@ from storage.staging import (
     check_dialect,
     create_temp_table,
     drop_temp_table,
-    fetch_ints,
     insert_from_duckdb,
     temp_table,
 )
@@ -49,7 +48,7 @@ TAG_EVENT_ID = np.uint64(1)
 TAG_WHOLE_ROW = np.uint64(2)
 TAG_ROLLUP_DAY = np.uint64(3)
 MICROS_PER_DAY = 86_400_000_000
-KEY_BATCH = 1_000_000  # keys per JSON array when staging keys on SQLite
+KEY_BATCH = 200_000  # keys per JSON array when staging keys on SQLite
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -164,10 +163,27 @@ class KeyStore:
         finally:
             cur.close()
 
-    def stored(self) -> np.ndarray:
-        """The staged keys that ``event_keys`` already holds."""
+    def stored_into(self, table: str) -> int:
+        """Copy the staged keys that ``event_keys`` already holds into DuckDB table ``table``
+        (key BIGINT), in batches: on a full re-import that is every key of the file, so they
+        are never all in Python at once. Returns how many."""
         staged = self.staging.c.key
-        return fetch_ints(self.conn, select(staged).where(staged.in_(select(EventKey.key))))
+        sql = str(select(staged).where(staged.in_(select(EventKey.key))).compile(dialect=self.conn.dialect))
+        raw = self.conn.connection.driver_connection
+        # PostgreSQL: a server-side cursor, else the driver would fetch the whole result.
+        cur = raw.cursor() if self.dialect == "sqlite" else raw.cursor(name="import_stored_keys")
+        total = 0
+        try:
+            cur.execute(sql)
+            while rows := cur.fetchmany(KEY_BATCH):
+                batch = pd.DataFrame({"key": np.array(rows, dtype=np.int64).reshape(-1)})
+                self.work.con.register("stored_batch", batch)
+                self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
+                self.work.con.unregister("stored_batch")
+                total += len(batch)
+        finally:
+            cur.close()
+        return total
 
     def store(self, kind: int, some_stored: bool) -> None:
         """Add the staged keys of ``kind`` to ``event_keys``; ``some_stored`` says whether

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -80,7 +79,6 @@ from storage.db import get_or_create_application, transaction
 from storage.event_import import EventImport
 from storage.models import Application, Org, Subscription, SupportTicket, SurveyResponse
 from storage.reader import WorkDB, file_header, frames, load_file
-from storage.staging import check_dialect
 from storage.upsert import TableCounts, insert_missing, upsert_by_id
 from storage.validation import (
     MAX_REPORTED_ERRORS,
@@ -96,10 +94,6 @@ from storage.validation import (
 # Events (and daily rollup rows) are validated this many rows at a time: ~100 MB of pandas
 # text at most, whatever the file size.
 EVENT_CHUNK_ROWS = 200_000
-# SQLite's page cache for the import's connection, in KiB (the default is 2 MiB): the
-# rollup tables' indexes are written in key order, and a cache that holds the pages being
-# filled saves re-reading them. Restored when the import ends.
-SQLITE_IMPORT_CACHE_KIB = 65_536
 CENT = Decimal("0.01")
 
 _MODELS: dict[str, type] = {
@@ -173,7 +167,7 @@ def import_paths(
     files = resolve_inputs(paths)
     started = time.perf_counter()
     try:
-        with transaction(session_factory) as session, WorkDB() as work, _import_cache(session):
+        with transaction(session_factory) as session, WorkDB() as work:
             run = _Import(session, work, application or DEFAULT_APPLICATION, progress, chunk_rows, max_errors)
             report = run.run(files)
             if run.errors:
@@ -185,21 +179,6 @@ def import_paths(
     except _DryRun as done:
         return done.report
     return report
-
-
-@contextmanager
-def _import_cache(session: Session) -> Iterator[None]:
-    """A larger SQLite page cache on the import's connection, for the import only."""
-    conn = session.connection()
-    if check_dialect(conn) != "sqlite":
-        yield
-        return
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 class _Import:

@@ -176,6 +176,19 @@ acme,u1,exports,2024-05-01T20:00:00Z,1,e4
     assert counts(session_factory)["event_keys"] == 8
 
 
+def test_keys_staged_and_found_in_small_batches_give_the_same_result(session_factory, tmp_path, monkeypatch):
+    """Keys move between the databases in batches (KEY_BATCH); batch edges change nothing."""
+    import storage.event_keys
+
+    monkeypatch.setattr(storage.event_keys, "KEY_BATCH", 2)
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    second = EVENTS_CSV + "acme,u5,alerts,2024-05-01T08:00:00Z,5,e3\n"
+    report = import_paths([write(tmp_path / "b", usage_events=second)], session_factory)
+    assert (report.events_read, report.events_new, report.events_duplicate) == (9, 1, 8)
+    assert daily(session_factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+    assert counts(session_factory)["event_keys"] == 7
+
+
 def test_an_earlier_event_does_not_move_last_event_at_back(session_factory, tmp_path):
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
     earlier = "org_id,user_id,event,timestamp\nacme,u1,dashboards,2024-05-01T06:00:00Z\n"
