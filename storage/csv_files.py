@@ -204,7 +204,6 @@ def structure_problems(path: Path, header: Header) -> MalformedFile | None:
     if undecodable is not None:
         line, reason = undecodable
         return MalformedFile([StructureProblem(line, None, reason)], 1)
-    width = len(header.names)
     problems: list[StructureProblem] = []
     total = 0
     with open(path, newline="", encoding=CSV_ENCODING) as fh:

@@ -93,7 +93,7 @@ from storage.validation import (
 
 # Events (and daily rollup rows) are validated this many rows at a time: ~100 MB of pandas
 # text at most, whatever the file size.
-EVENT_CHUNK_ROWS = 200_000
+EVENT_CHUNK_ROWS = 100_000
 CENT = Decimal("0.01")
 
 _MODELS: dict[str, type] = {

@@ -27,7 +27,7 @@ from storage.csv_files import FileProblem, Header, InputFile, MalformedFile, Str
 
 # DuckDB's share of memory; beyond it its tables and hash tables spill to the scratch
 # directory. Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
-WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "256MB")
+WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "192MB")
 VECTOR_ROWS = 2048  # DuckDB's vector size: chunks are fetched in whole vectors
 # Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves. DuckDB's
 # trim() of spaces is nearly free, trim() of a character set is not: the set is only used
