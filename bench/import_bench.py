@@ -1,43 +1,193 @@
-"""Import benchmark: demo data for N orgs, imported into a fresh SQLite database.
+"""Import benchmark: the product's events import against a bare bulk load of the same events.
 
 Usage:
-    .venv/bin/python bench/import_bench.py --orgs 10000 [--days 60] [--seed 7] [--reimport]
+    .venv/bin/python bench/import_bench.py --orgs 10000 [--days 60] [--seed 7] [--pairs 3]
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/import_bench.py
 
-Generation runs in a child process so the peak memory printed is the import's own. The
-re-import (``--reimport``) measures the all-duplicates path: every event key already known.
+Data: ``saas-tracker demo-data --orgs N`` (fixed end date, so every run reads the same files),
+generated once and cached under bench/out/. For SQLite, and for PostgreSQL when
+``BENCH_DATABASE_URL`` is set, the benchmark runs pairs A B A B ...:
+
+* **A, product**: a fresh database (its own SQLite file / PostgreSQL schema) with the
+  schema and the orgs imported first (not timed), then ``import_paths`` on usage_events.csv,
+  timed: reading, validating, de-duplicating, rolling up and writing, in one transaction.
+* **B, floor**: a fresh database with the same schema, then the same events file loaded
+  as it is, with no validation, into a table shaped like the events (org_id, user_id,
+  event, timestamp, count, event_id; the product's column types, no index): COPY ... FROM
+  STDIN (CSV) on PostgreSQL, one ``executemany`` of the csv module's rows in one
+  transaction on SQLite, through the product's own engine settings.
+
+Each run is its own process, so the peak RSS printed is that run's own. The ratio printed
+is the median of the pairwise ratios A/B: pairs run back to back share the machine's load
+at that moment, which a ratio of medians would not.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import multiprocessing
+import csv
+import json
 import os
-import resource
+import statistics
+import subprocess
 import sys
-import tempfile
 import time
+import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from demo.generator import generate_demo_data  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.importer import ImportReport, import_paths  # noqa: E402
-
-END_DATE = dt.date(2025, 6, 2)  # fixed, so runs on different days generate the same files
+END_DATE = "2025-06-02"  # fixed, so runs on different days generate the same files
+OUT = ROOT / "bench" / "out"
 
 
-def _generate(out: str, orgs: int, days: int, seed: int) -> None:
-    generate_demo_data(out, orgs=orgs, days=days, seed=seed, end_date=END_DATE)
+def dataset(orgs: int, days: int, seed: int) -> Path:
+    """The cached demo data directory for these options, generated when missing."""
+    target = OUT / f"orgs-{orgs}-days-{days}-seed-{seed}"
+    if not (target / "usage_events.csv").exists():
+        print(f"generating {target} ...", flush=True)
+        tmp = target.with_name(target.name + ".partial")
+        subprocess.run([str(Path(sys.executable).parent / "saas-tracker"), "demo-data", "--orgs", str(orgs), "--days",
+                        str(days), "--seed", str(seed), "--end-date", END_DATE, "--out", str(tmp), "-q"],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        tmp.rename(target)
+    return target
 
 
-def _line(label: str, report: ImportReport) -> str:
-    rate = report.events_read / report.seconds if report.seconds else float("nan")
-    rows = report.orgs.rows + report.subscriptions.rows + report.tickets.rows + report.surveys.rows
-    return (f"{label}: {report.events_read:,} events ({report.events_new:,} new) + {rows:,} other rows "
-            f"in {report.seconds:.1f} s = {rate:,.0f} events/s; {report.days_touched:,} org-days")
+# -- one run, in a child process -------------------------------------------------------------
+
+def _schema_engine(url: str):
+    from storage.db import make_engine
+    from storage.models import Base
+
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def run_product(url: str, data: Path) -> dict[str, float]:
+    from storage.db import make_session_factory
+    from storage.importer import import_paths
+
+    engine = _schema_engine(url)
+    factory = make_session_factory(engine)
+    import_paths([data / "orgs.csv"], factory)
+    started = time.perf_counter()
+    report = import_paths([data / "usage_events.csv"], factory)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds, "events": report.events_read, "org_days": report.days_touched}
+
+
+def _floor_table():
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    from storage.models import UTCDateTime
+
+    return Table("bench_raw_events", MetaData(), Column("org_id", String(200)), Column("user_id", String(200)),
+                 Column("event", String(200)), Column("timestamp", UTCDateTime()), Column("count", Integer),
+                 Column("event_id", String(200)))
+
+
+def run_floor(url: str, data: Path) -> dict[str, float]:
+    engine = _schema_engine(url)
+    table = _floor_table()
+    table.create(engine)
+    path = data / "usage_events.csv"
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        if engine.dialect.name == "sqlite":
+            cur = raw.cursor()
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.reader(fh)
+                next(reader)
+                cur.executemany(f"INSERT INTO {table.name} VALUES (?, ?, ?, ?, ?, ?)", reader)
+            cur.close()
+        else:
+            with raw.cursor() as cur, open(path, "rb") as fh:
+                with cur.copy(f"COPY {table.name} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                    while block := fh.read(1 << 20):
+                        copy.write(block)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds}
+
+
+# -- the parent: pairs, fresh databases, RSS per child ---------------------------------------------
+
+class Database:
+    """A fresh SQLite file or PostgreSQL schema per run, removed afterwards."""
+
+    def __init__(self, base_url: str | None, scratch: Path) -> None:
+        self.base_url = base_url
+        self.scratch = scratch
+        self.name = "PostgreSQL" if base_url else "SQLite"
+
+    def fresh(self) -> tuple[str, object]:
+        tag = uuid.uuid4().hex[:8]
+        if not self.base_url:
+            path = self.scratch / f"bench-{tag}.db"
+            return f"sqlite:///{path}", path
+        from sqlalchemy import create_engine, text
+
+        schema = f"import_bench_{tag}"
+        admin = create_engine(self.base_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        sep = "&" if "?" in self.base_url else "?"
+        return f"{self.base_url}{sep}options=-csearch_path%3D{schema}", schema
+
+    def drop(self, handle: object) -> None:
+        if isinstance(handle, Path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(handle) + suffix).unlink(missing_ok=True)
+            return
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(self.base_url)  # type: ignore[arg-type]
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{handle}" CASCADE'))
+        admin.dispose()
+
+
+def child(kind: str, db: Database, data: Path) -> dict[str, float]:
+    """Run one measurement in its own process; adds its peak RSS in MB."""
+    url, handle = db.fresh()
+    try:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--url", url, "--data", str(data)],
+                                stdout=subprocess.PIPE, cwd=ROOT)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            sys.exit(f"{kind} run failed ({proc.returncode})")
+        result = json.loads(out)
+        result["rss_mb"] = usage.ru_maxrss / 1024
+        return result
+    finally:
+        db.drop(handle)
+
+
+def bench(db: Database, data: Path, pairs: int) -> None:
+    rows = []
+    for i in range(pairs):
+        product = child("product", db, data)
+        floor = child("floor", db, data)
+        rows.append((product, floor))
+        print(f"  {db.name} pair {i + 1}: product {product['seconds']:.2f} s ({product['rss_mb']:.0f} MB), "
+              f"floor {floor['seconds']:.2f} s ({floor['rss_mb']:.0f} MB), "
+              f"ratio {product['seconds'] / floor['seconds']:.2f}", flush=True)
+    ratio = statistics.median(p["seconds"] / f["seconds"] for p, f in rows)
+    product_s = statistics.median(p["seconds"] for p, _ in rows)
+    floor_s = statistics.median(f["seconds"] for _, f in rows)
+    print(f"{db.name}: {rows[0][0]['events']:,.0f} events -> {rows[0][0]['org_days']:,.0f} org-days; "
+          f"product {product_s:.2f} s, floor {floor_s:.2f} s (medians); ratio {ratio:.2f} "
+          f"(median of {pairs} pairs); peak RSS product {max(p['rss_mb'] for p, _ in rows):.0f} MB, "
+          f"floor {max(f['rss_mb'] for _, f in rows):.0f} MB", flush=True)
 
 
 def main() -> None:
@@ -45,35 +195,29 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reimport", action="store_true", help="import the same files a second time")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True,
+                        help="bench SQLite (default yes)")
+    parser.add_argument("--child", choices=["product", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        run = run_product if args.child == "product" else run_floor
+        print(json.dumps(run(args.url, Path(args.data))))
+        return
 
-    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
-        data = Path(tmp) / "data"
-        started = time.perf_counter()
-        child = multiprocessing.get_context("spawn").Process(
-            target=_generate, args=(str(data), args.orgs, args.days, args.seed))
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            sys.exit(f"demo data generation failed ({child.exitcode})")
-        events_mb = (data / "usage_events.csv").stat().st_size / 1e6
-        print(f"demo data: {args.orgs:,} orgs x {args.days} days, usage_events.csv {events_mb:,.0f} MB, "
-              f"generated in {time.perf_counter() - started:.1f} s")
-
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        first = import_paths([data], factory)
-        print(_line("import into a fresh SQLite db", first))
-        if args.reimport:
-            print(_line("re-import, all duplicates", import_paths([data], factory)))
-        engine.dispose()
-        db_mb = (Path(tmp) / "bench.db").stat().st_size / 1e6
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"database {db_mb:,.0f} MB; import process peak memory {peak_mb:,.0f} MB; "
-              f"{os.cpu_count()} CPU cores")
+    data = dataset(args.orgs, args.days, args.seed)
+    size = (data / "usage_events.csv").stat().st_size / 1e6
+    print(f"{time.strftime('%Y-%m-%d')}: {args.orgs:,} orgs x {args.days} days, usage_events.csv {size:,.0f} MB; "
+          f"{os.cpu_count()} CPU cores", flush=True)
+    scratch = OUT / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    databases = [Database(None, scratch)] if args.sqlite else []
+    if os.environ.get("BENCH_DATABASE_URL"):
+        databases.append(Database(os.environ["BENCH_DATABASE_URL"], scratch))
+    for db in databases:
+        bench(db, data, args.pairs)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`saas-tracker import`: load orgs, subscriptions, tickets, surveys and usage events."""
+"""`saas-tracker import`: load orgs, subscriptions, tickets, surveys and usage (raw events or
+daily rollups), from CSV or Parquet."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ if TYPE_CHECKING:  # the import machinery loads only when the command runs
 @click.pass_context
 def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str | None,
                    dry_run: bool, quiet: bool) -> None:
-    """Import CSV exports; atomic (a bad row rejects everything) and safe to repeat.
+    """Import CSV or Parquet exports; atomic (a bad row rejects everything) and safe to repeat.
 
     PATHS are directories holding any of orgs.csv, subscriptions.csv, usage_events.csv
     (or events.csv), support_tickets.csv (or tickets.csv), survey_responses.csv (or
-    surveys.csv), or such files themselves.
+    surveys.csv), or such files themselves; each may be .parquet instead of .csv. Usage
+    may come as daily rollups instead of events: usage_daily.csv, usage_daily_users.csv
+    and usage_daily_features.csv together, each replacing the org-days it names.
 
     \b
     Example:
@@ -80,6 +83,11 @@ def format_report(report: ImportReport) -> str:
         lines.append(
             f"{'usage events':<17}{report.events_read:>12,} rows: {report.events_new:,} new, "
             f"{report.events_duplicate:,} already imported; {report.days_touched:,} org-days updated"
+        )
+    if "usage_daily" in report.tables:
+        lines.append(
+            f"{'daily usage':<17}{report.daily_rows:>12,} org-days ({report.daily_user_rows:,} user rows, "
+            f"{report.daily_feature_rows:,} feature rows): {report.days_new:,} new, {report.days_replaced:,} replaced"
         )
     if report.applications:
         lines.append(f"application{'s' if len(report.applications) > 1 else ''}: {', '.join(report.applications)}")

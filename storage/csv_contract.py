@@ -2,6 +2,10 @@
 
 One declarative table per input so the validator, the error messages and the docs all read
 the same list; a column added here is accepted, parsed and checked everywhere at once.
+
+Every file may be CSV or Parquet: ``orgs.csv`` and ``orgs.parquet`` follow the same
+contract (``table_for_file_name``). Parquet values are read as text and validated exactly
+like CSV cells, so both formats accept and reject the same values.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ DATE = "date"  # ISO date (a datetime is accepted and taken as its UTC date)
 MONEY = "money"  # non-negative amount, 2 decimals
 COUNT = "count"  # non-negative whole number (at least ``lo`` when given)
 SCORE = "score"  # number within [lo, hi]
-CURRENCY = "currency"  # three-letter ISO 4217 code
+CURRENCY = "currency"  # an ISO 4217 code (storage.validation.CURRENCY_CODES)
 
 ID_MAX_LEN = 200  # String(200) in storage.models for every external id, user and feature
 NAME_MAX_LEN = 500
@@ -58,6 +62,9 @@ class TableSpec:
     id_column: str | None = None  # upsert key; duplicates inside one file are errors
     # Tables without an id: the columns that make a row the same row (re-import = no-op).
     natural_key: tuple[str, ...] = ()
+    # Columns that together may appear once per file (a repeat is an error, not a merge):
+    # the daily rollups' (org_id, day[, user_id | feature]).
+    unique_key: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -166,8 +173,60 @@ EVENTS = TableSpec(
     ),
 )
 
+# Daily rollups made elsewhere (a warehouse): one row per org and UTC day, plus who was
+# active and which features were used that day. They replace what is stored for each org-day
+# they name (storage.daily_import), so the three files come together. The scan counts
+# distinct users and features over 14-day windows, which daily counts can't give: hence the
+# per-user and per-feature files, the same rows the import builds from raw events.
+DAILY = TableSpec(
+    key="usage_daily",
+    label="daily usage",
+    file_names=("usage_daily.csv",),
+    unique_key=("org_id", "day"),
+    columns=(
+        _id("org_id"),
+        ColumnSpec("day", DATE, required=True),
+        # The sum of the day's event counts; equal to the sums of the two files below.
+        ColumnSpec("events", COUNT, required=True, lo=1),
+        # The day's latest event, within the day: "last seen" without raw events.
+        ColumnSpec("last_event_at", TIMESTAMP, required=True),
+    ),
+)
+
+DAILY_USERS = TableSpec(
+    key="usage_daily_users",
+    label="daily usage per user",
+    file_names=("usage_daily_users.csv",),
+    unique_key=("org_id", "day", "user_id"),
+    columns=(
+        _id("org_id"),
+        ColumnSpec("day", DATE, required=True),
+        _id("user_id"),
+        ColumnSpec("events", COUNT, required=True, lo=1),
+    ),
+)
+
+DAILY_FEATURES = TableSpec(
+    key="usage_daily_features",
+    label="daily usage per feature",
+    file_names=("usage_daily_features.csv",),
+    unique_key=("org_id", "day", "feature"),
+    columns=(
+        _id("org_id"),
+        ColumnSpec("day", DATE, required=True),
+        ColumnSpec("feature", TEXT, required=True, max_len=ID_MAX_LEN),
+        ColumnSpec("events", COUNT, required=True, lo=1),
+    ),
+)
+
+DAILY_TABLES: tuple[TableSpec, ...] = (DAILY, DAILY_USERS, DAILY_FEATURES)
+
 # Import order: orgs first so every later file can refer to orgs of the same import.
-TABLES: tuple[TableSpec, ...] = (ORGS, SUBSCRIPTIONS, TICKETS, SURVEYS, EVENTS)
+TABLES: tuple[TableSpec, ...] = (ORGS, SUBSCRIPTIONS, TICKETS, SURVEYS, EVENTS, *DAILY_TABLES)
+
+# The formats a file may come in, told apart by the file name's extension.
+CSV_SUFFIX = ".csv"
+PARQUET_SUFFIX = ".parquet"
 
 # Pairs (column, earlier column) where the first must not be before the second.
 ORDERED_COLUMNS: dict[str, tuple[str, str]] = {
@@ -177,7 +236,10 @@ ORDERED_COLUMNS: dict[str, tuple[str, str]] = {
 
 
 def table_for_file_name(file_name: str) -> TableSpec | None:
+    """The contract a file follows, from its name: ``orgs.csv`` or ``orgs.parquet``, any case."""
     lowered = file_name.lower()
+    if lowered.endswith(PARQUET_SUFFIX):
+        lowered = lowered[: -len(PARQUET_SUFFIX)] + CSV_SUFFIX
     for spec in TABLES:
         if lowered in spec.file_names:
             return spec

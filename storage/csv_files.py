@@ -1,21 +1,24 @@
-"""Finding the import's files and reading them: headers checked up front, rows in chunks.
+"""Finding the import's files, and what can be wrong with a file as a whole.
 
-Every cell is read as text (``dtype=object``, no NA guessing) so "0012" stays "0012" and an
-empty cell is "" — the validator, not pandas, decides what a value means.
+Which contract a file follows comes from its name (``storage.csv_contract``); the rows are
+read by ``storage.reader``. This module reads headers and, when the fast reader says a CSV
+file is malformed, finds *where*: the physical line (quoted values may span lines, blank
+lines are skipped) and one plain reason, never a parser library's message.
 """
 
 from __future__ import annotations
 
 import csv
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-import pandas as pd
+from storage.csv_contract import DAILY, DAILY_TABLES, EVENTS, TABLES, TableSpec, accepted_file_names, table_for_file_name
+from storage.validation import CSV_ENCODING, ErrorLog, is_parquet
 
-from storage.csv_contract import TABLES, TableSpec, accepted_file_names, table_for_file_name
-from storage.validation import CSV_ENCODING
+# A structural scan stops after this many problems: the rest would say the same.
+MAX_STRUCTURE_PROBLEMS = 1000
 
 
 class InputError(ValueError):
@@ -30,6 +33,10 @@ class InputFile:
     @property
     def label(self) -> str:
         return str(self.path)
+
+    @property
+    def parquet(self) -> bool:
+        return is_parquet(self.path)
 
 
 def resolve_inputs(paths: Sequence[str | Path]) -> list[InputFile]:
@@ -47,13 +54,11 @@ def resolve_inputs(paths: Sequence[str | Path]) -> list[InputFile]:
             found = [p for p in sorted(path.iterdir()) if p.is_file() and table_for_file_name(p.name)]
             if not found:
                 raise InputError(
-                    f"{path}: no importable files (expected any of {', '.join(accepted_file_names())})"
+                    f"{path}: no importable files (expected any of {_expected()})"
                 )
         elif path.is_file():
             if table_for_file_name(path.name) is None:
-                raise InputError(
-                    f"{path}: unknown file name (expected one of {', '.join(accepted_file_names())})"
-                )
+                raise InputError(f"{path}: unknown file name (expected one of {_expected()})")
             found = [path]
         else:
             raise InputError(f"{path}: no such file or directory")
@@ -66,17 +71,43 @@ def resolve_inputs(paths: Sequence[str | Path]) -> list[InputFile]:
                     "import them one at a time"
                 )
             chosen[spec.key] = InputFile(spec, file_path)
+    _check_usage_sources(chosen)
     return [chosen[spec.key] for spec in TABLES if spec.key in chosen]
+
+
+def _expected() -> str:
+    return ", ".join(accepted_file_names()) + " (or .parquet)"
+
+
+def _check_usage_sources(chosen: dict[str, InputFile]) -> None:
+    """Raw events and daily rollups are two ways to give the same numbers: one import takes
+    one of them, and the rollup files come as the complete set (they replace org-days)."""
+    daily = [spec for spec in DAILY_TABLES if spec.key in chosen]
+    if not daily:
+        return
+    if EVENTS.key in chosen:
+        raise InputError(
+            f"usage events ({chosen[EVENTS.key].path.name}) and daily usage rollups "
+            f"({', '.join(chosen[s.key].path.name for s in daily)}) can't be imported together: "
+            "import one or the other"
+        )
+    missing = [spec.file_names[0] for spec in DAILY_TABLES if spec.key not in chosen]
+    if missing:
+        raise InputError(
+            f"daily usage rollups come as {', '.join(s.file_names[0] for s in DAILY_TABLES)} together "
+            f"(missing: {', '.join(missing)})"
+        )
+    assert DAILY.key in chosen
 
 
 @dataclass(frozen=True)
 class Header:
     names: list[str]  # normalized: stripped, lower case
-    line: int
+    line: int  # physical line of a CSV header; 0 for a Parquet schema
 
 
 class FileProblem(Exception):
-    """A whole-file problem found while reading (empty, not UTF-8); carries the line."""
+    """A whole-file problem (empty, not UTF-8, unreadable); carries the line."""
 
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(reason)
@@ -84,16 +115,50 @@ class FileProblem(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class StructureProblem:
+    """A CSV row the contract can't even be applied to: wrong number of cells, broken quoting."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+class MalformedFile(Exception):
+    """A CSV file with structural problems; ``problems`` in file order, ``total`` found."""
+
+    def __init__(self, problems: list[StructureProblem], total: int) -> None:
+        super().__init__(f"{total} structural problems")
+        self.problems = problems
+        self.total = total
+
+
 def read_header(path: Path) -> Header:
-    try:
-        with open(path, newline="", encoding=CSV_ENCODING) as fh:
-            reader = csv.reader(fh)
+    """The first non-blank row of a CSV file, its names stripped and lower-cased. Only the
+    lines up to the header are read, so a bad byte further down is reported on its own line
+    by ``structure_problems``."""
+    with open(path, "rb") as fh:
+        reader = csv.reader(_decoded_lines(fh), strict=True)
+        try:
             for row in reader:
                 if row:
                     return Header([name.strip().lower() for name in row], reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise FileProblem(1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except csv.Error as exc:
+            raise FileProblem(reader.line_num, _quoting_reason(str(exc))) from None
     raise FileProblem(1, "file is empty (no header row)")
+
+
+def _decoded_lines(fh: BinaryIO) -> Iterator[str]:
+    for number, raw in enumerate(fh, 1):
+        try:
+            yield raw.decode(CSV_ENCODING if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise FileProblem(number, _undecodable(raw, exc, number)) from None
+
+
+def _undecodable(raw: bytes, exc: UnicodeDecodeError, number: int) -> str:
+    offset = exc.start + (3 if number == 1 and raw.startswith(b"\xef\xbb\xbf") else 0)
+    return f"not UTF-8 text (byte 0x{raw[offset]:02x} at position {offset + 1} of the line)"
 
 
 def header_problems(header: Header, spec: TableSpec) -> list[tuple[str, str]]:
@@ -113,64 +178,76 @@ def header_problems(header: Header, spec: TableSpec) -> list[tuple[str, str]]:
     return problems
 
 
-class RaggedRow(Exception):
-    """A data row with more fields than the header: a shifted row would import wrong values."""
+def first_undecodable_line(path: Path) -> tuple[int, str] | None:
+    """(physical line, reason) of the first line that is not UTF-8, if any.
 
-    def __init__(self, line: int, fields: int, width: int) -> None:
-        super().__init__(f"line {line}")
-        self.line = line
-        self.reason = f"row has {fields} fields, the header has {width}"
-
-
-def read_chunks(path: Path, header: Header, chunksize: int | None) -> Iterator[pd.DataFrame]:
-    """Rows as text frames with stripped values; ``chunksize=None`` reads the file at once.
-
-    Raises ``RaggedRow`` for the first row wider than the header (pandas would otherwise
-    drop the extra field or, worse, turn the first column into the index).
+    Lines are split on the newline byte, which no multi-byte UTF-8 character contains, so
+    the line found is the one a text editor shows.
     """
-    width = len(header.names)
-    options = dict(
-        dtype=object,
-        na_filter=False,
-        encoding=CSV_ENCODING,
-        header=0,
-        names=header.names,
-        index_col=False,
-        skip_blank_lines=True,
-        engine="c",
-    )
-    chunks: Iterator[pd.DataFrame] | None = None
-    while True:
-        try:
-            # Only around pandas' own reading, so the caller's code never runs under this filter.
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                if chunks is None:
-                    if chunksize is None:
-                        chunks = iter([pd.read_csv(path, **options)])
-                    else:
-                        chunks = iter(pd.read_csv(path, chunksize=chunksize, **options))
-                chunk = next(chunks)
-        except StopIteration:
-            return
-        except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-            ragged = _first_wide_row(path, width)
-            if ragged is None:
-                raise FileProblem(1, f"unreadable CSV: {exc}") from exc
-            raise RaggedRow(ragged[0], ragged[1], width) from exc
-        except UnicodeDecodeError as exc:
-            raise FileProblem(1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-        for name in chunk.columns:
-            chunk[name] = chunk[name].str.strip()
-        yield chunk
-
-
-def _first_wide_row(path: Path, width: int) -> tuple[int, int] | None:
-    with open(path, newline="", encoding=CSV_ENCODING, errors="replace") as fh:
-        reader = csv.reader(fh)
-        prev_end = 0
-        for row in reader:
-            start, prev_end = prev_end + 1, reader.line_num
-            if len(row) > width:
-                return start, len(row)
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode(CSV_ENCODING if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                return number, _undecodable(raw, exc, number)
     return None
+
+
+def structure_problems(path: Path, header: Header) -> MalformedFile | None:
+    """Every data row whose cell count differs from the header's, or the first broken
+    quoting or encoding, with physical lines; None when the file is well formed.
+
+    This reads the file with Python's csv module (strict quoting), so it is only run when
+    the fast reader has already refused the file: the messages and lines come from here.
+    """
+    undecodable = first_undecodable_line(path)
+    if undecodable is not None:
+        line, reason = undecodable
+        return MalformedFile([StructureProblem(line, None, reason)], 1)
+    problems: list[StructureProblem] = []
+    total = 0
+    with open(path, newline="", encoding=CSV_ENCODING) as fh:
+        reader = csv.reader(fh, strict=True)
+        prev_end = 0
+        try:
+            for row in reader:
+                start, prev_end = prev_end + 1, reader.line_num
+                if not row or start <= header.line:
+                    continue
+                problem = _width_problem(row, start, header.names)
+                if problem is not None:
+                    total += 1
+                    if len(problems) < MAX_STRUCTURE_PROBLEMS:
+                        problems.append(problem)
+        except csv.Error as exc:
+            total += 1
+            problems.append(StructureProblem(prev_end + 1, None, _quoting_reason(str(exc))))
+    return MalformedFile(problems, total) if total else None
+
+
+def _width_problem(row: list[str], line: int, names: list[str]) -> StructureProblem | None:
+    width = len(names)
+    if len(row) > width:
+        return StructureProblem(line, None, f"row has {len(row)} fields, the header has {width}")
+    if len(row) < width:
+        missing = names[len(row)]
+        return StructureProblem(line, missing, f"missing cell (row has {len(row)} fields, the header has {width})")
+    return None
+
+
+def _quoting_reason(message: str) -> str:
+    if "unexpected end of data" in message:
+        return "unterminated quoted value (its closing quote is missing)"
+    if "expected after" in message:
+        return "text after a closing quote (a quoted value must end at a comma or the end of the line)"
+    return "malformed quoting"
+
+
+def log_file_problem(errors: ErrorLog, f: InputFile, exc: MalformedFile | FileProblem) -> None:
+    """Count a whole-file problem (or a malformed file's rows) as import errors."""
+    if isinstance(exc, FileProblem):
+        errors.add_line_error(f.label, f.path, exc.line, None, exc.reason)
+        return
+    for problem in exc.problems:
+        errors.add_line_error(f.label, f.path, problem.line, problem.column, problem.reason)
+    errors.count += exc.total - len(exc.problems)

@@ -13,18 +13,31 @@ here and pinned by a test against a plain-Python reference, because changing it 
 every previously imported event look new. Two different events share a key with
 probability about n²/2⁶⁴ (one in 200,000 at ten million events); the cost of a collision
 is one event not counted.
+
+The same table remembers which org-days came from daily rollup files (``day_marker_keys``,
+tag 3: the org and the UTC day): raw events for such a day would be added on top of numbers
+that may already count them, so the events import refuses them.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, select
+from sqlalchemy import BigInteger, Column, SmallInteger, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
-from storage.staging import check_dialect, create_temp_table, drop_temp_table, fetch_ints, load, temp_table
+from storage.reader import WorkDB
+from storage.staging import (
+    check_dialect,
+    create_temp_table,
+    drop_temp_table,
+    insert_from_duckdb,
+    temp_table,
+)
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -33,6 +46,9 @@ KEY_MASK = np.uint64((1 << 63) - 1)
 MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 TAG_EVENT_ID = np.uint64(1)
 TAG_WHOLE_ROW = np.uint64(2)
+TAG_ROLLUP_DAY = np.uint64(3)
+MICROS_PER_DAY = 86_400_000_000
+KEY_BATCH = 200_000  # keys per JSON array when staging keys on SQLite
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -97,42 +113,86 @@ def event_keys(
     return keys.astype(np.int64)
 
 
-class KeyStore:
-    """Finds which keys of a chunk are new and records them, in one round trip per chunk.
+def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
+    """One key per (org, UTC day) imported from daily rollups: ``org_hash`` is ``text_hash``
+    of the org id, ``day_number`` days since 1970-01-01."""
+    keys = combine(TAG_ROLLUP_DAY, [org_hash.astype(np.uint64, copy=False),
+                                    day_number.astype(np.int64).view(np.uint64)]) & KEY_MASK
+    return keys.astype(np.int64)
 
-    The chunk's keys go into a temporary table, then
-    ``INSERT INTO event_keys SELECT ... ON CONFLICT DO NOTHING RETURNING key`` hands back
-    exactly the keys that were not there before (both SQLite >= 3.35 and PostgreSQL). Keys
-    seen earlier in the same import are already in ``event_keys`` (same transaction), so
-    duplicates across chunks are caught too.
+
+class KeyStore:
+    """Which keys are stored already, and storing new ones, set-based on the database side.
+
+    Keys come from a DuckDB query (``storage.reader.WorkDB``) with a ``kind`` each (0: an
+    event, 1: a rollup org-day marker) and are bulk-loaded into a temporary table; one
+    ``SELECT ... WHERE key IN (SELECT key FROM event_keys)`` hands back those already stored
+    (usually few: only they cross the wire), and ``INSERT ... SELECT`` stores the rest, in key
+    order so the B-tree is walked once.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, work: WorkDB) -> None:
         self.conn = conn
+        self.work = work
         self.dialect = check_dialect(conn)
-        # No primary key: the chunk's keys are already unique, and an index would make
-        # staging them cost more than claiming them.
-        self.staging = temp_table("import_chunk_keys", Column("key", BigInteger, nullable=False))
+        # No primary key: the staged keys are already unique, and an index would make
+        # staging them cost more than looking them up.
+        self.staging = temp_table("import_keys", Column("key", BigInteger, nullable=False),
+                                  Column("kind", SmallInteger, nullable=False))
         create_temp_table(conn, self.staging)
-        insert_fn = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
-        table = EventKey.__table__
-        # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
-        # Sorted keys walk the event_keys B-tree in order instead of jumping around it.
-        staged = self.staging.c.key
-        self._claim = (
-            insert_fn(table)
-            .from_select(["key"], select(staged).where(staged.is_not(None)).order_by(staged))
-            .on_conflict_do_nothing()
-            .returning(table.c.key)
-        )
+        self._insert_fn = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
 
-    def claim_new(self, keys: np.ndarray) -> np.ndarray:
-        """Record ``keys`` (unique) and return a mask of those that were new."""
-        if len(keys) == 0:
-            return np.zeros(0, dtype=bool)
-        load(self.conn, self.staging, [keys.tolist()])
-        new = fetch_ints(self.conn, self._claim)
-        return np.isin(keys, new, assume_unique=True)
+    def stage(self, query: str) -> None:
+        """Stage the (key, kind) rows of a DuckDB query; keys must be unique."""
+        self.conn.execute(delete(self.staging))
+        if self.dialect != "sqlite":
+            insert_from_duckdb(self.conn, self.staging, ["key", "kind"], self.work.con, query, self.work.scratch)
+            return
+        # SQLite: one JSON array per batch, unpacked by json_each in C, costs half of an
+        # executemany of one-column rows.
+        result = self.work.con.execute(f"SELECT key, kind FROM ({query})")
+        sql = f'INSERT INTO temp."{self.staging.name}" (key, kind) SELECT value, ? FROM json_each(?)'
+        cur = self.conn.connection.driver_connection.cursor()
+        try:
+            while rows := result.fetchmany(KEY_BATCH):
+                by_kind: dict[int, list[int]] = {}
+                for key, kind in rows:
+                    by_kind.setdefault(kind, []).append(key)
+                for kind, keys in by_kind.items():
+                    cur.execute(sql, (kind, json.dumps(keys)))
+        finally:
+            cur.close()
+
+    def stored_into(self, table: str) -> int:
+        """Copy the staged keys that ``event_keys`` already holds into DuckDB table ``table``
+        (key BIGINT), in batches: on a full re-import that is every key of the file, so they
+        are never all in Python at once. Returns how many."""
+        staged = self.staging.c.key
+        sql = str(select(staged).where(staged.in_(select(EventKey.key))).compile(dialect=self.conn.dialect))
+        raw = self.conn.connection.driver_connection
+        # PostgreSQL: a server-side cursor, else the driver would fetch the whole result.
+        cur = raw.cursor() if self.dialect == "sqlite" else raw.cursor(name="import_stored_keys")
+        total = 0
+        try:
+            cur.execute(sql)
+            while rows := cur.fetchmany(KEY_BATCH):
+                batch = pd.DataFrame({"key": np.array(rows, dtype=np.int64).reshape(-1)})
+                self.work.con.register("stored_batch", batch)
+                self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
+                self.work.con.unregister("stored_batch")
+                total += len(batch)
+        finally:
+            cur.close()
+        return total
+
+    def store(self, kind: int, some_stored: bool) -> None:
+        """Add the staged keys of ``kind`` to ``event_keys``; ``some_stored`` says whether
+        any staged key is stored already (then those are skipped)."""
+        staged = self.staging.c
+        # The WHERE is also for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
+        source = select(staged.key).where(staged.kind == kind).order_by(staged.key)
+        stmt = self._insert_fn(EventKey.__table__).from_select(["key"], source)
+        self.conn.execute(stmt.on_conflict_do_nothing() if some_stored else stmt)
 
     def close(self) -> None:
         drop_temp_table(self.conn, self.staging)

@@ -1,7 +1,7 @@
-"""CSV import: orgs, subscriptions, support tickets, survey responses and usage events.
+"""Import: orgs, subscriptions, support tickets, survey responses, and usage as raw events
+or as daily rollups, from CSV or Parquet files.
 
-``import_paths`` is the one entry point (the CLI's ``saas-tracker import`` calls it). The
-rules come from docs/inputs.md:
+``import_paths`` is the one entry point (the CLI's ``saas-tracker import`` calls it).
 
 * **Atomic.** Every file is validated row by row; any error anywhere rejects the whole
   import (``ImportRejected`` with ``file:line: column: reason`` for the first errors and
@@ -11,12 +11,13 @@ rules come from docs/inputs.md:
 * **Idempotent.** Orgs, subscriptions and tickets are upserted by id; survey responses are
   unique by (org, user, time, score); events are de-duplicated by a durable key (see
   ``storage.event_keys``), so importing the same files twice changes nothing and an
-  overlapping second events file only adds the events that are new.
-* **Rolled up.** Events are never stored raw: each new event is added to the per-org daily
-  tables (``storage.rollup``) as it streams in, in chunks, so a ten-million-row file
-  imports in bounded memory.
+  overlapping second events file only adds the events that are new. Daily rollup files
+  replace the org-days they name (``storage.daily_import``).
+* **Rolled up.** Events are never stored raw: they are read into a DuckDB scratch database
+  (``storage.reader``), validated in chunks, and the new ones grouped per org and UTC day
+  (``storage.event_import``), so a ten-million-row file imports in bounded memory.
 
-Order is orgs → subscriptions → tickets → surveys → events, so later files may refer to
+Order is orgs → subscriptions → tickets → surveys → usage, so later files may refer to
 orgs defined in the same import.
 
 **One application per org.** Org ids are global keys, so an orgs row whose id is stored
@@ -27,14 +28,11 @@ the ``application`` option's.
 
 ``dry_run`` performs the whole import inside the transaction and rolls it back: the
 counts are exactly what a real run would report.
-
-Only CSV is read. Parquet would need pyarrow, which is not a dependency.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,13 +44,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tqdm import tqdm
 
 from domain.vocabulary import DEFAULT_APPLICATION
 from storage.csv_contract import (
     CHOICE,
     COUNT,
     CURRENCY,
+    DAILY_TABLES,
     DATE,
     EVENTS,
     MONEY,
@@ -71,16 +69,16 @@ from storage.csv_files import (
     Header,
     InputError,
     InputFile,
-    RaggedRow,
+    MalformedFile,
     header_problems,
-    read_chunks,
-    read_header,
+    log_file_problem,
     resolve_inputs,
 )
+from storage.daily_import import DailyImport
 from storage.db import get_or_create_application, transaction
-from storage.event_keys import KeyStore, event_keys
+from storage.event_import import EventImport
 from storage.models import Application, Org, Subscription, SupportTicket, SurveyResponse
-from storage.rollup import RollupWriter
+from storage.reader import WorkDB, file_header, frames, load_file
 from storage.upsert import TableCounts, insert_missing, upsert_by_id
 from storage.validation import (
     MAX_REPORTED_ERRORS,
@@ -93,9 +91,9 @@ from storage.validation import (
     unknown_org_issue,
 )
 
-# Events are read this many rows at a time: ~200 MB of pandas text at most, whatever the
-# file size.
-EVENT_CHUNK_ROWS = 200_000
+# Events (and daily rollup rows) are validated this many rows at a time: ~100 MB of pandas
+# text at most, whatever the file size.
+EVENT_CHUNK_ROWS = 100_000
 CENT = Decimal("0.01")
 
 _MODELS: dict[str, type] = {
@@ -124,6 +122,12 @@ class ImportReport:
     events_duplicate: int = 0
     # (org, day) rows of usage_daily created or changed by new events.
     days_touched: int = 0
+    # Daily rollup files: rows given, org-days new and replaced.
+    daily_rows: int = 0
+    daily_user_rows: int = 0
+    daily_feature_rows: int = 0
+    days_new: int = 0
+    days_replaced: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -163,8 +167,8 @@ def import_paths(
     files = resolve_inputs(paths)
     started = time.perf_counter()
     try:
-        with transaction(session_factory) as session:
-            run = _Import(session, application or DEFAULT_APPLICATION, progress, chunk_rows, max_errors)
+        with transaction(session_factory) as session, WorkDB() as work:
+            run = _Import(session, work, application or DEFAULT_APPLICATION, progress, chunk_rows, max_errors)
             report = run.run(files)
             if run.errors:
                 raise ImportRejected(run.errors.errors(), run.errors.count)
@@ -178,8 +182,10 @@ def import_paths(
 
 
 class _Import:
-    def __init__(self, session: Session, application: str, progress: bool, chunk_rows: int, max_errors: int) -> None:
+    def __init__(self, session: Session, work: WorkDB, application: str, progress: bool, chunk_rows: int,
+                 max_errors: int) -> None:
         self.session = session
+        self.work = work
         self.application = application
         self.progress = progress
         self.chunk_rows = chunk_rows
@@ -196,9 +202,10 @@ class _Import:
     def run(self, files: list[InputFile]) -> ImportReport:
         self.report.files = [f.label for f in files]
         self.report.tables = [f.spec.key for f in files]
+        daily: dict[str, tuple[InputFile, Header]] = {}
         for f in files:
             try:
-                header = read_header(f.path)
+                header = file_header(f)
                 problems = header_problems(header, f.spec)
                 for column, reason in problems:
                     self.errors.add_line_error(f.label, f.path, header.line, column, reason)
@@ -206,12 +213,14 @@ class _Import:
                     continue
                 if f.spec is EVENTS:
                     self._events(f, header)
+                elif f.spec in DAILY_TABLES:
+                    daily[f.spec.key] = (f, header)
                 else:
                     self._table(f, header)
-            except RaggedRow as exc:
-                self.errors.add_line_error(f.label, f.path, exc.line, None, exc.reason)
-            except FileProblem as exc:
-                self.errors.add_line_error(f.label, f.path, exc.line, None, exc.reason)
+            except (MalformedFile, FileProblem) as exc:
+                log_file_problem(self.errors, f, exc)
+        if daily and len(daily) == len(DAILY_TABLES):
+            self._daily(daily)
         return self.report
 
     # -- orgs, subscriptions, tickets, surveys: small enough to read whole ----------------
@@ -219,12 +228,13 @@ class _Import:
     def _table(self, f: InputFile, header: Header) -> None:
         spec = f.spec
         order = {name: i for i, name in enumerate(header.names)}
-        frame = next(read_chunks(f.path, header, None))
+        load_file(self.work, f, header, f"raw_{spec.key}")
+        records, frame = next(frames(self.work, f"raw_{spec.key}", header.names, None))
         parsed, issues = check_frame(frame, spec, order)
-        issues += self._relation_issues(spec, frame, order, first_record=0)
+        issues += self._relation_issues(spec, frame, order, records)
         if spec is ORGS:
             issues += self._org_file_scope(frame, order)
-        self.errors.add_issues(f.label, f.path, 0, issues)
+        self.errors.add_issues(f.label, f.path, records, issues)
         counts: TableCounts = getattr(self.report, spec.key)
         if self.errors:
             counts.rows = len(frame)
@@ -243,10 +253,11 @@ class _Import:
             result.unchanged = result.rows - result.inserted
         setattr(self.report, spec.key, result)
 
-    def _relation_issues(self, spec: TableSpec, frame: pd.DataFrame, order: dict[str, int], first_record: int) -> list[Issue]:
+    def _relation_issues(self, spec: TableSpec, frame: pd.DataFrame, order: dict[str, int],
+                         records: np.ndarray) -> list[Issue]:
         found: list[Issue | None] = []
         if spec.id_column:
-            found.append(duplicate_issue(frame[spec.id_column], spec.id_column, order[spec.id_column], first_record))
+            found.append(duplicate_issue(frame[spec.id_column], spec.id_column, order[spec.id_column], records))
         if spec is not ORGS:
             found.append(unknown_org_issue(frame["org_id"], self.known_orgs, order["org_id"], self.scope))
         return [i for i in found if i is not None]
@@ -280,59 +291,36 @@ class _Import:
             out.append(r)
         return out
 
-    # -- usage events: streamed in chunks and rolled up ------------------------------------
+    # -- usage: raw events, or daily rollups -----------------------------------------------------
 
     def _events(self, f: InputFile, header: Header) -> None:
-        order = {name: i for i, name in enumerate(header.names)}
-        conn = self.session.connection()
-        keys: KeyStore | None = None
-        writer: RollupWriter | None = None
-        record = 0
-        bar = tqdm(desc=f.path.name, unit=" events", unit_scale=True, file=sys.stderr, disable=not self.progress)
-        try:
-            for chunk in read_chunks(f.path, header, self.chunk_rows):
-                n = len(chunk)
-                bar.update(n)
-                parsed, issues = check_frame(chunk, EVENTS, order)
-                issues += self._relation_issues(EVENTS, chunk, order, record)
-                self.errors.add_issues(f.label, f.path, record, issues)
-                record += n
-                self.report.events_read += n
-                if self.errors:
-                    continue  # keep validating; nothing will be written
-                if keys is None:
-                    keys, writer = KeyStore(conn), RollupWriter(conn)
-                new = self._new_events(chunk, parsed, keys)
-                assert writer is not None
-                writer.add(new)
-                self.report.events_new += len(new)
-                self.report.events_duplicate += n - len(new)
-        finally:
-            bar.close()
-        if keys is not None and writer is not None and not self.errors:
-            self.report.days_touched = writer.finish()
-            keys.close()
+        run = EventImport(self.session.connection(), self.work, self.errors, self.chunk_rows, self.progress,
+                          lambda chunk, records, order: self._relation_issues(EVENTS, chunk, order, records))
+        run.validate(f, header)
+        self.report.events_read = run.counts.read
+        if self.errors:
+            return
+        run.write(f)
+        if self.errors:
+            return
+        self.report.events_new = run.counts.new
+        self.report.events_duplicate = run.counts.duplicate
+        self.report.days_touched = run.counts.days_touched
 
-    def _new_events(self, chunk: pd.DataFrame, parsed: dict[str, pd.Series], keys: KeyStore) -> pd.DataFrame:
-        count = parsed["count"].fillna(1).astype("int64") if "count" in parsed else pd.Series(1, index=chunk.index, dtype="int64")
-        timestamp = parsed["timestamp"].dt.as_unit("us")
-        event_id = chunk["event_id"] if "event_id" in chunk else pd.Series("", index=chunk.index, dtype=object)
-        key = event_keys(
-            chunk["org_id"], chunk["user_id"], chunk["event"],
-            timestamp.astype("int64").to_numpy(), count.to_numpy(), event_id,
-        )
-        first = ~pd.Series(key).duplicated().to_numpy()
-        new = np.zeros(len(chunk), dtype=bool)
-        new[np.flatnonzero(first)[keys.claim_new(key[first])]] = True
-        return pd.DataFrame(
-            {
-                "org_id": chunk["org_id"],
-                "user_id": chunk["user_id"],
-                "event": chunk["event"],
-                "timestamp": timestamp,
-                "count": count,
-            }
-        )[new]
+    def _daily(self, files: dict[str, tuple[InputFile, Header]]) -> None:
+        run = DailyImport(self.session.connection(), self.work, self.errors, self.chunk_rows,
+                          lambda spec, chunk, records, order: self._relation_issues(spec, chunk, order, records))
+        run.validate(files)
+        if self.errors:
+            return
+        counts = run.write()
+        if self.errors:
+            return
+        self.report.daily_rows = counts.days
+        self.report.daily_user_rows = counts.users
+        self.report.daily_feature_rows = counts.features
+        self.report.days_new = counts.new_days
+        self.report.days_replaced = counts.days - counts.new_days
 
 
 def _unique_rows(rows: list[dict[str, Any]], unique: list[str]) -> list[dict[str, Any]]:

@@ -1,64 +1,142 @@
-"""Rolling new usage events into the daily tables a scan reads (docs/inputs.md).
+"""Writing daily rollups (usage_daily, usage_daily_users, usage_daily_features) from DuckDB.
 
-Per chunk of *new* events (already de-duplicated by ``storage.event_keys``) pandas groups
-by (org, UTC day), (org, day, user) and (org, day, feature). Each result is bulk-loaded into
-a staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` that adds
-to what is stored (``events = usage_daily.events + excluded.events``), so chunks and imports
-simply accumulate, on SQLite and PostgreSQL alike.
+The import aggregates in its DuckDB scratch database (``storage.reader.WorkDB``): the events
+import from the new events of a file, the daily import straight from the rollup files. Both
+leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_features``
+(see ``DUCK_TABLES``), and this module writes them to SQLite or PostgreSQL:
 
-Distinct users and features per day can't be added up chunk by chunk (the same user shows
-up in two chunks), so ``usage_daily.active_users`` / ``distinct_features`` are recomputed
-at the end, for the touched (org, day) rows only, from the per-user and per-feature tables.
+* ``add_rollups`` (raw events) adds to what is stored. An org-day not stored yet is
+  inserted once, with its distinct users and features counted by DuckDB; only org-days
+  already stored go through a staging table and ``INSERT ... ON CONFLICT DO UPDATE`` adding
+  the new events, after which their distinct counts are recomputed from the per-user and
+  per-feature rows (a user already active that day counts once).
+* ``replace_rollups`` (daily files) replaces each org-day it names: its rows are deleted and
+  the file's rows inserted, so importing the same files again leaves the same rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, Date, String, Table, case, func, or_, select, update
+from sqlalchemy import BigInteger, Column, Date, String, Table, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from storage.csv_contract import ID_MAX_LEN
 from storage.models import UsageDaily, UsageDailyFeature, UsageDailyUser, UTCDateTime
-from storage.staging import check_dialect, create_temp_table, drop_temp_table, load, temp_table
+from storage.reader import WorkDB
+from storage.staging import (
+    check_dialect,
+    create_temp_table,
+    drop_temp_table,
+    duckdb_date,
+    duckdb_time,
+    insert_from_duckdb,
+    temp_table,
+)
 
 DAILY: Table = UsageDaily.__table__  # type: ignore[assignment]
 USERS: Table = UsageDailyUser.__table__  # type: ignore[assignment]
 FEATURES: Table = UsageDailyFeature.__table__  # type: ignore[assignment]
 
-
-def rollup(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Group events (columns org_id, user_id, event, timestamp, count) into the three tables'
-    rows for this chunk. ``day`` is the UTC calendar day of the timestamp."""
-    frame = events.assign(day=events["timestamp"].dt.floor("D"))
-    daily = (
-        frame.groupby(["org_id", "day"], sort=True)
-        .agg(events=("count", "sum"), last_event_at=("timestamp", "max"))
-        .reset_index()
-    )
-    users = frame.groupby(["org_id", "day", "user_id"], sort=True)["count"].sum().reset_index(name="events")
-    features = (
-        frame.groupby(["org_id", "day", "event"], sort=True)["count"].sum().reset_index(name="events")
-        .rename(columns={"event": "feature"})
-    )
-    return daily, users, features
+# The DuckDB tables a rollup is handed over in, and their columns (day: DATE; last_us: the
+# day's last event, microseconds since the epoch, UTC).
+DUCK_TABLES = {
+    "daily": ("org_id", "day", "events", "last_us", "active_users", "distinct_features"),
+    "users": ("org_id", "day", "user_id", "events"),
+    "features": ("org_id", "day", "feature", "events"),
+}
 
 
-def _as_dates(days: pd.Series) -> list[Any]:
-    """UTC midnights → ``datetime.date`` objects, converting each distinct day once."""
-    codes, uniques = pd.factorize(days)
-    dates = np.array([d.date() for d in uniques], dtype=object)
-    return dates[codes].tolist()
+@dataclass
+class RollupCounts:
+    days: int = 0  # org-days written
+    new_days: int = 0  # of which not stored before
+    users: int = 0  # usage_daily_users rows given
+    features: int = 0  # usage_daily_features rows given
 
 
-def _as_naive_utc(times: pd.Series) -> list[Any]:
-    """tz-aware UTC → naive UTC ``datetime`` objects (what ``UTCDateTime`` stores)."""
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
-    return naive.astype(object).tolist()
+def _selects(prefix: str, join: str) -> dict[Table, tuple[list[str], str]]:
+    """Per target table: (columns, DuckDB query giving them as stored text), the org-days
+    restricted by ``join`` (e.g. ``ANTI JOIN known_days k USING (org_id, day)``)."""
+    day = duckdb_date("r.day")
+    return {
+        DAILY: (["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
+                f"SELECT r.org_id, {day}, r.events, r.active_users, r.distinct_features, {duckdb_time('r.last_us')} "
+                f"FROM {prefix}_daily r {join} ORDER BY r.org_id, r.day"),
+        USERS: (["org_id", "day", "user_id", "events"],
+                f"SELECT r.org_id, {day}, r.user_id, r.events FROM {prefix}_users r {join} "
+                "ORDER BY r.org_id, r.day, r.user_id"),
+        FEATURES: (["org_id", "day", "feature", "events"],
+                   f"SELECT r.org_id, {day}, r.feature, r.events FROM {prefix}_features r {join} "
+                   "ORDER BY r.org_id, r.day, r.feature"),
+    }
 
+
+def _counts(work: WorkDB, prefix: str) -> RollupCounts:
+    return RollupCounts(days=work.count(f"{prefix}_daily"), users=work.count(f"{prefix}_users"),
+                        features=work.count(f"{prefix}_features"))
+
+
+def stored_days(conn: Connection, work: WorkDB, prefix: str) -> int:
+    """Copy the stored org-days in the date range of ``<prefix>_daily`` into DuckDB table
+    ``known_days`` (for an import of recent days: those days only); returns how many."""
+    lo, hi = work.row(f"SELECT min(day), max(day) FROM {prefix}_daily")
+    work.con.execute("CREATE OR REPLACE TABLE known_days (org_id VARCHAR, day DATE)")
+    if lo is None:
+        return 0
+    result = conn.execute(select(DAILY.c.org_id, DAILY.c.day).where(DAILY.c.day >= lo, DAILY.c.day <= hi))
+    total = 0
+    while rows := result.fetchmany(200_000):
+        frame = pd.DataFrame({"org_id": [r[0] for r in rows], "day": pd.to_datetime([r[1] for r in rows])})
+        work.con.register("known_chunk", frame)
+        work.con.execute("INSERT INTO known_days SELECT org_id, CAST(day AS DATE) FROM known_chunk")
+        work.con.unregister("known_chunk")
+        total += len(rows)
+    return total
+
+
+def add_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:
+    """Add the rollup of new events to the stored one (see the module docstring)."""
+    counts = _counts(work, prefix)
+    if counts.days == 0:
+        return counts
+    if stored_days(conn, work, prefix):
+        _merge_stored(conn, work, prefix)
+    for table, (names, query) in _selects(prefix, "ANTI JOIN known_days k USING (org_id, day)").items():
+        insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+    counts.new_days = int(work.value(  # type: ignore[arg-type]
+        f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
+    return counts
+
+
+def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:
+    """Replace every org-day of ``<prefix>_daily`` with the given rows (see the module docstring)."""
+    counts = _counts(work, prefix)
+    if counts.days == 0:
+        return counts
+    known = stored_days(conn, work, prefix)
+    replaced = int(work.value(  # type: ignore[arg-type]
+        f"SELECT count(*) FROM {prefix}_daily SEMI JOIN known_days USING (org_id, day)")) if known else 0
+    if replaced:
+        days = temp_table("import_replaced_days", Column("org_id", String(ID_MAX_LEN)), Column("day", Date))
+        create_temp_table(conn, days)
+        insert_from_duckdb(conn, days, ["org_id", "day"], work.con,
+                           f"SELECT r.org_id, {duckdb_date('r.day')} FROM {prefix}_daily r "
+                           "SEMI JOIN known_days USING (org_id, day)", work.scratch)
+        replaced_days = select(days.c.org_id, days.c.day)
+        for table in (USERS, FEATURES, DAILY):
+            conn.execute(delete(table).where(tuple_(table.c.org_id, table.c.day).in_(replaced_days)))
+        drop_temp_table(conn, days)
+    for table, (names, query) in _selects(prefix, "").items():
+        insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+    counts.new_days = counts.days - replaced
+    return counts
+
+
+# -- org-days already stored: added to, then recounted ------------------------------------------
 
 def _stage(name: str, third: Column | None) -> Table:
     cols = [Column("org_id", String(ID_MAX_LEN)), Column("day", Date)]
@@ -70,92 +148,71 @@ def _stage(name: str, third: Column | None) -> Table:
     return temp_table(name, *cols)
 
 
-class RollupWriter:
-    """Adds chunk rollups to the daily tables and remembers which (org, day) rows it touched."""
+def _merge_stored(conn: Connection, work: WorkDB, prefix: str) -> None:
+    """Add the rows of org-days already stored through staging tables and one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` per table, then recount their distinct
+    users and features."""
+    insert_fn: Any = sqlite.insert if check_dialect(conn) == "sqlite" else postgresql.insert
+    stage_daily = _stage("import_stage_daily", None)
+    stage_users = _stage("import_stage_users", Column("user_id", String(ID_MAX_LEN)))
+    stage_features = _stage("import_stage_features", Column("feature", String(ID_MAX_LEN)))
+    stages = {DAILY: stage_daily, USERS: stage_users, FEATURES: stage_features}
+    for stage in stages.values():
+        create_temp_table(conn, stage)
+    for table, (names, query) in _selects(prefix, "SEMI JOIN known_days k USING (org_id, day)").items():
+        stage = stages[table]
+        if table is DAILY:  # the distinct counts are recomputed below, not staged
+            names = ["org_id", "day", "events", "last_event_at"]
+            query = (f"SELECT r.org_id, {duckdb_date('r.day')}, r.events, {duckdb_time('r.last_us')} "
+                     f"FROM {prefix}_daily r SEMI JOIN known_days k USING (org_id, day)")
+        insert_from_duckdb(conn, stage, names, work.con, query, work.scratch)
+    conn.execute(_merge_daily(insert_fn, stage_daily))
+    conn.execute(_additive(insert_fn, USERS, stage_users, "user_id"))
+    conn.execute(_additive(insert_fn, FEATURES, stage_features, "feature"))
+    _recount(conn, stage_daily)
+    for stage in stages.values():
+        drop_temp_table(conn, stage)
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        insert_fn = sqlite.insert if check_dialect(conn) == "sqlite" else postgresql.insert
-        self.stage_daily = _stage("import_stage_daily", None)
-        self.stage_users = _stage("import_stage_users", Column("user_id", String(ID_MAX_LEN)))
-        self.stage_features = _stage("import_stage_features", Column("feature", String(ID_MAX_LEN)))
-        self.touched = temp_table(
-            "import_touched_days",
-            Column("org_id", String(ID_MAX_LEN), primary_key=True),
-            Column("day", Date, primary_key=True),
-        )
-        for table in self._temp_tables:
-            create_temp_table(conn, table)
 
-        src = self.stage_daily.c
-        # Every SELECT below has a WHERE for SQLite's parser ("INSERT ... SELECT ... ON
-        # CONFLICT" is ambiguous without one); the condition is always true.
-        ins = insert_fn(DAILY).from_select(
-            ["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
-            select(src.org_id, src.day, src.events, 0, 0, src.last_event_at).where(src.events.is_not(None)),
-        )
-        later = or_(DAILY.c.last_event_at.is_(None), ins.excluded.last_event_at > DAILY.c.last_event_at)
-        self._merge_daily = ins.on_conflict_do_update(
-            index_elements=[DAILY.c.org_id, DAILY.c.day],
-            set_={
-                "events": DAILY.c.events + ins.excluded.events,
-                "last_event_at": case((later, ins.excluded.last_event_at), else_=DAILY.c.last_event_at),
-            },
-        )
-        self._merge_users = self._additive(insert_fn, USERS, self.stage_users, "user_id")
-        self._merge_features = self._additive(insert_fn, FEATURES, self.stage_features, "feature")
-        self._touch = (
-            insert_fn(self.touched)
-            .from_select(["org_id", "day"], select(src.org_id, src.day).where(src.events.is_not(None)))
-            .on_conflict_do_nothing()
-        )
+def _merge_daily(insert_fn: Any, stage: Table) -> Any:
+    src = stage.c
+    # Every SELECT below has a WHERE for SQLite's parser ("INSERT ... SELECT ... ON
+    # CONFLICT" is ambiguous without one); the condition is always true.
+    ins = insert_fn(DAILY).from_select(
+        ["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
+        select(src.org_id, src.day, src.events, 0, 0, src.last_event_at).where(src.events.is_not(None)),
+    )
+    later = or_(DAILY.c.last_event_at.is_(None), ins.excluded.last_event_at > DAILY.c.last_event_at)
+    return ins.on_conflict_do_update(
+        index_elements=[DAILY.c.org_id, DAILY.c.day],
+        set_={
+            "events": DAILY.c.events + ins.excluded.events,
+            "last_event_at": case((later, ins.excluded.last_event_at), else_=DAILY.c.last_event_at),
+        },
+    )
 
-    @property
-    def _temp_tables(self) -> tuple[Table, ...]:
-        return (self.stage_daily, self.stage_users, self.stage_features, self.touched)
 
-    @staticmethod
-    def _additive(insert_fn: Any, table: Table, stage: Table, third: str) -> Any:
-        src = stage.c
-        ins = insert_fn(table).from_select(
-            ["org_id", "day", third, "events"],
-            select(src.org_id, src.day, src[third], src.events).where(src.events.is_not(None)),
-        )
-        return ins.on_conflict_do_update(
-            index_elements=[table.c.org_id, table.c.day, table.c[third]],
-            set_={"events": table.c.events + ins.excluded.events},
-        )
+def _additive(insert_fn: Any, table: Table, stage: Table, third: str) -> Any:
+    src = stage.c
+    ins = insert_fn(table).from_select(
+        ["org_id", "day", third, "events"],
+        select(src.org_id, src.day, src[third], src.events).where(src.events.is_not(None)),
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[table.c.org_id, table.c.day, table.c[third]],
+        set_={"events": table.c.events + ins.excluded.events},
+    )
 
-    def add(self, events: pd.DataFrame) -> None:
-        if events.empty:
-            return
-        daily, users, features = rollup(events)
-        load(self.conn, self.stage_daily, [
-            daily["org_id"].tolist(), _as_dates(daily["day"]), daily["events"].tolist(),
-            _as_naive_utc(daily["last_event_at"]),
-        ])
-        load(self.conn, self.stage_users, [
-            users["org_id"].tolist(), _as_dates(users["day"]), users["user_id"].tolist(), users["events"].tolist(),
-        ])
-        load(self.conn, self.stage_features, [
-            features["org_id"].tolist(), _as_dates(features["day"]), features["feature"].tolist(),
-            features["events"].tolist(),
-        ])
-        for stmt in (self._merge_daily, self._merge_users, self._merge_features, self._touch):
-            self.conn.execute(stmt)
 
-    def finish(self) -> int:
-        """Recompute distinct users/features of the touched days; returns how many days."""
-        t = self.touched
-        users = select(func.count()).where(USERS.c.org_id == t.c.org_id, USERS.c.day == t.c.day).scalar_subquery()
-        feats = select(func.count()).where(FEATURES.c.org_id == t.c.org_id, FEATURES.c.day == t.c.day).scalar_subquery()
-        agg = select(t.c.org_id, t.c.day, users.label("users"), feats.label("features")).subquery("agg")
-        self.conn.execute(
-            update(DAILY)
-            .values(active_users=agg.c.users, distinct_features=agg.c.features)
-            .where(DAILY.c.org_id == agg.c.org_id, DAILY.c.day == agg.c.day)
-        )
-        touched = int(self.conn.execute(select(func.count()).select_from(t)).scalar_one())
-        for table in self._temp_tables:
-            drop_temp_table(self.conn, table)
-        return touched
+def _recount(conn: Connection, touched: Table) -> None:
+    """Distinct users and features of the ``touched`` org-days, from the per-user and
+    per-feature rows: they can't be added up (the same user may be new or not)."""
+    t = touched
+    users = select(func.count()).where(USERS.c.org_id == t.c.org_id, USERS.c.day == t.c.day).scalar_subquery()
+    feats = select(func.count()).where(FEATURES.c.org_id == t.c.org_id, FEATURES.c.day == t.c.day).scalar_subquery()
+    agg = select(t.c.org_id, t.c.day, users.label("users"), feats.label("features")).subquery("agg")
+    conn.execute(
+        update(DAILY)
+        .values(active_users=agg.c.users, distinct_features=agg.c.features)
+        .where(DAILY.c.org_id == agg.c.org_id, DAILY.c.day == agg.c.day)
+    )

@@ -15,8 +15,10 @@ connection is dropped before being created again, and dropped explicitly when do
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 from sqlalchemy import Column, Date, MetaData, Table, delete
 from sqlalchemy.engine import Connection
@@ -78,6 +80,56 @@ def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: S
                     copy.write_row(row)
 
 
+# Rows per executemany call when streaming a DuckDB result into SQLite.
+SQLITE_BATCH_ROWS = 100_000
+# DuckDB writes dates and times in exactly the text SQLAlchemy stores on SQLite (and
+# PostgreSQL parses): see ``duckdb_date`` / ``duckdb_time``.
+DATE_FORMAT = "%Y-%m-%d"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def duckdb_date(expr: str) -> str:
+    """SQL (DuckDB) turning a DATE expression into the stored date text."""
+    return f"strftime({expr}, '{DATE_FORMAT}')"
+
+
+def duckdb_time(micros_expr: str) -> str:
+    """SQL (DuckDB) turning microseconds since the epoch (UTC) into the stored naive-UTC
+    timestamp text (``UTCDateTime`` on SQLite: ``2024-05-01 09:00:00.000000``)."""
+    return f"strftime(make_timestamp({micros_expr}), '{TIME_FORMAT}')"
+
+
+def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
+                       query: str, scratch: Path) -> None:
+    """Append the rows of a DuckDB ``query`` (columns in ``names`` order, dates and times
+    already as text, see ``duckdb_date``) to ``table`` without a Python object per value
+    on PostgreSQL: DuckDB writes CSV, which COPY reads. On SQLite the rows stream through
+    ``executemany`` in batches, the driver's fastest path."""
+    dialect = check_dialect(conn)
+    raw = conn.connection.driver_connection
+    quoted = ", ".join(f'"{n}"' for n in names)
+    if dialect == "sqlite":
+        target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
+        sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
+        result = duck.execute(query)
+        cur = raw.cursor()
+        try:
+            while rows := result.fetchmany(SQLITE_BATCH_ROWS):
+                cur.executemany(sql, rows)
+        finally:
+            cur.close()
+        return
+    path = scratch / f"copy_{table.name}.csv"
+    duck.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)")
+    try:
+        with raw.cursor() as cur, open(path, "rb") as fh:
+            with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT csv)') as copy:
+                while data := fh.read(1 << 20):
+                    copy.write(data)
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _processed(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
     """Values as SQLAlchemy would bind them (e.g. SQLite dates and datetimes as its text
     format); dates repeat a lot, so each distinct one is converted once."""
@@ -89,16 +141,3 @@ def _processed(conn: Connection, column: Column, values: Sequence[Any]) -> Seque
         return [memo[v] for v in values]
     return [None if v is None else proc(v) for v in values]
 
-
-def fetch_ints(conn: Connection, statement: Executable) -> np.ndarray:
-    """Run a statement returning one integer column, through the driver's C-level fetchall
-    (SQLAlchemy's row objects cost more than the query for millions of keys)."""
-    sql = str(statement.compile(dialect=conn.dialect))
-    raw = conn.connection.driver_connection
-    cur = raw.cursor()
-    try:
-        cur.execute(sql)
-        rows = cur.fetchall()
-    finally:
-        cur.close()
-    return np.array(rows, dtype=np.int64).reshape(-1)

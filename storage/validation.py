@@ -5,7 +5,12 @@ exported it can fix the rows without guessing. Checks run column by column on pa
 (never a Python loop per row); only the few errors that will actually be shown get their
 message text built. Lines are *physical* CSV lines (the header is line 1), mapped from record
 numbers only when there is something to report: a quoted value may span lines, so "record
-n" and "line n + 2" are not always the same.
+n" and "line n + 2" are not always the same. A Parquet file has no lines: its problems name
+the row (the first row is row 1).
+
+Every check here exists so that SQLite and PostgreSQL store the same thing or refuse the
+same thing: a value one database would take and the other would crash on (a NUL character,
+an amount that rounds past ``Numeric(14, 2)``) is a validation error, not a database error.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pycountry
 
 from storage.csv_contract import (
     CHOICE,
@@ -35,7 +41,20 @@ from storage.csv_contract import (
 MAX_REPORTED_ERRORS = 20
 # Numeric(14, 2) and a 32-bit Integer are the storage limits for money and counts.
 MAX_MONEY = 1e12
+# Amounts are rounded half up to the cent before they are stored: anything from here up
+# rounds to MAX_MONEY, which Numeric(14, 2) can't hold.
+MONEY_ROUNDS_TOO_LARGE = MAX_MONEY - 0.005
 MAX_COUNT = 2_147_483_647
+# Dates and timestamps are accepted from 1970-01-01 up to the end of 2100 (UTC): wide enough
+# for any real customer record, narrow enough to catch 0001-01-01 / 9999-12-31 placeholders,
+# which would otherwise sit in "renewal date" and "last seen" computations as real dates.
+MIN_YEAR = 1970
+MAX_YEAR = 2100
+_MIN_TIME = pd.Timestamp(f"{MIN_YEAR}-01-01", tz="UTC")
+_END_TIME = pd.Timestamp(f"{MAX_YEAR + 1}-01-01", tz="UTC")
+# ISO 4217 currency codes, from the pycountry package (its ISO 4217 data follows the
+# standard's maintenance agency): "XYZ" has the right shape but is no currency.
+CURRENCY_CODES: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currencies)
 # "YYYY-MM-DD" is the shortest ISO value accepted; pandas' ISO8601 parser alone would also
 # take "2024" or "2024-05", which are more likely a wrong column than a date.
 MIN_ISO_LENGTH = 10
@@ -44,17 +63,30 @@ CSV_ENCODING = "utf-8-sig"  # tolerate the byte-order mark spreadsheet exports a
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem in one input file, as a person reads it: ``file:line: column: reason``."""
+    """One problem in one input file, as a person reads it: ``file:line: column: reason``.
+
+    For a Parquet file ``line`` is the row number (``file:row 3: column: reason``), and 0
+    stands for the file's schema (``file: column: reason``)."""
 
     file: str
     line: int
     column: str | None
     reason: str
+    unit: str = "line"
 
     def __str__(self) -> str:
+        where = self.file
+        if self.unit == "row":
+            where += f":row {self.line}" if self.line else ""
+        else:
+            where += f":{self.line}"
         if self.column:
-            return f"{self.file}:{self.line}: {self.column}: {self.reason}"
-        return f"{self.file}:{self.line}: {self.reason}"
+            return f"{where}: {self.column}: {self.reason}"
+        return f"{where}: {self.reason}"
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() == ".parquet"
 
 
 @dataclass
@@ -96,7 +128,8 @@ class ErrorLog:
         if len(self._items) < self.limit:
             self._items.append(_Pending(file, path, None, line, column, reason))
 
-    def add_issues(self, file: str, path: Path, first_record: int, issues: Iterable[Issue]) -> None:
+    def add_issues(self, file: str, path: Path, records: np.ndarray, issues: Iterable[Issue]) -> None:
+        """Count the issues of one chunk; ``records[i]`` is the file record of chunk row i."""
         entries: list[tuple[int, int, _Pending]] = []
         for issue in issues:
             positions = np.flatnonzero(issue.mask)
@@ -105,11 +138,21 @@ class ErrorLog:
             for pos in positions[: self.limit]:
                 pos = int(pos)
                 related = issue.related(pos) if issue.related else None
-                pending = _Pending(file, path, first_record + pos, None, issue.column, issue.reason(pos), related)
-                entries.append((first_record + pos, issue.order, pending))
+                record = int(records[pos])
+                pending = _Pending(file, path, record, None, issue.column, issue.reason(pos), related)
+                entries.append((record, issue.order, pending))
         entries.sort(key=lambda e: (e[0], e[1]))
         room = self.limit - len(self._items)
         self._items.extend(p for _, _, p in entries[: max(room, 0)])
+
+    def add_records(self, file: str, path: Path, column: str | None,
+                    rows: Sequence[tuple[int, str, int | None]], total: int) -> None:
+        """Count ``total`` problems found by one query over a whole file; ``rows`` are the
+        first (record, reason, related record or None) of them, in record order."""
+        self.count += total
+        room = max(self.limit - len(self._items), 0)
+        for record, reason, related in rows[:room]:
+            self._items.append(_Pending(file, path, record, None, column, reason, related))
 
     def errors(self) -> list[RowError]:
         """The kept errors with physical line numbers (reads the affected files once more)."""
@@ -118,15 +161,23 @@ class ErrorLog:
             for rec in (item.record, item.related_record):
                 if rec is not None:
                     by_path.setdefault(item.path, set()).add(rec)
-        lines = {path: record_lines(path, recs) for path, recs in by_path.items()}
+        lines = {path: _positions(path, recs) for path, recs in by_path.items()}
         out = []
         for item in self._items:
             line = item.line if item.record is None else lines[item.path][item.record]
             reason = item.reason
+            unit = "row" if is_parquet(item.path) else "line"
             if item.related_record is not None:
-                reason = f"{reason} (first on line {lines[item.path][item.related_record]})"
-            out.append(RowError(item.file, line, item.column, reason))
+                reason = f"{reason} (first on {unit} {lines[item.path][item.related_record]})"
+            out.append(RowError(item.file, line, item.column, reason, unit))
         return out
+
+
+def _positions(path: Path, records: set[int]) -> dict[int, int]:
+    """Where each record is, as shown to a person: its physical line, or its Parquet row."""
+    if is_parquet(path):
+        return {rec: rec + 1 for rec in records}
+    return record_lines(path, records)
 
 
 def record_lines(path: Path, records: Iterable[int]) -> dict[int, int]:
@@ -175,7 +226,10 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
 
     if col.required:
         issue(empty, lambda i: "empty required value")
-    filled = ~empty
+    # PostgreSQL text can't hold NUL (SQLite would store it): refused here, for both.
+    nul = ~empty & raw.str.contains("\x00", regex=False).to_numpy(dtype=bool)
+    issue(nul, lambda i: "contains a NUL character")
+    filled = ~empty & ~nul
 
     if col.kind == TEXT:
         if col.max_len is not None:
@@ -191,9 +245,10 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
         return lowered, issues
 
     if col.kind == CURRENCY:
-        bad = filled & ~raw.str.fullmatch(r"[A-Za-z]{3}").fillna(False).to_numpy(dtype=bool)
-        issue(bad, lambda i: f"not a three-letter currency code: {_fmt(values[i])}")
-        return raw.str.upper(), issues
+        upper = raw.str.upper()
+        bad = filled & ~upper.isin(CURRENCY_CODES).to_numpy(dtype=bool)
+        issue(bad, lambda i: f"not an ISO 4217 currency code: {_fmt(values[i])}")
+        return upper, issues
 
     if col.kind in (TIMESTAMP, DATE):
         parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
@@ -201,7 +256,9 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
         bad = filled & (parsed.isna().to_numpy() | short)
         what = "an ISO date" if col.kind == DATE else "an ISO date or timestamp"
         issue(bad, lambda i: f"not {what}: {_fmt(values[i])}")
-        parsed = parsed.where(~pd.Series(bad, index=raw.index))
+        outside = filled & ~bad & ((parsed < _MIN_TIME) | (parsed >= _END_TIME)).to_numpy(dtype=bool)
+        issue(outside, lambda i: f"outside the years {MIN_YEAR}-{MAX_YEAR}: {_fmt(values[i])}")
+        parsed = parsed.where(~pd.Series(bad | outside, index=raw.index))
         if col.kind == DATE:
             parsed = parsed.dt.floor("D")
         return parsed, issues
@@ -228,7 +285,7 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
             minimum = col.lo
             below = ok & ~negative & (arr < minimum)
             issue(below, lambda i: f"must be at least {_num(minimum)}: {_fmt(values[i])}")
-        limit = MAX_MONEY if col.kind == MONEY else MAX_COUNT
+        limit = MONEY_ROUNDS_TOO_LARGE if col.kind == MONEY else MAX_COUNT
         too_large = ok & ~negative & (arr >= limit if col.kind == MONEY else arr > limit)
         issue(too_large, lambda i: f"too large: {_fmt(values[i])}")
     return num.where(ok), issues
@@ -260,7 +317,7 @@ def check_frame(frame: pd.DataFrame, spec: TableSpec, order: dict[str, int]) -> 
     return parsed, issues
 
 
-def duplicate_issue(ids: pd.Series, column: str, order: int, first_record: int) -> Issue | None:
+def duplicate_issue(ids: pd.Series, column: str, order: int, records: np.ndarray) -> Issue | None:
     """Rows repeating an id already seen earlier in the same file (the earlier row wins nothing:
     the file is rejected, because which of the two is right is the exporter's call)."""
     dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy()
@@ -274,7 +331,7 @@ def duplicate_issue(ids: pd.Series, column: str, order: int, first_record: int) 
         order,
         dup,
         lambda i: f"duplicate id {_fmt(values[i])}",
-        related=lambda i: first_record + int(first_seen[values[i]]),
+        related=lambda i: int(records[int(first_seen[values[i]])]),
     )
 
 

@@ -176,6 +176,19 @@ acme,u1,exports,2024-05-01T20:00:00Z,1,e4
     assert counts(session_factory)["event_keys"] == 8
 
 
+def test_keys_staged_and_found_in_small_batches_give_the_same_result(session_factory, tmp_path, monkeypatch):
+    """Keys move between the databases in batches (KEY_BATCH); batch edges change nothing."""
+    import storage.event_keys
+
+    monkeypatch.setattr(storage.event_keys, "KEY_BATCH", 2)
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    second = EVENTS_CSV + "acme,u5,alerts,2024-05-01T08:00:00Z,5,e3\n"
+    report = import_paths([write(tmp_path / "b", usage_events=second)], session_factory)
+    assert (report.events_read, report.events_new, report.events_duplicate) == (9, 1, 8)
+    assert daily(session_factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+    assert counts(session_factory)["event_keys"] == 7
+
+
 def test_an_earlier_event_does_not_move_last_event_at_back(session_factory, tmp_path):
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
     earlier = "org_id,user_id,event,timestamp\nacme,u1,dashboards,2024-05-01T06:00:00Z\n"
@@ -352,6 +365,38 @@ BAD_ROWS = [
      "orgs.csv:2: row has 3 fields, the header has 2"),
     ("id longer than the column", {"orgs": f"org_id,name\n{'x' * 201},Long\n"},
      "orgs.csv:2: org_id: longer than 200 characters"),
+    # Values one database would store and the other refuse, or that no real export holds.
+    ("row narrower than the header", {"orgs": "org_id,name,domain\nacme,Acme,acme.com\nbeta,Beta\n"},
+     "orgs.csv:3: domain: missing cell (row has 2 fields, the header has 3)"),
+    ("event row narrower than the header",
+     {"usage_events": "org_id,user_id,event,timestamp,count\nacme,u1,api,2024-05-01,1\nacme,u1,api\n"},
+     "usage_events.csv:3: timestamp: missing cell (row has 3 fields, the header has 5)"),
+    ("event row wider than the header",
+     {"usage_events": "org_id,user_id,event,timestamp\nacme,u1,api,2024-05-01,1\n"},
+     "usage_events.csv:2: row has 5 fields, the header has 4"),
+    ("three letters that are no currency",
+     {"subscriptions": "subscription_id,org_id,mrr,started_at,currency\ns1,acme,10,2024-01-01,XYZ\n"},
+     "subscriptions.csv:2: currency: not an ISO 4217 currency code: 'XYZ'"),
+    ("a date far in the future", {"subscriptions": "subscription_id,org_id,mrr,started_at\ns1,acme,10,9999-12-31\n"},
+     "subscriptions.csv:2: started_at: outside the years 1970-2100: '9999-12-31'"),
+    ("a date far in the past", {"orgs": "org_id,name,created_at\nacme,Acme,0001-01-01\n"},
+     "orgs.csv:2: created_at: outside the years 1970-2100: '0001-01-01'"),
+    ("an event in 2101", {"usage_events": "org_id,user_id,event,timestamp\nacme,u1,api,2101-01-01T00:00:00Z\n"},
+     "usage_events.csv:2: timestamp: outside the years 1970-2100: '2101-01-01T00:00:00Z'"),
+    ("NUL in a name", {"orgs": "org_id,name\nacme,Ac\x00me\n"},
+     "orgs.csv:2: name: contains a NUL character"),
+    ("NUL in an event's user", {"usage_events": "org_id,user_id,event,timestamp\nacme,u\x001,api,2024-05-01\n"},
+     "usage_events.csv:2: user_id: contains a NUL character"),
+    ("MRR that rounds to 10^12",
+     {"subscriptions": "subscription_id,org_id,mrr,started_at\ns1,acme,999999999999.995,2024-01-01\n"},
+     "subscriptions.csv:2: mrr: too large: '999999999999.995'"),
+    ("unterminated quote", {"orgs": 'org_id,name\nacme,Acme\nbeta,"Beta\ngamma,Gamma\n'},
+     "orgs.csv:3: unterminated quoted value (its closing quote is missing)"),
+    ("unterminated quote in events",
+     {"usage_events": 'org_id,user_id,event,timestamp\nacme,u1,"api\nacme,u1,api,2024-05-01\n'},
+     "usage_events.csv:2: unterminated quoted value (its closing quote is missing)"),
+    ("text after a closing quote", {"orgs": 'org_id,name\nacme,"Ac"me\n'},
+     "orgs.csv:2: text after a closing quote (a quoted value must end at a comma or the end of the line)"),
 ]
 
 
@@ -380,6 +425,47 @@ def test_line_numbers_are_physical_lines(session_factory, tmp_path):
     with pytest.raises(ImportRejected) as err:
         import_paths([bad], session_factory)
     assert [str(e) for e in err.value.errors] == [f"{bad}/orgs.csv:5: name: empty required value"]
+
+
+def test_the_largest_amount_that_rounds_below_the_limit_is_stored(session_factory, tmp_path):
+    """The MRR limit is about the stored value: 999,999,999,999.994 rounds down and fits."""
+    import_paths([write(tmp_path / "a", orgs="org_id,name\nacme,Acme\n")], session_factory)
+    subs = "subscription_id,org_id,mrr,started_at,currency\ns1,acme,999999999999.994,1970-01-01,xts\n"
+    import_paths([write(tmp_path / "b", subscriptions=subs)], session_factory)
+    with session_factory() as s:
+        sub = s.get(Subscription, "s1")
+    assert (sub.mrr, sub.started_at, sub.currency) == (Decimal("999999999999.99"), dt.date(1970, 1, 1), "XTS")
+
+
+def test_an_encoding_error_names_its_physical_line(session_factory, tmp_path):
+    """The bad byte is on line 4 (a quoted value spans lines 2-3), in orgs and in events."""
+    import_paths([write(tmp_path / "base", orgs="org_id,name\nacme,Acme\n")], session_factory)
+    before = snapshot(session_factory)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "orgs.csv").write_bytes(b'org_id,name\nacme,"Acme\nCorp"\nbeta,B\xffeta\n')
+    (bad / "usage_events.csv").write_bytes(b"org_id,user_id,event,timestamp\nacme,u1,api,2024-05-01\n"
+                                           b"acme,u1,api,2024-05-02\nacme,\xc3(,api,2024-05-03\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([bad], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{bad}/orgs.csv:4: not UTF-8 text (byte 0xff at position 7 of the line)",
+        f"{bad}/usage_events.csv:4: not UTF-8 text (byte 0xc3 at position 6 of the line)",
+    ]
+    assert snapshot(session_factory) == before
+
+
+def test_every_ragged_row_is_reported_with_its_line(session_factory, tmp_path):
+    events = ("org_id,user_id,event,timestamp\n" + "acme,u1,api,2024-05-01\n" * 3
+              + "acme,u1\n" + 'acme,u1,"api\nx",2024-05-01\n' + "acme,u1,api,2024-05-01,1,2\n")
+    directory = write(tmp_path, orgs="org_id,name\nacme,Acme\n", usage_events=events)
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/usage_events.csv:5: event: missing cell (row has 2 fields, the header has 4)",
+        f"{directory}/usage_events.csv:8: row has 6 fields, the header has 4",
+    ]
+    assert set(counts(session_factory).values()) == {0}
 
 
 def test_unusable_paths_are_refused_before_touching_the_database(session_factory, tmp_path):
@@ -585,3 +671,84 @@ def test_an_event_with_count_zero_is_a_bad_value(session_factory, tmp_path):
                usage_events="org_id,user_id,event,timestamp,count\nacme,u1,api,2024-05-01,\n")
     import_paths([ok], session_factory)
     assert daily(session_factory) == [("acme", D1, 1, 1, 1, dt.datetime(2024, 5, 1, tzinfo=UTC))]
+
+
+# --- Parquet: the same contract, rows instead of lines ------------------------------------------
+
+def to_parquet(directory: Path, name: str, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as ``<name>.parquet`` with the column types pandas gives it."""
+    import duckdb
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.parquet"
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY (SELECT * FROM frame) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+def text_frame(csv_text: str) -> pd.DataFrame:
+    import io
+
+    return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+
+
+def typed_events(csv_text: str) -> pd.DataFrame:
+    """The events with a real timestamp (UTC) column, an integer count and null event ids."""
+    frame = text_frame(csv_text)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame["count"] = pd.to_numeric(frame["count"].replace("", None)).astype("Int64")
+    frame["event_id"] = frame["event_id"].replace("", None)
+    return frame
+
+
+def test_parquet_files_import_like_their_csv(session_factory, tmp_path):
+    directory = tmp_path / "pq"
+    to_parquet(directory, "orgs", text_frame(ORGS_CSV))
+    to_parquet(directory, "usage_events", typed_events(EVENTS_CSV))
+    report = import_paths([directory], session_factory)
+
+    assert (report.orgs.inserted, report.events_read, report.events_new, report.events_duplicate) == (2, 8, 6, 2)
+    csv_factory_rows = (daily(session_factory), per_user(session_factory), per_feature(session_factory))
+    assert csv_factory_rows[0] == [
+        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
+        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+    ]
+    with session_factory() as s:
+        beta = s.get(Org, "beta")
+    assert beta.created_at == dt.datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
+    # The CSV files of the same rows add nothing: the same events, the same orgs.
+    again = import_paths([write(tmp_path / "csv", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    assert (again.orgs.unchanged, again.events_new) == (2, 0)
+    assert (daily(session_factory), per_user(session_factory), per_feature(session_factory)) == csv_factory_rows
+
+
+def test_bad_parquet_values_are_reported_by_row(session_factory, tmp_path):
+    import_paths([write(tmp_path / "base", orgs="org_id,name\nacme,Acme\n")], session_factory)
+    before = snapshot(session_factory)
+    directory = tmp_path / "pq"
+    to_parquet(directory, "orgs", text_frame("org_id,name\nacme,Acme\nbeta,Beta\nacme,Again\n"))
+    to_parquet(directory, "usage_events", typed_events(
+        "org_id,user_id,event,timestamp,count,event_id\nacme,u1,api,2024-05-01T10:00:00Z,1,\n"
+        "acme,u1,api,2024-05-01T11:00:00Z,-1,\n"))
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/orgs.parquet:row 3: org_id: duplicate id 'acme' (first on row 1)",
+        f"{directory}/usage_events.parquet:row 2: count: must not be negative: '-1'",
+    ]
+    assert snapshot(session_factory) == before
+
+    to_parquet(directory, "orgs", text_frame("org_id,name,colour\nacme,Acme,red\n"))
+    (directory / "usage_events.parquet").unlink()
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/orgs.parquet: colour: unknown column (the orgs columns are {ORGS_COLUMNS})"
+    ]
+    (directory / "orgs.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [f"{directory}/orgs.parquet: not a readable Parquet file"]
+    assert snapshot(session_factory) == before

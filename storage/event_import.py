@@ -1,0 +1,182 @@
+"""Usage events: read by DuckDB, validated in chunks, de-duplicated and rolled up set-based.
+
+Why this shape: per event, Python only validates and computes the durable key
+(``storage.event_keys``); everything else is one set operation per file in the import's
+DuckDB scratch database, and every database row is written once.
+
+1. ``validate``: the file is loaded into DuckDB (``storage.reader``), streamed to the
+   validator in chunks, and each valid chunk's (record, key, org hash, time, count) appended
+   to DuckDB table ``ev``. Memory stays bounded by the chunk size and DuckDB's limit.
+2. ``write``: keys repeated inside the file keep their first row; all unique keys (and the
+   file's org-day markers) are staged in the database, which hands back the ones it already
+   holds: those events were imported before. New events on an org-day that came from daily
+   rollup files are errors (``storage.daily_import``). The new keys are stored, and the new
+   events grouped per org and UTC day, user and feature, then written by
+   ``storage.rollup.add_rollups``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Connection
+from tqdm import tqdm
+
+from storage.csv_contract import EVENTS
+from storage.csv_files import Header, InputFile
+from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, event_keys, text_hash
+from storage.reader import WorkDB, frames, load_file
+from storage.rollup import add_rollups
+from storage.validation import ErrorLog, Issue, check_frame
+
+# Chunk frame, its record numbers, the header's column positions -> relation issues
+# (unknown orgs), supplied by the importer, which knows the import's orgs.
+RelationCheck = Callable[[pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]]
+
+_EV_COLUMNS = "rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT"
+_ROLLUP_DAY_COLUMN = "timestamp"
+
+
+@dataclass
+class EventCounts:
+    read: int = 0
+    new: int = 0
+    duplicate: int = 0
+    days_touched: int = 0
+
+
+class EventImport:
+    """One events file through validation, de-duplication and roll-up (module docstring)."""
+
+    def __init__(self, conn: Connection, work: WorkDB, errors: ErrorLog, chunk_rows: int, progress: bool,
+                 relation_check: RelationCheck) -> None:
+        self.conn = conn
+        self.work = work
+        self.errors = errors
+        self.chunk_rows = chunk_rows
+        self.progress = progress
+        self.relation_check = relation_check
+        self.counts = EventCounts()
+
+    # -- 1. validate -------------------------------------------------------------------------
+
+    def validate(self, f: InputFile, header: Header) -> None:
+        """Check every row; keys of valid chunks go to DuckDB table ``ev``."""
+        order = {name: i for i, name in enumerate(header.names)}
+        self.counts.read = load_file(self.work, f, header, "raw_events")
+        self.work.con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
+        bar = tqdm(desc=f.path.name, total=self.counts.read, unit=" events", unit_scale=True, file=sys.stderr,
+                   disable=not self.progress)
+        try:
+            for records, chunk in frames(self.work, "raw_events", header.names, self.chunk_rows):
+                bar.update(len(chunk))
+                parsed, issues = check_frame(chunk, EVENTS, order)
+                issues += self.relation_check(chunk, records, order)
+                self.errors.add_issues(f.label, f.path, records, issues)
+                if not self.errors:
+                    self._append_keys(records, chunk, parsed)
+        finally:
+            bar.close()
+
+    def _append_keys(self, records: np.ndarray, chunk: pd.DataFrame, parsed: dict[str, pd.Series]) -> None:
+        n = len(chunk)
+        count = (parsed["count"].fillna(1).astype("int64").to_numpy() if "count" in parsed
+                 else np.ones(n, dtype=np.int64))
+        ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
+        event_id = chunk["event_id"] if "event_id" in chunk else pd.Series("", index=chunk.index, dtype=object)
+        keys = event_keys(chunk["org_id"], chunk["user_id"], chunk["event"], ts_us, count, event_id)
+        frame = pd.DataFrame({"rec": records, "key": keys, "org_h": text_hash(chunk["org_id"]).view(np.int64),
+                              "ts_us": ts_us, "n": count})
+        self.work.con.register("ev_chunk", frame)
+        try:
+            self.work.con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
+        finally:
+            self.work.con.unregister("ev_chunk")
+
+    # -- 2. write ----------------------------------------------------------------------------
+
+    def write(self, f: InputFile) -> None:
+        """De-duplicate, check against rollup days, store keys and add the rollups."""
+        con = self.work.con
+        con.execute("CREATE OR REPLACE TABLE uniq AS SELECT key, min(rec) AS rec FROM ev GROUP BY key")
+        self._markers()
+        keys = KeyStore(self.conn, self.work)
+        keys.stage("SELECT key, 0 AS kind FROM uniq UNION ALL SELECT key, 1 AS kind FROM markers")
+        con.execute("CREATE OR REPLACE TABLE found (key BIGINT)")
+        stored = keys.stored_into("found")
+        con.execute("CREATE OR REPLACE TABLE new_recs AS SELECT rec FROM uniq ANTI JOIN found USING (key)")
+        self._refuse_rollup_days(f)
+        if self.errors:
+            keys.close()
+            return
+        keys.store(kind=0, some_stored=stored > 0)
+        keys.close()
+        self.counts.new = self.work.count("new_recs")
+        self.counts.duplicate = self.counts.read - self.counts.new
+        self._roll_up(all_new=self.counts.new == self.counts.read)
+        self.counts.days_touched = add_rollups(self.conn, self.work, "ne").days
+
+    def _markers(self) -> None:
+        """DuckDB table ``markers`` (key, org_h, dayn): the rollup-day key of every org-day
+        the file's unique events fall on."""
+        con = self.work.con
+        days = con.execute(
+            f"SELECT org_h, ts_us // {MICROS_PER_DAY} AS dayn FROM ev SEMI JOIN uniq USING (rec) GROUP BY ALL"
+        ).fetchnumpy()
+        org_h = np.asarray(days["org_h"], dtype=np.int64)
+        dayn = np.asarray(days["dayn"], dtype=np.int64)
+        frame = pd.DataFrame({"key": day_marker_keys(org_h.view(np.uint64), dayn), "org_h": org_h, "dayn": dayn})
+        con.register("marker_frame", frame)
+        con.execute("CREATE OR REPLACE TABLE markers AS SELECT * FROM marker_frame")
+        con.unregister("marker_frame")
+
+    def _refuse_rollup_days(self, f: InputFile) -> None:
+        """New events on org-days imported from daily rollups are errors: added to those
+        numbers they could count twice what the warehouse already counted."""
+        con = self.work.con
+        flagged = f"""
+            SELECT e.rec FROM ev e
+            SEMI JOIN new_recs n ON e.rec = n.rec
+            SEMI JOIN (SELECT org_h, dayn FROM markers SEMI JOIN found USING (key)) m
+                ON e.org_h = m.org_h AND e.ts_us // {MICROS_PER_DAY} = m.dayn
+        """
+        total = int(self.work.value(f"SELECT count(*) FROM ({flagged})"))  # type: ignore[arg-type]
+        if not total:
+            return
+        shown = con.execute(
+            f"SELECT r.rec, raw.org_id, CAST(make_timestamp(e.ts_us) AS DATE) FROM "
+            f"(SELECT rec FROM ({flagged}) ORDER BY rec LIMIT {self.errors.limit}) r "
+            "JOIN ev e ON e.rec = r.rec JOIN (SELECT rowid AS rec, org_id FROM raw_events) raw ON raw.rec = r.rec "
+            "ORDER BY r.rec"
+        ).fetchall()
+        rows = [(int(rec), f'{day.isoformat()} of org "{org}" was imported from daily rollups; '
+                 "raw events can't be added to it", None) for rec, org, day in shown]
+        self.errors.add_records(f.label, f.path, _ROLLUP_DAY_COLUMN, rows, total)
+
+    def _roll_up(self, all_new: bool) -> None:
+        """DuckDB tables ne_daily, ne_users, ne_features (``storage.rollup.DUCK_TABLES``)
+        from the new events."""
+        con = self.work.con
+        # Records line up with raw_events rows: ev was appended chunk by chunk in file order.
+        keep = "" if all_new else "SEMI JOIN new_recs n ON x.rec = n.rec"
+        con.execute(f"""
+            CREATE OR REPLACE VIEW new_events AS
+            SELECT x.org_id, x.user_id, x.event, x.ts_us, x.n, CAST(make_timestamp(x.ts_us) AS DATE) AS day
+            FROM (SELECT r.org_id, r.user_id, r.event, e.rec, e.ts_us, e.n
+                  FROM (SELECT org_id, user_id, event FROM raw_events) r POSITIONAL JOIN ev e) x
+            {keep}
+        """)
+        con.execute("""CREATE OR REPLACE TABLE ne_users AS
+            SELECT org_id, day, user_id, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
+        con.execute("""CREATE OR REPLACE TABLE ne_features AS
+            SELECT org_id, day, event AS feature, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
+        con.execute("""CREATE OR REPLACE TABLE ne_daily AS
+            SELECT d.org_id, d.day, d.events, d.last_us, u.active_users, f.distinct_features
+            FROM (SELECT org_id, day, sum(n)::BIGINT AS events, max(ts_us) AS last_us FROM new_events GROUP BY ALL) d
+            JOIN (SELECT org_id, day, count(*) AS active_users FROM ne_users GROUP BY ALL) u USING (org_id, day)
+            JOIN (SELECT org_id, day, count(*) AS distinct_features FROM ne_features GROUP BY ALL) f USING (org_id, day)""")
+

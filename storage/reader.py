@@ -1,0 +1,189 @@
+"""Reading import files with DuckDB: CSV and Parquet into a scratch database, rows out in chunks.
+
+DuckDB parses CSV in C++ on every core, reads Parquet natively, and keeps its tables in
+memory up to a limit, spilling to a temporary directory beyond it: a
+ten-million-row events file is read, de-duplicated and rolled up (``storage.event_import``)
+without holding it in Python. Every cell lands as text, trimmed, an empty cell as ""; the
+validator (``storage.validation``), not the reader, decides what a value means, for CSV and
+Parquet alike. A table's ``rowid`` is the record's position in the file (insertion order is
+preserved), which error messages turn into a physical line or a Parquet row.
+
+A CSV file DuckDB refuses is handed to ``storage.csv_files.structure_problems`` for the
+physical line and a plain reason; DuckDB's own message never reaches the person importing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from storage.csv_files import FileProblem, Header, InputFile, MalformedFile, StructureProblem, read_header, structure_problems
+
+# DuckDB's share of memory; beyond it its tables and hash tables spill to the scratch
+# directory. Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
+WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "192MB")
+VECTOR_ROWS = 2048  # DuckDB's vector size: chunks are fetched in whole vectors
+# Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves. DuckDB's
+# trim() of spaces is nearly free, trim() of a character set is not: the set is only used
+# for the rare cell that starts or ends with another of these characters.
+_WHITESPACE = " \t\r\n\f\v"
+_OTHER_WHITESPACE_CODES = "9, 10, 11, 12, 13"
+
+
+class WorkDB:
+    """The import's DuckDB scratch database, removed with its directory on ``close``."""
+
+    def __init__(self, memory_limit: str = WORK_MEMORY) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="saas-tracker-import-")
+        # In memory (faster than a database file), spilling to the directory beyond the limit.
+        self.con = duckdb.connect(":memory:")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET temp_directory = '{Path(self._dir.name) / 'spill'}'")
+        self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET TimeZone = 'UTC'")  # Parquet times with a zone are read in UTC
+        self.con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+
+    @property
+    def scratch(self) -> Path:
+        """A directory for files handed to the database (COPY input), removed with this."""
+        return Path(self._dir.name)
+
+    def close(self) -> None:
+        self.con.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> WorkDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count(self, table: str) -> int:
+        return int(self.value(f"SELECT count(*) FROM {table}"))
+
+    def value(self, query: str) -> object:
+        """The single value of a query. (``fetchall``, not ``fetchone``: a result not
+        fetched to its end keeps the connection busy.)"""
+        return self.con.execute(query).fetchall()[0][0]
+
+    def row(self, query: str) -> tuple:
+        return tuple(self.con.execute(query).fetchall()[0])
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_header(f: InputFile) -> Header:
+    """Column names of a CSV header row or of a Parquet schema, stripped and lower-cased."""
+    if not f.parquet:
+        return read_header(f.path)
+    return Header([name.strip().lower() for name in _parquet_schema(f.path)], 0)
+
+
+def _parquet_schema(path: Path) -> dict[str, str]:
+    """Original column name -> DuckDB type name."""
+    try:
+        rows = duckdb.connect().execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})").fetchall()
+    except duckdb.Error:
+        raise FileProblem(0, "not a readable Parquet file") from None
+    return {row[0]: str(row[1]) for row in rows}
+
+
+def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
+    """Read ``f`` into ``table`` (one text column per header name); returns the row count.
+
+    Raises ``MalformedFile`` for a CSV file with rows of the wrong width or broken quoting or
+    encoding, ``FileProblem`` for an unreadable Parquet file."""
+    columns = ", ".join(f"{_trimmed(_quote(src))} AS {_quote(name)}" for src, name in _sources(f, header))
+    source = _parquet_source(f, header) if f.parquet else _csv_source(f, header)
+    try:
+        work.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {source}")
+    except duckdb.Error as exc:
+        if f.parquet:
+            raise FileProblem(0, "not a readable Parquet file") from exc
+        found = structure_problems(f.path, header)
+        if found is None:  # DuckDB refused what Python's csv reads: say where DuckDB stopped
+            raise MalformedFile([StructureProblem(_duckdb_line(str(exc)), None, "malformed CSV row")], 1) from exc
+        raise found from exc
+    return work.count(table)
+
+
+def _trimmed(col: str) -> str:
+    """SQL for a cell without surrounding whitespace, "" for an empty or missing cell."""
+    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii(reverse({col})) IN ({_OTHER_WHITESPACE_CODES})"
+    return f"CASE WHEN {other} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE coalesce(trim({col}), '') END"
+
+
+def _sources(f: InputFile, header: Header) -> list[tuple[str, str]]:
+    """(column in the source, contract name) pairs, in file order."""
+    if f.parquet:
+        return list(zip(_parquet_schema(f.path), header.names))
+    return [(f"c{i}", name) for i, name in enumerate(header.names)]
+
+
+def _csv_source(f: InputFile, header: Header) -> str:
+    types = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header.names)))
+    return (
+        f"read_csv({_literal(str(f.path))}, header = false, skip = {header.line}, auto_detect = false, "
+        f"columns = {{{types}}}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+        "null_padding = false, encoding = 'utf-8')"
+    )
+
+
+def _parquet_source(f: InputFile, header: Header) -> str:
+    """Parquet values as the text a CSV export would hold for them (dates and times in ISO
+    8601, naive times taken as UTC), so the same validator reads both."""
+    schema = _parquet_schema(f.path)
+    exprs = []
+    for src, type_name in schema.items():
+        col = _quote(src)
+        upper = type_name.upper()
+        if upper == "DATE":
+            text = f"strftime({col}, '%Y-%m-%d')"
+        elif upper.startswith("TIMESTAMP"):
+            text = f"strftime(CAST({col} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        else:
+            text = f"CAST({col} AS VARCHAR)"
+        exprs.append(f"{text} AS {col}")
+    return f"(SELECT {', '.join(exprs)} FROM read_parquet({_literal(str(f.path))}))"
+
+
+def _duckdb_line(message: str) -> int:
+    marker = "Line: "
+    if marker in message:
+        digits = message.split(marker, 1)[1].split()[0]
+        if digits.isdigit():
+            return int(digits)
+    return 1
+
+
+def frames(work: WorkDB, table: str, names: list[str], chunk_rows: int | None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """(record numbers, text frame) chunks of ``table`` in file order; ``chunk_rows=None``
+    returns the whole table as one chunk."""
+    cols = ", ".join(_quote(n) for n in names)
+    # A cursor of its own: the caller runs other statements between chunks, which would
+    # end a result pending on the main connection.
+    with work.con.cursor() as cursor:
+        cursor.execute(f"SELECT rowid AS __rec, {cols} FROM {table}")
+        vectors = max(1, (chunk_rows or 0) // VECTOR_ROWS)
+        while True:
+            frame = cursor.fetch_df() if chunk_rows is None else cursor.fetch_df_chunk(vectors)
+            if len(frame) == 0 and chunk_rows is not None:
+                return
+            records = frame.pop("__rec").to_numpy(dtype=np.int64)
+            frame.columns = names
+            yield records, frame.reset_index(drop=True)
+            if chunk_rows is None:
+                return
