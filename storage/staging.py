@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 from sqlalchemy import Column, Date, MetaData, Table, delete
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Executable
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
