@@ -32,6 +32,10 @@ def format_option(*choices: str) -> Callable[[Any], Any]:
 def jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame: its rows
+        return [jsonable(row) for row in value.to_dict("records")]
+    if hasattr(value, "to_dict") and hasattr(value, "index"):  # a pandas Series: index → value
+        return jsonable(value.to_dict())
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -197,3 +197,23 @@ def test_the_cli_prints_the_figures_and_writes_the_html_report(history, tmp_path
     assert "MRR caught" in done.output and "100.0 %" in done.output
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "http://" not in page and "https://" not in page
+
+
+def test_the_json_output_carries_the_same_figures(history, tmp_path, monkeypatch) -> None:
+    import json
+
+    from cli import cli
+
+    monkeypatch.setenv("DATABASE_URL", history.kw["bind"].url.render_as_string(hide_password=False))
+    config = tmp_path / "saas-tracker.toml"
+    config.write_text("[backtest]\nmin_churns = 2\n")
+    done = CliRunner().invoke(cli, ["--config", str(config), "backtest", "--start", "2026-03-10", "--end",
+                                    "2026-03-17", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    model = data["result"]["rankings"][0]
+    assert model["auc"]["value"] == 1.0 and model["lift"]["value"] == 5.0
+    assert data["result"]["mrr_caught"]["value"] == 1.0
+    assert {row["type"] for row in data["result"]["signals"]} >= {"inactive_paying", "revenue_at_risk"}
+    assert data["plan"]["horizon_days"] == 60
+
