@@ -48,12 +48,21 @@ def org_chart_png(detail: OrgDetail) -> bytes | None:
     return org_trend_png(list(detail.week_ends), list(health), list(detail.usage_weeks), title=chart_title(detail))
 
 
+def warm_up() -> None:
+    """Load matplotlib now (about a second on a busy machine) rather than in the first `/org`
+    after start: the Slack app calls this when it is built, if charts are on."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
 class OrgCharts:
     """Draws and uploads org charts for the Slack app, each PNG once (``ChartUploads``)."""
 
     def __init__(self, cfg: Config, uploads: ChartUploads | None = None) -> None:
         self.cfg = cfg
         self.uploads = uploads or ChartUploads()
+        if cfg.slack.charts:
+            warm_up()
 
     def upload(self, client: Any, detail: OrgDetail | None) -> UploadedFile | None:
         if detail is None or not self.cfg.slack.charts or client is None:

@@ -88,19 +88,22 @@ def month_before(day: dt.date) -> dt.date:
     return previous_last.replace(day=min(day.day, previous_last.day))
 
 
-def _why(then: pd.Series | None, now: pd.Series) -> tuple[str, ...]:
+def _why(then: pd.Series | None, now: pd.Series, cfg: Config) -> tuple[str, ...]:
+    """The inputs that moved most, by weight × change of score (an input without data counts
+    as 0 there): "revenue 0 → 100", "engagement – → 35"."""
     if then is None:
         return ("no tier a month ago",)
+    weights = {**cfg.tiers.value_weights, **cfg.tiers.potential_weights}
     moves = []
     for name in INPUTS:
         a, b = as_float(then.get(f"{name}_score")), as_float(now.get(f"{name}_score"))
         if a is None and b is None:
             continue
-        if a is None or b is None:
-            moves.append((101.0, f"{INPUT_LABELS[name]} {'–' if a is None else f'{a:.0f}'} → "
-                                 f"{'–' if b is None else f'{b:.0f}'}"))
-        elif abs(b - a) >= 1:
-            moves.append((abs(b - a), f"{INPUT_LABELS[name]} {a:.0f} → {b:.0f}"))
+        change = abs((b or 0.0) - (a or 0.0))
+        if a is not None and b is not None and change < 1:
+            continue
+        text = f"{INPUT_LABELS[name]} {'–' if a is None else f'{a:.0f}'} → {'–' if b is None else f'{b:.0f}'}"
+        moves.append((float(weights.get(name, 0.0)) * change, text))
     moves.sort(key=lambda m: -m[0])
     return tuple(text for _, text in moves[:WHY_SHOWN])
 
@@ -124,6 +127,6 @@ def tier_moves(session: Session, application_id: int, seg: Segmentation, day: dt
         moves.append((abs((p_after or 0.0) - (p_before or 0.0)), TierMove(
             org_id=str(org_id), name=str(now.at[org_id, "name"]), before=before, after=after,
             priority_before=p_before, priority_after=p_after,
-            why=_why(before_row if before is not None else None, now.loc[org_id]))))
+            why=_why(before_row if before is not None else None, now.loc[org_id], cfg))))
     moves.sort(key=lambda m: (-m[0], m[1].org_id))
     return [m for _, m in moves[: cfg.review.digest_tier_moves_shown]], len(moves), since

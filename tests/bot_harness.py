@@ -145,7 +145,7 @@ class RunningBot:
         status, _ = self.post(body, headers)
         return status
 
-    def replies(self, url: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def replies(self, url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             got = self.stub.response_replies(url)

@@ -334,7 +334,7 @@ class SlackStub:
         with self._lock:
             return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
 
-    def wait_for(self, method: str, count: int = 1, *, ok: bool | None = None, timeout: float = 5.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, *, ok: bool | None = None, timeout: float = 10.0) -> list[Call]:
         """Block until `count` calls of `method` arrived (for work done in background threads)."""
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -243,5 +243,13 @@ def test_the_command_line_notes_assigns_and_shows_the_history(session_factory, d
     assert "Acme Co" in _cli(["signals", "--owner", "ana@example.com"], db_url, tmp_path)
     history = _cli(["config", "history"], db_url, tmp_path)
     assert "1 scan, first by" in history and "the first configuration recorded" in history
+    charted = _cli(["org", "acme", "--chart", str(tmp_path / "charts")], db_url, tmp_path)
+    png = tmp_path / "charts" / "acme-12-weeks.png"
+    assert f"chart written to {png}" in charted
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == (800, 400)
+        assert len(image.convert("RGB").getcolors(maxcolors=800 * 400) or []) > 50
     assert "Assignment removed" in _cli(["assign", "acme", "--imported"], db_url, tmp_path)
     assert "Acme Co" not in _cli(["signals", "--owner", "ana@example.com"], db_url, tmp_path)

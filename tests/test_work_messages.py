@@ -13,7 +13,7 @@ from bot.limits import block_text_length, validate_message, validate_view
 from domain.config import Config
 from services.playbooks import playbooks_for
 from services.read_models import HealthMove, NoteView, OwnerView, ReviewStatus
-from test_messages import NASTY, detail, org_item
+from test_messages import CARDS, NASTY, detail, org_item
 
 NOW = dt.datetime(2026, 11, 23, 9, 0)
 CFG = Config()
@@ -136,3 +136,19 @@ def test_note_modals_are_valid_views() -> None:
     saved = m.note_saved_modal("acme", NASTY * 10, [note], 9)
     validate_view(saved)
     assert "<!channel>" not in json.dumps(saved)
+
+
+def test_alert_and_digest_items_carry_the_case_playbooks_next_step_and_a_tag_changes_it() -> None:
+    from bot.alert_messages import alert_message
+
+    item = org_item()
+    blocks = alert_message(item, NOW, CFG)["blocks"]
+    text = next(b["text"]["text"] for b in blocks if b.get("block_id") == "item|org_1")
+    assert text.endswith("\n:compass: Next: Reach the champion and the economic buyer this week\n"
+                         ":label: Suggested: risk")
+    updated = m.item_tagged_update(blocks, "org_1", "expansion", "U0BEN", "Book a QBR or an upsell call")
+    text = next(b["text"]["text"] for b in updated if b.get("block_id") == "item|org_1")
+    assert text.endswith("\n:compass: Next: Book a QBR or an upsell call\n:label: Tagged *expansion* by <@U0BEN>")
+    # /signals items stay as they were: no next-step line to rewrite.
+    plain = m.signals_list_message(CARDS, [item], NOW, CFG)
+    assert ":compass:" not in json.dumps(plain["blocks"])

@@ -157,8 +157,10 @@ class Interactions:
         if not result.changed:
             tell(click, client, respond, error_message(result.message))
             return
+        book = self.tracker.cfg.playbooks.for_case(case_type)
+        step = book.next_step if book is not None else None
         self._update_in_place(click, client, respond, item.org_id,
-                              lambda blocks: item_tagged_update(blocks, item.org_id, case_type, click.user_id))
+                              lambda blocks: item_tagged_update(blocks, item.org_id, case_type, click.user_id, step))
 
     # --- Dismiss / snooze ---------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from services.read_models import OrgDetail, SignalView, SubscriptionView
 LOADING_TITLE = "Loading…"
 
 
-def _fit_rendered(template: str, rows: Sequence[Any], max_chars: int, cap: int, *, extra_hidden: int = 0,
+def fit_rendered(template: str, rows: Sequence[Any], max_chars: int, cap: int, *, extra_hidden: int = 0,
                   **ctx: Any) -> Mrkdwn:
     """Render with as many rows as fit in max_chars (at most `cap`), the rest as "and N more"
     (plus `extra_hidden` rows the caller never had)."""
@@ -197,7 +197,7 @@ def org_detail_blocks(
     tail = item_group[1:] + org_tools_blocks(detail)
     work = _work_blocks(detail, cfg)
     remaining = text_budget - block_text_length(blocks + work + tail)
-    signals_text = _fit_rendered(
+    signals_text = fit_rendered(
         "signals_detail.md.j2",
         _signal_rows(item.signals, cfg),
         min(limits.SECTION_TEXT_MAX, remaining // 2),
@@ -205,7 +205,7 @@ def org_detail_blocks(
     )
     remaining -= len(signals_text)
     history = list(detail.mrr_history)
-    subs_text = _fit_rendered(
+    subs_text = fit_rendered(
         "subscriptions.md.j2",
         _subscription_rows(detail.subscriptions),
         min(limits.SECTION_TEXT_MAX, remaining),
@@ -260,7 +260,7 @@ def _work_blocks(detail: OrgDetail, cfg: Config) -> list[Block]:
         blocks.append(section(truncate_mrkdwn(render("playbooks.md.j2", books=books), PLAYBOOKS_TEXT_MAX)))
     notes = [{"when": date_text(n.created_at), "author": short(n.author, DETAIL_VALUE_MAX),
               "text": short(n.text, NOTE_TEXT_SHOWN)} for n in detail.notes]
-    blocks.append(section(_fit_rendered("notes.md.j2", notes, NOTES_TEXT_MAX, len(notes),
+    blocks.append(section(fit_rendered("notes.md.j2", notes, NOTES_TEXT_MAX, len(notes),
                                         total=detail.notes_total, org_id=short(detail.item.org_id, DETAIL_VALUE_MAX),
                                         extra_hidden=detail.notes_total - len(notes))))
     lines = []
