@@ -123,7 +123,7 @@ def config_history(session: Session, application_id: int) -> list[ConfigHistoryE
             runs[-1][3] = as_of
         else:
             runs.append([vid, 1, as_of, as_of])
-    stored = config_versions.versions(session, {r[0] for r in runs})
+    stored = config_versions.versions(session, sorted({r[0] for r in runs}))
     entries: list[ConfigHistoryEntry] = []
     previous: dict[str, Any] | None = None
     for vid, scans, first, last in runs:

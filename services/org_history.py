@@ -52,12 +52,12 @@ def _inputs(snap: HealthSnapshot) -> tuple[Any, ...]:
 def rescore(components: dict[str, Any], weights: dict[str, float]) -> float | None:
     """The health score of these component scores under other weights (left-out components
     stay out and the others are re-normalised, as the scan does)."""
-    used = {c: (components.get(c) or {}).get("score") for c in HEALTH_COMPONENTS}
-    used = {c: s for c, s in used.items() if s is not None and float(weights.get(c, 0.0)) > 0}
+    scores = {c: (components.get(c) or {}).get("score") for c in HEALTH_COMPONENTS}
+    used = {c: float(s) for c, s in scores.items() if s is not None and float(weights.get(c, 0.0)) > 0}
     total = sum(float(weights[c]) for c in used)
     if not used or total <= 0:
         return None
-    return sum(float(s) * float(weights[c]) for c, s in used.items()) / total
+    return sum(s * float(weights[c]) for c, s in used.items()) / total
 
 
 def health_move(session: Session, latest: HealthSnapshot | None, previous: HealthSnapshot | None) -> HealthMove | None:

@@ -28,7 +28,9 @@ def version_id(session: Session, fingerprint: str, settings: dict[str, Any], now
             session.add(row)
         return int(row.id)
     except IntegrityError:
-        return int(session.scalar(select(ConfigVersion.id).where(ConfigVersion.fingerprint == fingerprint)))
+        winner = session.scalar(select(ConfigVersion.id).where(ConfigVersion.fingerprint == fingerprint))
+        assert winner is not None, "the insert that beat ours is committed by now"
+        return int(winner)
 
 
 def scan_configs(session: Session, application_id: int) -> list[tuple[int, dt.datetime]]:
@@ -40,17 +42,12 @@ def scan_configs(session: Session, application_id: int) -> list[tuple[int, dt.da
                ScanRun.status == "ok")
         .order_by(ScanRun.as_of, ScanRun.id)
     ).all()
-    return [(int(vid), _utc(as_of)) for vid, as_of in rows]  # type: ignore[misc]
+    return [(int(vid), as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.timezone.utc))
+            for vid, as_of in rows if vid is not None]
 
 
 def versions(session: Session, ids: Sequence[int]) -> dict[int, ConfigVersion]:
     return {v.id: v for v in session.scalars(select(ConfigVersion).where(ConfigVersion.id.in_(list(ids))))}
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
 
 
 def settings_of_snapshots(session: Session, snapshot_ids: Sequence[int]) -> dict[int, ConfigVersion | None]:

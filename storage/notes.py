@@ -43,4 +43,4 @@ def last_reviews(session: Session, application_id: int) -> dict[str, dt.datetime
         .where(Org.application_id == application_id, AuditLog.action.in_(REVIEW_ACTIONS))
         .group_by(AuditLog.org_id)
     ).all()
-    return {org_id: at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at for org_id, at in rows}
+    return {str(org_id): at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at for org_id, at in rows}
