@@ -1,4 +1,5 @@
-"""`saas-tracker scan`, `signals`, `org`, `dismiss`, `snooze`, `unsnooze`, `tag`, `audit`."""
+"""`saas-tracker scan`, `signals`, `org`, `dismiss`, `snooze`, `unsnooze`, `tag`, `audit`
+(`note`, `notes` and `assign` are in cli/work.py)."""
 
 from __future__ import annotations
 
@@ -307,7 +308,8 @@ AUDIT_CSV_COLUMNS = ("at", "actor", "action", "org_id", "signal_id", "before", "
 @format_option(JSON, CSV)
 @click.pass_context
 def audit(ctx: click.Context, limit: int, fmt: str) -> None:
-    """Every tag, dismissal and snooze: who, when and what it changed (newest first).
+    """Every tag, dismissal, snooze, note and owner assignment: who, when and what it changed
+    (newest first).
 
     \b
     Example:

@@ -139,7 +139,7 @@ def move_text(move: HealthMove) -> str:
     if move.cause == "data":
         return "moved by: the data (same configuration as the previous scan)"
     changed = "; ".join(move.changes)
-    who = (f", first scanned with by {move.changed_by} on {move.changed_at:%Y-%m-%d %H:%M} UTC"
+    who = (f", first used in a scan by {move.changed_by} on {move.changed_at:%Y-%m-%d %H:%M} UTC"
            if move.changed_at else "")
     points = f" ({move.config_points:+.1f} points of it)".replace("-", "−") if move.config_points is not None else ""
     return f"moved by: {move.cause}{points} — configuration changed: {changed}{who}"

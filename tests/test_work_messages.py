@@ -52,7 +52,7 @@ def test_playbooks_notes_owner_review_and_moved_by_exactly() -> None:
     texts = _texts(blocks)
     health = next(t for t in texts if t.startswith("*Health 34/100*"))
     assert health.endswith("\n_Moved by data and configuration:_ +4.2 points from the configuration · "
-                           "health.weights.activity 30 → 60 (first scanned with by ops@host on 2026-11-21)")
+                           "health.weights.activity 30 → 60 (first used in a scan by ops@host on 2026-11-21)")
     usage = next(t for t in texts if t.startswith("*Usage"))
     assert usage.endswith("\n*Health by week:* – · 70 · 68 · 60 · – · 55 · 50 · 48 · 44 · 40 · 38 · 34")
     playbook = next(t for t in texts if t.startswith(":compass:"))
