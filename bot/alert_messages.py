@@ -37,7 +37,7 @@ def alert_message(item: OrgItem, now: dt.datetime, cfg: Config) -> Message:
     """One org's new high-priority signals, with Open / Tag case / Dismiss."""
     blocks = [
         header(render_macro(TEMPLATE, "title", _name(item))),
-        *signal_item_blocks(item, now, cfg),
+        *signal_item_blocks(item, now, cfg, next_step=True),
         _footer(now, cfg),
     ]
     labels = ", ".join(s.label for s in item.signals)
@@ -53,7 +53,7 @@ def grouped_alert_message(items: Sequence[OrgItem], now: dt.datetime, cfg: Confi
         section(render_macro(TEMPLATE, "group_intro", len(items), mrr, cfg.currency_symbol)),
         divider(),
     ]
-    groups = [signal_item_blocks(item, now, cfg) for item in items]
+    groups = [signal_item_blocks(item, now, cfg, next_step=True) for item in items]
     blocks = fit_items(groups, head=head, tail=[_footer(now, cfg)],
                        more=lambda hidden: render_macro(TEMPLATE, "more", hidden))
     text = str(render_macro(TEMPLATE, "group_fallback", len(items), mrr, cfg.currency_symbol))

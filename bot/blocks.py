@@ -225,6 +225,41 @@ def static_select(
     return el
 
 
+def users_select(placeholder: str, *, action_id: str, initial_user: str | None = None) -> Block:
+    """A person picker (Slack lists the workspace's members itself)."""
+    el: Block = {
+        "type": "users_select",
+        "placeholder": plain_text(one_line(placeholder), limits.PLACEHOLDER_MAX),
+        "action_id": _check_id("action_id", action_id, limits.ACTION_ID_MAX),
+    }
+    if initial_user and _USER_ID.match(initial_user):
+        el["initial_user"] = initial_user
+    return el
+
+
+def plain_text_input(*, action_id: str, multiline: bool = False, max_length: int = limits.PLAIN_TEXT_INPUT_MAX,
+                     placeholder: str | None = None) -> Block:
+    el: Block = {
+        "type": "plain_text_input",
+        "action_id": _check_id("action_id", action_id, limits.ACTION_ID_MAX),
+        "multiline": multiline,
+        "max_length": max(1, min(max_length, limits.PLAIN_TEXT_INPUT_MAX)),
+    }
+    if placeholder:
+        el["placeholder"] = plain_text(one_line(placeholder), limits.PLACEHOLDER_MAX)
+    return el
+
+
+def input_block(label: str, element: Block, *, block_id: str, hint: str | None = None) -> Block:
+    """A form field of a modal; what was entered comes back in the view_submission under
+    ``state.values[block_id][action_id]``."""
+    block: Block = {"type": "input", "label": plain_text(one_line(label), limits.INPUT_LABEL_MAX),
+                    "element": element}
+    if hint:
+        block["hint"] = plain_text(hint, limits.INPUT_HINT_MAX)
+    return _with_block_id(block, block_id)
+
+
 def overflow(*, action_id: str, options: Sequence[Block]) -> Block:
     if not limits.OVERFLOW_OPTIONS_MIN <= len(options) <= limits.OVERFLOW_OPTIONS_MAX:
         raise BlockKitLimitError(

@@ -25,7 +25,10 @@ a message with an image block as "send it again without the image".
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
@@ -37,7 +40,7 @@ from bot.slack_errors import classify, error_code
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_IMAGE_TEXT", "UploadedFile", "image_block", "upload_png"]
+__all__ = ["MAX_IMAGE_TEXT", "ChartUploads", "UploadedFile", "image_block", "upload_png", "without_images"]
 
 # Slack's limit for an image block's alt_text and title.
 MAX_IMAGE_TEXT = 2000
@@ -129,3 +132,40 @@ def image_block(
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ChartUploads:
+    """Uploads that remember what they uploaded: the same PNG (charts are byte-for-byte
+    repeatable) is uploaded once per process and its file id reused, so `/org acme` asked
+    again, or redrawn after a click, shows the file already in Slack.
+
+    Only successful uploads are remembered: after a failure the next message tries again.
+    Thread-safe; the oldest entries go past `size`.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._files: OrderedDict[str, UploadedFile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def upload(self, client: Any, png: bytes, *, filename: str, title: str,
+               alt_text: str | None = None) -> UploadedFile | None:
+        key = hashlib.sha256(png).hexdigest()
+        with self._lock:
+            known = self._files.get(key)
+            if known is not None:
+                self._files.move_to_end(key)
+                return known
+        uploaded = upload_png(client, png, filename=filename, title=title, alt_text=alt_text)
+        if uploaded is not None:
+            with self._lock:
+                self._files[key] = uploaded
+                while len(self._files) > self._size:
+                    self._files.popitem(last=False)
+        return uploaded
+
+
+def without_images(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks minus image blocks: what is sent again when Slack refuses a message for its
+    image (a file still processing, or not visible to the reader)."""
+    return [b for b in blocks if b.get("type") != "image"]

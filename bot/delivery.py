@@ -16,12 +16,15 @@ from typing import Any
 
 from bot.alert_messages import alert_message, grouped_alert_message
 from bot.channels import resolver_for
+from bot.chart_upload import upload_png
 from bot.client import posting_client
+from bot.digest_charts import digest_charts
 from bot.digest_messages import digest_message
 from bot.slack_errors import classify, error_code
 from domain.config import Config
 from services.ports import (
     ChannelNotFound,
+    ChartImage,
     DeliveryError,
     EarlierPost,
     ErrorCategory,
@@ -95,8 +98,12 @@ class BlockKitMessages:
     def grouped_alert(self, items: Sequence[OrgItem], now: dt.datetime, cfg: Config) -> Message:
         return grouped_alert_message(list(items), now, cfg)
 
-    def digest(self, digest: Digest, now: dt.datetime, cfg: Config) -> Message:
-        return digest_message(digest, now, cfg)
+    def digest(self, digest: Digest, now: dt.datetime, cfg: Config,
+               images: Mapping[str, str] | None = None) -> Message:
+        return digest_message(digest, now, cfg, images=images)
+
+    def digest_charts(self, digest: Digest, cfg: Config) -> Sequence[ChartImage]:
+        return digest_charts(digest, cfg)
 
 
 class SlackDelivery(BlockKitMessages):
@@ -125,6 +132,10 @@ class SlackDelivery(BlockKitMessages):
         except Exception as exc:
             raise DeliveryError(describe_failure(exc)) from exc
         return str(response["ts"])
+
+    def upload_image(self, png: bytes, filename: str, title: str, alt_text: str | None = None) -> str | None:
+        uploaded = upload_png(self.client, png, filename=filename, title=title, alt_text=alt_text)
+        return uploaded.file_id if uploaded is not None else None
 
     def find_earlier_post(self, channel: str, metadata: Mapping[str, Any], since: dt.datetime) -> EarlierPost:
         try:

@@ -36,6 +36,9 @@ CONTEXT_TEXT_MAX = 3000
 BLOCK_ID_MAX = 255
 IMAGE_URL_MAX = 3000
 IMAGE_ALT_TEXT_MAX = 2000
+IMAGE_TITLE_MAX = 2000
+INPUT_LABEL_MAX = 2000
+INPUT_HINT_MAX = 2000
 
 # --- elements ---------------------------------------------------------------------------
 BUTTON_TEXT_MAX = 75
@@ -50,6 +53,7 @@ OVERFLOW_OPTIONS_MAX = 5
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 OPTION_DESCRIPTION_MAX = 75
+PLAIN_TEXT_INPUT_MAX = 3000  # the most a plain_text_input's max_length may allow
 CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
 CONFIRM_BUTTON_MAX = 30
@@ -159,12 +163,40 @@ def _check_element(path: str, el: Any) -> None:
         for i, opt in enumerate(options):
             _check_option(f"{path}.options[{i}]", opt)
     elif kind == "image":
-        _check_len(f"{path}.image_url", el.get("image_url"), IMAGE_URL_MAX, min_len=1)
+        _check_image_source(path, el)
         _check_len(f"{path}.alt_text", el.get("alt_text"), IMAGE_ALT_TEXT_MAX, min_len=1)
+    elif kind == "users_select":
+        if "placeholder" in el:
+            _check_text(f"{path}.placeholder", el["placeholder"], PLACEHOLDER_MAX, plain_only=True)
+        if "initial_user" in el:
+            _check_len(f"{path}.initial_user", el["initial_user"], ACTION_ID_MAX, min_len=1)
+    elif kind == "plain_text_input":
+        if "placeholder" in el:
+            _check_text(f"{path}.placeholder", el["placeholder"], PLACEHOLDER_MAX, plain_only=True)
+        max_length = el.get("max_length", PLAIN_TEXT_INPUT_MAX)
+        if not isinstance(max_length, int) or not 1 <= max_length <= PLAIN_TEXT_INPUT_MAX:
+            _fail(f"{path}.max_length", f"{max_length!r} is not 1-{PLAIN_TEXT_INPUT_MAX}")
+        if "initial_value" in el:
+            _check_len(f"{path}.initial_value", el["initial_value"], max_length)
     elif kind in TEXT_TYPES:
         _check_len(f"{path}.text", el.get("text"), CONTEXT_TEXT_MAX, min_len=1)
     else:
         _fail(f"{path}.type", f"unsupported element type {kind!r}")
+
+
+def _check_image_source(path: str, image: Mapping[str, Any]) -> None:
+    """Exactly one source: image_url, or slack_file with exactly one of id and url (a file
+    uploaded to Slack, shown without a public URL)."""
+    has_url, ref = "image_url" in image, image.get("slack_file")
+    if has_url == (ref is not None):
+        _fail(path, "an image needs exactly one of image_url and slack_file")
+    if has_url:
+        _check_len(f"{path}.image_url", image["image_url"], IMAGE_URL_MAX, min_len=1)
+        return
+    if not isinstance(ref, Mapping) or ("id" in ref) == ("url" in ref):
+        _fail(f"{path}.slack_file", "needs exactly one of id and url")
+    key = "id" if "id" in ref else "url"
+    _check_len(f"{path}.slack_file.{key}", ref[key], IMAGE_URL_MAX, min_len=1)
 
 
 def _check_block(path: str, block: Any) -> None:
@@ -209,6 +241,16 @@ def _check_block(path: str, block: Any) -> None:
         pass
     elif kind == "image":
         _check_element(path, block)
+        if "title" in block:
+            _check_text(f"{path}.title", block["title"], IMAGE_TITLE_MAX, plain_only=True)
+    elif kind == "input":
+        _check_text(f"{path}.label", block.get("label"), INPUT_LABEL_MAX, plain_only=True)
+        if "hint" in block:
+            _check_text(f"{path}.hint", block["hint"], INPUT_HINT_MAX, plain_only=True)
+        element = block.get("element")
+        if not isinstance(element, Mapping) or element.get("type") not in ("plain_text_input", "users_select"):
+            _fail(f"{path}.element", "an input holds a plain_text_input or a users_select here")
+        _check_element(f"{path}.element", element)
     else:
         _fail(f"{path}.type", f"unsupported block type {kind!r}")
 

@@ -13,6 +13,13 @@ server-side session state. Formats:
                      "snooze<days>|<id>,<id>" (org from the block_id)
 * Pick among matches: action_id "org_pick",       value "<org_id>"
 * List a cell's orgs: action_id "cell_list",      value "<cell key>"
+* Add note:          action_id "note_open",       value "<org_id>" (on the org's tools row,
+                     block_id "org_tools|<org_id>")
+* Assign:            action_id "org_assign",      a users_select: the chosen user comes back
+                     as ``selected_user``, the org from the block_id
+* The note modal:    callback_id "note_add"; its private_metadata is JSON: {"org": <org_id>}
+                     plus where it was opened from, "view" (the org modal's id) or "url"
+                     (the /org reply's response_url), to refresh it after saving
 
 Org ids are split off after the first "|" only, so an org id may itself contain "|".
 An option value is at most 150 characters: when "<case>|<org_id>" would be longer, the
@@ -22,6 +29,7 @@ value is just "<case>" and `parse_action` takes the org from the block_id.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +45,13 @@ ORG_PICK = "org_pick"
 # "List orgs" on a Revenue × Health cell (digest, Home tab); value: the cell key.
 CELL_LIST = "cell_list"
 ITEM_ACTION_IDS = (ORG_OPEN, CASE_TAG, SIGNAL_DISMISS)
+NOTE_OPEN = "note_open"
+ORG_ASSIGN = "org_assign"
+ORG_TOOL_ACTION_IDS = (NOTE_OPEN, ORG_ASSIGN)
+ORG_TOOLS_BLOCK_PREFIX = "org_tools"
+NOTE_CALLBACK_ID = "note_add"
+NOTE_BLOCK_ID = "note"
+NOTE_INPUT_ACTION = "note_text"
 
 ITEM_BLOCK_PREFIX = "item"
 ITEM_ACTIONS_BLOCK_PREFIX = "item_actions"
@@ -83,6 +98,45 @@ def item_actions_block_id(org_id: str, query: str | None = None) -> str:
     return f"{ITEM_ACTIONS_BLOCK_PREFIX}{SEP}{org_id}"
 
 
+def org_tools_block_id(org_id: str) -> str:
+    return f"{ORG_TOOLS_BLOCK_PREFIX}{SEP}{org_id}"
+
+
+def note_metadata(org_id: str, *, view_id: str | None = None, response_url: str | None = None) -> str | None:
+    """The note modal's private_metadata; None when it would not fit (the org id alone then)."""
+    data = {"org": org_id}
+    if view_id:
+        data["view"] = view_id
+    elif response_url:
+        data["url"] = response_url
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text) <= limits.PRIVATE_METADATA_MAX:
+        return text
+    text = json.dumps({"org": org_id}, separators=(",", ":"))
+    return text if len(text) <= limits.PRIVATE_METADATA_MAX else None
+
+
+@dataclass(frozen=True)
+class NoteTarget:
+    """Which org a submitted note is for, and what to refresh once it is saved."""
+
+    org_id: str
+    view_id: str | None = None  # the org modal the note modal was pushed on
+    response_url: str | None = None  # the /org reply the Add note button was on
+
+
+def parse_note_metadata(text: str | None) -> NoteTarget:
+    try:
+        data = json.loads(text or "")
+    except ValueError as exc:
+        raise ActionValueError("note_add: private_metadata is not JSON") from exc
+    org_id = data.get("org") if isinstance(data, dict) else None
+    if not isinstance(org_id, str) or not org_id:
+        raise ActionValueError("note_add: no org in private_metadata")
+    view_id, url = data.get("view"), data.get("url")
+    return NoteTarget(org_id, view_id if isinstance(view_id, str) else None, url if isinstance(url, str) else None)
+
+
 def org_id_fits(org_id: str) -> bool:
     """Whether the org id fits the longest block id we build from it."""
     return 0 < len(item_actions_block_id(org_id)) <= limits.BLOCK_ID_MAX
@@ -100,7 +154,7 @@ def org_from_block_id(block_id: str | None) -> str | None:
     if sep and prefix == QUERY_ACTIONS_BLOCK_PREFIX:
         _token, sep2, org_id = rest.partition(SEP)
         return org_id if sep2 and org_id else None
-    if sep and prefix in (ITEM_BLOCK_PREFIX, ITEM_ACTIONS_BLOCK_PREFIX) and rest:
+    if sep and prefix in (ITEM_BLOCK_PREFIX, ITEM_ACTIONS_BLOCK_PREFIX, ORG_TOOLS_BLOCK_PREFIX) and rest:
         return rest
     return None
 
@@ -139,6 +193,7 @@ class ItemAction:
     verb: str | None = None  # signal_dismiss: "dismiss" or "snooze"
     snooze_days: int | None = None
     signal_ids: tuple[int, ...] = ()
+    user_id: str | None = None  # org_assign: the person chosen
 
 
 def _selected_value(action: Mapping[str, Any]) -> str | None:
@@ -152,7 +207,14 @@ def parse_action(action: Mapping[str, Any]) -> ItemAction:
     action_id = action.get("action_id")
     value = _selected_value(action)
     block_org = org_from_block_id(action.get("block_id"))
-    if action_id in (ORG_OPEN, ORG_PICK):
+    if action_id == ORG_ASSIGN:
+        user = action.get("selected_user")
+        if not block_org:
+            raise ActionValueError("org_assign: no org id in block_id")
+        if not isinstance(user, str) or not user:
+            raise ActionValueError("org_assign: no user chosen")
+        return ItemAction(action_id=action_id, org_id=block_org, user_id=user)
+    if action_id in (ORG_OPEN, ORG_PICK, NOTE_OPEN):
         org_id = value or block_org
         if not org_id:
             raise ActionValueError(f"{action_id}: no org id in value or block_id")

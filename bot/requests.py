@@ -131,7 +131,7 @@ class ClickRequest:
         else:
             container = Container.EPHEMERAL
         selected = _mapping(action.get("selected_option"))
-        value = _text(selected.get("value")) or _text(action.get("value"))
+        value = _text(selected.get("value")) or _text(action.get("value")) or _text(action.get("selected_user"))
         block_id = _text(action.get("block_id"))
         blocks = message.get("blocks") if container is Container.MESSAGE else None
         click = cls(
@@ -147,10 +147,11 @@ class ClickRequest:
             message_text=_text(message.get("text")),
             message_blocks=tuple(b for b in blocks if isinstance(b, Mapping)) if isinstance(blocks, list) else None,
         )
-        if click.action_id not in act.ITEM_ACTION_IDS + (act.ORG_PICK,):
+        if click.action_id not in act.ITEM_ACTION_IDS + act.ORG_TOOL_ACTION_IDS + (act.ORG_PICK,):
             return click
         try:
-            decoded = act.parse_action({"action_id": click.action_id, "value": value, "block_id": block_id})
+            decoded = act.parse_action({"action_id": click.action_id, "value": value, "block_id": block_id,
+                                        "selected_user": _text(action.get("selected_user"))})
         except act.ActionValueError as exc:
             return replace(click, problem=str(exc))
         return replace(click, decoded=decoded, org_id=decoded.org_id)
@@ -182,7 +183,50 @@ class EventRequest:
         )
 
 
-SlackRequest = CommandRequest | ClickRequest | EventRequest
+@dataclass(frozen=True)
+class SubmissionRequest:
+    """A modal's form sent (view_submission), e.g. the note modal's Save."""
+
+    callback_id: str
+    user_id: str
+    view_id: str | None = None
+    previous_view_id: str | None = None
+    private_metadata: str | None = None
+    trigger_id: str | None = None
+    # (block_id, action_id, value) of every field, as Slack sends them under state.values.
+    values: tuple[tuple[str, str, str | None], ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        return f"view {self.callback_id}"
+
+    def value(self, block_id: str, action_id: str) -> str | None:
+        return next((v for b, a, v in self.values if b == block_id and a == action_id), None)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> "SubmissionRequest":
+        view = _mapping(body.get("view"))
+        state = _mapping(_mapping(view.get("state")).get("values"))
+        values = []
+        for block_id, fields in state.items():
+            for action_id, field in _mapping(fields).items():
+                field = _mapping(field)
+                raw = field.get("value")
+                if raw is None:
+                    raw = field.get("selected_user") or _mapping(field.get("selected_option")).get("value")
+                values.append((str(block_id), str(action_id), raw if isinstance(raw, str) else None))
+        return cls(
+            callback_id=_required(view, "callback_id"),
+            user_id=_required(_mapping(body.get("user")), "id"),
+            view_id=_text(view.get("id")),
+            previous_view_id=_text(view.get("previous_view_id")),
+            private_metadata=_text(view.get("private_metadata")),
+            trigger_id=_text(body.get("trigger_id")),
+            values=tuple(values),
+        )
+
+
+SlackRequest = CommandRequest | ClickRequest | EventRequest | SubmissionRequest
 
 
 def parse_request(body: Mapping[str, Any]) -> SlackRequest | None:
@@ -195,4 +239,6 @@ def parse_request(body: Mapping[str, Any]) -> SlackRequest | None:
         return ClickRequest.from_body(body)
     if kind == "event_callback":
         return EventRequest.from_body(body)
+    if kind == "view_submission":
+        return SubmissionRequest.from_body(body)
     return None

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cli.importing",
     "cli.demo",
     "cli.scan",
+    "cli.work",
     "cli.serve",
     "cli.config_cmd",
     "cli.delivery",

@@ -6,6 +6,7 @@ import click
 
 from cli import cli
 from cli.common import get_config
+from cli.output import JSON, echo_json, format_option, jsonable
 from domain.config import config_to_toml
 
 
@@ -42,3 +43,31 @@ def config_check(ctx: click.Context) -> None:
     """
     get_config(ctx)
     click.echo("configuration OK")
+
+
+@config_group.command("history")
+@format_option(JSON)
+@click.pass_context
+def config_history_cmd(ctx: click.Context, fmt: str) -> None:
+    """The configurations the scans ran with: each change, which keys, first used when and by whom.
+
+    Every scan records the configuration it ran with, so a move of a health score can be
+    told apart from a change of settings (`saas-tracker org` says which it was).
+
+    \b
+    Example:
+      saas-tracker config history
+    """
+    from cli.common import get_session_factory
+    from cli.terminal import render_config_history
+    from services.tracker import NoData, Tracker
+
+    try:
+        entries = Tracker(get_session_factory(ctx), get_config(ctx)).config_history()
+    except NoData:
+        raise click.ClickException(f"application {get_config(ctx).application!r} has no data yet: "
+                                   "run `saas-tracker import` and `saas-tracker scan` first") from None
+    if fmt == JSON:
+        echo_json([{**jsonable(e), "changes": [c.text for c in e.changes]} for e in entries])
+    else:
+        click.echo(render_config_history(entries))

@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import click
@@ -67,15 +68,18 @@ def _check_period(value: str | None) -> str | None:
 @click.option("--now", "post_now", is_flag=True, help="Post this week's digest now, unless it was already posted.")
 @click.option("--period", help="With --now: the ISO week to post for (default: the current digest week).")
 @click.option("--as-of", help="With --dry-run: build the digest as of this date or time (default now).")
+@click.option("--chart", "chart_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --dry-run: also write the digest's charts (PNG) to this directory.")
 @click.pass_context
 def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, period: str | None,
-           as_of: str | None) -> None:
+           as_of: str | None, chart_dir: Path | None) -> None:
     """The weekly digest: preview it, or post it now (exactly once per channel and week).
 
     \b
     Example:
       saas-tracker digest --dry-run            # Block Kit JSON + Block Kit Builder link
       saas-tracker digest --dry-run --text     # readable text
+      saas-tracker digest --dry-run --text --chart charts/   # and the two charts as PNG files
       saas-tracker digest --now                # post, unless this week's is already posted
     """
     if as_text:
@@ -86,11 +90,13 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
         raise click.UsageError("--period goes with --now")
     if as_of is not None and post_now:
         raise click.UsageError("--as-of goes with --dry-run: a posted digest is always as of now")
+    if chart_dir is not None and post_now:
+        raise click.UsageError("--chart goes with --dry-run: a posted digest uploads its charts to Slack")
     force_period = _check_period(period)
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)
     if dry_run:
-        _dry_run(cfg, factory, _parse_time(as_of), as_text)
+        _dry_run(cfg, factory, _parse_time(as_of), as_text, chart_dir)
         return
 
     from services.digest_schedule import current_period
@@ -108,7 +114,7 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
         click.echo(f"digest {outcome.period} not posted again: {outcome.reason}")
 
 
-def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool) -> None:
+def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool, chart_dir: Path | None = None) -> None:
     from bot.digest_messages import digest_message
     from services.digest import build_digest
     from cli.digest_text import render_digest_text
@@ -120,6 +126,11 @@ def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool) -> None:
         if app is None:
             raise click.ClickException(f"application {cfg.application!r} has no data yet: run `saas-tracker import` first")
         data = build_digest(session, app.id, now, cfg)
+    if chart_dir is not None:
+        from bot.digest_charts import digest_charts
+        from cli.output import write_charts
+
+        write_charts(chart_dir, [(c.filename, c.png) for c in digest_charts(data, cfg)], err=not as_text)
     if as_text:
         click.echo(render_digest_text(data, now, cfg.currency_symbol))
         return

@@ -78,3 +78,18 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return "" if value is None else value
+
+
+def write_charts(directory: Any, charts: Sequence[tuple[str, bytes]], *, err: bool = False) -> None:
+    """Write (file name, PNG bytes) charts into `directory` (created when missing), one line
+    each saying where (on stderr with `err`, so JSON on stdout stays clean)."""
+    from pathlib import Path
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    if not charts:
+        click.echo(f"no chart to write to {target}: no data to draw yet", err=err)
+    for name, png in charts:
+        path = target / name
+        path.write_bytes(png)
+        click.echo(f"chart written to {path}", err=err)

@@ -1,4 +1,5 @@
-"""`saas-tracker scan`, `signals`, `org`, `dismiss`, `snooze`, `unsnooze`, `tag`, `audit`."""
+"""`saas-tracker scan`, `signals`, `org`, `dismiss`, `snooze`, `unsnooze`, `tag`, `audit`
+(`note`, `notes` and `assign` are in cli/work.py)."""
 
 from __future__ import annotations
 
@@ -164,14 +165,18 @@ def _item_row(rank: int, item: Any) -> dict[str, Any]:
 
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
+@click.option("--chart", "chart_dir", type=click.Path(file_okay=False),
+              help="Also write the org's 12-week health and usage chart (PNG) to this directory.")
 @format_option(JSON)
 @click.pass_context
-def org(ctx: click.Context, query: tuple[str, ...], fmt: str) -> None:
-    """One org: health and its drivers, subscriptions and MRR history, weekly usage, open signals.
+def org(ctx: click.Context, query: tuple[str, ...], chart_dir: str | None, fmt: str) -> None:
+    """One org: health and its drivers, what moved it, weekly usage and health, subscriptions
+    and MRR history, open signals, its playbooks, notes, owner and review cadence.
 
     \b
     Example:
       saas-tracker org acme          # id, domain or name, case-insensitive
+      saas-tracker org acme --chart charts/
       saas-tracker org acme --format json
     """
     from cli.terminal import render_detail
@@ -199,6 +204,12 @@ def org(ctx: click.Context, query: tuple[str, ...], fmt: str) -> None:
         raise _no_data(ctx) from None
     if detail is None:
         raise click.ClickException(f"{found.matches[0].org_id} was deleted while being read; try again")
+    if chart_dir is not None:
+        from bot.org_charts import filename, org_chart_png
+        from cli.output import write_charts
+
+        png = org_chart_png(detail)
+        write_charts(chart_dir, [(filename(detail), png)] if png else [], err=fmt == JSON)
     if fmt == JSON:
         echo_json(detail)
     else:
@@ -297,7 +308,8 @@ AUDIT_CSV_COLUMNS = ("at", "actor", "action", "org_id", "signal_id", "before", "
 @format_option(JSON, CSV)
 @click.pass_context
 def audit(ctx: click.Context, limit: int, fmt: str) -> None:
-    """Every tag, dismissal and snooze: who, when and what it changed (newest first).
+    """Every tag, dismissal, snooze, note and owner assignment: who, when and what it changed
+    (newest first).
 
     \b
     Example:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from domain.formatting import format_last_seen, format_money
-from services.read_models import AuditEntry, OrgDetail, OrgItem, SummaryCards
+
+from services.read_models import AuditEntry, HealthMove, NoteView, OrgDetail, OrgItem, ReviewStatus, SummaryCards
+
+if TYPE_CHECKING:  # the history module reads the database: only its type is needed here
+    from services.config_history import ConfigHistoryEntry
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -70,7 +75,7 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
     out = [f"{item.name} ({item.org_id}{', ' + detail.domain if detail.domain else ''})"]
     out.append(
         f"  MRR {format_money(item.mrr, symbol)}   plan {detail.plan or '–'}   seats {detail.seats or '–'}   "
-        f"owner {item.owner or '–'}   last seen {format_last_seen(item.last_seen, now)}"
+        f"owner {item.owner or '–'}{_owner_source(detail)}   last seen {format_last_seen(item.last_seen, now)}"
     )
     if detail.cell or detail.tier:
         out.append(f"  segment {detail.cell or '–'}   {detail.tier or ''} {detail.quadrant or ''}".rstrip())
@@ -85,8 +90,13 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
                        f"= {c.contribution:5.1f} pts   {c.value_text}")
     if detail.moved:
         out.append("  moved: " + ", ".join(f"{name} {pts:+.0f}".replace("-", "−") for name, pts in detail.moved))
+    if detail.health_move is not None:
+        out.append("  " + move_text(detail.health_move))
     out.append(f"\nUsage, events per week (12 weeks): {sparkline(detail.usage_weeks)}  "
                f"{' '.join(str(v) for v in detail.usage_weeks)}")
+    if any(h is not None for h in detail.health_weeks):
+        out.append("Health, end of each week (12 weeks):  "
+                   + " ".join("–" if h is None else f"{h:.0f}" for h in detail.health_weeks))
     out.append("\nSubscriptions")
     for s in detail.subscriptions:
         period = f"{s.started_at} → {s.ended_at or 'open'}"
@@ -107,7 +117,76 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
     elif item.case_suggested:
         why = detail.extras.get("case_why")
         out.append(f"\nCase: suggested {item.case_suggested}" + (f" ({why})" if why else ""))
+    out += render_playbooks(detail)
+    if detail.review is not None:
+        out.append("\n" + review_text(detail.review))
+    out.append(f"\nNotes ({detail.notes_total})" if detail.notes_total else "\nNotes: none yet")
+    if detail.notes:
+        out.append(render_notes(list(detail.notes), detail.notes_total, indent="  "))
     return "\n".join(out)
+
+
+def _owner_source(detail: OrgDetail) -> str:
+    owner = detail.owner
+    if owner is None or owner.source != "assigned":
+        return ""
+    when = f" on {owner.assigned_at:%Y-%m-%d}" if owner.assigned_at else ""
+    return f" (assigned by {owner.assigned_by}{when}; imported: {owner.imported or '–'})"
+
+
+def move_text(move: HealthMove) -> str:
+    """Why health moved, in one line."""
+    if move.cause == "data":
+        return "moved by: the data (same configuration as the previous scan)"
+    changed = "; ".join(move.changes)
+    who = (f", first used in a scan by {move.changed_by} on {move.changed_at:%Y-%m-%d %H:%M} UTC"
+           if move.changed_at else "")
+    points = f" ({move.config_points:+.1f} points of it)".replace("-", "−") if move.config_points is not None else ""
+    return f"moved by: {move.cause}{points} — configuration changed: {changed}{who}"
+
+
+def render_playbooks(detail: OrgDetail) -> list[str]:
+    lines: list[str] = []
+    for book in detail.playbooks:
+        head = f"Playbook — {book.title}" if book.kind == "case" else f"How to read: {book.title}"
+        lines.append(f"\n{head}")
+        lines.append(f"  {book.read}")
+        lines += [f"  {i}. {step}" for i, step in enumerate(book.steps, 1)]
+    return lines
+
+
+def review_text(review: ReviewStatus) -> str:
+    every = f"{review.tier}: reviewed every {review.interval_days} days"
+    if review.last_review is None:
+        return f"Review: {every}; never reviewed — due now (a note or a case tag counts)"
+    state = "due now" if review.due else f"next due {review.due_on:%Y-%m-%d}"
+    return f"Review: {every}; last {review.last_review:%Y-%m-%d}, {state}"
+
+
+def render_notes(notes: list[NoteView], total: int, indent: str = "") -> str:
+    lines = []
+    for n in notes:
+        lines.append(f"{indent}{n.created_at:%Y-%m-%d %H:%M} UTC  {n.author}  (via {n.via})")
+        lines += [f"{indent}  {line}" for line in n.text.splitlines() or [""]]
+    if total > len(notes):
+        lines.append(f"{indent}…and {total - len(notes)} older: saas-tracker notes <org>")
+    return "\n".join(lines)
+
+
+def render_config_history(entries: list[ConfigHistoryEntry]) -> str:
+    if not entries:
+        return "No scan has recorded its configuration yet: the next `saas-tracker scan` does."
+    lines = []
+    for e in entries:
+        span = f"{e.first_scan:%Y-%m-%d %H:%M}" + (f" – {e.last_scan:%Y-%m-%d %H:%M}" if e.scans > 1 else "")
+        scans = f"{e.scans} scan{'s' if e.scans != 1 else ''}"
+        lines.append(f"{span} UTC  {scans}, first by {e.recorded_by} (stored {e.recorded_at:%Y-%m-%d %H:%M} UTC)")
+        if e.first:
+            lines.append("  the first configuration recorded")
+        elif not e.changes:
+            lines.append("  back to an earlier configuration with no difference")
+        lines += [f"  {c.text}" for c in e.changes]
+    return "\n".join(lines)
 
 
 def describe_change(entry: AuditEntry) -> str:
@@ -128,12 +207,21 @@ def describe_change(entry: AuditEntry) -> str:
         return f"snoozed {signal} until {until}{was_status}" if until else f"snoozed {signal}{was_status}"
     if entry.action == "restore":
         return f"made {signal} active again{was_status}"
+    if entry.action == "note":
+        return f"noted on {org}: {after.get('text') or ''}"
+    if entry.action == "assign":
+        now_owner = after.get("owner") or "nobody"
+        if after.get("source") == "import":
+            return f"gave {org} back to its imported owner {now_owner} (was {before.get('owner') or 'nobody'})"
+        was = f"{before.get('owner') or 'nobody'}, {before.get('source') or 'none'}"
+        return f"assigned {org} to {now_owner} (was {was})"
     return f"{entry.action} {signal}"
 
 
 def render_audit(entries: list[AuditEntry]) -> str:
     if not entries:
-        return "No changes recorded yet: tags, dismissals and snoozes appear here with who made them."
+        return ("No changes recorded yet: tags, dismissals, snoozes, notes and assignments appear here "
+                "with who made them.")
     width = max(len(e.actor) for e in entries)
     return "\n".join(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.actor:<{width}}  {describe_change(e)}  (via {e.via})"
                      for e in entries)

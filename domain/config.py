@@ -29,6 +29,8 @@ from domain.vocabulary import (
     SIGNAL_TYPES,
     HEALTH_COMPONENTS,
     SEVERITIES,
+    CASE_TYPES,
+    TIERS,
 )
 
 DEFAULT_CONFIG_PATH = "saas-tracker.toml"
@@ -203,9 +205,134 @@ class SlackConfig:
     # A digest claim still 'claimed' after this long belongs to a poster that crashed: the
     # next run (within digest_grace_hours) may take it over. Longer than any in-process retry.
     digest_claim_stale_minutes: float = field(default=15.0, metadata=_rng(1, 24 * 60))
-    # Empty lists mean "anyone in the workspace may tag, dismiss and snooze".
+    # Charts (PNG, uploaded with files:write) in /org, the org modal and the digest. Off: text
+    # only, no upload is tried. A failed upload never stops a message either way.
+    charts: bool = True
+    # Empty lists mean "anyone in the workspace may tag, dismiss, snooze, note and assign".
     authorized_users: list[str] = field(default_factory=list)
     authorized_usergroups: list[str] = field(default_factory=list)
+
+
+# Longest playbook texts Slack messages and the terminal show in full.
+PLAYBOOK_TITLE_MAX = 80
+PLAYBOOK_READ_MAX = 500
+PLAYBOOK_STEP_MAX = 200
+PLAYBOOK_STEPS_MAX = 8
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """How to read one signal type or case type, and the recommended next steps.
+
+    The defaults below are the team's starting point (docs/playbooks.md); a deployment
+    rewrites any of them under ``[playbooks.<name>]`` in its configuration file, and only
+    the keys it names change.
+    """
+
+    title: str = field(default="", metadata={"max_len": PLAYBOOK_TITLE_MAX})
+    read: str = field(default="", metadata={"max_len": PLAYBOOK_READ_MAX})
+    steps: list[str] = field(default_factory=list, metadata={"max_len": PLAYBOOK_STEP_MAX,
+                                                             "max_items": PLAYBOOK_STEPS_MAX})
+
+    @property
+    def next_step(self) -> str | None:
+        """The first recommended step: what a list item shows in one line."""
+        return self.steps[0] if self.steps else None
+
+
+@dataclass(frozen=True)
+class PlaybooksConfig:
+    """One playbook per case type (what to do) and per signal type (how to read it)."""
+
+    risk: Playbook = field(default_factory=lambda: Playbook(
+        title="Urgent retention",
+        read="Revenue is at stake: a paying account that is unhealthy, quieter or using less. Act this week.",
+        steps=[
+            "Reach the champion and the economic buyer this week",
+            "Find the cause: usage, support or value",
+            "Agree a recovery plan with dates, and note it here",
+        ],
+    ))
+    onboarding: Playbook = field(default_factory=lambda: Playbook(
+        title="Activation",
+        read="The account pays but has not started using the product: getting it live is the work.",
+        steps=[
+            "Hold a kickoff call",
+            "Get the admin set up",
+            "First key feature used within 14 days",
+            "Train the team",
+        ],
+    ))
+    expansion: Playbook = field(default_factory=lambda: Playbook(
+        title="Growth",
+        read="A healthy account with room to grow: talk about value before it hits its limits.",
+        steps=[
+            "Book a QBR or an upsell call",
+            "Show their usage and the value it brings",
+            "Propose more seats or a plan upgrade",
+        ],
+    ))
+    revenue_at_risk: Playbook = field(default_factory=lambda: Playbook(
+        title="Revenue at risk",
+        read="Low health on a paying account: the health drivers say what is weak, the MRR says how much is at stake.",
+        steps=[
+            "Check which health drivers are weakest",
+            "Call the champion this week and ask what is in the way",
+        ],
+    ))
+    usage_drop: Playbook = field(default_factory=lambda: Playbook(
+        title="Usage drop",
+        read="Usage fell sharply against the previous weeks: something changed at the customer.",
+        steps=[
+            "Ask what changed: team, project or a competitor",
+            "Check open support tickets for a blocker",
+        ],
+    ))
+    inactive_paying: Playbook = field(default_factory=lambda: Playbook(
+        title="Inactive paying",
+        read="Paying but silent: nobody has used the product for weeks.",
+        steps=[
+            "Confirm the contact still owns the tool",
+            "Offer a short session to get the team back in",
+        ],
+    ))
+    expansion_candidate: Playbook = field(default_factory=lambda: Playbook(
+        title="Expansion candidate",
+        read="Healthy and growing, or at seat capacity: a natural moment to talk about more.",
+        steps=[
+            "Check seat utilization and usage growth",
+            "Hand over to the account owner for a growth conversation",
+        ],
+    ))
+
+    def for_case(self, case_type: str | None) -> Playbook | None:
+        """The playbook of a case type (risk, onboarding, expansion); None for no case."""
+        return getattr(self, case_type) if case_type in CASE_TYPES else None
+
+    def for_signal(self, signal_type: str) -> Playbook | None:
+        """The playbook of a signal type (revenue_at_risk, …); None for an unknown type."""
+        return getattr(self, signal_type) if signal_type in SIGNAL_TYPES else None
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """How often an account of each tier is reviewed: a note or a case tag within the
+    interval counts as a review; the digest lists the accounts whose review is due."""
+
+    tier1_days: int = field(default=7, metadata=_rng(1, 366))
+    tier2_days: int = field(default=14, metadata=_rng(1, 366))
+    tier3_days: int = field(default=30, metadata=_rng(1, 366))
+    tier4_days: int = field(default=90, metadata=_rng(1, 366))
+    # Accounts whose review is due, listed in the digest (the rest are counted).
+    digest_due_shown: int = field(default=10, metadata=_rng(0, 25))
+    # Orgs that moved tier, listed in the first digest of each month (the rest are counted).
+    digest_tier_moves_shown: int = field(default=10, metadata=_rng(0, 25))
+
+    def interval_days(self, tier: str) -> int | None:
+        """The review interval of "Tier 1" … "Tier 4"; None for anything else."""
+        if tier not in TIERS:
+            return None
+        return int(getattr(self, f"tier{TIERS.index(tier) + 1}_days"))
 
 
 @dataclass(frozen=True)
@@ -221,6 +348,8 @@ class Config:
     tiers: TiersConfig = field(default_factory=TiersConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    playbooks: PlaybooksConfig = field(default_factory=PlaybooksConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
 
 # Keys a dict-valued setting may hold; anything else is a typo worth stopping for.
@@ -236,6 +365,10 @@ _DICT_KEYS: dict[str, tuple[str, ...]] = {
 
 def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
     raw = value
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
@@ -246,6 +379,9 @@ def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
     elif typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected text, got {value!r}")
+    max_len = meta.get("max_len")
+    if max_len is not None and len(value) > max_len:
+        raise ConfigError(f"{name}: {len(value)} characters, more than the {max_len} allowed")
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and value < lo:
         raise ConfigError(f"{name}: {raw!r} is below the minimum {lo}")
@@ -257,9 +393,15 @@ def _check_scalar(name: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
     return value
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def _build(cls: type, data: dict[str, Any], prefix: str, base: Any = None) -> Any:
+    """`cls` from a TOML table: the keys it names over `base` (default: the class defaults).
+
+    A nested table starts from its parent's default value, so `[playbooks.risk]` with only
+    `steps` keeps the default title and text of the risk playbook.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or 'config'}: expected a table")
+    base = base if base is not None else cls()
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -272,13 +414,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         typ = hints[key]
         meta = dict(fields[key].metadata)
         if dataclasses.is_dataclass(typ):
-            kwargs[key] = _build(typ, value, name)
+            kwargs[key] = _build(typ, value, name, getattr(base, key))  # type: ignore[arg-type]
         elif get_origin(typ) is dict:
             if not isinstance(value, dict):
                 raise ConfigError(f"{name}: expected a table")
             allowed = _DICT_KEYS.get(name)
-            default = getattr(cls(), key)
-            merged = dict(default)
+            merged = dict(getattr(base, key))
             for sub, subval in value.items():
                 if allowed and sub not in allowed:
                     raise ConfigError(f"{name}.{sub}: unknown key (expected one of {', '.join(allowed)})")
@@ -288,10 +429,13 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             (item_type,) = get_args(typ)
             if not isinstance(value, list):
                 raise ConfigError(f"{name}: expected a list")
-            kwargs[key] = [_check_scalar(f"{name}[{i}]", v, item_type, {}) for i, v in enumerate(value)]
+            max_items = meta.pop("max_items", None)
+            if max_items is not None and len(value) > max_items:
+                raise ConfigError(f"{name}: {len(value)} items, more than the {max_items} allowed")
+            kwargs[key] = [_check_scalar(f"{name}[{i}]", v, item_type, meta) for i, v in enumerate(value)]
         else:
             kwargs[key] = _check_scalar(name, value, typ, meta)
-    return cls(**kwargs)
+    return dataclasses.replace(base, **kwargs)
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -318,6 +462,10 @@ def _check_consistency(cfg: Config) -> None:
     for key, weight in t.mode_weight.items():
         if weight > 1:
             raise ConfigError(f"tiers.mode_weight.{key}: {weight} is above the maximum 1")
+    for f in dataclasses.fields(cfg.playbooks):
+        for i, step in enumerate(getattr(cfg.playbooks, f.name).steps):
+            if not step.strip():
+                raise ConfigError(f"playbooks.{f.name}.steps[{i}]: a step must say something")
     hh, _, mm = cfg.slack.digest_time.partition(":")
     if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
         raise ConfigError(f"slack.digest_time: {cfg.slack.digest_time!r} is not HH:MM")
@@ -391,6 +539,26 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
+def _toml_table(name: str, value: Any) -> list[str]:
+    """`[name]` with the table's own keys, then its nested tables (`[name.sub]`)."""
+    lines = [f"[{name}]"]
+    nested: list[str] = []
+    for sub in dataclasses.fields(value):
+        item = getattr(value, sub.name)
+        if dataclasses.is_dataclass(item):
+            nested += ["", *_toml_table(f"{name}.{sub.name}", item)]
+        elif isinstance(item, list) and item and all(isinstance(v, str) for v in item) \
+                and len(_toml_value(item)) > 80:
+            lines.append(f"{sub.name} = [")  # long lists of text read better one item a line
+            lines += [f"    {_toml_value(v)}," for v in item]
+            lines.append("]")
+        else:
+            lines.append(f"{sub.name} = {_toml_value(item)}")
+    if len(lines) == 1 and nested:  # a table of tables: no header of its own
+        return nested[1:]
+    return lines + nested
+
+
 def config_to_toml(cfg: Config) -> str:
     """The configuration as a TOML file that loads back to the same Config.
 
@@ -400,10 +568,7 @@ def config_to_toml(cfg: Config) -> str:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if dataclasses.is_dataclass(value):
-            lines = [f"[{f.name}]"]
-            for sub in dataclasses.fields(value):
-                lines.append(f"{sub.name} = {_toml_value(getattr(value, sub.name))}")
-            tables.append("\n".join(lines))
+            tables.append("\n".join(_toml_table(f.name, value)))
         else:
             top.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(top) + "\n\n" + "\n\n".join(tables) + "\n"

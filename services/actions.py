@@ -1,4 +1,5 @@
-"""What a person can change: dismiss, snooze, un-snooze, tag a case. Each change is audited.
+"""What a person can change: dismiss, snooze, un-snooze, tag a case, add a note, assign the
+owner. Each change is audited.
 
 Both the terminal and Slack buttons come through here. Every function is idempotent: a
 double click, or a click on an item that changed meanwhile, changes nothing and says why in
@@ -20,7 +21,7 @@ from domain.vocabulary import (
     STATUS_RESOLVED,
     STATUS_SNOOZED,
 )
-from storage import case_tags, signals
+from storage import case_tags, notes, owners, signals
 from storage.models import Signal
 
 
@@ -133,3 +134,65 @@ def open_signal_ids(session: Session, org_id: str, types: list[str] | None = Non
 def signal_ids_of_org(session: Session, org_id: str, signal_ids: list[int] | tuple[int, ...]) -> list[int]:
     """The given ids that belong to the org, whatever their status."""
     return signals.ids_of_org(session, org_id, signal_ids)
+
+
+# Longest owner value: what orgs.owner and org_owners.owner hold.
+OWNER_MAX = 320
+# Longest note kept (Slack's multi-line input allows 3,000 characters; the CLI the same).
+NOTE_MAX = 3000
+
+
+def add_note(session: Session, org_id: str, text: str, actor: str, now: dt.datetime,
+             via: str = "cli") -> ActionResult:
+    """Store a note on an org with its author and time, and audit it (a note is a review)."""
+    text = (text or "").strip()
+    if not text:
+        return ActionResult(False, "A note needs some text.", org_id)
+    if len(text) > NOTE_MAX:
+        return ActionResult(False, f"A note holds at most {NOTE_MAX:,} characters ({len(text):,} given).", org_id)
+    if not case_tags.org_exists(session, org_id):
+        return ActionResult(False, "That org no longer exists.")
+    note = notes.add_note(session, org_id, actor, text, now, via)
+    _audit(session, actor, "note", org_id, None, None, {"note_id": note.id, "text": _excerpt(text)}, via, now)
+    return ActionResult(True, "Note added.", org_id)
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "…"
+
+
+def assign_owner(session: Session, org_id: str, owner: str | None, actor: str, now: dt.datetime,
+                 via: str = "cli") -> ActionResult:
+    """Make `owner` (a Slack user id or an e-mail) the org's owning CSM, over the imported
+    owner; `owner=None` removes the assignment, giving the org back to the imported owner.
+    The same assignment again changes nothing. Audited with the owner before and after."""
+    owner = (owner or "").strip() or None
+    if owner is not None and len(owner) > OWNER_MAX:
+        return ActionResult(False, f"An owner is at most {OWNER_MAX} characters.", org_id)
+    if not case_tags.org_exists(session, org_id):
+        return ActionResult(False, "That org no longer exists.")
+    imported = owners.imported_owner(session, org_id)
+    current = owners.assignment(session, org_id, lock=True)
+    if current is None and owner is not None:
+        # Two first assignments racing: the loser carries on as an update of the winner's row.
+        if owners.insert_assignment(session, org_id, owner, actor, now):
+            _audit(session, actor, "assign", org_id, None, {"owner": imported, "source": "import"},
+                   {"owner": owner, "source": "assigned"}, via, now)
+            return ActionResult(True, f"Assigned to {owner}.", org_id)
+        current = owners.assignment(session, org_id, lock=True, refresh=True)
+        assert current is not None, "the insert that beat ours is committed or locked by now"
+    if current is None:
+        return ActionResult(False, f"Nothing changed: {org_id} has no assigned owner "
+                                   f"(its imported owner is {imported or 'nobody'}).", org_id)
+    if owner == current.owner:
+        return ActionResult(False, f"Already assigned to {owner} by {current.assigned_by}.", org_id)
+    before = {"owner": current.owner, "source": "assigned", "assigned_by": current.assigned_by}
+    if owner is None:
+        session.delete(current)
+        _audit(session, actor, "assign", org_id, None, before, {"owner": imported, "source": "import"}, via, now)
+        return ActionResult(True, f"Assignment removed: the imported owner ({imported or 'nobody'}) owns it again.",
+                            org_id)
+    current.owner, current.assigned_by, current.assigned_at = owner, actor, now
+    _audit(session, actor, "assign", org_id, None, before, {"owner": owner, "source": "assigned"}, via, now)
+    return ActionResult(True, f"Assigned to {owner}.", org_id)

@@ -7,7 +7,14 @@ Exactly once, across restarts and replicas, rests on the database, not on the sc
 2. The period is the ISO week of the latest scheduled local time (digest_schedule).
 3. A ``DigestClaim`` row (unique application, channel, period) is INSERTed in its own short
    transaction. An IntegrityError means another process has the week: skip and log.
-4. The message is posted; success records ``message_ts`` and status ``posted``.
+4. The charts (Revenue × Health map, MRR trend) are drawn by the Slack app and uploaded,
+   once per claimed digest: the file ids are kept on the claim (``DigestClaim.charts``)
+   before anything is posted, so an in-process retry reuses the same message and a later
+   run that takes the claim over shows the same files instead of uploading them again. A
+   chart that fails to draw or upload is left out; the digest goes out without it.
+5. The message is posted; success records ``message_ts`` and status ``posted``. If Slack
+   refuses the message for its images (invalid_blocks: a file still processing, say), it is
+   posted at once without them.
 
 Failures, and why nothing is silently lost:
 
@@ -48,11 +55,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import segmentation, signal_list
+from services import reviews, segmentation, signal_list
 from domain.config import Config
 from services.digest_schedule import current_period, digest_timezone
 from services.delivery import backoff_delay
-from services.ports import ChannelNotFound, DeliveryError, SendFailure, SlackPort
+from services.ports import ChannelNotFound, DeliveryError, ErrorCategory, SendFailure, SlackPort
 from services.read_models import Digest
 from services.read_models import SummaryCards
 from storage import db, digest_claims
@@ -110,6 +117,13 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
         total_mrr = rev.total_mrr(subs, local_today)
         net_new = round(rev.total_mrr(subs, week_end) - rev.total_mrr(subs, week_start - dt.timedelta(days=1)), 2)
     segments = seg.segments
+    due, due_total = reviews.reviews_due(session, app_id, seg, now, cfg)
+    scheduled_day = fire.astimezone(digest_timezone(cfg)).date()
+    moves = None
+    moves_total, moves_since = 0, None
+    if reviews.is_monthly_digest(scheduled_day):
+        found, moves_total, moves_since = reviews.tier_moves(session, app_id, seg, local_today, cfg)
+        moves = tuple(found)
     cards = SummaryCards(
         orgs_with_signals=listing.cards.orgs_with_signals,
         mrr_at_risk=listing.cards.mrr_at_risk,
@@ -133,7 +147,33 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
         total=listing.total,
         cells=revenue.cell_views(segments.summary),
         unscored=segments.unscored,
+        mrr_trend=tuple(mrr_trend(subs, local_today)) if len(subs) else (),
+        reviews_due=tuple(due),
+        reviews_due_total=due_total,
+        tier_moves=moves,
+        tier_moves_total=moves_total,
+        tier_moves_since=moves_since,
     )
+
+
+TREND_MONTHS = 12
+
+
+def mrr_trend(subs: Any, today: dt.date, months: int = TREND_MONTHS) -> list[tuple[dt.date, float]]:
+    """(first day of the month, total MRR at its end) for the `months` months up to today's;
+    the current month's value is today's MRR."""
+    from scoring import revenue as rev
+
+    first = today.replace(day=1)
+    starts = []
+    for _ in range(months):
+        starts.append(first)
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    trend = []
+    for start in reversed(starts):
+        following = (start + dt.timedelta(days=32)).replace(day=1)
+        trend.append((start, rev.total_mrr(subs, min(following - dt.timedelta(days=1), today))))
+    return trend
 
 
 def digest_metadata(application: str, period: str) -> dict[str, Any]:
@@ -253,15 +293,45 @@ def post_weekly_digest(
     with factory() as session:
         digest = build_digest(session, app_id, now, cfg)
     digest = _with_period(digest, period)
-    message = slack.digest(digest, now, cfg)
+    message = slack.digest(digest, now, cfg)  # built (and checked) before claiming, without images
 
     claim, why = claim_period(factory, app_id, channel, period, now, claimed_by, cfg, forced)
     if claim is None:
         log.log(logging.DEBUG if quiet else logging.INFO, "digest %s for %s: skipped, %s", period, channel_name, why)
         return DigestOutcome(SKIPPED, period, channel, why)
 
+    plain: dict[str, Any] | None = None
+    images = digest_images(factory, slack, cfg, claim.id, claimed_by, digest)
+    if images:
+        plain, message = message, slack.digest(digest, now, cfg, images=images)
     return _post_claimed(factory, slack, cfg, claim, claimed_by, channel, period, message,
-                         digest_metadata(digest.application, period), now, sleep)
+                         digest_metadata(digest.application, period), now, sleep, plain=plain)
+
+
+def digest_images(factory: sessionmaker[Session], slack: SlackPort, cfg: Config, claim_id: int, claimed_by: str,
+                  digest: Digest) -> dict[str, str]:
+    """{chart name: Slack file id} for the claimed digest: the files an earlier attempt at
+    this claim uploaded, or else the charts drawn and uploaded now — and remembered on the
+    claim before anything is posted, so no retry uploads them again."""
+    kept = digest_claims.charts_of(factory, claim_id)
+    if kept is not None:
+        return {str(k): str(v) for k, v in kept.items()}
+    if not cfg.slack.charts:
+        return {}
+    try:
+        charts = list(slack.digest_charts(digest, cfg))
+    except Exception:  # a chart is an extra: the digest goes out without it
+        log.exception("digest %s: the charts could not be drawn; posting without them", digest.period)
+        return {}
+    uploaded: dict[str, str] = {}
+    for chart in charts:
+        file_id = slack.upload_image(chart.png, chart.filename, chart.title, chart.alt_text)
+        if file_id:
+            uploaded[chart.name] = file_id
+        else:
+            log.warning("digest %s: chart %s not uploaded; posting without it", digest.period, chart.name)
+    digest_claims.finish_claim(factory, claim_id, claimed_by, charts=uploaded)
+    return uploaded
 
 
 def _with_period(digest: Digest, period: str) -> Digest:
@@ -270,9 +340,11 @@ def _with_period(digest: Digest, period: str) -> Digest:
 
 def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config, claim: _Claim, claimed_by: str,
                   channel: str, period: str, message: dict[str, Any], metadata: dict[str, Any],
-                  now: dt.datetime, sleep: Callable[[float], None]) -> DigestOutcome:
+                  now: dt.datetime, sleep: Callable[[float], None],
+                  plain: dict[str, Any] | None = None) -> DigestOutcome:
     """Post, retrying in-process; whenever an earlier post may have gone through (a taken-over
-    claim, or an attempt that failed ambiguously) look in the channel history first."""
+    claim, or an attempt that failed ambiguously) look in the channel history first. `plain`
+    is the message without its images, posted instead when Slack refuses the images."""
     failure: SendFailure | None = None  # the last failure, of a post or of a history read
     ambiguous: SendFailure | None = None  # our last post that may have gone through
     unsure = claim.taken_over  # the previous poster may have posted before it died
@@ -303,7 +375,16 @@ def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config,
                 log.warning("digest %s: could not read %s history to check for an earlier post (%s); posting",
                             period, channel, earlier.failure.error)
         try:
-            ts = slack.post(channel, message, metadata)
+            try:
+                ts = slack.post(channel, message, metadata)
+            except DeliveryError as refused:
+                if plain is None or refused.failure.category != ErrorCategory.BAD_REQUEST:
+                    raise
+                # An answer from Slack (nothing was posted): the images were the problem.
+                log.warning("digest %s: Slack refused it with its charts (%s); posting it without them",
+                            period, refused.failure.error)
+                message, plain = plain, None
+                ts = slack.post(channel, message, metadata)
         except DeliveryError as exc:
             failure = exc.failure
             if failure.may_have_posted:

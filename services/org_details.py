@@ -15,6 +15,7 @@ from domain.vocabulary import HEALTH_COMPONENTS
 from scoring.priority import priority_breakdown
 from domain.vocabulary import CELL_LABELS
 from services.read_models import ComponentView, OrgDetail, OrgItem, SubscriptionView
+from services import org_work
 from services.segmentation import Segmentation, load_segmentation
 from services.signal_list import build_items, case_suggestion, visible_signals
 from storage import queries
@@ -146,6 +147,7 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         tier=none_if_missing(tiers["tier"]) if tiers is not None else None,
         quadrant=none_if_missing(tiers["quadrant"]) if tiers is not None else None,
         extras=extras,
+        **org_work.detail_fields(session, application_id, org, item, seg, latest, previous, end_day, now, cfg),
     )
 
 

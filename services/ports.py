@@ -91,8 +91,24 @@ class EarlierPost:
         return self.failure is not None and self.failure.retryable
 
 
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart drawn for a message: PNG bytes and how Slack should name and describe it."""
+
+    name: str  # which chart of the message: "revenue_health_map", "mrr_trend"
+    png: bytes
+    filename: str
+    title: str
+    alt_text: str
+
+
 class SlackChannels(Protocol):
     """Posting, and finding what was posted, without ever posting blindly twice."""
+
+    def upload_image(self, png: bytes, filename: str, title: str, alt_text: str | None = None) -> str | None:
+        """Upload a PNG privately (shown only where a message references it); its file id, or
+        None when the upload failed (no files:write scope, Slack down) — logged, never raised:
+        the message then goes out without the image."""
 
     def resolve_channel(self, name: str) -> str:
         """The channel id for a name people use ("#customer-success"); raises
@@ -114,7 +130,13 @@ class MessageBuilder(Protocol):
 
     def grouped_alert(self, items: Sequence[OrgItem], now: dt.datetime, cfg: Config) -> Message: ...
 
-    def digest(self, digest: Digest, now: dt.datetime, cfg: Config) -> Message: ...
+    def digest(self, digest: Digest, now: dt.datetime, cfg: Config,
+               images: Mapping[str, str] | None = None) -> Message:
+        """The digest; `images` maps a chart's name (``ChartImage.name``) to the Slack file id
+        it was uploaded as, shown in the message where that chart belongs."""
+
+    def digest_charts(self, digest: Digest, cfg: Config) -> Sequence[ChartImage]:
+        """The digest's charts (the Revenue × Health map, the MRR trend), drawn from its read model."""
 
 
 class SlackPort(SlackChannels, MessageBuilder, Protocol):

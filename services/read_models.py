@@ -93,6 +93,90 @@ class SubscriptionView:
 
 
 @dataclass(frozen=True)
+class NoteView:
+    """A person's note on an org."""
+
+    id: int
+    author: str  # Slack user id, or the CLI's actor
+    text: str
+    created_at: dt.datetime
+    via: str  # slack | cli
+
+
+@dataclass(frozen=True)
+class OwnerView:
+    """Who owns the org and where that comes from: a person's assignment wins over the import."""
+
+    owner: str | None  # the owner in force
+    source: str | None  # "assigned" | "import" | None (nobody)
+    imported: str | None  # what the CSV import says, whatever is in force
+    assigned_by: str | None = None
+    assigned_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class HealthMove:
+    """Why the health score moved since the previous scan: the data, the configuration, or both."""
+
+    cause: str  # "data" | "configuration" | "data and configuration"
+    changes: tuple[str, ...] = ()  # configuration keys that changed, "health.weights.activity 30 → 40"
+    changed_by: str | None = None  # who first scanned with the new configuration
+    changed_at: dt.datetime | None = None
+    # Points of the move due to the configuration, when it can be told apart (a change of
+    # health weights only: the previous scan's component scores re-weighted); None otherwise.
+    config_points: float | None = None
+
+
+@dataclass(frozen=True)
+class PlaybookView:
+    """How to read a case or a signal type, and what to do next."""
+
+    kind: str  # "case" | "signal"
+    key: str  # risk | revenue_at_risk | …
+    title: str
+    read: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReviewStatus:
+    """An account's review cadence: its tier's interval and when it was last reviewed."""
+
+    tier: str
+    interval_days: int
+    last_review: dt.datetime | None  # the latest note or case tag; None: never reviewed
+    due_on: dt.date | None  # last review + interval; None when never reviewed (due now)
+    due: bool
+
+
+@dataclass(frozen=True)
+class ReviewDue:
+    """An account in the digest's "review due" list."""
+
+    org_id: str
+    name: str
+    tier: str
+    interval_days: int
+    mrr: float
+    owner: str | None
+    last_review: dt.datetime | None  # None: never reviewed
+    overdue_days: int | None  # days past the due date; None when never reviewed
+
+
+@dataclass(frozen=True)
+class TierMove:
+    """An org whose tier changed over the month, with the inputs that moved most."""
+
+    org_id: str
+    name: str
+    before: str | None  # "Tier 3"; None when it had no tier then
+    after: str
+    priority_before: float | None
+    priority_after: float | None
+    why: tuple[str, ...]  # "revenue 45 → 80", at most three, largest change first
+
+
+@dataclass(frozen=True)
 class OrgDetail:
     item: OrgItem
     domain: str | None
@@ -112,6 +196,16 @@ class OrgDetail:
     tier: str | None = None  # "Tier 1"
     quadrant: str | None = None  # "Stars"
     extras: dict[str, object] = field(default_factory=dict)
+    # The last day of each of the usage_weeks (oldest first) and the health score at the end
+    # of that week (its latest daily snapshot; None for a week without one).
+    week_ends: tuple[dt.date, ...] = ()
+    health_weeks: tuple[float | None, ...] = ()
+    health_move: HealthMove | None = None  # why health moved since the previous scan
+    notes: tuple[NoteView, ...] = ()  # newest first, at most NOTES_SHOWN
+    notes_total: int = 0
+    owner: OwnerView | None = None
+    playbooks: tuple[PlaybookView, ...] = ()  # the case's first, then one per open signal type
+    review: ReviewStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +223,15 @@ class Digest:
     total: int  # orgs with active signals, before the top-N cut
     cells: list[CellView]  # Revenue x Health, grid order
     unscored: int  # paying orgs in no cell yet (no health snapshot)
+    # Total MRR at the end of each of the last 12 months (the current month: today), oldest
+    # first, keyed by the month's first day; () without subscriptions.
+    mrr_trend: tuple[tuple[dt.date, float], ...] = ()
+    reviews_due: tuple[ReviewDue, ...] = ()  # the first review.digest_due_shown
+    reviews_due_total: int = 0
+    # Orgs that moved tier over the month, in the first digest of each month; None in the others.
+    tier_moves: tuple[TierMove, ...] | None = None
+    tier_moves_total: int = 0
+    tier_moves_since: dt.date | None = None
 
     @property
     def all_clear(self) -> bool:
@@ -137,11 +240,12 @@ class Digest:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One change a person made: a tag, a dismissal, a snooze or its undoing."""
+    """One change a person made: a tag, a dismissal, a snooze or its undoing, a note, an
+    assignment."""
 
     at: dt.datetime
     actor: str
-    action: str  # tag | dismiss | snooze | restore
+    action: str  # tag | dismiss | snooze | restore | note | assign
     org_id: str | None
     signal_id: int | None
     before: dict[str, object] | None

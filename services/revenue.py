@@ -36,7 +36,7 @@ from scoring import revenue as rev
 from scoring.cases import suggest_case
 from scoring.segments import cell_summary, mrr_split, revenue_health_cells
 from scoring.tiers import score_tiers
-from storage import queries
+from storage import owners, queries
 from storage.models import Application, HealthSnapshot, Org, Signal, Subscription, UsageDaily
 
 # Up to this many unscanned orgs, their last seen is read for them alone (an IN list).
@@ -147,8 +147,9 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     app_id = _application_id(session, application)
     orgs = _frame(
         session,
-        select(Org.org_id, Org.name, Org.owner, Org.source, Org.created_at, Org.renewal_date, Org.icp_fit,
-               Org.strategic, Org.relationship_score.label("relationship"))
+        owners.with_owner(
+            select(Org.org_id, Org.name, owners.effective_owner().label("owner"), Org.source, Org.created_at,
+                   Org.renewal_date, Org.icp_fit, Org.strategic, Org.relationship_score.label("relationship")))
         .where(Org.application_id == app_id),
     ).set_index("org_id")
     for col in ("icp_fit", "strategic", "relationship"):

@@ -23,6 +23,7 @@ from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE, STATUS_RESOLVED
 from scoring.episodes import plan_episodes
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
+from services.config_history import record_config
 from storage import queries, staging
 from storage.db import find_application, get_or_create_application
 from storage.models import HealthSnapshot, Org, ScanRun, Signal
@@ -192,7 +193,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             ctx = queries.scan_context(session, app.id, as_of, cfg)
             health = score_health(orgs, ctx, cfg)
             current = evaluate_signals(orgs, health, ctx, cfg)
-            run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running")
+            run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running",
+                          config_version_id=record_config(session, cfg, started))
             session.add(run)
             session.flush()
             result = ScanResult(run_id=run.id, application_id=app.id, as_of=as_of, orgs_scanned=len(orgs))

@@ -29,7 +29,7 @@ from domain.vocabulary import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
 from services.segmentation import Segmentation, load_segmentation
 from storage.snapshots import latest_snapshots
-from storage import queries
+from storage import owners, queries
 from storage.models import CaseTag, Org, ScanRun, Signal
 
 RISK_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
@@ -127,6 +127,7 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
         segmentation = load_segmentation(session, application_id, now or dt.datetime.now(dt.timezone.utc), cfg)
     snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id, org_ids)
     orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
+    owner_of = owners.effective_owners(session, application_id, org_ids)  # an assignment wins over the import
     tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
     wanted = signals[signals["org_id"].isin(org_ids)] if not signals.empty else signals
     ordered = wanted.sort_values(["priority", "type"], ascending=[False, True]) if not wanted.empty else wanted
@@ -145,7 +146,7 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
             OrgItem(
                 org_id=org_id,
                 name=org.name,
-                owner=org.owner,
+                owner=owner_of.get(org_id, org.owner),
                 mrr=float(snap["mrr"]) if snap is not None else 0.0,
                 health=none_if_missing(float(snap["score"])) if snap is not None else None,
                 band=snap["band"] if snap is not None else None,
@@ -213,15 +214,17 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     ).all())
     tagged = pd.Series(tags, dtype=object).reindex(frame.index)
     frame["case"] = tagged.where(tagged.notna(), frame["suggested"])
-    frame["owner"] = seg.orgs["owner"].reindex(frame.index)
     frame["mrr"] = snaps["mrr"].reindex(frame.index).fillna(0.0)
     if flt.types:
         frame = frame[frame.index.isin(ranks.loc[ranks["type"].isin(flt.types), "org_id"])]
     if flt.case_types:
         frame = frame[frame["case"].isin(flt.case_types)]
     if flt.owners:
+        # Owners are read now, not from the cached segmentation: an Assign made since the
+        # last scan counts at once.
         wanted = {o.lower() for o in flt.owners}
-        frame = frame[frame["owner"].fillna("").str.lower().isin(wanted)]
+        owner_of = owners.effective_owners(session, application_id)
+        frame = frame[[(owner_of.get(org_id) or "").lower() in wanted for org_id in frame.index]]
     if flt.org_ids is not None:
         frame = frame[frame.index.isin(flt.org_ids)]
     if flt.cell is not None:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
-from services import actions, org_details, org_lookup, segmentation, signal_list
-from services.read_models import AuditEntry, CellView, OrgDetail
+from services import actions, org_details, org_lookup, org_work, segmentation, signal_list
+from services.config_history import ConfigHistoryEntry, config_history
+from services.read_models import AuditEntry, CellView, NoteView, OrgDetail
 from services.revenue import cell_views
-from storage import case_tags, db, orgs, slack_events, slack_request_keys
+from storage import case_tags, db, owners, slack_events, slack_request_keys
 
 CellRow = tuple[str, str, float, float | None, str | None]  # org_id, name, mrr, health, band
 
@@ -130,9 +131,9 @@ class Tracker:
     # --- reads --------------------------------------------------------------------------
 
     def owners(self) -> list[str]:
-        """Every owner value set on an org: what "mine" is matched against."""
+        """Every owner of an org (assigned, else imported): what "mine" is matched against."""
         with self._read() as (session, app_id):
-            return orgs.distinct_owners(session, app_id)
+            return owners.distinct_owners(session, app_id)
 
     def signals(self, flt: signal_list.SignalFilter, now: dt.datetime) -> signal_list.SignalList:
         with self._read() as (session, app_id):
@@ -184,6 +185,27 @@ class Tracker:
                 kind = " of that type" if types else ""
                 return actions.ActionResult(False, f"{org_id} has no open signal{kind}.", org_id)
             return actions.dismiss_signals(session, ids, actor, now, snooze_until=snooze_until, via=via)
+
+    def add_note(self, org_id: str, text: str, actor: str, now: dt.datetime,
+                 via: str = "slack") -> actions.ActionResult:
+        with self._write() as (session, _app_id):
+            return actions.add_note(session, org_id, text, actor, now, via=via)
+
+    def assign_owner(self, org_id: str, owner: str | None, actor: str, now: dt.datetime,
+                     via: str = "slack") -> actions.ActionResult:
+        """Assign the org's owning CSM (None: back to the imported owner)."""
+        with self._write() as (session, _app_id):
+            return actions.assign_owner(session, org_id, owner, actor, now, via=via)
+
+    def notes(self, org_id: str, limit: int | None = None) -> tuple[list[NoteView], int]:
+        """The org's notes, newest first, and how many it has."""
+        with self._read() as (session, _app_id):
+            return org_work.note_views(session, org_id, limit)
+
+    def config_history(self) -> list[ConfigHistoryEntry]:
+        """The configurations the scans ran with, in scan order, each with what it changed."""
+        with self._read() as (session, app_id):
+            return config_history(session, app_id)
 
     def audit(self, limit: int) -> list[AuditEntry]:
         """The newest changes people made, newest first."""

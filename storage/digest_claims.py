@@ -55,3 +55,9 @@ def finish_claim(factory: sessionmaker[Session], claim_id: int, claimed_by: str,
         session.execute(update(DigestClaim)
                         .where(DigestClaim.id == claim_id, DigestClaim.claimed_by == claimed_by)
                         .values(**values))
+
+
+def charts_of(factory: sessionmaker[Session], claim_id: int) -> dict[str, Any] | None:
+    """The chart file ids an attempt at this claim uploaded; None when none was tried yet."""
+    with factory() as session:
+        return session.scalar(select(DigestClaim.charts).where(DigestClaim.id == claim_id))

@@ -196,6 +196,8 @@ class ScanRun(Base):
     signals_updated: Mapped[int] = mapped_column(Integer, default=0)
     signals_resolved: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="running")
+    # The configuration the scan ran with (None for scans made before it was recorded).
+    config_version_id: Mapped[int | None] = mapped_column(ForeignKey("config_versions.id"))
 
 
 class HealthSnapshot(Base):
@@ -318,6 +320,9 @@ class DigestClaim(Base):
     posted_at: Mapped[dt.datetime | None]
     message_ts: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
+    # Chart images already uploaded for this digest ({chart name: Slack file id}): a retry or
+    # a takeover of the claim shows the same files instead of uploading them again.
+    charts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SlackEventSeen(Base):
@@ -340,3 +345,47 @@ class SlackRequestKey(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     sent_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Note(Base):
+    """A person's note on an org: what was done or agreed, with who wrote it and when."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_org_created", "org_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"))
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    via: Mapped[str] = mapped_column(String(20), default="cli")
+
+
+class OrgOwner(Base):
+    """The owning CSM a person assigned (Slack's Assign, `saas-tracker assign`).
+
+    Kept apart from ``orgs.owner``, which the CSV import writes: an assignment wins over the
+    imported owner wherever an owner is read, and the next import, which only ever writes
+    ``orgs.owner``, cannot undo it. Removing the row (``assign --imported``) gives the org
+    back to the imported owner.
+    """
+
+    __tablename__ = "org_owners"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(320))
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[dt.datetime]
+
+
+class ConfigVersion(Base):
+    """One configuration a scan ran with, stored once: the settings as loaded (defaults and
+    file together), their fingerprint, and who first ran a scan with them, and when."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    settings: Mapped[dict[str, Any]]
+    recorded_at: Mapped[dt.datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))

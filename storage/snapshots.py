@@ -6,6 +6,7 @@ Every read finds each org's latest day through the (org_id, day) index from the 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
@@ -45,3 +46,12 @@ def latest_two(session: Session, org_id: str) -> list[HealthSnapshot]:
     return list(session.scalars(
         select(HealthSnapshot).where(HealthSnapshot.org_id == org_id).order_by(HealthSnapshot.day.desc()).limit(2)
     ))
+
+
+def scores_between(session: Session, org_id: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, float | None]]:
+    """(day, health score) of the org's daily snapshots from `first` to `last`, oldest first."""
+    return [(day, score) for day, score in session.execute(
+        select(HealthSnapshot.day, HealthSnapshot.score)
+        .where(HealthSnapshot.org_id == org_id, HealthSnapshot.day >= first, HealthSnapshot.day <= last)
+        .order_by(HealthSnapshot.day)
+    ).all()]

@@ -26,6 +26,7 @@ from slack_stub import (
     interaction_body,
     signed_request_headers,
     slash_command_body,
+    view_submission_payload,
 )
 from services.tracker import Tracker
 from storage.db import get_or_create_application
@@ -128,6 +129,15 @@ class RunningBot:
         assert status == 200
         return url
 
+    def submit(self, view: dict[str, Any], values: dict[str, dict[str, str]], *,
+               user_id: str = "U0ANA") -> tuple[int, dict[str, Any]]:
+        """Submit a modal (as the stand-in holds it) with `values`; returns the HTTP status and
+        the acknowledgement's JSON body (empty when the ack said nothing)."""
+        body = interaction_body(view_submission_payload(view, values, user_id=user_id))
+        status, text = self.post(body, signed_request_headers(body, SECRET,
+                                                              content_type="application/x-www-form-urlencoded"))
+        return status, (json.loads(text) if text.strip() else {})
+
     def event(self, body: str, retry_num: int | None = None) -> int:
         headers = signed_request_headers(body, SECRET, content_type="application/json")
         if retry_num is not None:
@@ -135,7 +145,7 @@ class RunningBot:
         status, _ = self.post(body, headers)
         return status
 
-    def replies(self, url: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def replies(self, url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             got = self.stub.response_replies(url)

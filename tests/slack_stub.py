@@ -334,7 +334,7 @@ class SlackStub:
         with self._lock:
             return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
 
-    def wait_for(self, method: str, count: int = 1, *, ok: bool | None = None, timeout: float = 5.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, *, ok: bool | None = None, timeout: float = 10.0) -> list[Call]:
         """Block until `count` calls of `method` arrived (for work done in background threads)."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -1145,6 +1145,12 @@ def block_actions_payload(
         action["text"] = el["text"]
         if "value" in el:
             action["value"] = el["value"]
+    elif el["type"] == "users_select":  # `option_value` is the user picked
+        if not option_value:
+            raise LookupError(f"{action_id!r} is a person picker: pass the user id as option_value")
+        action["selected_user"] = option_value
+        if "initial_user" in el:
+            action["initial_user"] = el["initial_user"]
     else:
         chosen = next((o for o in el.get("options", []) if o.get("value") == option_value), None)
         if chosen is None:
@@ -1172,6 +1178,40 @@ def block_actions_payload(
         payload["response_url"] = response_url
         payload["state"] = {"values": {}}
     return payload
+
+
+def view_submission_payload(
+    view: Mapping[str, Any],
+    values: Mapping[str, Mapping[str, str]],
+    *,
+    user_id: str = "U0ANA",
+    trigger_id: str = "trigger-submit",
+) -> dict[str, Any]:
+    """The view_submission payload Slack sends when a user submits a modal `view` (as the
+    stand-in holds it: with id, hash and previous_view_id) with `values`
+    ({block_id: {action_id: typed text}}). Every field must be an input of the view."""
+    fields = {(b.get("block_id"), (b.get("element") or {}).get("action_id")): (b.get("element") or {}).get("type")
+              for b in view.get("blocks", []) if b.get("type") == "input"}
+    state: dict[str, dict[str, Any]] = {}
+    for block_id, typed in values.items():
+        for action_id, text in typed.items():
+            kind = fields.get((block_id, action_id))
+            if kind is None:
+                raise LookupError(f"no input {block_id}/{action_id} in the view")
+            state.setdefault(block_id, {})[action_id] = (
+                {"type": kind, "selected_user": text} if kind == "users_select" else {"type": kind, "value": text})
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "verification-token",
+        "trigger_id": trigger_id,
+        "view": {**dict(view), "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
 
 
 def interaction_body(payload: Mapping[str, Any]) -> str:

@@ -76,3 +76,50 @@ def test_cli_stops_at_start_with_the_key_name(tmp_path: Path) -> None:
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_playbook_defaults_cover_every_case_and_signal_type() -> None:
+    from domain.vocabulary import CASE_TYPES, SIGNAL_TYPES
+
+    books = Config().playbooks
+    for name in (*CASE_TYPES, *SIGNAL_TYPES):
+        book = books.for_case(name) or books.for_signal(name)
+        assert book is not None and book.title and book.read and book.steps, name
+    assert books.for_case("risk").next_step == "Reach the champion and the economic buyer this week"
+    assert books.for_case(None) is None and books.for_signal("nope") is None
+
+
+def test_a_playbook_is_overridden_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[playbooks.risk]\nsteps = ["Call the CFO today", "Write the recovery plan"]\n'
+                    '[playbooks.usage_drop]\nread = "Our own words."\n')
+    cfg = load_config(path)
+    assert cfg.playbooks.risk.steps == ["Call the CFO today", "Write the recovery plan"]
+    assert cfg.playbooks.risk.title == Config().playbooks.risk.title  # untouched keys keep their default
+    assert cfg.playbooks.usage_drop.read == "Our own words."
+    assert cfg.playbooks.usage_drop.steps == Config().playbooks.usage_drop.steps
+    assert config_from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[playbooks.churn]\nsteps = []\n", "playbooks.churn: unknown setting"),
+    ("[playbooks.risk]\nstep = [\"x\"]\n", "playbooks.risk.step: unknown setting"),
+    ("[playbooks.risk]\nsteps = [\"\"]\n", "playbooks.risk.steps[0]: a step must say something"),
+    ("[playbooks.risk]\nsteps = [1]\n", "playbooks.risk.steps[0]: expected text"),
+    ("[playbooks.risk]\nsteps = [" + ", ".join(['"x"'] * 9) + "]\n", "playbooks.risk.steps: 9 items, more than the 8"),
+    ("[playbooks.risk]\nread = \"" + "x" * 501 + "\"\n", "playbooks.risk.read: 501 characters, more than the 500"),
+    ("[review]\ntier4_days = 0\n", "review.tier4_days: 0 is below the minimum 1"),
+    ("[slack]\ncharts = \"yes\"\n", "slack.charts: expected true or false"),
+])
+def test_bad_playbooks_and_review_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+
+
+def test_review_intervals_by_tier() -> None:
+    review = Config().review
+    assert [review.interval_days(t) for t in ("Tier 1", "Tier 2", "Tier 3", "Tier 4")] == [7, 14, 30, 90]
+    assert review.interval_days("Tier 9") is None

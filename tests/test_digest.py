@@ -174,7 +174,9 @@ def test_extreme_digest_fits_block_kit_limits_and_slack_accepts_it(session_facto
     outcome = post_weekly_digest(session_factory, SlackDelivery(_quiet_client(slack_stub)), cfg, MONDAY_0900, "t")
     assert outcome.status == "posted"
     (call,) = slack_stub.calls_to("chat.postMessage")
-    assert call.ok and call.args["blocks"] == blocks
+    (claim,) = _claims(session_factory)  # the charts were uploaded first, and shown in the post
+    assert set(claim.charts) == {"revenue_health_map", "mrr_trend"}
+    assert call.ok and call.args["blocks"] == digest_message(d, MONDAY_0900, cfg, images=claim.charts)["blocks"]
 
 
 # --- exactly once ------------------------------------------------------------------------------
@@ -439,9 +441,15 @@ def test_dry_run_text_renders_cards_items_and_cells(scanned, db_url) -> None:
     assert lines[5] == "Top 3 of 3 orgs with active signals"
     assert [l.split()[2] for l in lines if l[:3].strip() in ("1", "2", "3") and "why" not in l] == [
         "Acme", "Globex", "Initech"]
-    assert lines[-5:] == ["Revenue x Health", "  Revenue at risk      2 orgs    $70,000 MRR",
-                          "  Champions            0 orgs         $0 MRR", "  Watch                1 org      $5,000 MRR",
-                          "  Expansion            0 orgs         $0 MRR"]
+    cells = lines.index("Revenue x Health")
+    assert lines[cells:cells + 5] == ["Revenue x Health", "  Revenue at risk      2 orgs    $70,000 MRR",
+                                      "  Champions            0 orgs         $0 MRR",
+                                      "  Watch                1 org      $5,000 MRR",
+                                      "  Expansion            0 orgs         $0 MRR"]
+    # Then the MRR by month and the accounts whose review is due (none was ever reviewed).
+    assert lines[cells + 6].startswith("MRR by month: Nov 25 $0  Dec 25 $0  Jan 26 $70,000")
+    assert lines[cells + 6].endswith("Oct 26 $75,000")
+    assert lines[cells + 8] == "Reviews due (3 accounts with no note or case tag within their tier's interval)"
 
 
 def test_digest_command_refuses_bad_input_and_changes_nothing(session_factory, db_url) -> None:

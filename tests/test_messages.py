@@ -242,7 +242,8 @@ def test_org_detail_message_sections_exactly() -> None:
     msg = m.org_detail_message(detail(), NOW, CFG)
     blocks = msg["blocks"]
     assert msg["text"] == "Acme &amp; &lt;Co&gt; — health 34, MRR $12,400"
-    assert [b["type"] for b in blocks] == ["section", "section", "divider", "section", "section", "section", "section", "actions"]
+    assert [b["type"] for b in blocks] == ["section", "section", "divider", "section", "section", "section", "section",
+                                           "section", "actions", "actions"]
     assert blocks[0] == {"type": "section", "text": {"type": "mrkdwn", "text": ITEM_TEXT}, "block_id": "item|org_1"}
     assert [f["text"] for f in blocks[1]["fields"]] == [
         "*Domain*\nacme.com",
@@ -279,7 +280,13 @@ def test_org_detail_message_sections_exactly() -> None:
         "    Events −45%\n"
         "    _Evidence:_ previous events 120"
     )
-    assert blocks[7] == ITEM_ACTIONS
+    assert blocks[7]["text"]["text"] == (
+        "*Notes*\nNone yet. *Add note* records what was done or agreed, for everyone who opens this org.")
+    assert blocks[8] == ITEM_ACTIONS
+    assert blocks[9] == {"type": "actions", "block_id": "org_tools|org_1", "elements": [
+        {"type": "button", "text": _plain("Add note"), "action_id": "note_open", "value": "org_1"},
+        {"type": "users_select", "placeholder": _plain("Assign owner"), "action_id": "org_assign",
+         "initial_user": "U0ANA"}]}
 
 
 def test_snoozed_signal_shows_until_when() -> None:
@@ -309,7 +316,9 @@ def test_detail_with_no_data_at_all_still_renders() -> None:
     assert "*Usage* — no usage recorded in the last 12 weeks" in texts
     assert "*Subscriptions* · current MRR *$0*\nNo subscriptions on record." in texts
     assert "*Open signals*\nNone." in texts
-    assert blocks[-1]["elements"][-1]["action_id"] == "case_tag"  # no signals, so no Dismiss
+    assert blocks[-2]["elements"][-1]["action_id"] == "case_tag"  # no signals, so no Dismiss
+    assert [e["action_id"] for e in blocks[-1]["elements"]] == ["note_open", "org_assign"]
+    assert "initial_user" not in blocks[-1]["elements"][1]  # nobody owns it
 
 
 # --- choices, not found, help, errors ----------------------------------------------------
@@ -456,7 +465,8 @@ def test_updates_apply_to_the_org_detail_too() -> None:
     blocks = m.org_detail_message(detail(), NOW, CFG)["blocks"]
     updated = m.item_dismissed_update(blocks, "org_1", "snooze28", dt.datetime(2026, 12, 21, 9), "U0ANA")
     assert updated[0]["text"]["text"] == "~Acme &amp; &lt;Co&gt;~ snoozed until 2026-12-21 by <@U0ANA>"
-    assert updated[-1]["type"] == "section"  # the buttons are gone, the details stay
+    # The item's buttons are gone, the details stay, and notes and Assign remain possible.
+    assert [b.get("block_id") for b in updated if b["type"] == "actions"] == ["org_tools|org_1"]
 
 
 # --- extreme data ---------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """`/signals` and `/org`: a dispatch table of commands. Every answer is ephemeral and goes
-to the command's response_url after the acknowledgement."""
+to the command's response_url after the acknowledgement. `/org` also uploads the org's
+12-week chart (once per picture, ``bot.org_charts``) and shows it in the reply; without it
+(charts off, no history, a failed upload) the reply is the same minus the image."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from bot.messages import (
     org_not_found_message,
     signals_list_message,
 )
-from bot.replies import Respond, ephemeral
+from bot.org_charts import OrgCharts
+from bot.replies import Respond, ephemeral, respond_with_chart
 from bot.requests import CommandRequest
 from services.signal_list import SignalFilter
 from services.tracker import Tracker
@@ -26,28 +29,29 @@ ORG_GONE = "That org no longer exists."
 
 
 class Commands:
-    def __init__(self, tracker: Tracker, directory: SlackDirectory) -> None:
+    def __init__(self, tracker: Tracker, directory: SlackDirectory, charts: OrgCharts | None = None) -> None:
         self.tracker = tracker
         self.directory = directory
-        self.table: dict[str, Callable[[str, str, Respond], None]] = {"/signals": self.signals, "/org": self.org}
+        self.charts = charts or OrgCharts(tracker.cfg)
+        self.table: dict[str, Callable[[str, str, Respond, Any], None]] = {"/signals": self.signals, "/org": self.org}
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.table)
 
     def run(self, command: CommandRequest, client: Any, respond: Respond) -> None:
-        self.run_line(command.line, command.user_id, respond)
+        self.run_line(command.line, command.user_id, respond, client)
 
-    def run_line(self, line: str, user_id: str, respond: Respond) -> None:
+    def run_line(self, line: str, user_id: str, respond: Respond, client: Any = None) -> None:
         """Run "/signals top 5 risk" or "/org acme" as if typed (a click rebuilding its reply)."""
         name, _, text = line.strip().partition(" ")
         run = self.table.get(name)
         if run is None:
             respond(**ephemeral(help_message(name, cfg=self.tracker.cfg)))
             return
-        run(text.strip(), user_id, respond)
+        run(text.strip(), user_id, respond, client)
 
-    def signals(self, text: str, user_id: str, respond: Respond) -> None:
+    def signals(self, text: str, user_id: str, respond: Respond, client: Any = None) -> None:
         cfg = self.tracker.cfg
         query = parse_signals_args(text, cfg)
         if not query.ok:
@@ -68,7 +72,7 @@ class Commands:
                                        query=f"/signals {text}".strip())
         respond(**ephemeral(message))
 
-    def org(self, text: str, user_id: str, respond: Respond) -> None:
+    def org(self, text: str, user_id: str, respond: Respond, client: Any = None) -> None:
         cfg = self.tracker.cfg
         query = text.strip()
         if not query or query.lower() == "help":
@@ -87,7 +91,8 @@ class Commands:
         if detail is None:  # deleted between the lookup and the read
             respond(**error_message(ORG_GONE))
             return
-        respond(**ephemeral(org_detail_message(detail, now, cfg, query=f"/org {query}")))
+        chart = self.charts.upload(client, detail)
+        respond_with_chart(respond, ephemeral(org_detail_message(detail, now, cfg, query=f"/org {query}", chart=chart)))
 
 
 def _filters_text(described: str, total: int, shown: int) -> str:

@@ -1,6 +1,7 @@
-"""Clicks: Open, Tag case, Dismiss/Snooze, pick an org, list a cell's orgs.
+"""Clicks: Open, Tag case, Dismiss/Snooze, pick an org, list a cell's orgs, Add note (opens
+the note modal; ``bot.handlers.submissions`` saves it) and Assign (the owner picker).
 
-A change (tag, dismiss, snooze) is checked against the authorization settings, applied
+A change (tag, dismiss, snooze, assign) is checked against the authorization settings, applied
 through the Tracker (idempotent and audited), and what the person clicked on is updated in
 place:
 
@@ -8,6 +9,8 @@ place:
 * an ephemeral reply to `/signals` or `/org`: Slack sends no blocks back, so the command the
   buttons carry in their block_id is run again and its answer replaces the reply;
 * the org modal: the modal is redrawn; the Home tab: it is published again.
+
+An assignment redraws the org page it was made on (the modal, or the `/org` reply run again).
 
 When nothing changed — a double click, a signal that resolved itself or was dismissed by
 someone else meanwhile, an org that was deleted — or the person may not make the change,
@@ -33,13 +36,15 @@ from bot.messages import (
     item_dismissed_update,
     item_tagged_update,
     loading_modal,
+    note_modal,
     notice_modal,
     org_detail_message,
     org_detail_modal,
     refusal_message,
 )
 from bot.blocks import Block
-from bot.replies import ReplaceOriginal, Respond, tell
+from bot.org_charts import OrgCharts
+from bot.replies import ReplaceOriginal, Respond, respond_with_chart, tell, update_view_with_chart
 from bot.requests import ClickRequest, Container
 from services.read_models import OrgDetail
 from services.tracker import Tracker
@@ -48,17 +53,21 @@ Rebuild = Callable[[list[Block]], list[Block]]
 
 
 class Interactions:
-    def __init__(self, tracker: Tracker, directory: SlackDirectory, commands: Commands, home: HomeTab) -> None:
+    def __init__(self, tracker: Tracker, directory: SlackDirectory, commands: Commands, home: HomeTab,
+                 charts: OrgCharts | None = None) -> None:
         self.tracker = tracker
         self.directory = directory
         self.commands = commands
         self.home = home
+        self.charts = charts or commands.charts
         self.table: dict[str, Callable[[ClickRequest, Any, Respond], None]] = {
             act.ORG_OPEN: self.open_org,
             act.ORG_PICK: self.open_org,
             act.CASE_TAG: self.tag_case,
             act.SIGNAL_DISMISS: self.dismiss,
             act.CELL_LIST: self.list_cell,
+            act.NOTE_OPEN: self.open_note,
+            act.ORG_ASSIGN: self.assign,
         }
 
     @property
@@ -77,22 +86,63 @@ class Interactions:
             if detail is None:
                 tell(click, client, respond, error_message(ORG_GONE))
                 return
-            message = org_detail_message(detail, now, self.tracker.cfg, query=f"/org {item.org_id}")
-            respond(**{**message, "replace_original": True})
+            message = org_detail_message(detail, now, self.tracker.cfg, query=f"/org {item.org_id}",
+                                         chart=self.charts.upload(client, detail))
+            respond_with_chart(respond, {**message, "replace_original": True})
             return
         # The trigger_id expires 3 seconds after the click: open (or push) a modal at once,
         # then fill it in, however long the detail takes.
         opener = client.views_push if click.container is Container.MODAL else client.views_open
         opened = opener(trigger_id=click.trigger_id, view=loading_modal(item.org_id))
         detail, now = self._detail(item.org_id)
-        client.views_update(view_id=opened["view"]["id"], view=self._detail_view(detail, now))
+        update_view_with_chart(client, self._detail_view(detail, now, client), view_id=opened["view"]["id"])
 
     def _detail(self, org_id: str) -> tuple[OrgDetail | None, dt.datetime]:
         now = self.tracker.now()
         return self.tracker.org_detail(org_id, now), now
 
-    def _detail_view(self, detail: OrgDetail | None, now: dt.datetime) -> dict[str, Any]:
-        return org_detail_modal(detail, now, self.tracker.cfg) if detail is not None else notice_modal(ORG_GONE)
+    def _detail_view(self, detail: OrgDetail | None, now: dt.datetime, client: Any = None) -> dict[str, Any]:
+        if detail is None:
+            return notice_modal(ORG_GONE)
+        return org_detail_modal(detail, now, self.tracker.cfg, chart=self.charts.upload(client, detail))
+
+    # --- Add note -----------------------------------------------------------------------
+
+    def open_note(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        """The note modal, at once (the trigger_id lives 3 seconds): pushed over the org modal,
+        or opened over a `/org` reply; saving it is ``bot.handlers.submissions``' work."""
+        org_id = click.item.org_id
+        if click.container is Container.MODAL:
+            metadata = act.note_metadata(org_id, view_id=click.view_id)
+            client.views_push(trigger_id=click.trigger_id, view=note_modal(org_id, metadata))
+            return
+        metadata = act.note_metadata(org_id, response_url=click.response_url)
+        client.views_open(trigger_id=click.trigger_id, view=note_modal(org_id, metadata))
+
+    # --- Assign -------------------------------------------------------------------------
+
+    def assign(self, click: ClickRequest, client: Any, respond: Respond) -> None:
+        if not may_change(click.user_id, self.tracker.cfg, self.directory):
+            tell(click, client, respond, refusal_message("assign owners"))
+            return
+        item = click.item
+        result = self.tracker.assign_owner(item.org_id, item.user_id, click.user_id, self.tracker.now())
+        if not result.changed:
+            tell(click, client, respond, error_message(result.message))
+            return
+        self.refresh_org(click, client, respond, item.org_id)
+
+    def refresh_org(self, click: ClickRequest, client: Any, respond: Respond, org_id: str) -> None:
+        """Redraw the org page the click was on: the modal, the Home tab, or the `/org` reply."""
+        if click.container is Container.HOME:
+            self.home.publish(client, click.user_id)
+            return
+        if click.container is Container.MODAL:
+            detail, now = self._detail(org_id)
+            update_view_with_chart(client, self._detail_view(detail, now, client), view_id=click.view_id,
+                                   hash=click.view_hash)
+            return
+        self.commands.run_line(f"/org {org_id}", click.user_id, ReplaceOriginal(respond), client)
 
     # --- Tag case -----------------------------------------------------------------------
 
@@ -107,8 +157,10 @@ class Interactions:
         if not result.changed:
             tell(click, client, respond, error_message(result.message))
             return
+        book = self.tracker.cfg.playbooks.for_case(case_type)
+        step = book.next_step if book is not None else None
         self._update_in_place(click, client, respond, item.org_id,
-                              lambda blocks: item_tagged_update(blocks, item.org_id, case_type, click.user_id))
+                              lambda blocks: item_tagged_update(blocks, item.org_id, case_type, click.user_id, step))
 
     # --- Dismiss / snooze ---------------------------------------------------------------
 
@@ -152,7 +204,8 @@ class Interactions:
             return
         if click.container is Container.MODAL:
             detail, now = self._detail(org_id)
-            client.views_update(view_id=click.view_id, hash=click.view_hash, view=self._detail_view(detail, now))
+            update_view_with_chart(client, self._detail_view(detail, now, client), view_id=click.view_id,
+                                   hash=click.view_hash)
             return
         if click.message_blocks is not None:
             try:
@@ -164,6 +217,6 @@ class Interactions:
                 return
         line = act.query_from_block_id(click.block_id)
         if line:
-            self.commands.run_line(line, click.user_id, ReplaceOriginal(respond))
+            self.commands.run_line(line, click.user_id, ReplaceOriginal(respond), client)
         else:
             respond(text="Done.", response_type="ephemeral", replace_original=False)

@@ -7,6 +7,7 @@
 * ``errors``       — failures and refusals, as an ephemeral reply or a small modal;
 * ``updates``      — the clicked message edited in place after Tag case / Dismiss;
 * ``cells``        — the orgs of one Revenue × Health cell;
+* ``notes``        — the Add note modal, and what it shows while and after saving;
 * ``items``        — the blocks all of them share: one org as a list item, summary cards;
 * ``common``       — the validated return (``finish``), short values, dates, symbols.
 
@@ -28,7 +29,14 @@ from bot.messages.items import (
     signal_item_text,
     summary_cards_block,
 )
-from bot.messages.org_detail import loading_modal, org_detail_blocks, org_detail_message, org_detail_modal
+from bot.messages.notes import note_modal, note_saved_modal, note_saving_modal
+from bot.messages.org_detail import (
+    loading_modal,
+    org_detail_blocks,
+    org_detail_message,
+    org_detail_modal,
+    org_tools_blocks,
+)
 from bot.messages.org_lookup import org_choices_message, org_not_found_message
 from bot.messages.signals_list import signals_list_message
 from bot.messages.updates import item_dismissed_update, item_tagged_update
@@ -45,12 +53,16 @@ __all__ = [
     "item_dismissed_update",
     "item_tagged_update",
     "loading_modal",
+    "note_modal",
+    "note_saved_modal",
+    "note_saving_modal",
     "notice_modal",
     "org_choices_message",
     "org_detail_blocks",
     "org_detail_message",
     "org_detail_modal",
     "org_not_found_message",
+    "org_tools_blocks",
     "refusal_message",
     "signal_item_blocks",
     "signal_item_text",

@@ -23,6 +23,7 @@ from bot.templates import Mrkdwn, render, render_parts
 from domain.config import Config
 from domain.formatting import format_last_seen
 from domain.vocabulary import CASE_TYPES, SNOOZE_CHOICES_DAYS
+from services import playbooks
 from services.read_models import CellView, OrgItem, SummaryCards
 
 TAG_CASE_PLACEHOLDER = "Tag case"
@@ -30,10 +31,13 @@ DISMISS_PLACEHOLDER = "Dismiss"
 DISMISS_LABEL = "Dismiss"
 CASE_LABELS = {case: case.capitalize() for case in CASE_TYPES}
 CELL_LIST_LABEL = "List orgs"
+NEXT_STEP_MAX = 200
+NEXT_STEP_PREFIX = ":compass: Next:"
 
 
-def signal_item_text(item: OrgItem, now: dt.datetime, cfg: Config) -> Mrkdwn:
-    """The mrkdwn of one item: name, signals, MRR, health, last seen, priority, reason, case."""
+def signal_item_text(item: OrgItem, now: dt.datetime, cfg: Config, *, next_step: bool = False) -> Mrkdwn:
+    """The mrkdwn of one item: name, signals, MRR, health, last seen, priority, reason, case;
+    with `next_step`, the case playbook's first step above the case line (digest, alerts)."""
     return render(
         "signal_item.md.j2",
         name=short(item.name, ITEM_NAME_MAX),
@@ -48,6 +52,7 @@ def signal_item_text(item: OrgItem, now: dt.datetime, cfg: Config) -> Mrkdwn:
         case_type=item.case_type,
         case_by=item.case_by,
         suggested=item.case_suggested,
+        next_step=short(playbooks.next_step(item, cfg), NEXT_STEP_MAX) if next_step else None,
     )
 
 
@@ -79,14 +84,15 @@ def item_actions_block(item: OrgItem, query: str | None = None) -> Block:
     return actions(elements, block_id=act.item_actions_block_id(org_id, query))
 
 
-def signal_item_blocks(item: OrgItem, now: dt.datetime, cfg: Config, query: str | None = None) -> list[Block]:
+def signal_item_blocks(item: OrgItem, now: dt.datetime, cfg: Config, query: str | None = None, *,
+                       next_step: bool = False) -> list[Block]:
     """One org as [section, actions]: the group the list, digest and alerts all repeat.
 
     An org id too long for a block_id cannot carry clicks; such an item is shown without
     buttons rather than with buttons that would act on the wrong org. `query` is the slash
     command this is a reply to (see bot.payloads.item_actions_block_id).
     """
-    text = signal_item_text(item, now, cfg)
+    text = signal_item_text(item, now, cfg, next_step=next_step)
     if not act.org_id_fits(item.org_id):
         return [section(text)]
     return [section(text, block_id=act.item_block_id(item.org_id)), item_actions_block(item, query)]

@@ -1,5 +1,7 @@
 """The reply to `/org` and the Open modal: one org on one screen — facts, health and its
-drivers, usage, subscriptions, open signals — with the same buttons as a list item."""
+drivers, why it moved, usage and health by week (and their chart), subscriptions, open
+signals, the playbooks, notes, owner and review cadence — with the same buttons as a list
+item, and a second row to add a note or assign the owner."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 
 from bot import limits
 from bot import payloads as act
-from bot.blocks import Block, context, divider, modal_view, section, truncate_mrkdwn
+from bot.blocks import Block, actions, button, context, divider, modal_view, section, truncate_mrkdwn, users_select
+from bot.chart_upload import UploadedFile, image_block
+from bot.org_charts import alt_text, chart_title
 from bot.limits import block_text_length, validate_view
 from bot.messages.common import (
     DETAIL_VALUE_MAX,
@@ -43,11 +47,13 @@ from services.read_models import OrgDetail, SignalView, SubscriptionView
 LOADING_TITLE = "Loading…"
 
 
-def _fit_rendered(template: str, rows: Sequence[Any], max_chars: int, cap: int, **ctx: Any) -> Mrkdwn:
-    """Render with as many rows as fit in max_chars (at most `cap`), the rest as "and N more"."""
+def fit_rendered(template: str, rows: Sequence[Any], max_chars: int, cap: int, *, extra_hidden: int = 0,
+                  **ctx: Any) -> Mrkdwn:
+    """Render with as many rows as fit in max_chars (at most `cap`), the rest as "and N more"
+    (plus `extra_hidden` rows the caller never had)."""
     text = Mrkdwn("")
     for n in range(min(len(rows), cap), -1, -1):
-        text = render(template, shown=list(rows[:n]), hidden=len(rows) - n, **ctx)
+        text = render(template, shown=list(rows[:n]), hidden=len(rows) - n + extra_hidden, **ctx)
         if len(text) <= max_chars:
             return text
     return Mrkdwn(truncate_mrkdwn(text, max_chars))
@@ -127,7 +133,7 @@ def _products(subs: Sequence[SubscriptionView]) -> list[str]:
 
 def org_detail_blocks(
     detail: OrgDetail, now: dt.datetime, cfg: Config, *, text_budget: int = limits.MESSAGE_TEXT_BUDGET,
-    query: str | None = None,
+    query: str | None = None, chart: UploadedFile | None = None,
 ) -> list[Block]:
     """Item summary, facts, health and drivers, usage, subscriptions, open signals, buttons.
 
@@ -178,15 +184,20 @@ def org_detail_blocks(
                 drivers=drivers,
                 left_out=[short(c.label, DETAIL_VALUE_MAX) for c in detail.components if c.left_out],
                 moved=[(short(label, DETAIL_VALUE_MAX), points) for label, points in detail.moved],
+                moved_by=_moved_by(detail),
             )
         )
     )
     weeks = list(detail.usage_weeks)
-    blocks.append(section(render("usage.md.j2", weeks=weeks, spark=sparkline(weeks))))
+    health_weeks = list(detail.health_weeks) if any(h is not None for h in detail.health_weeks) else []
+    blocks.append(section(render("usage.md.j2", weeks=weeks, spark=sparkline(weeks), health_weeks=health_weeks)))
+    if chart is not None:
+        blocks.append(image_block(chart, alt_text(detail), title=chart_title(detail)))
 
-    tail = item_group[1:]
-    remaining = text_budget - block_text_length(blocks + tail)
-    signals_text = _fit_rendered(
+    tail = item_group[1:] + org_tools_blocks(detail)
+    work = _work_blocks(detail, cfg)
+    remaining = text_budget - block_text_length(blocks + work + tail)
+    signals_text = fit_rendered(
         "signals_detail.md.j2",
         _signal_rows(item.signals, cfg),
         min(limits.SECTION_TEXT_MAX, remaining // 2),
@@ -194,7 +205,7 @@ def org_detail_blocks(
     )
     remaining -= len(signals_text)
     history = list(detail.mrr_history)
-    subs_text = _fit_rendered(
+    subs_text = fit_rendered(
         "subscriptions.md.j2",
         _subscription_rows(detail.subscriptions),
         min(limits.SECTION_TEXT_MAX, remaining),
@@ -207,7 +218,69 @@ def org_detail_blocks(
         history_hidden=len(history) > MRR_HISTORY_SHOWN,
     )
     blocks += [section(subs_text), section(signals_text)]
-    return blocks + tail
+    return blocks + work + tail
+
+
+ADD_NOTE_LABEL = "Add note"
+ASSIGN_PLACEHOLDER = "Assign owner"
+NOTE_TEXT_SHOWN = 300
+NOTES_TEXT_MAX = 2000
+PLAYBOOKS_TEXT_MAX = 2000
+
+
+def org_tools_blocks(detail: OrgDetail) -> list[Block]:
+    """Add note and Assign for the org (none when its id can't travel in a block id)."""
+    org_id = detail.item.org_id
+    if not act.org_id_fits(org_id) or len(org_id) > limits.BUTTON_VALUE_MAX:
+        return []
+    owner = detail.owner.owner if detail.owner is not None else detail.item.owner
+    return [actions([
+        button(ADD_NOTE_LABEL, action_id=act.NOTE_OPEN, value=org_id),
+        users_select(ASSIGN_PLACEHOLDER, action_id=act.ORG_ASSIGN, initial_user=owner),
+    ], block_id=act.org_tools_block_id(org_id))]
+
+
+def _moved_by(detail: OrgDetail) -> Mrkdwn | None:
+    move = detail.health_move
+    if move is None:
+        return None
+    return render_macro("org_work.md.j2", "moved_by", {
+        "cause": move.cause, "changes": [short(c, DETAIL_VALUE_MAX * 2) for c in move.changes],
+        "changed_by": short(move.changed_by, DETAIL_VALUE_MAX) if move.changed_by else None,
+        "changed_at": date_text(move.changed_at), "config_points": move.config_points,
+    })
+
+
+def _work_blocks(detail: OrgDetail, cfg: Config) -> list[Block]:
+    """Playbooks, notes, and the owner and review line."""
+    blocks: list[Block] = []
+    if detail.playbooks:
+        books = [{"kind": b.kind, "key": b.key, "title": b.title, "read": b.read, "steps": list(b.steps),
+                  "symbol": signal_symbol(b.key)} for b in detail.playbooks]
+        blocks.append(section(truncate_mrkdwn(render("playbooks.md.j2", books=books), PLAYBOOKS_TEXT_MAX)))
+    notes = [{"when": date_text(n.created_at), "author": short(n.author, DETAIL_VALUE_MAX),
+              "text": short(n.text, NOTE_TEXT_SHOWN)} for n in detail.notes]
+    blocks.append(section(fit_rendered("notes.md.j2", notes, NOTES_TEXT_MAX, len(notes),
+                                        total=detail.notes_total, org_id=short(detail.item.org_id, DETAIL_VALUE_MAX),
+                                        extra_hidden=detail.notes_total - len(notes))))
+    lines = []
+    if detail.owner is not None:
+        o = detail.owner
+        lines.append(render_macro("org_work.md.j2", "owner_line", {
+            "source": o.source, "owner": short(o.owner, DETAIL_VALUE_MAX) if o.owner else None,
+            "assigned_by": short(o.assigned_by, DETAIL_VALUE_MAX) if o.assigned_by else None,
+            "assigned_at": date_text(o.assigned_at),
+            "imported": short(o.imported, DETAIL_VALUE_MAX) if o.imported else None,
+        }))
+    if detail.review is not None:
+        r = detail.review
+        lines.append(render_macro("org_work.md.j2", "review_line", {
+            "tier": short(r.tier, DETAIL_VALUE_MAX), "interval_days": r.interval_days,
+            "last": date_text(r.last_review), "due": r.due, "due_on": date_text(r.due_on),
+        }))
+    if lines:
+        blocks.append(context(*lines))
+    return blocks
 
 
 def _detail_fallback(detail: OrgDetail, cfg: Config) -> str:
@@ -217,17 +290,20 @@ def _detail_fallback(detail: OrgDetail, cfg: Config) -> str:
     )
 
 
-def org_detail_message(detail: OrgDetail, now: dt.datetime, cfg: Config, query: str | None = None) -> Message:
-    """/org reply: the whole org on one screen, with the same buttons as a list item."""
-    return finish(_detail_fallback(detail, cfg), org_detail_blocks(detail, now, cfg, query=query))
+def org_detail_message(detail: OrgDetail, now: dt.datetime, cfg: Config, query: str | None = None,
+                       chart: UploadedFile | None = None) -> Message:
+    """/org reply: the whole org on one screen, with the same buttons as a list item; `chart`
+    (the org's uploaded 12-week chart) is shown under the usage when given."""
+    return finish(_detail_fallback(detail, cfg), org_detail_blocks(detail, now, cfg, query=query, chart=chart))
 
 
-def org_detail_modal(detail: OrgDetail, now: dt.datetime, cfg: Config) -> dict[str, Any]:
+def org_detail_modal(detail: OrgDetail, now: dt.datetime, cfg: Config,
+                     chart: UploadedFile | None = None) -> dict[str, Any]:
     """The view for views.open when Open is clicked; private_metadata holds the org id."""
     org_id = detail.item.org_id
     view = modal_view(
         detail.item.name,
-        org_detail_blocks(detail, now, cfg),
+        org_detail_blocks(detail, now, cfg, chart=chart),
         callback_id=act.ORG_DETAIL_CALLBACK_ID,
         private_metadata=org_id if len(org_id) <= limits.PRIVATE_METADATA_MAX else None,
     )

@@ -14,6 +14,7 @@ from bot import payloads as act
 from bot.blocks import Block, mrkdwn
 from bot.limits import validate_blocks
 from bot.messages.common import date_text
+from bot.messages.items import NEXT_STEP_PREFIX
 from bot.templates import Mrkdwn, render
 from domain.vocabulary import CASE_TYPES
 
@@ -51,17 +52,21 @@ def _validated_update(blocks: list[Block], original_count: int) -> list[Block]:
 
 
 def item_tagged_update(
-    original_blocks: Sequence[Mapping[str, Any]], org_id: str, case_type: str, user_id: str
+    original_blocks: Sequence[Mapping[str, Any]], org_id: str, case_type: str, user_id: str,
+    next_step: str | None = None,
 ) -> list[Block]:
     """The clicked message's blocks with the org's case line saying who tagged it and its Tag
     case menu showing the tag; Open, re-tag and Dismiss stay (a tag holds until someone
-    changes it). Raises LookupError when the org is not in the message."""
+    changes it). An item that shows its case playbook's next step (digest, alerts) shows
+    `next_step`, the new case's. Raises LookupError when the org is not in the message."""
     if case_type not in CASE_TYPES:
         raise ValueError(f"unknown case type {case_type!r}")
     blocks = [copy.deepcopy(dict(b)) for b in original_blocks]
     i = _find_block(blocks, act.item_block_id(org_id))
     lines = blocks[i]["text"]["text"].split("\n")
     lines[-1] = render("case_line.md.j2", case_type=case_type, case_by=user_id, suggested=None)
+    if next_step and len(lines) > 1 and lines[-2].startswith(NEXT_STEP_PREFIX):
+        lines[-2] = render("next_step.md.j2", next_step=next_step)
     blocks[i]["text"] = mrkdwn("\n".join(lines), limits.SECTION_TEXT_MAX)
     return _validated_update(_with_case_selected(blocks, org_id, case_type), len(original_blocks))
 

@@ -1,0 +1,74 @@
+"""An org's 12-week health and usage chart, drawn from its OrgDetail and uploaded to Slack
+for `/org` and the org modal; `saas-tracker org --chart DIR` writes the same PNG.
+
+The chart is an extra on top of the text (the usage sparkline and the weekly health line
+say the same in words): when charts are off (``slack.charts``), the org has no history yet,
+or the upload fails (no files:write scope, Slack down), the message goes out without it and
+``bot.chart_upload`` logs the failure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.chart_upload import ChartUploads, UploadedFile
+from domain.config import Config
+from services.read_models import OrgDetail
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def chart_title(detail: OrgDetail) -> str:
+    return f"{detail.item.name}: health and weekly usage, last {len(detail.week_ends)} weeks"
+
+
+def alt_text(detail: OrgDetail) -> str:
+    """What the chart shows, for screen readers and for clients that don't show images."""
+    known = [h for h in detail.health_weeks if h is not None]
+    health = (f"health {known[0]:.0f} → {known[-1]:.0f}" if len(known) > 1
+              else f"health {known[0]:.0f}" if known else "no health score yet")
+    events = detail.usage_weeks
+    usage = f"events per week {events[0]:,} → {events[-1]:,}" if events else "no usage"
+    return f"{detail.item.name}, last {len(detail.week_ends)} weeks: {health}; {usage}"
+
+
+def filename(detail: OrgDetail) -> str:
+    safe = _UNSAFE.sub("-", detail.item.org_id).strip("-")[:80] or "org"
+    return f"{safe}-12-weeks.png"
+
+
+def org_chart_png(detail: OrgDetail) -> bytes | None:
+    """The PNG, or None when there is nothing to draw (no weeks)."""
+    from bot.charts import org_trend_png  # matplotlib: loaded when a chart is drawn
+
+    if not detail.week_ends or len(detail.usage_weeks) != len(detail.week_ends):
+        return None
+    health = detail.health_weeks or (None,) * len(detail.week_ends)
+    return org_trend_png(list(detail.week_ends), list(health), list(detail.usage_weeks), title=chart_title(detail))
+
+
+def warm_up() -> None:
+    """Load matplotlib now (about a second on a busy machine) rather than in the first `/org`
+    after start: the Slack app calls this when it is built, if charts are on."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
+class OrgCharts:
+    """Draws and uploads org charts for the Slack app, each PNG once (``ChartUploads``)."""
+
+    def __init__(self, cfg: Config, uploads: ChartUploads | None = None) -> None:
+        self.cfg = cfg
+        self.uploads = uploads or ChartUploads()
+        if cfg.slack.charts:
+            warm_up()
+
+    def upload(self, client: Any, detail: OrgDetail | None) -> UploadedFile | None:
+        if detail is None or not self.cfg.slack.charts or client is None:
+            return None
+        png = org_chart_png(detail)
+        if png is None:
+            return None
+        return self.uploads.upload(client, png, filename=filename(detail), title=chart_title(detail),
+                                   alt_text=alt_text(detail))
