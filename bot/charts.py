@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from domain.vocabulary import CELL_KEYS, CELL_LABELS
+
 if TYPE_CHECKING:  # only for annotations: keeps `import bot.charts` free of matplotlib
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -55,7 +57,7 @@ RED_BELOW = 40.0
 GREEN_FROM = 70.0
 
 # Revenue × Health cells in grid order: MRR-high row (health low, high), then MRR-low row.
-CELL_NAMES = ("Revenue at risk", "Champions", "Watch", "Expansion")
+CELL_NAMES = tuple(CELL_LABELS[key] for key in CELL_KEYS)  # Retention, Champions, Watch, Expansion
 
 _RED = "#d64541"
 _YELLOW = "#f2b134"
@@ -275,7 +277,7 @@ def revenue_health_map_png(
     health_split: float = 60.0,
 ) -> bytes:
     """The Revenue × Health 2×2 grid: (name, org count, MRR) per cell, in grid order
-    ("Revenue at risk", "Champions", "Watch", "Expansion") = MRR high / low rows × health
+    ("Retention", "Champions", "Watch", "Expansion") = MRR high / low rows × health
     low / high columns.
 
     Each cell shows a disc whose *area* is proportional to the cell's share of total MRR,

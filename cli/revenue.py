@@ -10,7 +10,7 @@ import click
 from cli import cli
 from cli.common import get_config, get_session_factory
 from domain.formatting import format_money, format_percent
-from domain.vocabulary import CELL_KEYS, CELL_LABELS
+from domain.vocabulary import CELL_KEYS, CELL_LABELS, TIER_INPUTS
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -161,6 +161,9 @@ def segments_cmd(ctx: click.Context, as_of: dt.datetime | None, cell: str | None
         click.echo(line)
     if report.unscored:
         click.echo(f"{_orgs(report.unscored)} paying but with no health score yet (run a scan): in no cell.")
+    if report.not_active:
+        click.echo(f"{_orgs(report.not_active)} paying but not active yet ({money(report.not_active_mrr)} MRR, "
+                   "onboarding): in no cell.")
 
 
 @cli.command("tiers")
@@ -175,7 +178,8 @@ def tiers_cmd(ctx: click.Context, as_of: dt.datetime | None, mode: str | None, t
     """Value × Potential: each org's value, potential, account priority, quadrant and tier.
 
     Account priority = value × w + potential × (1 − w); w is 0.5 balanced, 0.7 retention,
-    0.3 growth. Inputs with no data are left out and the rest re-weighted.
+    0.3 growth. An input with no data counts as a typical account's (the median of the orgs
+    that have it, or 50); "inputs" says how many of the eight each score rests on.
 
     \b
     Example:
@@ -199,10 +203,11 @@ def tiers_cmd(ctx: click.Context, as_of: dt.datetime | None, mode: str | None, t
         return
     rows = [
         [str(r.name), str(r.Index), format_money(r.mrr, cfg.currency_symbol), _num(r.value), _num(r.potential),
-         _num(r.account_priority), r.quadrant or "–", r.tier or "–", ", ".join(r.inputs_left_out) or "–"]
+         _num(r.account_priority), r.quadrant or "–", r.tier or "–",
+         f"{r.value_inputs + r.potential_inputs}/{len(TIER_INPUTS)}", ", ".join(r.inputs_left_out) or "–"]
         for r in frame.itertuples()
     ]
-    headers = ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "left out"]
-    for line in _table(headers, rows, right={2, 3, 4, 5}):
+    headers = ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "inputs", "left out"]
+    for line in _table(headers, rows, right={2, 3, 4, 5, 8}):
         click.echo(line)
 

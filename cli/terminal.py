@@ -36,15 +36,18 @@ def trend_arrow(delta: float | None) -> str:
 
 def render_cards(cards: SummaryCards, symbol: str) -> str:
     scanned = cards.scanned_at.strftime("%Y-%m-%d %H:%M UTC") if cards.scanned_at else "never"
+    onboarding = f"Onboarding MRR: {format_money(cards.onboarding_mrr, symbol)}   " if cards.onboarding_mrr else ""
     return (
         f"Orgs with active signals: {cards.orgs_with_signals}   "
-        f"MRR at risk: {format_money(cards.mrr_at_risk, symbol)}   "
+        f"MRR at risk: {format_money(cards.mrr_at_risk, symbol)}   {onboarding}"
         f"New this week: {cards.opened_this_week}   Resolved this week: {cards.resolved_this_week}   "
         f"(scanned {scanned})"
     )
 
 
 def _health_text(item: OrgItem) -> str:
+    if item.not_active:
+        return "not active"
     if item.health is None:
         return "–"
     return f"{item.health:.0f} {item.band or ''}{trend_arrow(item.health_delta)}"
@@ -81,6 +84,8 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
         out.append(f"  segment {detail.cell or '–'}   {detail.tier or ''} {detail.quadrant or ''}".rstrip())
     delta = "" if item.health_delta is None else f" ({item.health_delta:+.0f} since previous scan)"
     health = "no scan yet" if item.health is None else f"{item.health:.0f} ({item.band}){delta}"
+    if item.not_active:
+        health = "not active yet: nobody has used the product, so there is nothing to score"
     out.append(f"\nHealth {health}")
     for c in detail.components:
         if c.left_out:

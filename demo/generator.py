@@ -101,6 +101,11 @@ STORY_ORGS: tuple[StoryOrg, ...] = (
     StoryOrg("stark", "Stark Industries", "starkindustries.com", "reactivated: churned, new subscription 30 days ago"),
     StoryOrg("wayne", "Wayne Enterprises", "wayne-enterprises.com", "upgraded: higher-MRR subscription 30 days ago"),
     StoryOrg("vandelay", "Vandelay Industries", "vandelay.com", "trialing subscription (no MRR yet)"),
+    StoryOrg("cyberdyne", "Cyberdyne Systems", "cyberdyne.com",
+             "Usage drop (sustained): weekly usage down about 60 % over 12 weeks, fortnights alike"),
+    StoryOrg("massive", "Massive Dynamic", "massivedynamic.com",
+             "Revenue at risk (renewal): renews in 30 days with yellow health"),
+    StoryOrg("tyrell", "Tyrell Corp", "tyrell.com", "Revenue at risk (payment): healthy, but its subscription is past due"),
 )
 
 
@@ -127,7 +132,8 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 def _story_frame() -> pd.DataFrame:
     """The story orgs, every parameter pinned (d = days before the end date)."""
     base = dict(pattern=STEADY, segment=2, source="signup", p_weekday=0.9, users_frac=0.3, lam=2.0,
-                breadth=8, recent_mult=1.0, decline=0.0, start_d=10_000, stop_d=0, gap_lo=0, gap_hi=0,
+                breadth=8, recent_mult=1.0, decline=0.0, decline_span=DECLINE_SPAN_DAYS, decline_power=1.0,
+                start_d=10_000, stop_d=0, gap_lo=0, gap_hi=0,
                 force_d=0, schedule=0, rhythm=0, jitter=1.0, count_share=EXTRA_COUNT_SHARE, ticket_rate=0.0,
                 good=True, seats_missing=False, scores_missing=False)
     rows = [
@@ -167,7 +173,29 @@ def _story_frame() -> pd.DataFrame:
         dict(org_id="vandelay", pattern=TRIAL, seats=10, n_users=6, mrr=800, p_weekday=0.7, users_frac=0.5,
              breadth=4, start_d=10, created_d=12, owner="dev@example.com", industry="logistics",
              icp=60, strategic=35, relationship=40, force_d=1),
+        # $9,000, twenty people every weekday, fewer events each week: 100 a day twelve weeks
+        # ago, 36 now, in a straight line (decline_power 2 makes the events, not their square
+        # root, fall linearly). Any two neighbouring fortnights differ by about 20 %.
+        dict(org_id="cyberdyne", pattern=DECLINING, seats=40, n_users=20, mrr=9000, lam=4.0, breadth=5,
+             decline=0.8, decline_span=84, decline_power=2.0, schedule=MONDAY | TUESDAY | WEDNESDAY | THURSDAY | FRIDAY,
+             created_d=1300, owner="eli@example.com", industry="software", icp=75, strategic=70, relationship=55),
+        # $5,000, renews in 30 days; six people on Mondays, Wednesdays and Fridays, a third of
+        # the features: health in the yellow, steady, nothing dropping.
+        dict(org_id="massive", pattern=STEADY, seats=40, n_users=6, mrr=5000, lam=3.0, breadth=4,
+             schedule=MONDAY | WEDNESDAY | FRIDAY, created_d=700, owner="ana@example.com", industry="media",
+             icp=60, strategic=65, relationship=40, renewal_d=30),
+        # $2,000, ten people every weekday: healthy, but the card on file was declined.
+        dict(org_id="tyrell", pattern=STEADY, seats=12, n_users=10, mrr=2000, lam=3.0, breadth=8,
+             schedule=MONDAY | TUESDAY | WEDNESDAY | THURSDAY | FRIDAY, created_d=500, owner="ben@example.com",
+             industry="manufacturing", icp=70, strategic=45, relationship=60),
     ]
+    # Renewals of the other stories are pinned outside the 90-day renewal window, so whatever
+    # the seed, no story lands on a renewal it was not written for.
+    renewals = {"acme": 200, "globex": 150, "initech": 240, "umbrella": 300, "hooli": 330, "soylent": -1,
+                "stark": 180, "wayne": 120, "vandelay": 365, "cyberdyne": 210, "tyrell": 250}
+    for r in rows:
+        if "renewal_d" not in r:
+            r["renewal_d"] = renewals[r["org_id"]]
     frame = pd.DataFrame([{**base, **r} for r in rows])
     names = {s.org_id: s for s in STORY_ORGS}
     frame["name"] = [names[o].name for o in frame["org_id"]]
@@ -249,7 +277,8 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         "name": _org_names(n, rng),
         "pattern": pattern, "segment": segment, "source": source, "seats": seats, "n_users": n_users,
         "mrr": mrr, "p_weekday": p_weekday, "users_frac": users_frac, "lam": lam, "breadth": breadth,
-        "recent_mult": recent_mult, "decline": decline, "start_d": start_d, "stop_d": stop_d,
+        "recent_mult": recent_mult, "decline": decline, "decline_span": DECLINE_SPAN_DAYS, "decline_power": 1.0,
+        "renewal_d": -2, "start_d": start_d, "stop_d": stop_d,
         "gap_lo": np.where(reactivated, gap_lo, 0), "gap_hi": np.where(reactivated, gap_hi, 0),
         "force_d": 0, "schedule": 0, "rhythm": rhythm, "jitter": ORDINARY_JITTER,
         "count_share": 0.0, "created_d": created_d, "owner": owner,
@@ -301,7 +330,7 @@ def _orgs(n: int, seed: int, days: int, end: dt.date) -> pd.DataFrame:
     ordinary["domain"] = [f"{_slug(name)}.example" for name in ordinary["name"]]
     frame = pd.concat([story, ordinary], ignore_index=True)
     for col in ("seats", "n_users", "breadth", "start_d", "stop_d", "gap_lo", "gap_hi", "force_d", "schedule",
-                "rhythm", "created_d"):
+                "rhythm", "created_d", "renewal_d"):
         frame[col] = frame[col].astype(int)
     frame["mrr"] = frame["mrr"].astype(float)
     return frame
@@ -333,6 +362,10 @@ def _orgs_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFrame:
     renewal_in = rng.integers(5, 366, n)
     renewal = _iso_day(end, -renewal_in).astype(object)
     renewal[rng.random(n) < 0.1] = ""
+    # Story orgs renew when their story says (renewal_d days ahead; -1: no renewal date).
+    pinned = orgs["renewal_d"].to_numpy()
+    renewal = np.where(pinned >= 0, _iso_day(end, -np.maximum(pinned, 0)), renewal).astype(object)
+    renewal[pinned == -1] = ""
     missing = orgs["scores_missing"].to_numpy()
     return pd.DataFrame({
         "org_id": orgs["org_id"],
@@ -373,6 +406,8 @@ def _subscriptions_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFr
     # counted as MRR before that date (storage.queries.mrr_condition, scoring.revenue).
     status = np.where(pattern == TRIAL, "trialing", np.where(past_due, "past_due", "active"))
     status = np.where(ended >= 0, "canceled", status)
+    if "tyrell" in story:  # the card on file was declined
+        status[story["tyrell"]] = "past_due"
     rows = {
         "subscription_id": [f"sub-{o}-1" for o in orgs["org_id"]],
         "org_id": orgs["org_id"].to_numpy(),
@@ -516,8 +551,9 @@ def _usage_multiplier(batch: pd.DataFrame, d: np.ndarray) -> np.ndarray:
     """Relative intensity per (org, day): recent-window step, slow decline, silence."""
     col = lambda name: batch[name].to_numpy()[:, None]  # noqa: E731
     mult = np.where(d <= RECENT_DAYS, col("recent_mult"), 1.0)
-    fade = np.clip((DECLINE_SPAN_DAYS - d) / DECLINE_SPAN_DAYS, 0.0, 1.0)
-    mult = mult * (1.0 - col("decline") * fade)
+    span = col("decline_span")
+    fade = np.clip((span - d) / span, 0.0, 1.0)
+    mult = mult * (1.0 - col("decline") * fade) ** col("decline_power")
     alive = (d <= col("start_d")) & (d > col("stop_d")) & ~((d > col("gap_lo")) & (d <= col("gap_hi")))
     return np.where(alive, mult, 0.0)
 

@@ -1,7 +1,7 @@
 """Every threshold, weight, window and default of the product, in one place.
 
-Each number is a *default* a deployment may change (docs/ explains what each does), so they all live here as
-dataclass defaults and are overridden from one TOML file (``saas-tracker.toml``). Loading is
+Each number is a *default* a deployment may change, so they all live here as dataclass
+defaults and are overridden from one TOML file (``saas-tracker.toml``). Loading is
 strict on purpose: a misspelt key silently falling back to a default would change who shows
 up at the top of Monday's digest without anyone noticing, so unknown keys and out-of-range
 values stop the program at start with the key's dotted name.
@@ -83,21 +83,64 @@ class HealthConfig:
 @dataclass(frozen=True)
 class SignalsConfig:
     revenue_at_risk_health_below: float = field(default=40.0, metadata=_rng(0, 100))
+    # Renewal at risk, a condition of Revenue at risk: a renewal_date within
+    # renewal_window_days, with health below renewal_health_below (the Revenue × Health split:
+    # yellow below 60 is not red, but not a renewal to walk into unprepared) or health that
+    # fell by renewal_health_fall_points or more over the last renewal_fall_days days.
+    renewal_window_days: int = field(default=90, metadata=_rng(1, 3650))
+    renewal_health_below: float = field(default=60.0, metadata=_rng(0, 100))
+    renewal_health_fall_points: float = field(default=10.0, metadata=_rng(0, 100))
+    renewal_fall_days: int = field(default=28, metadata=_rng(1, 365))
     usage_drop_change_at_most: float = field(default=-0.40, metadata=_rng(-1, 0))
     usage_drop_min_previous_events: int = field(default=20, metadata=_rng(0, None))
+    # Sustained decline, a second way to a Usage drop: over the last usage_decline_weeks
+    # weeks, the typical (median) week of the last usage_decline_compare_weeks weeks against
+    # the typical week of the first ones. A fall spread over a quarter looks the same from one
+    # fortnight to the next, yet a person sees it at once in the 12-week chart; medians keep
+    # one unusual week (a batch import, a holiday, today's partial day) from making or
+    # hiding a decline. The earlier typical week needs usage_decline_min_weekly_events (10
+    # a week, the fortnight rule's 20 previous events).
+    usage_decline_weeks: int = field(default=12, metadata=_rng(4, 13))
+    usage_decline_compare_weeks: int = field(default=4, metadata=_rng(1, 6))
+    usage_decline_change_at_most: float = field(default=-0.40, metadata=_rng(-1, 0))
+    usage_decline_min_weekly_events: float = field(default=10.0, metadata=_rng(0, None))
     inactive_days: int = field(default=14, metadata=_rng(1, 3650))
+    # Champion gone quiet (said in the drivers and in every signal's evidence): one of the
+    # org's champion_top_users most active users of the previous window, each with at least
+    # champion_min_share of its events, has no event in the recent window while others carry
+    # on, in an org with at least champion_min_previous_events previous events.
+    champion_top_users: int = field(default=3, metadata=_rng(1, 20))
+    champion_min_share: float = field(default=0.15, metadata=_rng(0, 1))
+    champion_min_previous_events: int = field(default=20, metadata=_rng(0, None))
     expansion_health_from: float = field(default=70.0, metadata=_rng(0, 100))
     expansion_growth_from: float = field(default=0.20, metadata=_rng(0, 100))
     expansion_seat_utilization_from: float = field(default=0.90, metadata=_rng(0, 10))
+    # Minimum evidence for an Expansion candidate, as Usage drop has one for a fall: growth
+    # counts only from this many events in the previous window (a small team's +20 % is then
+    # at least six more events, not four), and either path (growth or full seats) needs this
+    # many active users in the recent window: one user going from 20 to 24 events is noise,
+    # not a team outgrowing its plan.
+    expansion_min_previous_events: int = field(default=30, metadata=_rng(0, None))
+    expansion_min_active_users: int = field(default=3, metadata=_rng(0, None))
 
 
 @dataclass(frozen=True)
 class PriorityConfig:
-    # MRR at which the revenue factor reaches one half: priority keeps rising with MRR
-    # forever, but the step from $0 to $5k matters more than from $50k to $55k. Revenue
-    # carries more points than severity so that a $24k org at health 23 outranks a $6k org
-    # that went quiet: revenue teams work the money first (tuned on the demo data).
-    revenue_half_mrr: float = field(default=5000.0, metadata=_rng(1, None))
+    # The revenue term is measured against the customer base's own scale: the MRR at which
+    # it is worth half its points (the *revenue reference*) is, by default, this percentile
+    # of the application's paying orgs' MRR at the scan — the 90th: an account paying like
+    # your top tenth gets half the revenue points, your biggest accounts nearly all of them,
+    # whether the median customer pays $100 or $10,000.
+    revenue_half_percentile: float = field(default=90.0, metadata=_rng(1, 100))
+    # An absolute override of that reference (MRR at which the revenue term is one half);
+    # 0, the default, means "use revenue_half_percentile".
+    revenue_half_mrr: float = field(default=0.0, metadata=_rng(0, None))
+    # How the revenue term grows with MRR: r = m^c / (m^c + reference^c). With c = 1, the
+    # default, r = m / (m + reference): half the revenue points at the reference, a tenth of
+    # them at a ninth of it, nearly all at ten times it (on the demo data +16 points from
+    # $100 to $1k, +20 from $1k to $10k). Below 1 the points spread more evenly over the
+    # decades, for a base whose biggest accounts pay a hundred times its reference.
+    revenue_curve: float = field(default=1.0, metadata=_rng(0.05, 5))
     type_weight: dict[str, float] = field(
         default_factory=lambda: {
             REVENUE_AT_RISK: 1.0,
@@ -120,6 +163,10 @@ class PriorityConfig:
     # signals.expansion_seat_utilization_from, at which that part of severity is one half.
     expansion_growth_half: float = field(default=0.25, metadata=_rng(0.001, None))
     expansion_utilization_half: float = field(default=0.10, metadata=_rng(0.001, None))
+    # Payment past due, a condition of Revenue at risk: its severity when all of the org's
+    # MRR is past due (scaled by the past-due share). 0.5 weighs like health 20 against the
+    # 40 threshold: failed payments turn into churn without anyone deciding to leave.
+    past_due_severity: float = field(default=0.5, metadata=_rng(0, 1))
 
 
 @dataclass(frozen=True)
@@ -148,6 +195,9 @@ class TiersConfig:
     # Tenure that earns full tenure value, and how close a renewal must be to count as timing.
     tenure_full_days: int = field(default=730, metadata=_rng(1, None))
     renewal_horizon_days: int = field(default=90, metadata=_rng(1, None))
+    # A missing tier input counts as the median of the orgs that have it (when at least ten
+    # do), else as this score: halfway, neither good nor bad.
+    missing_input_score: float = field(default=50.0, metadata=_rng(0, 100))
 
 
 @dataclass(frozen=True)
@@ -338,7 +388,7 @@ class ReviewConfig:
 @dataclass(frozen=True)
 class Config:
     application: str = DEFAULT_APPLICATION
-    # One reporting currency per deployment (docs/inputs.md); only its symbol is shown.
+    # One reporting currency per deployment; amounts are never converted, only its symbol is shown.
     currency_symbol: str = "$"
     scan: ScanConfig = field(default_factory=ScanConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
@@ -456,6 +506,9 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("health.red_below: must not be above health.green_from")
     if sum(cfg.health.weights.values()) <= 0:
         raise ConfigError("health.weights: at least one weight must be positive")
+    if 2 * cfg.signals.usage_decline_compare_weeks > cfg.signals.usage_decline_weeks:
+        raise ConfigError("signals.usage_decline_compare_weeks: the first and last weeks compared must not "
+                          "overlap (at most half of signals.usage_decline_weeks)")
     t = cfg.tiers
     if not (t.tier3_from <= t.tier2_from <= t.tier1_from):
         raise ConfigError("tiers.tier1_from: tier thresholds must satisfy tier3 <= tier2 <= tier1")

@@ -24,6 +24,10 @@ SIGNAL_LABELS = {
     INACTIVE_PAYING: "Inactive paying",
     EXPANSION_CANDIDATE: "Expansion candidate",
 }
+# The signals that mean "at risk": an org holding one is counted in MRR at risk (unless its
+# only one is Inactive paying on an org not active yet, which is onboarding) and never holds
+# an Expansion candidate at the same time.
+RISK_SIGNAL_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
 SIGNAL_SHORT_NAMES = {
     "risk": REVENUE_AT_RISK,
     "drop": USAGE_DROP,
@@ -64,8 +68,12 @@ CELL_CHAMPIONS = "champions"
 CELL_WATCH = "watch"
 CELL_EXPANSION = "expansion"
 CELL_KEYS = (CELL_REVENUE_AT_RISK, CELL_CHAMPIONS, CELL_WATCH, CELL_EXPANSION)
+# The high-MRR, low-health cell is called Retention, not "Revenue at risk": "at risk" means
+# one thing in this product — an org holding a risk signal — and an org at health 55 in
+# this cell holds none. The key stays revenue_at_risk: filters and the buttons of digests
+# already posted carry it.
 CELL_LABELS = {
-    CELL_REVENUE_AT_RISK: "Revenue at risk",
+    CELL_REVENUE_AT_RISK: "Retention",
     CELL_CHAMPIONS: "Champions",
     CELL_WATCH: "Watch",
     CELL_EXPANSION: "Expansion",
@@ -79,3 +87,7 @@ CASH_COWS = "Cash cows"
 MAINTENANCE = "Maintenance"
 QUADRANTS = (STARS, GROWTH_BETS, CASH_COWS, MAINTENANCE)
 TIERS = ("Tier 1", "Tier 2", "Tier 3", "Tier 4")
+# The inputs of Value and of Potential (weights in the [tiers] configuration).
+TIER_VALUE_INPUTS = ("revenue", "tenure", "engagement", "strategic")
+TIER_POTENTIAL_INPUTS = ("expansion", "fit", "relationship", "timing")
+TIER_INPUTS = TIER_VALUE_INPUTS + TIER_POTENTIAL_INPUTS

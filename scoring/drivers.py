@@ -1,4 +1,4 @@
-"""What moved since the previous scan (SPEC §3): "activity −18, seat utilization −6".
+"""What moved since the previous scan: "activity −18, seat utilization −6".
 
 Choice: the numbers are changes of each component's *score* (0-100 points), not of its
 weighted contribution. ``ScanContext.previous_components`` stores scores only, weights can

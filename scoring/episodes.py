@@ -1,4 +1,4 @@
-"""Signal episodes (SPEC §4 "Episodes and dismissal"), planned without touching storage.
+"""Signal episodes (open, update, dismiss, resolve), planned without touching storage.
 
 At most one signal per (org, type) is open. Each scan compares what is open with what holds
 now and plans three changes; the caller applies them in one transaction.

@@ -1,4 +1,4 @@
-"""Health score (SPEC §2, §3): one explainable 0-100 number per org.
+"""Health score: one explainable 0-100 number per org (docs/ranking.md says it in words).
 
 Interface
 ---------
@@ -12,7 +12,7 @@ Interface
 * Returns a frame with the same index and the columns of ``health_columns()``, in order:
 
   - ``usage_change``: (recent_events − previous_events) / previous_events; NaN when the
-    previous window is empty (SPEC: undefined).
+    previous window is empty (there is nothing to compare with).
   - ``active_users_change``: the same on active users.
   - ``seat_utilization``: recent_active_users / seats; NaN when seats is unknown or <= 0.
   - for each component ``c`` of ``config.HEALTH_COMPONENTS``:
@@ -20,11 +20,11 @@ Interface
     ``{c}_weight`` (effective weight in percent after re-normalisation, summing to 100 over
     the org's included components, NaN when left out) and ``{c}_contribution``
     (score × weight / 100, NaN when left out).
-  - ``health``: sum of contributions, rounded to 1 decimal (NaN only if every included
-    component has weight 0).
+  - ``health``: sum of contributions, rounded to 1 decimal (NaN for an org not active yet,
+    see below, or if every included component has weight 0).
   - ``band``: ``'red'`` below ``health.red_below``, ``'green'`` from ``health.green_from``,
-    ``'yellow'`` between; computed on the rounded health so the band always agrees with the
-    number a person reads.
+    ``'yellow'`` between, judged on the health *as shown* (``shown_health``: whole points, as
+    every list, digest and detail prints it), so "40" is never red and "70" never yellow.
 
 Components (raw value → score):
 
@@ -44,6 +44,12 @@ Components (raw value → score):
                                                       (value NaN then); none open → 100
   sentiment          nps (−100..100)                  (nps + 100) / 2; out when nps is NaN
   =================  ===============================  =========================================
+
+An org that is **not active yet** (never seen: no event at or before the scan) gets no health
+score at all: every component's score, weight and contribution is NaN (its values are kept),
+so ``health`` and ``band`` are missing. It is an activation target, not a health failure:
+before this rule such an org scored 12.5 from its support component alone and showed as
+Revenue at risk. The lists show it as "not active yet".
 
 A left-out component has no data, which is different from bad data: leaving it out and
 re-normalising the remaining weights keeps an org without seats from being punished for a
@@ -92,18 +98,28 @@ def trend_score(change: pd.Series, floor: float, ceiling: float) -> pd.Series:
     return score.where(change.notna())
 
 
+def shown_health(health: pd.Series | float) -> pd.Series:
+    """Health as people read it: whole points. Every band, cell and health threshold is judged
+    on this number, so what is shown and what it is compared with never disagree (39.6 reads
+    "40", which is yellow, not red). Halves go to the even number, as Python and numpy print
+    them ("12.5" reads "12"), so the rule and the display are one and the same."""
+    values = health if isinstance(health, pd.Series) else pd.Series([health], dtype="float64")
+    return pd.to_numeric(values, errors="coerce").astype("float64").round(0)
+
+
 def health_band(health: pd.Series, cfg: Config) -> pd.Series:
-    """'red' / 'yellow' / 'green' from the (already rounded) health; missing health → NA."""
+    """'red' / 'yellow' / 'green' from the health as shown (``shown_health``); missing → NA."""
+    shown = shown_health(health)
     band = pd.Series(
         np.select(
-            [health < cfg.health.red_below, health >= cfg.health.green_from],
+            [shown < cfg.health.red_below, shown >= cfg.health.green_from],
             ["red", "green"],
             default="yellow",
         ),
-        index=health.index,
+        index=shown.index,
         dtype="str",
     )
-    return band.where(health.notna())
+    return band.where(shown.notna())
 
 
 def _component_values_and_scores(
@@ -144,6 +160,14 @@ def _component_values_and_scores(
     return values, scores
 
 
+def never_seen(orgs: pd.DataFrame) -> pd.Series:
+    """True for orgs nobody has used the product at (no event at or before the scan): not
+    active yet."""
+    if "last_seen" not in orgs.columns:
+        raise KeyError("org frame is missing column 'last_seen' (see scoring.frames.ORG_COLUMNS)")
+    return pd.to_datetime(orgs["last_seen"], utc=True).isna()
+
+
 def score_health(orgs: pd.DataFrame, ctx: ScanContext, cfg: Config) -> pd.DataFrame:
     """Health per org with every component's value, score, weight and contribution."""
     usage_change = relative_change(numeric(orgs, "recent_events"), numeric(orgs, "previous_events"))
@@ -156,6 +180,10 @@ def score_health(orgs: pd.DataFrame, ctx: ScanContext, cfg: Config) -> pd.DataFr
     values, scores = _component_values_and_scores(orgs, ctx, cfg, usage_change, util)
 
     score_frame = pd.DataFrame(scores, index=orgs.index, columns=list(HEALTH_COMPONENTS))
+    # Not active yet (never seen in the product): nothing to judge its health on. A score made
+    # of the lone support component (no tickets: 100 × its share) would read as a health
+    # failure; the org is an activation target instead, and shows as "not active yet".
+    score_frame = score_frame.mask(never_seen(orgs), axis=0)
     configured = pd.Series(
         {c: float(cfg.health.weights.get(c, 0.0)) for c in HEALTH_COMPONENTS}, dtype="float64"
     )

@@ -4,16 +4,16 @@ Input is one subscriptions frame, one row per subscription, with columns
 ``subscription_id, org_id, mrr, started_at, ended_at, status`` (``status`` may be absent or
 empty: the row is then active). Dates are plain days; ``ended_at`` empty means open-ended.
 
-Rules (SPEC §1 and §5), every function here uses exactly these:
+Rules, every function here uses exactly these:
 
 * **MRR of an org on day d** = sum of ``mrr`` over its subscriptions with
   ``started_at <= d < ended_at``: a subscription pays on its start day and no longer on its
   end day. ``trialing`` subscriptions never count (a trial is not revenue).
-* ``canceled`` subscriptions: SPEC §1 excludes them, and with no ``ended_at`` they never
-  count. With an ``ended_at`` they count on the days *before* it, because billing exports
-  mark every ended subscription canceled: excluding those rows outright would rewrite
-  history (an org that paid for a year and left would never have paid, so churn could
-  never be seen). On and after ``ended_at`` the two readings agree: nothing counts.
+* ``canceled`` subscriptions: with no ``ended_at`` one never counts. With an ``ended_at`` it
+  counts on the days *before* it, because billing exports mark every ended subscription
+  canceled: excluding those rows outright would rewrite history (an org that paid for a
+  year and left would never have paid, so churn could never be seen). On and after
+  ``ended_at`` nothing counts.
 * ARR = 12 × MRR.
 * Amounts are summed in whole cents, so totals and the movement identity
   ``starting_mrr + net_new == ending_mrr`` hold to the cent, with no float drift.
@@ -183,7 +183,7 @@ def total_mrr(subs: pd.DataFrame, on: dt.date) -> float:
 
 
 def arr(mrr: float | pd.Series) -> float | pd.Series:
-    """ARR = 12 × MRR (SPEC §1)."""
+    """ARR = 12 × MRR."""
     return mrr * ARR_MONTHS
 
 

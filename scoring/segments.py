@@ -1,8 +1,10 @@
-"""Revenue × Health: every paying org in one of four cells (SPEC §5).
+"""Revenue × Health: every paying org in one of four cells.
 
 MRR is high at or above the split: a configured amount, or (amount 0, the default) the
 median MRR of the application's paying orgs, so at least half of them count as high.
-Health is high at or above ``health_split`` (60). Orgs with no MRR are not placed; a paying
+Health is high at or above ``health_split`` (60), judged on the health as shown (whole points,
+``scoring.health.shown_health``): an org listed at "60" is never in the "health < 60" cells.
+Orgs with no MRR are not placed; a paying
 org with no health score yet (never scanned) is not placed either, rather than guessed
 into a cell, and has ``cell`` None.
 """
@@ -22,6 +24,7 @@ from domain.vocabulary import (  # noqa: F401  (the cells are part of this modul
     CELL_WATCH,
     HIGH_MRR_CELLS,
 )
+from scoring.health import shown_health
 
 
 _DEFAULTS = SegmentsConfig()
@@ -52,7 +55,7 @@ def revenue_health_cells(
     split = mrr_split(mrr, split_amount)
     out = pd.DataFrame({"mrr": mrr[paying], "health": health[paying]})
     out["mrr_high"] = out["mrr"] >= split
-    out["health_high"] = out["health"] >= health_split
+    out["health_high"] = shown_health(out["health"]) >= health_split
     scored = out["health"].notna()
     cell = np.select(
         [out["mrr_high"] & ~out["health_high"], out["mrr_high"] & out["health_high"],

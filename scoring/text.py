@@ -1,16 +1,14 @@
 """Vectorized text pieces for reasons and "what moved": whole columns at once.
 
 Signed numbers use the typographic minus "−" (U+2212) and "+": in a Slack line like
-"activity −18" a hyphen reads as a dash. Money goes through ``domain.formatting`` so a
-reason and the digest's MRR column never disagree about how $4,200 is written.
+"activity −18" a hyphen reads as a dash. Money is never written here: scoring keeps amounts
+as numbers, and ``services.reasons`` writes them through ``domain.formatting``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from domain.formatting import format_money
 
 MINUS = "\u2212"
 
@@ -30,11 +28,3 @@ def signed_number(values: pd.Series, decimals: int = 1, suffix: str = "") -> pd.
 def signed_percent(ratios: pd.Series) -> pd.Series:
     """Ratio → percent with sign: −0.45 → "−45%", 0.199 → "+19.9%"."""
     return signed_number(ratios.astype("float64") * 100.0, 1, "%")
-
-
-def money(amounts: pd.Series, symbol: str = "$") -> pd.Series:
-    """Display-only, through the shared formatter: once per distinct amount (orgs share a few
-    plan prices), then spread over the column; missing amounts read "–" as format_money says."""
-    codes, uniques = pd.factorize(amounts.astype("float64"))
-    texts = np.array([format_money(float(a), symbol) for a in uniques] + [format_money(None, symbol)], dtype=object)
-    return pd.Series(texts[codes], index=amounts.index, dtype="str")

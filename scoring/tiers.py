@@ -1,4 +1,4 @@
-"""Value × Potential: quadrants, account priority and tiers per org (SPEC §5).
+"""Value × Potential: quadrants, account priority and tiers per org.
 
 Value = revenue 40 % + tenure 15 % + engagement 20 % + strategic 25 %;
 Potential = expansion signals 35 % + fit 25 % + relationship 20 % + timing 20 %
@@ -11,8 +11,9 @@ Potential = expansion signals 35 % + fit 25 % + relationship 20 % + timing 20 %
   ``tiers.tenure_full_days``, 1) × 100.
 * **engagement**: the health score's *activity* component (how many days the org actually
   used the product; ``activity_score``), or the health score itself when the activity
-  component isn't available. Activity rather than whole health, so that support tickets or
-  a bad survey don't lower an account's value twice (they already lower health).
+  component isn't available; 0 for an org not active yet (nobody has used the product, so
+  its engagement is known to be nil). Activity rather than whole health, so that support
+  tickets or a bad survey don't lower an account's value twice (they already lower health).
 * **strategic**: ``strategic`` as given (clipped to 0-100).
 * **expansion signals**: 100 with an open Expansion candidate signal; otherwise how close
   the org comes to the candidate's thresholds (``config.signals``): 100 × the larger of
@@ -26,12 +27,18 @@ Potential = expansion signals 35 % + fit 25 % + relationship 20 % + timing 20 %
   beyond it. A renewal date in the past is left out like a missing one: it says nothing
   about the next renewal.
 
-An input with no data (NaN) is left out and the remaining weights re-normalized, as for
-health; ``inputs_used`` / ``inputs_left_out`` list them. Value and potential are rounded to
-two decimals, and account priority = value × w + potential × (1 − w) (w from
-``tiers.mode_weight[mode]``; when one side has no inputs at all, the other alone) is
-rounded likewise, before any boundary is applied: the quadrant and tier always agree with
-the number shown. Quadrants split at ``tiers.quadrant_split`` (50, which counts as high);
+An input with no data (NaN) counts as a typical account's: the median of that input among
+the orgs of the frame that have it when at least ten do (``tiers.missing_input_score``, 50,
+otherwise), at its full weight. Unlike health, where a component nobody imported is simply left out, a
+tier that rested on one known input would let that input stand for the whole value or
+potential (a Tier 1 account on the strength of its revenue alone); missing inputs pull the
+score toward the middle instead. ``value_inputs`` and ``potential_inputs`` say how many of
+each side's four inputs the scores rest on, and ``inputs_used`` / ``inputs_left_out`` list
+them. A side with no known input at all is shown as missing (NaN, and no quadrant) but
+still counts at its typical value in the account priority. Value and potential are rounded
+to two decimals, and account priority = value × w + potential × (1 − w) (w from
+``tiers.mode_weight[mode]``) is rounded likewise, before any boundary is applied: the
+quadrant and tier always agree with the number shown. Quadrants split at ``tiers.quadrant_split`` (50, which counts as high);
 tiers by account priority: Tier 1 ≥ 80, Tier 2 ≥ 60, Tier 3 ≥ 40, else Tier 4.
 """
 
@@ -43,17 +50,28 @@ import numpy as np
 import pandas as pd
 
 from domain.config import SignalsConfig, TiersConfig
-from domain.vocabulary import CASH_COWS, GROWTH_BETS, MAINTENANCE, QUADRANTS, STARS, TIERS  # noqa: F401
+from domain.vocabulary import (  # noqa: F401  (quadrants and tiers are part of this module's interface)
+    CASH_COWS,
+    GROWTH_BETS,
+    MAINTENANCE,
+    QUADRANTS,
+    STARS,
+    TIER_INPUTS,
+    TIER_POTENTIAL_INPUTS,
+    TIER_VALUE_INPUTS,
+    TIERS,
+)
 
-VALUE_INPUTS = ("revenue", "tenure", "engagement", "strategic")
-POTENTIAL_INPUTS = ("expansion", "fit", "relationship", "timing")
-INPUTS = VALUE_INPUTS + POTENTIAL_INPUTS
+VALUE_INPUTS = TIER_VALUE_INPUTS
+POTENTIAL_INPUTS = TIER_POTENTIAL_INPUTS
+INPUTS = TIER_INPUTS
 
 # Columns the input frame (index org_id) may carry; any missing column is all-missing.
 TIER_INPUT_COLUMNS: dict[str, str] = {
     "mrr": "float, MRR now (0 when not paying)",
     "created_at": "datetime (UTC) or NaT",
     "activity_score": "float 0-100: health's activity component score, NaN when unknown",
+    "not_active": "bool: scanned but never seen in the product (engagement is then 0, known)",
     "health": "float 0-100, NaN when not scored",
     "strategic": "float 0-100, NaN when unknown",
     "icp_fit": "float 0-100, NaN when unknown",
@@ -72,6 +90,8 @@ TIER_OUTPUT_COLUMNS = (
     "quadrant",
     "tier",
     *(f"{name}_score" for name in INPUTS),
+    "value_inputs",
+    "potential_inputs",
     "inputs_used",
     "inputs_left_out",
 )
@@ -138,11 +158,14 @@ def input_scores(
     """The eight 0-100 input scores per org (columns named as INPUTS), NaN when missing."""
     ts = _as_of(as_of)
     activity = _num(frame, "activity_score")
+    not_active = _col(frame, "not_active").astype("boolean").fillna(False).astype(bool)
+    # Nobody has used the product yet: engagement is known to be nil, not missing.
+    engagement = activity.fillna(_num(frame, "health")).clip(0, 100).mask(not_active, 0.0)
     return pd.DataFrame(
         {
             "revenue": revenue_score(_num(frame, "mrr")),
             "tenure": tenure_score(_col(frame, "created_at"), ts, tiers.tenure_full_days),
-            "engagement": activity.fillna(_num(frame, "health")).clip(0, 100),
+            "engagement": engagement,
             "strategic": _num(frame, "strategic").clip(0, 100),
             "expansion": expansion_score(frame, signals),
             "fit": _num(frame, "icp_fit").clip(0, 100),
@@ -168,6 +191,17 @@ def _join_names(flags: pd.DataFrame) -> pd.Series:
     return joined.astype(str).str.findall(r"[^,]+")
 
 
+# A median of fewer known values than this says more about those few orgs than about the base.
+MIN_KNOWN_FOR_MEDIAN = 10
+
+
+def neutral_scores(scores: pd.DataFrame, fallback: float) -> pd.Series:
+    """What a missing input counts as: the median of the orgs that have it (a typical account
+    of this base) when at least MIN_KNOWN_FOR_MEDIAN orgs have it, else ``fallback`` (50)."""
+    known = scores.notna().sum(axis=0)
+    return scores.median(axis=0, skipna=True).where(known >= MIN_KNOWN_FOR_MEDIAN).fillna(fallback)
+
+
 def score_tiers(
     frame: pd.DataFrame,
     as_of: dt.date | dt.datetime,
@@ -181,10 +215,18 @@ def score_tiers(
         raise ValueError(f"mode must be one of {', '.join(tiers.mode_weight)}, got {mode!r}")
     w = float(tiers.mode_weight[mode])
     scores = input_scores(frame, as_of, tiers, signals)
-    value = _weighted(scores[list(VALUE_INPUTS)], tiers.value_weights)
-    potential = _weighted(scores[list(POTENTIAL_INPUTS)], tiers.potential_weights)
-    both = value * w + potential * (1 - w)
-    priority = both.fillna(value).fillna(potential).round(2)
+    # A missing input counts as a typical account's, at its full weight: one input that is
+    # known can't stand for the whole side, and an org known by little stays near the middle.
+    filled = scores.fillna(neutral_scores(scores, tiers.missing_input_score))
+    value_all = _weighted(filled[list(VALUE_INPUTS)], tiers.value_weights)
+    potential_all = _weighted(filled[list(POTENTIAL_INPUTS)], tiers.potential_weights)
+    value_inputs = scores[list(VALUE_INPUTS)].notna().sum(axis=1)
+    potential_inputs = scores[list(POTENTIAL_INPUTS)].notna().sum(axis=1)
+    # A side not one input is known for is shown as unknown (and gives no quadrant), but still
+    # counts at its neutral value in the account priority.
+    value = value_all.where(value_inputs > 0)
+    potential = potential_all.where(potential_inputs > 0)
+    priority = (value_all * w + potential_all * (1 - w)).where((value_inputs + potential_inputs) > 0).round(2)
 
     split = tiers.quadrant_split
     v_high, p_high = value >= split, potential >= split
@@ -201,6 +243,8 @@ def score_tiers(
     out["tier"] = pd.Series(tier, index=frame.index, dtype=object).where(priority.notna(), None)
     for name in INPUTS:
         out[f"{name}_score"] = scores[name].round(2)
+    out["value_inputs"] = value_inputs.astype(int)
+    out["potential_inputs"] = potential_inputs.astype(int)
     out["inputs_used"] = _join_names(scores.notna())
     out["inputs_left_out"] = _join_names(scores.isna())
     return out[list(TIER_OUTPUT_COLUMNS)]

@@ -141,9 +141,10 @@ def _mrr_changes(subs: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFr
     return full.astype({"mrr": "float64"})
 
 
-def _score_day(session: Session, app_id: int, day: dt.date, cfg: Config,
-               previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(orgs, health, signals) as a scan at the end of ``day`` would have found them."""
+def _score_day(session: Session, app_id: int, day: dt.date, cfg: Config, previous: pd.DataFrame | None,
+               health_before: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(orgs, health, signals) as a scan at the end of ``day`` would have found them, with the
+    backtest's own earlier as-of days standing in for earlier scans."""
     as_of = end_of_day(day)
     orgs = queries.org_frame(session, app_id, as_of, cfg)
     ctx = ScanContext(
@@ -152,6 +153,7 @@ def _score_day(session: Session, app_id: int, day: dt.date, cfg: Config,
         tickets_available=queries.tickets_available(session, app_id, as_of),
         previous_components=previous[list(HEALTH_COMPONENTS)] if previous is not None else pd.DataFrame(),
         previous_health=previous["health"] if previous is not None else pd.Series(dtype=float),
+        health_before=health_before,
     )
     health = score_health(orgs, ctx, cfg)
     signals = evaluate_signals(orgs, health, ctx, cfg)
@@ -196,9 +198,14 @@ def _scored_days(factory: sessionmaker[Session], cfg: Config,
         app = db.find_application(session, cfg.application)
         assert app is not None, "plan_backtest checked the application"
         previous: pd.DataFrame | None = None
+        healths: dict[dt.date, pd.Series] = {}
+        fall = dt.timedelta(days=cfg.signals.renewal_fall_days)
         for day in plan.as_of_days:  # one vectorized scoring per as-of day
-            orgs, health, signals = _score_day(session, app.id, day, cfg, previous)
+            earlier = [d for d in healths if d <= day - fall]
+            before = healths[max(earlier)] if earlier else pd.Series(dtype=float)
+            orgs, health, signals = _score_day(session, app.id, day, cfg, previous, before)
             previous = health.rename(columns={f"{c}_score": c for c in HEALTH_COMPONENTS})
+            healths[day] = health["health"].astype(float)
             yield day, _observations(day, orgs, health, signals), signals
 
 

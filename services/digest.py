@@ -132,6 +132,7 @@ def build_digest(session: Session, app_id: int, now: dt.datetime, cfg: Config) -
         scanned_at=listing.cards.scanned_at,
         net_new_mrr_this_week=net_new,
         active_signals=listing.cards.active_signals,
+        onboarding_mrr=listing.cards.onboarding_mrr,
     )
     return Digest(
         application=app.name,

@@ -4,6 +4,7 @@ MRR history, open signals, case, segment, tier and why it ranks where it does.""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from domain.config import Config
 from domain.formatting import format_money
 from domain.values import as_float, none_if_missing
-from domain.vocabulary import HEALTH_COMPONENTS
+from domain.vocabulary import HEALTH_COMPONENTS, RISK_SIGNAL_TYPES
 from scoring.priority import priority_breakdown
 from domain.vocabulary import CELL_LABELS
 from services.read_models import ComponentView, OrgDetail, OrgItem, SubscriptionView
@@ -52,19 +53,70 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
     return f"{value}"
 
 
+def _reference_text(reference: float, cfg: Config) -> str:
+    """Where the revenue reference came from, in words."""
+    amount = format_money(reference, cfg.currency_symbol)
+    if cfg.priority.revenue_half_mrr > 0:
+        return f"{amount}, the configured revenue reference"
+    pct = f"{cfg.priority.revenue_half_percentile:g}"
+    suffix = "th" if pct.endswith(("11", "12", "13")) else {"1": "st", "2": "nd", "3": "rd"}.get(pct[-1], "th")
+    return f"{amount}, the {pct}{suffix} percentile of paying orgs' MRR"
+
+
 def why_this_rank(item: OrgItem, cfg: Config) -> str | None:
-    """The priority formula with the org's own numbers, for its top signal (docs/signals.md)."""
+    """The priority formula with the org's own numbers, for its top signal, and the revenue
+    reference the scan weighed its MRR against (stored in the signal's evidence)."""
     if not item.signals:
         return None
     top = item.signals[0]
     severity = top.evidence.get("severity")
     if severity is None:
         return None
+    reference = top.evidence.get("revenue_reference")
+    if reference is None and cfg.priority.revenue_half_mrr <= 0:
+        return None  # stored before references were kept: the next scan adds it
     mrr = float(top.evidence.get("mrr") or item.mrr or 0.0)
-    b = priority_breakdown(top.type, float(severity), mrr, cfg).iloc[0]
+    b = priority_breakdown(top.type, float(severity), mrr, cfg,
+                           float(reference) if reference is not None else None).iloc[0]
     return (f"Priority {b['priority']:.1f} = {b['type_weight']:.2f} ({top.label}) × "
             f"({b['base_points']:.0f} base + {b['severity_points']:.1f} for severity {b['severity']:.2f} "
-            f"+ {b['revenue_points']:.1f} for {format_money(mrr, cfg.currency_symbol)} MRR)")
+            f"+ {b['revenue_points']:.1f} for {format_money(mrr, cfg.currency_symbol)} MRR against "
+            f"{_reference_text(float(b['revenue_reference']), cfg)})")
+
+
+def expansion_held_back(item: OrgItem, latest: HealthSnapshot | None, cfg: Config) -> str | None:
+    """Why the org holds no Expansion candidate although it met the condition: an open risk
+    signal comes first (the scan marks the risk signals' evidence with expansion_held_back)."""
+    if not any(s.evidence.get("expansion_held_back") for s in item.signals):
+        return None
+    risks = [s.label for s in item.signals if s.type in RISK_SIGNAL_TYPES]
+    usage = (latest.usage or {}) if latest is not None else {}
+    facts = []
+    if item.health is not None:
+        facts.append(f"health {item.health:.0f} ({item.band})")
+    change, util = usage.get("usage_change"), usage.get("seat_utilization")
+    if change is not None and change >= cfg.signals.expansion_growth_from:
+        facts.append(f"events {change * 100:+.0f}% vs the previous {cfg.scan.recent_window_days} days")
+    if util is not None and util >= cfg.signals.expansion_seat_utilization_from:
+        facts.append(f"{util:.0%} of seats in use")
+    met = f" ({', '.join(facts)})" if facts else ""
+    return (f"Expansion candidate held back: the org meets its condition{met}, but its open "
+            f"{' and '.join(risks) or 'risk signal'} comes first — risk before growth.")
+
+
+def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | None, cfg: Config) -> str | None:
+    """"2 of the 3 most active users of the previous 14 days silent since (u3, u7)" when the
+    org's latest scan saw a champion go quiet while others carried on, else None."""
+    usage = (latest.usage or {}) if latest is not None else {}
+    silent = int(usage.get("champions_silent") or 0)
+    if not (silent >= 1 and (usage.get("recent_events") or 0) > 0
+            and (usage.get("previous_events") or 0) >= cfg.signals.champion_min_previous_events):
+        return None
+    users = queries.champion_users(session, org_id, latest.day, cfg)
+    quiet = [user for user, _previous, recent in users if recent == 0]
+    who = f" ({', '.join(quiet)})" if quiet else ""
+    return (f"{silent} of the {int(usage.get('champions') or silent)} most active users of the previous "
+            f"{cfg.scan.recent_window_days} days silent since{who}, while others carry on")
 
 
 def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,
@@ -72,6 +124,9 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
     """Everything `/org` shows, with the org's cell, tier, quadrant and case suggestion as of ``now``.
 
     ``extras`` carries numbers a renderer may show: ``case_why`` (the suggestion's reason),
+    ``champion_quiet`` (who of its most active users went quiet, also in the activity
+    driver), ``expansion_held_back`` (why an org meeting the expansion condition holds no Expansion
+    candidate: an open risk signal comes first; also appended to ``why_rank``),
     ``cell_key``, ``value``, ``potential`` and ``account_priority`` (0-100, None when no
     input was available) and ``tier_mode``.
     """
@@ -106,6 +161,12 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
                     moved.append((COMPONENT_LABELS[name].lower(), round(now_score - before, 1)))
         moved.sort(key=lambda m: -abs(m[1]))
 
+    quiet = champion_quiet_text(session, org_id, latest, cfg)
+    if quiet:
+        # Said in the drivers, beside the activity it explains.
+        components = [replace(c, value_text=f"{c.value_text}; {quiet}") if c.name == "activity" else c
+                      for c in components]
+
     subs = session.scalars(
         select(Subscription).where(Subscription.org_id == org_id).order_by(Subscription.started_at.desc())
     ).all()
@@ -130,7 +191,12 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         "account_priority": as_float(tiers["account_priority"]) if tiers is not None else None,
         "tier_mode": seg.cfg.tiers.mode,
         "why_rank": why_this_rank(item, seg.cfg),
+        "expansion_held_back": expansion_held_back(item, latest, seg.cfg),
+        "champion_quiet": quiet,
     }
+    if extras["why_rank"] and extras["expansion_held_back"]:
+        # Shown wherever "why this rank" is (terminal and Slack): it is part of why.
+        extras["why_rank"] = f"{extras['why_rank']}. {extras['expansion_held_back']}"
     return OrgDetail(
         item=item,
         domain=org.domain,

@@ -45,17 +45,24 @@ class OrgItem:
     case_by: str | None = None
     case_at: dt.datetime | None = None
     case_suggested: str | None = None  # from signals and revenue, until a person tags
+    # Never seen in the product (scanned, no event ever): no health score, shown "not active yet".
+    not_active: bool = False
 
 
 @dataclass(frozen=True)
 class SummaryCards:
     orgs_with_signals: int
-    mrr_at_risk: float  # MRR of orgs with an active risk-type signal
+    # MRR of orgs holding an active risk signal: Revenue at risk, Usage drop, or Inactive paying
+    # for an org that was active before. Orgs not active yet are onboarding, not at risk.
+    mrr_at_risk: float
     opened_this_week: int
     resolved_this_week: int
     scanned_at: dt.datetime | None
     net_new_mrr_this_week: float | None = None
     active_signals: int = 0
+    # MRR of orgs whose only open work is getting started: not active yet (Inactive paying,
+    # onboarding). Never part of mrr_at_risk.
+    onboarding_mrr: float = 0.0
 
 
 @dataclass(frozen=True)

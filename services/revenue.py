@@ -34,6 +34,7 @@ from domain.vocabulary import OPEN_STATUSES, SIGNAL_TYPES
 from services.read_models import CellView
 from scoring import revenue as rev
 from scoring.cases import suggest_case
+from scoring.health import health_band
 from scoring.segments import cell_summary, mrr_split, revenue_health_cells
 from scoring.tiers import score_tiers
 from storage import owners, queries
@@ -66,6 +67,8 @@ class SegmentsReport:
     cells: pd.DataFrame  # per paying org: name, mrr, health, mrr_high, health_high, cell, cell_label
     summary: pd.DataFrame  # key, label, org_count, mrr; all four cells
     unscored: int  # paying orgs with no health snapshot yet, in no cell
+    not_active: int = 0  # paying orgs scanned but never seen in the product: onboarding, in no cell
+    not_active_mrr: float = 0.0
 
 
 def _application_id(session: Session, application: str) -> int:
@@ -141,8 +144,9 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     """One row per org of the application (index org_id) with what tiers and cases read.
 
     Columns: name, owner, source, created_at, renewal_date, icp_fit, strategic, relationship,
-    mrr, health, activity_score, usage_change, seat_utilization, last_seen, and one boolean
-    column per signal type (an open signal of that type).
+    mrr, health, activity_score, usage_change, seat_utilization, last_seen, not_active (scanned,
+    never seen in the product, no health score), and one boolean column per signal type (an
+    open signal of that type).
     """
     app_id = _application_id(session, application)
     orgs = _frame(
@@ -168,6 +172,9 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     if len(unscanned):
         last_seen = last_seen.fillna(_rollup_last_seen(session, app_id, as_of, unscanned).reindex(orgs.index))
     orgs["last_seen"] = last_seen
+    # Scanned, never seen in the product and so without a health score: not active yet.
+    orgs["not_active"] = (orgs.index.isin(snaps.index) & orgs["last_seen"].isna().to_numpy()
+                          & orgs["health"].isna().to_numpy())
 
     open_signals = _frame(
         session,
@@ -178,6 +185,12 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     for type_ in SIGNAL_TYPES:  # four columns, each an isin over the orgs
         orgs[type_] = orgs.index.isin(open_signals.loc[open_signals["type"] == type_, "org_id"])
     return orgs
+
+
+def _flag(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[name].astype("boolean").fillna(False).astype(bool)
 
 
 def revenue_report(session: Session, application: str, as_of: dt.date, by: rev.Period = "month",
@@ -202,6 +215,7 @@ def segments_report(session: Session, application: str, as_of: dt.date, config: 
     seg = config.segments
     cells = revenue_health_cells(orgs[["mrr", "health"]], seg.mrr_split_amount, seg.health_split)
     cells.insert(0, "name", orgs["name"].reindex(cells.index))
+    not_active = cells["cell"].isna() & _flag(orgs, "not_active").reindex(cells.index, fill_value=False)
     return SegmentsReport(
         as_of=as_of,
         mrr_split=mrr_split(orgs["mrr"], seg.mrr_split_amount),
@@ -209,7 +223,9 @@ def segments_report(session: Session, application: str, as_of: dt.date, config: 
         health_split=seg.health_split,
         cells=cells,
         summary=cell_summary(cells),
-        unscored=int(cells["cell"].isna().sum()),
+        unscored=int((cells["cell"].isna() & ~not_active).sum()),
+        not_active=int(not_active.sum()),
+        not_active_mrr=round(float(cells.loc[not_active, "mrr"].sum()), 2),
     )
 
 
@@ -242,5 +258,5 @@ def case_suggestions(session: Session, application: str, as_of: dt.date, config:
     if orgs is None:
         orgs = load_org_frame(session, application, as_of)
     cells = segments_report(session, application, as_of, config, orgs).cells
-    frame = orgs.assign(cell=cells["cell"].reindex(orgs.index))
-    return suggest_case(frame, config.signals)
+    frame = orgs.assign(cell=cells["cell"].reindex(orgs.index), band=health_band(orgs["health"], config))
+    return suggest_case(frame, config.signals, config.segments.health_split)

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE, STATUS_RESOLVED
 from scoring.episodes import plan_episodes
+from scoring.frames import ScanContext
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
 from services.config_history import record_config
+from services.reasons import with_reasons
 from storage import queries, staging
 from storage.db import find_application, get_or_create_application
 from storage.models import HealthSnapshot, Org, ScanRun, Signal
@@ -41,6 +43,7 @@ USAGE_FIELDS = (
     "recent_events", "previous_events", "recent_active_users", "previous_active_users",
     "recent_active_days", "previous_active_days", "recent_features", "recent_key_features",
     "activity_active_days", "open_tickets", "open_tickets_p1", "survey_responses", "nps",
+    "champions", "champions_silent",
 )
 HEALTH_FIELDS = ("usage_change", "active_users_change", "seat_utilization")
 
@@ -61,6 +64,28 @@ class ScanResult:
 
 
 AfterSignals = Callable[[Session, ScanResult, Config], None]
+
+
+def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> ScanContext:
+    """What the scoring needs beside the org frame: the previous scan's components and health
+    ("what moved"), each org's health four weeks back (falling health before a renewal), and
+    the application-wide denominators (key features, whether tickets exist at all)."""
+    prev = queries.previous_snapshots(session, application_id, as_of.date())
+    if len(prev):
+        comp = prev[list(HEALTH_COMPONENTS)].astype(float)
+        prev_health = prev["score"].astype(float)
+    else:
+        comp = pd.DataFrame()
+        prev_health = pd.Series(dtype=float)
+    return ScanContext(
+        as_of=as_of,
+        key_feature_total=queries.key_feature_total(session, application_id, as_of, cfg),
+        tickets_available=queries.tickets_available(session, application_id, as_of),
+        previous_components=comp,
+        previous_health=prev_health,
+        health_before=queries.health_on_or_before(
+            session, application_id, as_of.date() - dt.timedelta(days=cfg.signals.renewal_fall_days)),
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -132,6 +157,8 @@ def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
     evidence = {k: _plain(v) for k, v in dict(row["evidence"]).items()}
     # Kept so "why this rank" can be shown later from the stored signal alone.
     evidence["severity"] = _plain(float(row["severity"]))
+    if "revenue_reference" in row:
+        evidence["revenue_reference"] = _plain(float(row["revenue_reference"]))
     return {
         "priority": float(row["priority"]),
         "evidence": evidence,
@@ -142,7 +169,7 @@ def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
 
 def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
                   as_of: dt.datetime, result: ScanResult) -> None:
-    """Turn this scan's conditions into opened, updated and resolved signals (docs/signals.md)."""
+    """Turn this scan's conditions into opened, updated and resolved signals (scoring.episodes)."""
     plan = plan_episodes(_open_signals(session, application_id), current, as_of)
     if len(plan.to_open):
         values = [
@@ -190,9 +217,9 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             # Read and score first, write after: on SQLite the write lock is then held only
             # for the writing, not for the whole scan.
             orgs = queries.org_frame(session, app.id, as_of, cfg)
-            ctx = queries.scan_context(session, app.id, as_of, cfg)
+            ctx = scan_context(session, app.id, as_of, cfg)
             health = score_health(orgs, ctx, cfg)
-            current = evaluate_signals(orgs, health, ctx, cfg)
+            current = with_reasons(evaluate_signals(orgs, health, ctx, cfg), cfg)
             run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running",
                           config_version_id=record_config(session, cfg, started))
             session.add(run)

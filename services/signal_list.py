@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from domain.config import Config
 from domain.values import none_if_missing
 from domain.vocabulary import (
+    CASE_TYPES,
     INACTIVE_PAYING,
-    REVENUE_AT_RISK,
+    RISK_SIGNAL_TYPES,
     SIGNAL_LABELS,
     STATUS_ACTIVE,
     STATUS_SNOOZED,
-    USAGE_DROP,
 )
 from domain.vocabulary import CELL_KEYS
 from domain.vocabulary import TIERS
@@ -32,7 +32,8 @@ from storage.snapshots import latest_snapshots
 from storage import owners, queries
 from storage.models import CaseTag, Org, ScanRun, Signal
 
-RISK_TYPES = (REVENUE_AT_RISK, USAGE_DROP, INACTIVE_PAYING)
+RISK_TYPES = RISK_SIGNAL_TYPES
+CASE_ONBOARDING = CASE_TYPES[1]
 WEEK = dt.timedelta(days=7)
 
 
@@ -159,9 +160,24 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
                 case_by=tag.tagged_by if tag else None,
                 case_at=tag.tagged_at if tag else None,
                 case_suggested=case_suggestion(segmentation, org_id, views)[0],
+                not_active=bool(snap is not None and pd.isna(snap["score"]) and pd.isna(snap["last_seen"])),
             )
         )
     return items
+
+
+def at_risk_orgs(signals: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
+    """(orgs at risk, orgs in onboarding) among visible signals (columns org_id, type,
+    suggested_case). *At risk* means one thing everywhere: an active risk signal — Revenue at
+    risk, Usage drop, or Inactive paying on an org that was active before. Inactive paying on
+    an org not active yet is onboarding (its suggested case), never risk."""
+    if signals.empty:
+        return pd.Index([]), pd.Index([])
+    onboarding = (signals["type"] == INACTIVE_PAYING) & (signals["suggested_case"] == CASE_ONBOARDING)
+    risky = signals["type"].isin(RISK_TYPES) & ~onboarding
+    risk_orgs = pd.Index(signals.loc[risky, "org_id"].unique())
+    onboarding_orgs = pd.Index(signals.loc[onboarding, "org_id"].unique()).difference(risk_orgs)
+    return risk_orgs, onboarding_orgs
 
 
 def summary_cards(session: Session, application_id: int, now: dt.datetime,
@@ -169,8 +185,9 @@ def summary_cards(session: Session, application_id: int, now: dt.datetime,
     if signals is None:
         signals = visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
     snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id)
-    risk_orgs = signals.loc[signals["type"].isin(RISK_TYPES), "org_id"].unique()
+    risk_orgs, onboarding_orgs = at_risk_orgs(signals)
     mrr_at_risk = float(snaps["mrr"].reindex(risk_orgs).fillna(0).sum()) if len(risk_orgs) else 0.0
+    onboarding_mrr = float(snaps["mrr"].reindex(onboarding_orgs).fillna(0).sum()) if len(onboarding_orgs) else 0.0
     week_ago = now - WEEK
     opened = session.scalar(select(func.count()).select_from(Signal).where(
         Signal.application_id == application_id, Signal.opened_at > week_ago, Signal.opened_at <= now))
@@ -185,6 +202,7 @@ def summary_cards(session: Session, application_id: int, now: dt.datetime,
         resolved_this_week=int(resolved or 0),
         scanned_at=scanned_at,
         active_signals=int(len(signals)),
+        onboarding_mrr=onboarding_mrr,
     )
 
 

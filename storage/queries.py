@@ -2,7 +2,7 @@
 
 Each function returns one row per org (a DataFrame indexed by org_id) built from a single
 GROUP BY over the daily rollups; ``org_frame`` joins them into the frame described by
-``scoring.frames.ORG_COLUMNS``. Only rows up to the scan's ``as_of`` are read, so history
+``domain.org_frame.ORG_COLUMNS``. Only rows up to the scan's ``as_of`` are read, so history
 can be replayed. Rollups are daily: the day that contains ``as_of`` counts as a whole day.
 
 Everything here is SQLAlchemy Core so the same statements run on SQLite and PostgreSQL.
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS
-from scoring.frames import ORG_COLUMNS, ScanContext
+from domain.org_frame import ORG_COLUMNS, USAGE_WEEKS, WEEK_COLUMNS
 from storage.models import (
     HealthSnapshot,
     Org,
@@ -56,7 +56,7 @@ def _app_orgs(application_id: int):
 
 
 def mrr_condition(day: dt.date):
-    """Subscriptions that count towards MRR on `day` (docs/inputs.md).
+    """Subscriptions that count towards MRR on `day`.
 
     A subscription counts while started_at <= day < ended_at. Trials never count. A
     canceled subscription counts only through its recorded ended_at: without one there is no
@@ -81,26 +81,36 @@ def org_attributes(session: Session, application_id: int) -> pd.DataFrame:
     return _frame(session, stmt, names)
 
 
-def mrr_by_org(session: Session, application_id: int, day: dt.date) -> pd.Series:
+def mrr_by_org(session: Session, application_id: int, day: dt.date) -> pd.DataFrame:
+    """MRR on ``day`` per paying org, and the part of it whose subscriptions are past_due."""
+    s = Subscription
     stmt = (
-        select(Subscription.org_id, func.sum(Subscription.mrr))
-        .where(Subscription.org_id.in_(_app_orgs(application_id)), mrr_condition(day))
-        .group_by(Subscription.org_id)
+        select(s.org_id, func.sum(s.mrr), func.sum(case((s.status == "past_due", s.mrr), else_=0)))
+        .where(s.org_id.in_(_app_orgs(application_id)), mrr_condition(day))
+        .group_by(s.org_id)
     )
-    frame = _frame(session, stmt, ["org_id", "mrr"])
-    return frame["mrr"].astype(float)
+    frame = _frame(session, stmt, ["org_id", "mrr", "past_due_mrr"])
+    return frame.astype(float)
 
 
 def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
+    """Per org: the recent and previous windows, the activity window, and the events of each
+    of the last ``USAGE_WEEKS`` weeks (``events_week_k``: the 7 days ending k weeks before
+    ``as_of_day``), all from one GROUP BY over the daily rollups; then active users and
+    champions (``users_and_champions``) and features from their own rollups."""
     recent_days = cfg.scan.recent_window_days
     recent_start = as_of_day - (recent_days - 1) * DAY
     prev_start = recent_start - recent_days * DAY
     act_start = as_of_day - (cfg.scan.activity_window_days - 1) * DAY
-    lower = min(prev_start, act_start)
+    weeks_start = as_of_day - (USAGE_WEEKS * 7 - 1) * DAY
+    lower = min(prev_start, act_start, weeks_start)
     d = UsageDaily
     in_recent = d.day >= recent_start
-    in_prev = d.day < recent_start
     in_prev_window = and_(d.day >= prev_start, d.day < recent_start)
+    # Events since the start of each week (one comparison a row and week); each week's own
+    # events are the differences, taken below.
+    since_week = [func.sum(case((d.day > as_of_day - (7 * k + 7) * DAY, d.events), else_=0))
+                  for k in range(USAGE_WEEKS - 1)]
     stmt = (
         select(
             d.org_id,
@@ -109,25 +119,18 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
             func.sum(case((and_(in_recent, d.events > 0), 1), else_=0)),
             func.sum(case((and_(in_prev_window, d.events > 0), 1), else_=0)),
             func.sum(case((and_(d.day >= act_start, d.events > 0), 1), else_=0)),
+            *since_week,
+            func.sum(case((d.day >= weeks_start, d.events), else_=0)),
         )
         .where(d.org_id.in_(_app_orgs(application_id)), d.day >= lower, d.day <= as_of_day)
         .group_by(d.org_id)
     )
-    del in_prev
+    since = [f"_since_{k}" for k in range(USAGE_WEEKS)]
     frame = _frame(session, stmt, ["org_id", "recent_events", "previous_events", "recent_active_days",
-                                   "previous_active_days", "activity_active_days"])
-
-    u = UsageDailyUser
-    users = (
-        select(
-            u.org_id,
-            func.count(func.distinct(case((u.day >= recent_start, u.user_id)))),
-            func.count(func.distinct(case((u.day < recent_start, u.user_id)))),
-        )
-        .where(u.org_id.in_(_app_orgs(application_id)), u.day >= prev_start, u.day <= as_of_day)
-        .group_by(u.org_id)
-    )
-    users_frame = _frame(session, users, ["org_id", "recent_active_users", "previous_active_users"])
+                                   "previous_active_days", "activity_active_days", *since])
+    cumulative = frame[since].apply(pd.to_numeric).fillna(0).to_numpy()
+    weekly = np.diff(cumulative, axis=1, prepend=0)  # week k = events since week k's start − since week k−1's
+    frame = frame.drop(columns=since).assign(**{col: weekly[:, k] for k, col in enumerate(WEEK_COLUMNS)})
 
     f = UsageDailyFeature
     key_features = list(cfg.health.key_features)
@@ -147,7 +150,76 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
     feats_frame = _frame(session, feats, columns[: len(counts) + 1])
     if not key_features:
         feats_frame["recent_key_features"] = feats_frame["recent_features"]
+    users_frame = users_and_champions(session, application_id, as_of_day, cfg)
     return frame.join(users_frame, how="outer").join(feats_frame, how="outer")
+
+
+def users_and_champions(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
+    """Per org, from one aggregate over the per-user rollups: active users in the recent and
+    previous windows; how many champions it has (its ``signals.champion_top_users`` most
+    active users of the previous window, each with at least ``signals.champion_min_share`` of
+    that window's events); how many of them have no event in the recent window; and their
+    events in the previous window."""
+    recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
+    prev_start = recent_start - cfg.scan.recent_window_days * DAY
+    u = UsageDailyUser
+    per_user = (
+        select(
+            u.org_id.label("org_id"),
+            u.user_id.label("user_id"),
+            func.sum(case((u.day < recent_start, u.events), else_=0)).label("previous"),
+            func.sum(case((u.day >= recent_start, u.events), else_=0)).label("recent"),
+            func.max(case((u.day >= recent_start, 1), else_=0)).label("in_recent"),
+            func.max(case((u.day < recent_start, 1), else_=0)).label("in_previous"),
+        )
+        .where(u.org_id.in_(_app_orgs(application_id)), u.day >= prev_start, u.day <= as_of_day)
+        .group_by(u.org_id, u.user_id)
+        .subquery("per_user")
+    )
+    ranked = select(
+        per_user.c.org_id,
+        per_user.c.previous,
+        per_user.c.recent,
+        per_user.c.in_recent,
+        per_user.c.in_previous,
+        func.row_number().over(partition_by=per_user.c.org_id,
+                               order_by=(per_user.c.previous.desc(), per_user.c.user_id)).label("rank"),
+        func.sum(per_user.c.previous).over(partition_by=per_user.c.org_id).label("org_previous"),
+    ).subquery("ranked")
+    r = ranked.c
+    champion = and_(r.rank <= cfg.signals.champion_top_users, r.previous > 0,
+                    r.previous >= literal(float(cfg.signals.champion_min_share)) * r.org_previous)
+    silent = and_(champion, r.recent == 0)
+    stmt = select(
+        r.org_id,
+        func.sum(r.in_recent),
+        func.sum(r.in_previous),
+        func.sum(case((champion, 1), else_=0)),
+        func.sum(case((silent, 1), else_=0)),
+        func.sum(case((silent, r.previous), else_=0)),
+    ).group_by(r.org_id)
+    return _frame(session, stmt, ["org_id", "recent_active_users", "previous_active_users", "champions",
+                                  "champions_silent", "champions_silent_previous_events"])
+
+
+def champion_users(session: Session, org_id: str, as_of_day: dt.date, cfg: Config) -> list[tuple[str, int, int]]:
+    """One org's champions as (user_id, previous events, recent events), most active first:
+    who the drivers name when a champion has gone quiet."""
+    recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
+    prev_start = recent_start - cfg.scan.recent_window_days * DAY
+    u = UsageDailyUser
+    previous = func.sum(case((u.day < recent_start, u.events), else_=0))
+    recent = func.sum(case((u.day >= recent_start, u.events), else_=0))
+    rows = session.execute(
+        select(u.user_id, previous, recent)
+        .where(u.org_id == org_id, u.day >= prev_start, u.day <= as_of_day)
+        .group_by(u.user_id)
+        .order_by(previous.desc(), u.user_id)
+    ).all()
+    total = sum(int(p or 0) for _, p, _ in rows)
+    top = rows[: cfg.signals.champion_top_users]
+    return [(str(user), int(p), int(r)) for user, p, r in top
+            if p and int(p) >= cfg.signals.champion_min_share * total]
 
 
 def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime) -> pd.Series:
@@ -248,15 +320,16 @@ _INT_COLUMNS = (
     "recent_events", "previous_events", "recent_active_users", "previous_active_users",
     "recent_active_days", "previous_active_days", "recent_features", "previous_features",
     "recent_key_features", "activity_active_days", "open_tickets", "open_tickets_p1", "survey_responses",
+    "champions", "champions_silent", "champions_silent_previous_events", *WEEK_COLUMNS,
 )
-_FLOAT_COLUMNS = ("seats", "icp_fit", "strategic", "relationship", "mrr", "support_penalty", "nps")
+_FLOAT_COLUMNS = ("seats", "icp_fit", "strategic", "relationship", "mrr", "past_due_mrr", "support_penalty", "nps")
 
 
 def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
     """One row per org of the application with every column of ORG_COLUMNS."""
     as_of_day = as_of.date()
     frame = org_attributes(session, application_id)
-    frame = frame.join(mrr_by_org(session, application_id, as_of_day).rename("mrr"))
+    frame = frame.join(mrr_by_org(session, application_id, as_of_day))
     frame = frame.join(usage_windows(session, application_id, as_of_day, cfg))
     frame = frame.join(last_seen_by_org(session, application_id, as_of).rename("last_seen"))
     frame = frame.join(open_tickets(session, application_id, as_of, cfg))
@@ -266,6 +339,7 @@ def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Co
     for col in _FLOAT_COLUMNS:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["mrr"] = frame["mrr"].fillna(0.0)
+    frame["past_due_mrr"] = frame["past_due_mrr"].fillna(0.0)
     frame["support_penalty"] = frame["support_penalty"].fillna(0.0)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame["renewal_date"] = pd.to_datetime(frame["renewal_date"], utc=True)
@@ -320,21 +394,13 @@ def previous_snapshots(session: Session, application_id: int, before_day: dt.dat
     return _frame(session, stmt, ["org_id", "score", *HEALTH_COMPONENTS])
 
 
-def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> ScanContext:
-    prev = previous_snapshots(session, application_id, as_of.date())
-    if len(prev):
-        comp = prev[list(HEALTH_COMPONENTS)].astype(float)
-        prev_health = prev["score"].astype(float)
-    else:
-        comp = pd.DataFrame()
-        prev_health = pd.Series(dtype=float)
-    return ScanContext(
-        as_of=as_of,
-        key_feature_total=key_feature_total(session, application_id, as_of, cfg),
-        tickets_available=tickets_available(session, application_id, as_of),
-        previous_components=comp,
-        previous_health=prev_health,
-    )
+def health_on_or_before(session: Session, application_id: int, day: dt.date) -> pd.Series:
+    """Each org's health score of its latest snapshot on or before ``day`` (index org_id)."""
+    h = HealthSnapshot
+    latest = latest_snapshot_days(application_id, on_or_before=day)
+    stmt = select(latest.c.org_id, h.score).join(h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day))
+    frame = _frame(session, stmt, ["org_id", "score"])
+    return pd.to_numeric(frame["score"], errors="coerce").astype(float)
 
 
 def weekly_usage(session: Session, org_id: str, end_day: dt.date, weeks: int = 12) -> list[int]:

@@ -5,7 +5,8 @@ As of 2026-03-31 (MRR in parentheses):
 * A Acme (150): 100 from Jan 1, upgraded to 150 on Mar 15. Latest snapshot Mar 30 health 30;
   an older one (Mar 1, 90) and a later one (Apr 2, 99) must be ignored. Resolved risk signal.
 * B Beta (200): 300 from Jan 1, downgraded to 200 on Mar 10. Health 75, usage +30 %.
-* C Cyan (50): 50 from Jan 1. Health 65; a dismissed (still open) Expansion candidate.
+* C Cyan (50): 50 from Jan 1. Health 65, last seen Mar 30; a dismissed (still open)
+  Expansion candidate.
 * D Delta (80): imported, paying from Feb 1, never seen (its only usage is after as_of).
   Health 20, an active Inactive paying signal.
 * E Echo (40): from Mar 20, never scanned (no snapshot).
@@ -87,7 +88,7 @@ def seed(session: Session) -> None:
             _snapshot("A", D(2026, 4, 2), 99.0, activity=99.0, last_seen=dt.datetime(2026, 4, 1, 9, 0, tzinfo=UTC)),
             _snapshot("B", D(2026, 3, 31), 75.0, activity=70.0, trend=0.3,
                       last_seen=dt.datetime(2026, 3, 31, 8, 0, tzinfo=UTC)),
-            _snapshot("C", D(2026, 3, 31), 65.0, activity=64.0),
+            _snapshot("C", D(2026, 3, 31), 65.0, activity=64.0, last_seen=dt.datetime(2026, 3, 30, 11, 0, tzinfo=UTC)),
             _snapshot("D", D(2026, 3, 31), 20.0, activity=0.0),
             _snapshot("F", D(2026, 3, 31), 90.0, activity=90.0),
             _snapshot("X", D(2026, 3, 31), 10.0, activity=10.0),

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.frames import ORG_COLUMNS, ScanContext
+from scoring.frames import ORG_COLUMNS, WEEK_COLUMNS, ScanContext
 
 AS_OF = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -29,6 +29,7 @@ def baseline_org(org_id: str) -> dict[str, Any]:
         "strategic": np.nan,
         "relationship": np.nan,
         "mrr": 1000.0,
+        "past_due_mrr": 0.0,
         "recent_events": 100,
         "previous_events": 100,
         "recent_active_users": 5,
@@ -39,6 +40,11 @@ def baseline_org(org_id: str) -> dict[str, Any]:
         "previous_features": 4,
         "recent_key_features": 4,
         "activity_active_days": 20,
+        "champions": 0,
+        "champions_silent": 0,
+        "champions_silent_previous_events": 0,
+        # Steady: 50 events every week of the quarter (100 a fortnight, as above).
+        **dict.fromkeys(WEEK_COLUMNS, 50),
         "last_seen": AS_OF - DAY,
         "open_tickets": 0,
         "open_tickets_p1": 0,
@@ -46,6 +52,13 @@ def baseline_org(org_id: str) -> dict[str, Any]:
         "survey_responses": 0,
         "nps": np.nan,
     }
+
+
+def weeks(*events: int) -> dict[str, int]:
+    """Weekly events, oldest first, as the ``events_week_k`` overrides of an org (the last
+    value is the week ending on the scan's day); weeks before the first given are 0."""
+    values = list(events)[::-1] + [0] * (len(WEEK_COLUMNS) - len(events))
+    return dict(zip(WEEK_COLUMNS, values))
 
 
 def make_orgs(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:

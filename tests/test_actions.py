@@ -145,9 +145,11 @@ def test_a_type_filter_ranks_orgs_by_their_signals_of_that_type(session) -> None
 def test_org_detail_explains_the_rank_with_the_formula(session) -> None:
     app_id = _seed(session)
     sig = session.scalar(select(Signal).where(Signal.org_id == "globex", Signal.type == REVENUE_AT_RISK))
-    sig.evidence = {"health": 30.0, "mrr": 9000.0, "severity": 0.25}
+    sig.evidence = {"health": 30.0, "mrr": 9000.0, "severity": 0.25, "revenue_reference": 5000.0}
     session.commit()
     detail = org_details.org_detail(session, app_id, "globex", NOW, Config())
-    # 1.0 × (20 + 35 × √0.25 + 45 × 9000 / 14000) = 20 + 17.5 + 28.93 = 66.4
+    # 1.0 × (20 + 35 × √0.25 + 45 × 9000 / (9000 + 5000)) = 20 + 17.5 + 28.93 = 66.4, with the
+    # revenue reference the scan stored (its paying orgs' 90th percentile).
     assert detail.extras["why_rank"] == ("Priority 66.4 = 1.00 (Revenue at risk) × (20 base + 17.5 for severity 0.25 "
-                                         "+ 28.9 for $9,000 MRR)")
+                                         "+ 28.9 for $9,000 MRR against $5,000, the 90th percentile of paying "
+                                         "orgs' MRR)")

@@ -14,14 +14,16 @@ from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
 from delivery_helpers import SEEN, add_event, outbox_rows, seed_orgs
 from services import actions
 from services.alerts import alerts_hook, enqueue_alerts
-from domain.config import Config
+from domain.config import Config, PriorityConfig
 from services.outbox import deliver_outbox
 from services.scanning import run_scan
 from storage.models import Signal
 from bot.delivery import BlockKitMessages, SlackDelivery
 
 UTC = dt.timezone.utc
-CFG = Config()
+# A fixed revenue reference ($5,000): these tests are about who gets alerted and how, on a few
+# orgs that are all big; measured against their own 90th percentile most would not be.
+CFG = Config(priority=PriorityConfig(revenue_half_mrr=5000.0))
 WALL = dt.datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # when the scans run (freezegun)
 
 

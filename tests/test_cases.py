@@ -14,8 +14,11 @@ NEVER = pd.NaT
 
 
 def org(source: str | None = "signup", last_seen: object = SEEN, cell: str | None = None,
-        usage_change: float = math.nan, **signals: bool) -> dict[str, object]:
+        usage_change: float = math.nan, band: str | None = None, **signals: bool) -> dict[str, object]:
+    if band is None:  # the band an org of that cell usually has
+        band = {"revenue_at_risk": "red", "watch": "red", "expansion": "green", "champions": "green"}.get(cell or "")
     row: dict[str, object] = {"source": source, "last_seen": last_seen, "cell": cell, "usage_change": usage_change,
+                              "band": band,
                               "revenue_at_risk": False, "usage_drop": False, "inactive_paying": False,
                               "expansion_candidate": False}
     row.update(signals)
@@ -45,9 +48,9 @@ def test_each_rule_alone() -> None:
     }
     assert out["why"].to_dict() == {
         "onboard": "imported, never used the product: onboarding",
-        "urgent": "high MRR, low health: urgent retention",
+        "urgent": "high MRR, red health: urgent retention",
         "drop": "open Usage drop: retention",
-        "growth": "low MRR, high health: growth",
+        "growth": "low MRR, green health: growth",
         "strategic": "high MRR, growing usage (+35%): strategic expansion",
         "candidate": "open Expansion candidate: expansion",
         "nothing": None,
@@ -62,7 +65,7 @@ def test_precedence_when_several_rules_hold() -> None:
             "import_wins": org(source="import", last_seen=NEVER, cell="revenue_at_risk", inactive_paying=True),
             # An imported org that has been seen is judged like any other.
             "import_seen": org(source="import", last_seen=SEEN, cell="revenue_at_risk"),
-            # A signed-up org never seen is not onboarding here: its risk signal decides.
+            # A signed-up org never seen is not active yet either: onboarding, like an import.
             "signup_never": org(source="signup", last_seen=NEVER, inactive_paying=True),
             # The revenue-at-risk cell's why beats the signal list.
             "cell_over_signal": org(cell="revenue_at_risk", usage_drop=True),
@@ -76,12 +79,33 @@ def test_precedence_when_several_rules_hold() -> None:
     )
     assert out.to_dict("index") == {
         "import_wins": {"case": "onboarding", "why": "imported, never used the product: onboarding"},
-        "import_seen": {"case": "risk", "why": "high MRR, low health: urgent retention"},
-        "signup_never": {"case": "risk", "why": "open Inactive paying: retention"},
-        "cell_over_signal": {"case": "risk", "why": "high MRR, low health: urgent retention"},
+        "import_seen": {"case": "risk", "why": "high MRR, red health: urgent retention"},
+        "signup_never": {"case": "onboarding", "why": "not active yet, never used the product: onboarding"},
+        "cell_over_signal": {"case": "risk", "why": "high MRR, red health: urgent retention"},
         "risk_over_growth": {"case": "risk", "why": "open Usage drop, Inactive paying: retention"},
-        "cell_over_candidate": {"case": "expansion", "why": "low MRR, high health: growth"},
+        "cell_over_candidate": {"case": "expansion", "why": "low MRR, green health: growth"},
         "growing_over_candidate": {"case": "expansion", "why": "high MRR, growing usage (+20%): strategic expansion"},
+    }
+
+
+def test_cell_reasons_name_the_band_shown_beside_them() -> None:
+    # A yellow org below the split is not "low health, urgent": the why says what the list shows.
+    out = suggest(
+        {
+            "red": org(cell="revenue_at_risk", band="red"),
+            "yellow_low": org(cell="revenue_at_risk", band="yellow"),
+            "yellow_high": org(cell="expansion", band="yellow"),
+            "green": org(cell="expansion", band="green"),
+            "no_band": org(cell="revenue_at_risk", band=""),
+        },
+        health_split=60.0,
+    )
+    assert out["why"].to_dict() == {
+        "red": "high MRR, red health: urgent retention",
+        "yellow_low": "high MRR, yellow health (below 60): retention",
+        "yellow_high": "low MRR, yellow health (60 or more): growth",
+        "green": "low MRR, green health: growth",
+        "no_band": "high MRR, health below 60: retention",
     }
 
 
@@ -131,9 +155,10 @@ def test_case_suggestions_from_the_database(session_factory) -> None:
         seed(session)
         cases = case_suggestions(session, "default", AS_OF, Config())
     assert cases.to_dict("index") == {
-        "A": {"case": "risk", "why": "high MRR, low health: urgent retention"},
+        "A": {"case": "risk", "why": "high MRR, red health: urgent retention"},
         "B": {"case": "expansion", "why": "high MRR, growing usage (+30%): strategic expansion"},
-        "C": {"case": "expansion", "why": "low MRR, high health: growth"},
+        # C's health is 64, yellow: "high health" would contradict the band shown beside it.
+        "C": {"case": "expansion", "why": "low MRR, yellow health (60 or more): growth"},
         "D": {"case": "onboarding", "why": "imported, never used the product: onboarding"},
         "E": {"case": None, "why": None},
         "F": {"case": None, "why": None},

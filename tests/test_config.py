@@ -1,4 +1,4 @@
-"""The configuration file: defaults as docs/ describes them, strict about unknown keys and ranges."""
+"""The configuration file: the documented defaults, strict about unknown keys and ranges."""
 
 from __future__ import annotations
 

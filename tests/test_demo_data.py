@@ -42,7 +42,7 @@ def load(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 def mrr_on(subs: pd.DataFrame, day: dt.date) -> pd.Series:
-    """docs/inputs.md as storage.queries.mrr_condition reads it: started_at <= d < ended_at; trials
+    """MRR as storage.queries.mrr_condition reads it: started_at <= d < ended_at; trials
     never count; a canceled subscription counts only before its ended_at (none: never)."""
     started = pd.to_datetime(subs["started_at"]).dt.date
     ended = pd.to_datetime(subs["ended_at"].replace("", None)).dt.date
@@ -145,6 +145,39 @@ def test_hooli_was_imported_pays_and_never_used_the_product(demo):
     assert (demo["usage_events"]["org_id"] == "hooli").sum() == 0
 
 
+def test_cyberdyne_falls_steadily_over_a_quarter_with_fortnights_alike(demo):
+    ev = demo["usage_events"]
+    assert mrr_on(demo["subscriptions"], END)["cyberdyne"] == 9000
+    weekly = [int(window(ev, "cyberdyne", 7 * k, 7 * (k + 1))["count"].sum()) for k in range(12)][::-1]
+    first, last = sorted(weekly[:4])[1:3], sorted(weekly[-4:])[1:3]  # the middle two of four: the median
+    assert sum(last) <= 0.55 * sum(first)  # the typical week down by more than 45 %
+    assert weekly[-1] <= 0.45 * weekly[0]  # about 60 % from the first week to the last
+    assert all(b <= a * 1.05 for a, b in zip(weekly, weekly[1:]))  # steadily: no week up on the one before
+    recent, previous = window(ev, "cyberdyne", 0, 14)["count"].sum(), window(ev, "cyberdyne", 14, 28)["count"].sum()
+    assert -0.35 <= (recent - previous) / previous <= -0.05  # far from the −40 % of a drop
+
+
+def test_massive_renews_within_a_month_on_light_steady_use(demo):
+    orgs = demo["orgs"].set_index("org_id")
+    assert pd.Timestamp(orgs.loc["massive", "renewal_date"]).date() == END + dt.timedelta(days=30)
+    assert mrr_on(demo["subscriptions"], END)["massive"] == 5000
+    ev = demo["usage_events"]
+    assert window(ev, "massive", 0, 28)["timestamp"].dt.date.nunique() == 12  # Mon, Wed, Fri
+    recent, previous = window(ev, "massive", 0, 14)["count"].sum(), window(ev, "massive", 14, 28)["count"].sum()
+    assert abs(recent - previous) <= 0.2 * previous
+    # Every other story renews outside the 90-day window: no story lands on a renewal by chance.
+    others = orgs.loc[[o.org_id for o in STORY_ORGS if o.org_id != "massive"], "renewal_date"]
+    assert all(r == "" or pd.Timestamp(r).date() > END + dt.timedelta(days=90) for r in others)
+
+
+def test_tyrell_is_used_every_weekday_but_its_subscription_is_past_due(demo):
+    subs = demo["subscriptions"]
+    assert list(subs.loc[subs["org_id"] == "tyrell", "status"]) == ["past_due"]
+    assert mrr_on(subs, END)["tyrell"] == 2000  # past due still counts as MRR
+    weekdays = pd.date_range(END - dt.timedelta(days=28), END - dt.timedelta(days=1), freq="B").date
+    assert set(weekdays) <= set(window(demo["usage_events"], "tyrell", 0, 28)["timestamp"].dt.date)
+
+
 def test_revenue_stories_churn_reactivation_upgrade_trial(demo):
     subs = demo["subscriptions"]
     now, before = mrr_on(subs, END), mrr_on(subs, END - dt.timedelta(days=45))
@@ -237,7 +270,11 @@ def test_a_scan_of_the_default_demo_flags_a_believable_share_of_orgs(session_fac
     assert USAGE_DROP in types["globex"]
     assert types["initech"] == {REVENUE_AT_RISK}
     assert INACTIVE_PAYING in types["umbrella"]
+    assert types["hooli"] == {INACTIVE_PAYING}  # not active yet: onboarding, never Revenue at risk
     assert set(signals.loc[signals["org_id"] == "hooli", "case"]) >= {"onboarding"}
+    assert types["cyberdyne"] == {USAGE_DROP}  # the sustained decline
+    assert types["massive"] == {REVENUE_AT_RISK}  # renewal at risk
+    assert types["tyrell"] == {REVENUE_AT_RISK}  # payment past due
     top10 = list(org_priority.index[:10])
     story = {"acme", "globex", "initech", "umbrella", "hooli"}
     assert story <= set(top10)

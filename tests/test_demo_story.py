@@ -1,7 +1,7 @@
 """The demo, as `make demo` runs it: generated CSVs → import → scan, then what people see.
 
-The story orgs must land where the product promises (docs/signals.md, docs/segments.md), every cell and tier must
-be populated, the digest must fit Slack, and the terminal commands must work on it.
+The story orgs must land where the ranking promises (docs/ranking.md), every cell and tier
+must be populated, the digest must fit Slack, and the terminal commands must work on it.
 """
 
 from __future__ import annotations
@@ -45,23 +45,44 @@ def _open_types(factory, org_id: str) -> dict[str, str | None]:
     return dict(rows)
 
 
+def _evidence(factory, org_id: str, signal_type: str) -> dict:
+    with factory() as s:
+        return s.scalar(select(Signal.evidence).where(Signal.org_id == org_id, Signal.type == signal_type,
+                                                      Signal.status == "active"))
+
+
 def test_story_orgs_land_where_they_belong(demo) -> None:
     _, factory, _ = demo
     hooli = _open_types(factory, "hooli")
-    assert hooli.get(INACTIVE_PAYING) == "onboarding"  # imported from billing, never activated
+    assert hooli == {INACTIVE_PAYING: "onboarding"}  # imported from billing, never activated: not risk
     assert USAGE_DROP in _open_types(factory, "globex")  # sharp drop
     assert EXPANSION_CANDIDATE in _open_types(factory, "acme")  # healthy and growing
     assert REVENUE_AT_RISK in _open_types(factory, "initech")  # high MRR, low health
     assert INACTIVE_PAYING in _open_types(factory, "umbrella")  # paying, gone quiet
     assert _open_types(factory, "soylent") == {}  # churned: nothing to pay, nothing to flag
+    # The three stories the fortnight comparison and a health threshold alone would miss.
+    assert _open_types(factory, "cyberdyne") == {USAGE_DROP: "risk"}  # down over a quarter
+    decline = _evidence(factory, "cyberdyne", USAGE_DROP)
+    assert decline["decline_change"] <= -0.4 < decline["usage_change"]  # fortnights alike
+    assert decline["decline_weeks"] == 12 and decline["decline_last_to"] == "2026-11-20"
+    assert _open_types(factory, "massive") == {REVENUE_AT_RISK: "risk"}  # renewal in 30 days, yellow
+    renewal = _evidence(factory, "massive", REVENUE_AT_RISK)
+    assert renewal["days_to_renewal"] == 30 and 40 <= renewal["health"] < 60
+    assert _open_types(factory, "tyrell") == {REVENUE_AT_RISK: "risk"}  # healthy, but past due
+    past_due = _evidence(factory, "tyrell", REVENUE_AT_RISK)
+    assert past_due["past_due_mrr"] == 2000.0 and past_due["health"] >= 70
     with factory() as s:
         hooli_detail = org_details.org_detail(s, 1, "hooli", AS_OF, Config())
         assert hooli_detail.item.case_suggested == "onboarding"
+        assert hooli_detail.item.not_active and hooli_detail.item.health is None
         listing = signal_list.list_signals(s, 1, AS_OF, signal_list.SignalFilter(top=15), Config())
     types = {sig.type for item in listing.items for sig in item.signals}
     assert types == set(SIGNAL_TYPES)  # all four types in what `make demo` prints
-    top = [i.org_id for i in listing.items[:10]]
-    assert {"initech", "globex", "hooli"} <= set(top)
+    ranked = [i.org_id for i in listing.items]
+    assert ranked[:2] == ["initech", "umbrella"]  # the most money in the worst shape
+    assert {"massive", "globex", "hooli", "tyrell", "acme", "cyberdyne"} <= set(ranked[:10])
+    # Not active yet is onboarding MRR, never MRR at risk.
+    assert listing.cards.onboarding_mrr >= 3000.0
 
 
 def test_every_cell_and_tier_is_populated(demo) -> None:

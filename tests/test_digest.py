@@ -114,7 +114,7 @@ def test_digest_message_layout_buttons_and_footer(scanned) -> None:
     assert blocks[heading]["text"]["text"] == "*Revenue × Health* · MRR $75,000 (ARR $900k)"
     cells = blocks[heading + 1:heading + 5]
     assert [b["text"]["text"] for b in cells] == [
-        "*Revenue at risk* · 2 orgs · $70,000 MRR", "*Champions* · 0 orgs · $0 MRR",
+        "*Retention* · 2 orgs · $70,000 MRR", "*Champions* · 0 orgs · $0 MRR",
         "*Watch* · 1 org · $5,000 MRR", "*Expansion* · 0 orgs · $0 MRR"]
     assert [(b.get("accessory") or {}).get("value") for b in cells] == ["revenue_at_risk", None, "watch", None]
     assert {b["accessory"]["action_id"] for b in cells if "accessory" in b} == {CELL_LIST}
@@ -442,7 +442,7 @@ def test_dry_run_text_renders_cards_items_and_cells(scanned, db_url) -> None:
     assert [l.split()[2] for l in lines if l[:3].strip() in ("1", "2", "3") and "why" not in l] == [
         "Acme", "Globex", "Initech"]
     cells = lines.index("Revenue x Health")
-    assert lines[cells:cells + 5] == ["Revenue x Health", "  Revenue at risk      2 orgs    $70,000 MRR",
+    assert lines[cells:cells + 5] == ["Revenue x Health", "  Retention            2 orgs    $70,000 MRR",
                                       "  Champions            0 orgs         $0 MRR",
                                       "  Watch                1 org      $5,000 MRR",
                                       "  Expansion            0 orgs         $0 MRR"]

@@ -75,7 +75,7 @@ def test_the_digest_uploads_its_two_charts_once_and_shows_them(scanned, slack_st
     posted = slack_stub.posted[0]["blocks"]
     assert [b["slack_file"]["id"] for b in _images(posted)] == [f.file_id for f in files]
     assert _images(posted)[0]["alt_text"].startswith("Revenue × Health map, each cell's disc sized by its MRR — "
-                                                     "Revenue at risk: 2 orgs, $70,000 MRR")
+                                                     "Retention: 2 orgs, $70,000 MRR")
     # The images sit right after the Revenue × Health cells.
     cells_end = max(i for i, b in enumerate(posted) if b.get("text", {}).get("text", "").startswith("*Expansion*"))
     assert [b["type"] for b in posted[cells_end + 1:cells_end + 3]] == ["image", "image"]

@@ -1,4 +1,4 @@
-"""What moved since the previous scan (docs/health.md): component score changes as one line."""
+"""What moved since the previous scan: component score changes as one line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Episode planning (docs/signals.md): open, update, keep dismissed/snoozed hidden, wake, resolve."""
+"""Episode planning: open, update, keep dismissed/snoozed hidden, wake, resolve."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ HOUR = dt.timedelta(hours=1)
 
 
 def current(*rows: tuple[str, str, float]) -> pd.DataFrame:
-    """evaluate_signals-shaped rows: (org, type, priority)."""
+    """evaluate_signals-shaped rows with their reason, as a scan plans them: (org, type, priority)."""
     return pd.DataFrame(
         [
             {
@@ -30,7 +30,7 @@ def current(*rows: tuple[str, str, float]) -> pd.DataFrame:
             }
             for org, kind, prio in rows
         ],
-        columns=SIGNAL_COLUMNS,
+        columns=[*SIGNAL_COLUMNS, "reason"],
     )
 
 
@@ -44,7 +44,7 @@ def test_new_condition_opens_an_episode() -> None:
     plan = plan_episodes(stored(), current(("acme", REVENUE_AT_RISK, 70.0)), NOW)
     assert plan.to_open[["org_id", "type", "priority"]].values.tolist() == [["acme", REVENUE_AT_RISK, 70.0]]
     assert plan.to_open.loc[0, "evidence"] == {"mrr": 700.0}
-    assert list(plan.to_open.columns) == SIGNAL_COLUMNS
+    assert list(plan.to_open.columns) == [*SIGNAL_COLUMNS, "reason"]
     assert plan.to_update.empty
     assert plan.to_resolve == []
 

@@ -1,4 +1,4 @@
-"""Health score rules (docs/health.md) pinned with numbers worked out by hand."""
+"""Health score rules pinned with numbers worked out by hand."""
 
 from __future__ import annotations
 
@@ -213,10 +213,13 @@ def _sentiment_only_cfg() -> Config:
 
 @pytest.mark.parametrize(
     ("nps", "health", "band"),
-    [(-20.2, 39.9, "red"), (-20.0, 40.0, "yellow"), (39.8, 69.9, "yellow"), (40.0, 70.0, "green")],
+    [(-21.2, 39.4, "red"), (-21.0, 39.5, "yellow"), (-20.0, 40.0, "yellow"), (38.8, 69.4, "yellow"),
+     (39.0, 69.5, "green"), (40.0, 70.0, "green")],
 )
 def test_bands_at_their_edges(nps: float, health: float, band: str) -> None:
-    # Zero weight everywhere but sentiment: health is exactly (nps + 100) / 2.
+    # Zero weight everywhere but sentiment: health is exactly (nps + 100) / 2. The band is the
+    # band of the number as shown (whole points): 39.5 reads "40", so it is yellow, never a
+    # "40 red" beside a "40 yellow".
     orgs = make_orgs({"a": {"nps": nps, "previous_events": 0}})
     h = score_health(orgs, make_ctx(key_feature_total=0, tickets_available=False), _sentiment_only_cfg())
     assert h.loc["a", "health"] == health
@@ -226,11 +229,13 @@ def test_bands_at_their_edges(nps: float, health: float, band: str) -> None:
 
 
 def test_health_band_function_edges_and_config() -> None:
-    h = pd.Series([0.0, 39.9, 40.0, 69.9, 70.0, 100.0, np.nan])
-    assert health_band(h, CFG).tolist()[:6] == ["red", "red", "yellow", "yellow", "green", "green"]
-    assert pd.isna(health_band(h, CFG).iloc[6])
+    # Judged on whole points, as shown: 39.4 reads 39 (red), 39.9 reads 40 (yellow).
+    h = pd.Series([0.0, 39.4, 39.9, 40.0, 69.4, 69.9, 70.0, 100.0, np.nan])
+    assert health_band(h, CFG).tolist()[:8] == ["red", "red", "yellow", "yellow", "yellow", "green", "green",
+                                                "green"]
+    assert pd.isna(health_band(h, CFG).iloc[8])
     cfg = Config(health=HealthConfig(red_below=50.0, green_from=80.0))
-    assert health_band(pd.Series([49.9, 50.0, 79.9, 80.0]), cfg).tolist() == ["red", "yellow", "yellow", "green"]
+    assert health_band(pd.Series([49.4, 50.0, 79.4, 80.0]), cfg).tolist() == ["red", "yellow", "yellow", "green"]
 
 
 def test_band_follows_rounded_health() -> None:

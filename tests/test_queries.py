@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 from domain.config import Config, config_from_dict
+from services import scanning
 from storage import queries
 from storage.db import get_or_create_application
 from storage.models import (
@@ -85,6 +86,12 @@ def test_org_frame_aggregates_windows_mrr_tickets_and_nps_exactly(session) -> No
     assert a["recent_active_days"] == 2
     assert a["previous_active_days"] == 2
     assert a["activity_active_days"] == 4
+    # Champions of the previous window: u3 (10 of its 14 events) and u1 (4); u9's 100 are older.
+    # u3 has not been seen since, while u1 and u2 carry on.
+    assert (a["champions"], a["champions_silent"], a["champions_silent_previous_events"]) == (2, 1, 10)
+    assert queries.champion_users(session, "a", DAY, Config()) == [("u3", 10, 0), ("u1", 4, 7)]
+    # Weekly events, the week ending on the scan's day first (the same buckets as the sparkline).
+    assert [a[f"events_week_{k}"] for k in range(13)] == [8, 2, 10, 4, 100, 0, 0, 0, 0, 0, 0, 0, 0]
     assert a["recent_active_users"] == 2  # u1, u2
     assert a["previous_active_users"] == 2  # u3, u1
     assert a["recent_features"] == 2
@@ -101,6 +108,8 @@ def test_org_frame_aggregates_windows_mrr_tickets_and_nps_exactly(session) -> No
 
     b = frame.loc["b"]
     assert b["mrr"] == 0.0 and b["recent_events"] == 0 and b["open_tickets"] == 0
+    assert b["events_week_0"] == 0 and b["events_week_12"] == 0
+    assert (b["champions"], b["champions_silent"]) == (0, 0)
     assert math.isnan(b["nps"]) and math.isnan(b["seats"])
     assert b["last_seen"] is None or str(b["last_seen"]) == "NaT"
 
@@ -110,14 +119,55 @@ def test_key_features_limit_breadth_and_set_its_denominator(session) -> None:
     cfg = config_from_dict({"health": {"key_features": ["reports", "exports", "alerts"]}})
     frame = queries.org_frame(session, app_id, AS_OF, cfg)
     assert frame.loc["a", "recent_key_features"] == 1  # only "reports" is key among reports/api
-    ctx = queries.scan_context(session, app_id, AS_OF, cfg)
+    ctx = scanning.scan_context(session, app_id, AS_OF, cfg)
     assert ctx.key_feature_total == 3
     assert ctx.tickets_available is True
     # Without key features, the denominator is every feature the application has seen by as_of.
-    assert queries.scan_context(session, app_id, AS_OF, Config()).key_feature_total == 4
+    assert scanning.scan_context(session, app_id, AS_OF, Config()).key_feature_total == 4
 
 
 def test_weekly_usage_buckets_oldest_first(session) -> None:
     _seed(session)
     weeks = queries.weekly_usage(session, "a", DAY, weeks=5)
     assert weeks == [100, 4, 10, 2, 8]
+
+
+def test_weekly_events_cover_thirteen_weeks_ending_on_the_scan_day(session) -> None:
+    app = get_or_create_application(session, "default")
+    session.add(Org(org_id="w", application_id=app.id, name="Weekly"))
+    session.flush()
+    # The oldest week (k = 12) is DAY − 90 … DAY − 84; DAY − 91 is before it.
+    for days_back, events in ((0, 1), (6, 2), (7, 4), (84, 8), (90, 16), (91, 32)):
+        _usage(session, "w", DAY - dt.timedelta(days=days_back), {"u1": events}, {"reports": events})
+    session.commit()
+    w = queries.org_frame(session, app.id, AS_OF, Config()).loc["w"]
+    assert [w[f"events_week_{k}"] for k in range(13)] == [3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24]
+    assert w["recent_events"] == 7 and w["previous_events"] == 0
+
+
+def test_past_due_mrr_and_the_health_of_four_weeks_ago(session) -> None:
+    from storage.models import HealthSnapshot
+
+    app = get_or_create_application(session, "default")
+    session.add_all([Org(org_id="p", application_id=app.id, name="Past due"),
+                     Org(org_id="q", application_id=app.id, name="Paid")])
+    session.flush()
+    session.add_all([
+        Subscription(subscription_id="p1", org_id="p", mrr=300, started_at=dt.date(2026, 1, 1), status="past_due"),
+        Subscription(subscription_id="p2", org_id="p", mrr=200, started_at=dt.date(2026, 1, 1)),
+        # Past due but ended: no longer part of MRR, so not past-due MRR either.
+        Subscription(subscription_id="p3", org_id="p", mrr=999, started_at=dt.date(2026, 1, 1),
+                     ended_at=dt.date(2026, 2, 1), status="past_due"),
+        Subscription(subscription_id="q1", org_id="q", mrr=100, started_at=dt.date(2026, 1, 1)),
+    ])
+    for day, score in ((DAY - dt.timedelta(days=40), 70.0), (DAY - dt.timedelta(days=28), 80.0),
+                       (DAY - dt.timedelta(days=27), 50.0)):
+        session.add(HealthSnapshot(org_id="p", day=day, score=score, band=None, components={}, left_out=[], mrr=0,
+                                   usage={}))
+    session.commit()
+    frame = queries.org_frame(session, app.id, AS_OF, Config())
+    assert frame.loc["p", ["mrr", "past_due_mrr"]].tolist() == [500.0, 300.0]
+    assert frame.loc["q", ["mrr", "past_due_mrr"]].tolist() == [100.0, 0.0]
+    # The health an org had renewal_fall_days (28) before the scan: its latest scan on or before then.
+    ctx = scanning.scan_context(session, app.id, AS_OF, Config())
+    assert ctx.health_before.to_dict() == {"p": 80.0}

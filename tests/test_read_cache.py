@@ -87,7 +87,7 @@ def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
         assert fresh is not seg and _mrr(fresh) == 2000.0
         fresh15 = segmentation.load_segmentation(s, app_id, at(15, 1), cfg)
         assert fresh15.segments.cells.loc["growing", "cell"] == "revenue_at_risk"
-        assert fresh15.suggestion("growing") == ("risk", "high MRR, low health: urgent retention")
+        assert fresh15.suggestion("growing") == ("risk", "high MRR, red health: urgent retention")
         assert fresh15.latest_snapshots(s, app_id).loc["growing", "score"] < 60
 
 

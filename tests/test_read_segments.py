@@ -81,8 +81,10 @@ def _seed(session: Session) -> int:
             "trend": {"value": trend, "score": None, "weight": 15.0, "contribution": None},
             "seat_utilization": {"value": seats, "score": None, "weight": 20.0, "contribution": None},
         }
+        # The scan recorded when each org was last seen; new was imported and never used the product.
+        seen = None if org_id == "new" else dt.datetime(2026, 6, 28, 10, 0, tzinfo=UTC)
         session.add(HealthSnapshot(org_id=org_id, day=SNAP_DAY, score=health, band=_band(health),
-                                   components=components, left_out=[], mrr=mrr, last_seen=None, usage={}))
+                                   components=components, left_out=[], mrr=mrr, last_seen=seen, usage={}))
         if org_id != "new":  # new was imported and never used the product
             session.add(UsageDaily(org_id=org_id, day=D(2026, 6, 28), events=4, active_users=1,
                                    distinct_features=1, last_event_at=dt.datetime(2026, 6, 28, 10, 0, tzinfo=UTC)))
@@ -114,11 +116,11 @@ def test_untagged_orgs_get_the_suggestion_with_its_why(session: Session) -> None
     whys = {org_id: org_details.org_detail(session, app_id, org_id, NOW, Config()).extras["case_why"]
             for org_id in ORGS}
     assert whys == {
-        "big": "high MRR, low health: urgent retention",
+        "big": "high MRR, red health: urgent retention",
         "new": "imported, never used the product: onboarding",
         "star": "high MRR, growing usage (+50%): strategic expansion",
         "watch": "open Usage drop: retention",
-        "small": "low MRR, high health: growth",
+        "small": "low MRR, green health: growth",
         "free": None,
     }
     assert org_details.org_detail(session, app_id, "free", NOW, Config()).item.case_suggested is None
@@ -149,12 +151,12 @@ def test_cell_and_tier_filters_restrict_the_list_exactly(session: Session) -> No
     assert _ids(session, app_id, cell="watch") == ["watch"]
     assert _ids(session, app_id, cell="expansion") == ["small"]
     assert _ids(session, app_id, tier="Tier 1") == ["star"]
-    assert _ids(session, app_id, tier="Tier 2") == ["big", "small"]
-    assert _ids(session, app_id, tier="Tier 3") == ["new"]
+    assert _ids(session, app_id, tier="Tier 2") == ["big"]
+    assert _ids(session, app_id, tier="Tier 3") == ["new", "small"]
     assert _ids(session, app_id, tier="Tier 4") == ["watch"]
     assert _ids(session, app_id, cell="revenue_at_risk", tier="Tier 2") == ["big"]
     assert _ids(session, app_id, cell="champions", tier="Tier 2") == []
-    assert _ids(session, app_id, tier="Tier 2", case_types=frozenset(["expansion"])) == ["small"]
+    assert _ids(session, app_id, tier="Tier 3", case_types=frozenset(["expansion"])) == ["small"]
     assert _ids(session, app_id, cell="revenue_at_risk", owners=frozenset(["ana@example.com"])) == ["big"]
     one = signal_list.list_signals(session, app_id, NOW,
                                     signal_list.SignalFilter(top=1, cell="revenue_at_risk"), Config())
@@ -181,27 +183,31 @@ def test_org_detail_carries_cell_tier_quadrant_and_the_numbers_behind_them(sessi
     assert got == {
         # value 0.40×100 + 0.15×100 (730 days) + 0.20×20 + 0.25×80 = 79;
         # potential 0.35×50 (seats 0.45/0.90) + 0.25×40 + 0.20×30 + 0.20×50 (45 days to renewal) = 43.5
-        "big": ("Revenue at risk", "Tier 2", "Cash cows", 79.0, 43.5, 61.25, "revenue_at_risk"),
-        # value (0.40×60 + 0.20×0 + 0.25×20) / 0.85 = 34.12 (no tenure);
-        # potential: fit 50 alone (no expansion input, relationship or renewal) = 50; (34.12 + 50) / 2
-        "new": ("Revenue at risk", "Tier 3", "Growth bets", 34.12, 50.0, 42.06, "revenue_at_risk"),
+        "big": ("Retention", "Tier 2", "Cash cows", 79.0, 43.5, 61.25, "revenue_at_risk"),
+        # An input with no data counts 50 (fewer than ten orgs know any input to take a median).
+        # value 0.40×60 + 0.15×50 (no tenure) + 0.20×0 + 0.25×20 = 36.5;
+        # potential: fit 50, and 50 for expansion, relationship and renewal = 50; (36.5 + 50) / 2
+        "new": ("Retention", "Tier 3", "Growth bets", 36.5, 50.0, 43.25, "revenue_at_risk"),
         # value 0.40×80 + 0.15×50 (365 days) + 0.20×90 + 0.25×70 = 75;
         # potential 0.35×100 (open candidate) + 0.25×80 + 0.20×90 + 0.20×90 (9 days) = 91
         "star": ("Champions", "Tier 1", "Stars", 75.0, 91.0, 83.0, "champions"),
-        # value (0.40×40 + 0.15×10 (73 days) + 0.20×50) / 0.75 = 36.67;
-        # potential (0.35×0 (usage −60 %) + 0.25×20 + 0.20×20) / 0.80 = 11.25; 18.335 + 5.625
-        "watch": ("Watch", "Tier 4", "Maintenance", 36.67, 11.25, 23.96, "watch"),
-        # value (0.40×20 + 0.20×80 (health, no activity)) / 0.60 = 40; potential 100 (open candidate)
-        "small": ("Expansion", "Tier 2", "Growth bets", 40.0, 100.0, 70.0, "expansion"),
-        # not paying: no cell; value (0.40×0 + 0.20×90) / 0.60 = 30, no potential input: priority = value
-        "free": (None, "Tier 4", None, 30.0, None, 30.0, None),
+        # value 0.40×40 + 0.15×10 (73 days) + 0.20×50 + 0.25×50 (no strategic) = 40;
+        # potential 0.35×0 (usage −60 %) + 0.25×20 + 0.20×20 + 0.20×50 (no renewal) = 19; 20 + 9.5
+        "watch": ("Watch", "Tier 4", "Maintenance", 40.0, 19.0, 29.5, "watch"),
+        # value 0.40×20 + 0.15×50 + 0.20×80 (health, no activity) + 0.25×50 = 44; potential
+        # 0.35×100 (open candidate) + 0.65×50 = 67.5. It was 40 / 100 / Tier 2 when the open
+        # candidate alone stood for the whole potential.
+        "small": ("Expansion", "Tier 3", "Growth bets", 44.0, 67.5, 55.75, "expansion"),
+        # not paying: no cell; value 0.15×50 + 0.20×90 + 0.25×50 = 38; no potential input known:
+        # shown missing, counted 50 in the priority (38 + 50) / 2 = 44
+        "free": (None, "Tier 3", None, 38.0, None, 44.0, None),
     }
 
 
 def test_cell_orgs_lists_one_cell_by_mrr(session: Session) -> None:
     app_id = _seed(session)
     view, rows = segmentation.cell_orgs(session, app_id, "revenue_at_risk", NOW, Config())
-    assert view == CellView("revenue_at_risk", "Revenue at risk", 2, 1200.0)
+    assert view == CellView("revenue_at_risk", "Retention", 2, 1200.0)
     assert rows == [("big", "BigCo", 1000.0, 30.0, "red"), ("new", "NewCo", 200.0, 10.0, "red")]
     view, rows = segmentation.cell_orgs(session, "default", "watch", NOW, Config())  # by application name
     assert view == CellView("watch", "Watch", 1, 150.0) and rows == [("watch", "WatchCo", 150.0, 40.0, "yellow")]
@@ -225,7 +231,8 @@ def test_signals_command_filters_by_cell_and_tier(session_factory) -> None:
 
     assert org_lines() == ["BigCo", "NewCo", "StarCo", "WatchCo", "SmallCo"]
     assert org_lines("--cell", "revenue_at_risk") == ["BigCo", "NewCo"]
-    assert org_lines("--tier", "2") == ["BigCo", "SmallCo"]
+    assert org_lines("--tier", "2") == ["BigCo"]
+    assert org_lines("--tier", "3") == ["NewCo", "SmallCo"]
     assert org_lines("--cell", "revenue_at_risk", "--tier", "3") == ["NewCo"]
     assert org_lines("--case", "onboarding") == ["NewCo"]
     bad = CliRunner().invoke(cli, ["signals", "--tier", "5"], obj=obj)

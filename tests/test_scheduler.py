@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.client import make_web_client
 from delivery_helpers import SEEN, outbox_rows, seed_orgs
-from domain.config import Config
+from domain.config import Config, PriorityConfig
 from services.digest_schedule import current_period, latest_fire_time, next_fire_times, period_of
 from services.digest import post_weekly_digest
 from services.scanning import run_scan
@@ -33,7 +33,9 @@ from storage.models import DigestClaim
 from bot.delivery import SlackDelivery
 
 UTC = dt.timezone.utc
-CFG = Config()
+# A fixed revenue reference: two big orgs alone would each be small against their own 90th
+# percentile; these tests are about the schedule, not the scale.
+CFG = Config(priority=PriorityConfig(revenue_half_mrr=5000.0))
 
 
 def _cfg(**slack) -> Config:

@@ -15,11 +15,12 @@ def orgs(rows: dict[str, tuple[float, float]]) -> pd.DataFrame:
 
 def test_median_split_even_count_and_health_boundary() -> None:
     # Paying MRRs 100, 200, 300, 400 → median 250; the free org is not part of the median.
-    frame = orgs({"a": (100, 59.99), "b": (200, 60.0), "c": (300, 59.99), "d": (400, 60.0), "free": (0, 90.0)})
+    # Health is judged as shown, whole points: 59.4 reads 59 (low), 59.5 reads 60 (high).
+    frame = orgs({"a": (100, 59.4), "b": (200, 60.0), "c": (300, 59.4), "d": (400, 59.5), "free": (0, 90.0)})
     assert mrr_split(frame["mrr"]) == 250.0
     cells = revenue_health_cells(frame)
     assert cells["cell"].to_dict() == {"a": "watch", "b": "expansion", "c": "revenue_at_risk", "d": "champions"}
-    assert cells.loc["c", "cell_label"] == "Revenue at risk"
+    assert cells.loc["c", "cell_label"] == "Retention"
 
 
 def test_median_org_itself_counts_as_high() -> None:
@@ -49,7 +50,7 @@ def test_summary_has_all_four_cells_in_grid_order() -> None:
     # Median of 100.10, 100.20, 500, 500 is 300.10: a, b low; c, d high.
     summary = cell_summary(revenue_health_cells(frame))
     assert summary.to_dict("records") == [
-        {"key": "revenue_at_risk", "label": "Revenue at risk", "org_count": 1, "mrr": 500.0},
+        {"key": "revenue_at_risk", "label": "Retention", "org_count": 1, "mrr": 500.0},
         {"key": "champions", "label": "Champions", "org_count": 1, "mrr": 500.0},
         {"key": "watch", "label": "Watch", "org_count": 2, "mrr": 200.30},
         {"key": "expansion", "label": "Expansion", "org_count": 0, "mrr": 0.0},
@@ -86,7 +87,7 @@ def test_segments_report_uses_latest_snapshot_and_current_mrr(session_factory) -
                                               "D": "revenue_at_risk", "E": None}
     assert report.cells.loc["A", ["name", "mrr", "health"]].tolist() == ["Acme", 150.0, 30.0]
     assert cell_views(report.summary) == [
-        CellView("revenue_at_risk", "Revenue at risk", 2, 230.0),
+        CellView("revenue_at_risk", "Retention", 2, 230.0),
         CellView("champions", "Champions", 1, 200.0),
         CellView("watch", "Watch", 0, 0.0),
         CellView("expansion", "Expansion", 1, 50.0),
@@ -111,15 +112,15 @@ def test_segments_command_grid_and_cell_list(session_factory) -> None:
     assert grid.exit_code == 0, grid.output
     assert grid.output.splitlines() == [
         "Revenue × Health as of 2026-03-31; MRR split at $80 (median of paying orgs)",
-        "          health < 60                    health ≥ 60",
-        "MRR high  Revenue at risk: 2 orgs, $230  Champions: 1 org, $200",
-        "MRR low   Watch: 0 orgs, $0              Expansion: 1 org, $50",
+        "          health < 60              health ≥ 60",
+        "MRR high  Retention: 2 orgs, $230  Champions: 1 org, $200",
+        "MRR low   Watch: 0 orgs, $0        Expansion: 1 org, $50",
         "1 org paying but with no health score yet (run a scan): in no cell.",
     ]
     cell = CliRunner().invoke(cli, ["segments", "--as-of", "2026-03-31", "--cell", "revenue_at_risk"], obj=obj)
     assert cell.exit_code == 0, cell.output
     assert [line.split() for line in cell.output.splitlines()] == [
-        "Revenue at risk: 2 orgs, $230 MRR (as of 2026-03-31)".split(),
+        "Retention: 2 orgs, $230 MRR (as of 2026-03-31)".split(),
         ["org", "id", "MRR", "health"],
         ["Acme", "A", "$150", "30"],
         ["Delta", "D", "$80", "20"],

@@ -1,4 +1,7 @@
-"""Signal conditions (docs/signals.md) at their boundaries, with exact evidence, reasons and order."""
+"""Signal conditions at their boundaries, with exact evidence, reasons and order.
+
+Scoring keeps the evidence; the reason line is written from it by ``services.reasons``, so
+the helpers below run both, as a scan does."""
 
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_R
 from scoring.frames import empty_org_frame
 from scoring.health import health_band, score_health
 from scoring.signals import SIGNAL_COLUMNS, evaluate_signals, org_priority
+from services.reasons import with_reasons
 
-# Priority numbers here are pinned on the round-number formula (half MRR $2,000, 40/40 points);
-# the shipped defaults are pinned in test_priority_properties.py.
-CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, severity_points=40.0, revenue_points=40.0,
-                                    severity_curve=1.0))
+# Priority numbers here are pinned on the round-number formula (a fixed revenue reference of
+# $2,000 on the plain m / (m + reference) curve, 40/40 points); the shipped defaults, with the
+# reference taken from the scan's paying orgs, are pinned in test_priority_properties.py.
+CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, revenue_curve=1.0, severity_points=40.0,
+                                     revenue_points=40.0, severity_curve=1.0))
 SECOND = pd.Timedelta(seconds=1)
 
 
@@ -34,7 +39,7 @@ def hand_health(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
 def run(orgs: dict[str, dict[str, Any]], health: dict[str, dict[str, Any]] | None = None, cfg: Config = CFG) -> pd.DataFrame:
     frame = make_orgs(orgs)
     h = hand_health(health if health is not None else {o: {} for o in orgs})
-    return evaluate_signals(frame, h, make_ctx(), cfg)
+    return with_reasons(evaluate_signals(frame, h, make_ctx(), cfg), cfg)
 
 
 def fired(signals: pd.DataFrame, signal_type: str) -> list[str]:
@@ -51,11 +56,13 @@ def row(signals: pd.DataFrame, org: str, signal_type: str) -> dict[str, Any]:
 
 
 def test_revenue_at_risk_fires_below_threshold_only_for_paying_orgs() -> None:
+    # Health is judged as shown, in whole points: 39.5 reads "40", which is not below 40.
     s = run(
-        {"in": {"mrr": 4200.0}, "edge": {"mrr": 4200.0}, "free": {"mrr": 0.0}},
-        {"in": {"health": 39.9}, "edge": {"health": 40.0}, "free": {"health": 10.0}},
+        {"in": {"mrr": 4200.0}, "reads_40": {"mrr": 4200.0}, "edge": {"mrr": 4200.0}, "free": {"mrr": 0.0}},
+        {"in": {"health": 39.4}, "reads_40": {"health": 39.5}, "edge": {"health": 40.0}, "free": {"health": 10.0}},
     )
     assert fired(s, REVENUE_AT_RISK) == ["in"]
+    assert row(s, "in", REVENUE_AT_RISK)["evidence"]["health"] == 39.0
 
 
 def test_revenue_at_risk_evidence_reason_case_and_priority() -> None:
@@ -72,7 +79,9 @@ def test_revenue_at_risk_evidence_reason_case_and_priority() -> None:
         "activity_active_days": 3,
         "usage_change": -0.45,
     }
-    assert r["reason"] == "Health 32 (red) with $4,200 MRR — activity 3/20 days, usage −45%"
+    # "activity 3/20 days" read as three days out of twenty; it was 3 active days of the last 28.
+    assert r["reason"] == ("Health 32 (red) with $4,200 MRR — active on 3 of the last 28 days, "
+                           "events −45% vs the previous 14 days")
     assert r["suggested_case"] == "risk"
     assert r["severity"] == pytest.approx(0.2)  # (40 − 32) / 40
     # 1.0 × (20 + 40·0.2 + 40·4200/6200) = 55.0968 → 55.1
@@ -82,7 +91,9 @@ def test_revenue_at_risk_evidence_reason_case_and_priority() -> None:
 def test_revenue_at_risk_reason_without_previous_usage() -> None:
     s = run({"a": {"mrr": 500.0, "activity_active_days": 0}}, {"a": {"health": 12.5, "usage_change": np.nan}})
     r = row(s, "a", REVENUE_AT_RISK)
-    assert r["reason"] == "Health 12.5 (red) with $500 MRR — activity 0/20 days, usage n/a"
+    # Whole points, as the lists show it (halves to even, as Python prints them: 12.5 reads 12).
+    assert r["reason"] == ("Health 12 (red) with $500 MRR — active on 0 of the last 28 days, "
+                           "no events in the previous 14 days to compare with")
     assert r["evidence"]["usage_change"] is None
 
 
@@ -188,14 +199,14 @@ def test_inactive_paying_never_seen_orgs_by_age() -> None:
     assert fired(s, INACTIVE_PAYING) == ["exactly", "old", "unknown"]
     old = row(s, "old", INACTIVE_PAYING)
     assert old["suggested_case"] == "onboarding"
-    assert old["reason"] == "Never seen since created 15 days ago, paying $900 MRR — not yet activated"
+    assert old["reason"] == "Not active yet: nobody has used the product since it was created 15 days ago, $900 MRR"
     assert old["evidence"]["never_seen"] is True
     assert old["evidence"]["last_seen"] is None
     assert old["evidence"]["days_inactive"] == 15
     assert old["severity"] == pytest.approx(1 / 15)  # 1 day past 14, half at 14 more
     unknown = row(s, "unknown", INACTIVE_PAYING)
     assert unknown["suggested_case"] == "onboarding"
-    assert unknown["reason"] == "Never seen, paying $250 MRR — not yet activated"
+    assert unknown["reason"] == "Not active yet: nobody has used the product, $250 MRR"
     assert unknown["evidence"]["days_inactive"] is None
     assert unknown["evidence"]["created_at"] is None
     assert unknown["severity"] == 0.0
@@ -214,13 +225,14 @@ def test_expansion_boundaries() -> None:
     health = {
         "growth": {"health": 70.0, "usage_change": 0.2},
         "seats": {"health": 70.0, "usage_change": 0.0, "seat_utilization": 0.9},
-        "unhealthy": {"health": 69.9, "usage_change": 0.5, "seat_utilization": 1.0},
+        "unhealthy": {"health": 69.4, "usage_change": 0.5, "seat_utilization": 1.0},
+        "reads_70": {"health": 69.5, "usage_change": 0.2},  # shown as 70, green: a candidate
         "slow": {"health": 70.0, "usage_change": 0.199},
         "roomy": {"health": 70.0, "usage_change": 0.0, "seat_utilization": 0.899},
         "unknown": {"health": 95.0, "usage_change": np.nan, "seat_utilization": np.nan},
     }
     s = run({o: {} for o in health}, health)
-    assert fired(s, EXPANSION_CANDIDATE) == ["growth", "seats"]
+    assert fired(s, EXPANSION_CANDIDATE) == ["growth", "reads_70", "seats"]
 
 
 def test_expansion_through_real_health_numbers() -> None:
@@ -242,19 +254,25 @@ def test_expansion_through_real_health_numbers() -> None:
 
 def test_expansion_evidence_and_reason() -> None:
     s = run(
-        {"grow": {"mrr": 1200.0, "seats": 20.0, "recent_active_users": 19}},
+        {"grow": {"mrr": 1200.0, "seats": 20.0, "recent_active_users": 19, "recent_events": 145}},
         {"grow": {"health": 85.0, "usage_change": 0.45, "seat_utilization": 0.95}},
     )
     r = row(s, "grow", EXPANSION_CANDIDATE)
-    assert r["reason"] == "Health 85 (green), usage +45%, 19/20 seats in use (95%), $1,200 MRR"
+    # The reason says what the growth is measured on (events, against the previous window).
+    assert r["reason"] == ("Health 85 (green), events +45% vs the previous 14 days (145 vs 100), "
+                           "19 of 20 seats in use (95%), $1,200 MRR")
     assert r["evidence"] == {
         "health": 85.0,
         "health_threshold": 70.0,
         "usage_change": 0.45,
         "growth_threshold": 0.2,
+        "recent_events": 145,
+        "previous_events": 100,
+        "min_previous_events": 30,
         "seat_utilization": 0.95,
         "seat_utilization_threshold": 0.9,
         "recent_active_users": 19,
+        "min_active_users": 3,
         "seats": 20,
         "mrr": 1200.0,
     }
@@ -264,8 +282,9 @@ def test_expansion_evidence_and_reason() -> None:
 
 
 def test_expansion_without_seats_says_nothing_about_seats() -> None:
-    s = run({"a": {"mrr": 0.0}}, {"a": {"health": 75.0, "usage_change": 0.3}})
-    assert row(s, "a", EXPANSION_CANDIDATE)["reason"] == "Health 75 (green), usage +30%"
+    s = run({"a": {"mrr": 0.0, "recent_events": 130}}, {"a": {"health": 75.0, "usage_change": 0.3}})
+    assert row(s, "a", EXPANSION_CANDIDATE)["reason"] == (
+        "Health 75 (green), events +30% vs the previous 14 days (130 vs 100)")
 
 
 # --- the frame as a whole ---------------------------------------------------------------------
@@ -289,7 +308,7 @@ def test_columns_order_and_ranking() -> None:
         },
         {"b_low": {"health": 30.0}, "a_high": {"health": 30.0}, "c_tie": {"health": 30.0}, "ok": {"health": 50.0}},
     )
-    assert list(s.columns) == SIGNAL_COLUMNS
+    assert list(s.columns) == [*SIGNAL_COLUMNS, "reason"]
     assert s["org_id"].tolist() == ["a_high", "b_low", "c_tie"]
     assert s["priority"].is_monotonic_decreasing
     assert list(s.index) == [0, 1, 2]
@@ -316,9 +335,9 @@ def test_evidence_is_plain_json() -> None:
         },
         {"a": {"health": 12.0, "usage_change": -1.0, "active_users_change": np.nan}, "b": {"health": 90.0, "seat_utilization": 1.0}},
     )
+    # "a" was never seen: not active yet, so no Revenue at risk whatever health it is handed.
     assert sorted(zip(s["org_id"], s["type"])) == [
         ("a", INACTIVE_PAYING),
-        ("a", REVENUE_AT_RISK),
         ("a", USAGE_DROP),
         ("b", EXPANSION_CANDIDATE),
     ]
@@ -332,6 +351,7 @@ def test_no_orgs_no_signals() -> None:
     s = evaluate_signals(empty_org_frame(), score_health(empty_org_frame(), make_ctx(), CFG), make_ctx(), CFG)
     assert s.empty
     assert list(s.columns) == SIGNAL_COLUMNS
+    assert list(with_reasons(s, CFG).columns) == [*SIGNAL_COLUMNS, "reason"]
 
 
 def test_healthy_orgs_raise_nothing() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -51,30 +52,50 @@ def test_full_arithmetic_in_each_mode() -> None:
     assert list(score_tiers(orgs, AS_OF).columns) == list(TIER_OUTPUT_COLUMNS)
 
 
-def test_missing_inputs_are_left_out_and_weights_renormalized() -> None:
+def test_missing_inputs_pull_toward_the_middle_and_the_counts_say_so() -> None:
+    # One org alone: a missing input counts as tiers.missing_input_score (50) at its full
+    # weight. Before, the four missing inputs were left out and the weights re-normalized, so
+    # revenue and engagement alone made a value of 93.33 and a Tier 1 account of 81.21: four
+    # of eight inputs standing for all of them.
     orgs = frame({"x": {"mrr": 500.0, "created_at": pd.NaT, "activity_score": NAN, "health": 80.0,
                         "strategic": NAN, "expansion_candidate": False, "usage_change": 0.1,
                         "seat_utilization": 0.72, "icp_fit": NAN, "relationship": 50.0, "renewal_date": None}})
     x = score_tiers(orgs, AS_OF).loc["x"]
-    # Value from revenue 100 (weight 40) and engagement = health 80 (weight 20): 5600 / 60.
-    assert x["value"] == 93.33
-    # Expansion: max(0.1/0.2, 0.72/0.9) → 80; with relationship 50: (80·35 + 50·20) / 55.
+    # Value: revenue 100 (weight 40), engagement = health 80 (20), tenure and strategic 50: 76.
+    assert x["value"] == 76.0
+    # Expansion: max(0.1/0.2, 0.72/0.9) → 80; relationship 50; fit and timing 50: 60.5.
     assert x["expansion_score"] == 80.0
-    assert x["potential"] == 69.09
-    assert x["account_priority"] == 81.21
-    assert (x["quadrant"], x["tier"]) == ("Stars", "Tier 1")
+    assert x["potential"] == 60.5
+    assert x["account_priority"] == 68.25
+    assert (x["quadrant"], x["tier"]) == ("Stars", "Tier 2")
+    assert (x["value_inputs"], x["potential_inputs"]) == (2, 2)
     assert x["inputs_used"] == ["revenue", "engagement", "expansion", "relationship"]
     assert x["inputs_left_out"] == ["tenure", "strategic", "fit", "timing"]
 
 
+def test_a_missing_input_counts_as_the_typical_account_of_the_base() -> None:
+    # strategic is known for a and b (40, 60): c, without it, counts as their median, 50.
+    orgs = frame({"a": {"mrr": 100.0, "strategic": 40.0}, "b": {"mrr": 100.0, "strategic": 60.0},
+                  "c": {"mrr": 100.0, "strategic": NAN}})
+    only_strategic = TiersConfig(value_weights={"revenue": 0.0, "tenure": 0.0, "engagement": 0.0, "strategic": 100.0})
+    t = score_tiers(orgs, AS_OF, tiers=only_strategic)
+    assert t["value"].to_dict() == {"a": 40.0, "b": 60.0, "c": 50.0}
+    assert t["value_inputs"].to_dict() == {"a": 2, "b": 2, "c": 1}  # revenue, and strategic where known
+
+
+# Only strategic weighs in value and only fit in potential: the tier arithmetic, on two numbers.
+TWO = TiersConfig(value_weights={"revenue": 0.0, "tenure": 0.0, "engagement": 0.0, "strategic": 100.0},
+                  potential_weights={"expansion": 0.0, "fit": 100.0, "relationship": 0.0, "timing": 0.0})
+
+
 def two_inputs(pairs: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """Orgs whose value is just ``strategic`` and potential just ``icp_fit`` (all else missing)."""
+    """Orgs whose value is just ``strategic`` and potential just ``icp_fit`` (with ``TWO``)."""
     return frame({k: {"mrr": NAN, "strategic": v, "icp_fit": p} for k, (v, p) in pairs.items()})
 
 
 def test_tier_boundaries() -> None:
     t = score_tiers(two_inputs({"t1": (80, 80), "t2hi": (79.99, 79.99), "t2": (60, 60), "t3hi": (59.99, 59.99),
-                                "t3": (40, 40), "t4": (39.99, 39.99), "zero": (0, 0)}), AS_OF)
+                                "t3": (40, 40), "t4": (39.99, 39.99), "zero": (0, 0)}), AS_OF, tiers=TWO)
     assert t["account_priority"].to_dict() == {"t1": 80.0, "t2hi": 79.99, "t2": 60.0, "t3hi": 59.99, "t3": 40.0,
                                                "t4": 39.99, "zero": 0.0}
     assert t["tier"].to_dict() == {"t1": "Tier 1", "t2hi": "Tier 2", "t2": "Tier 2", "t3hi": "Tier 3",
@@ -83,26 +104,32 @@ def test_tier_boundaries() -> None:
 
 
 def test_quadrant_boundaries_fifty_counts_as_high() -> None:
-    q = score_tiers(two_inputs({"s": (50, 50), "g": (49.99, 50), "c": (50, 49.99), "m": (49.99, 49.99)}), AS_OF)
+    q = score_tiers(two_inputs({"s": (50, 50), "g": (49.99, 50), "c": (50, 49.99), "m": (49.99, 49.99)}), AS_OF,
+                    tiers=TWO)
     assert q["quadrant"].to_dict() == {"s": "Stars", "g": "Growth bets", "c": "Cash cows", "m": "Maintenance"}
 
 
 def test_mode_weight_moves_priority_and_tier() -> None:
     orgs = two_inputs({"o": (100, 0)})
-    assert score_tiers(orgs, AS_OF, mode="balanced").loc["o", ["account_priority", "tier"]].tolist() == [50.0, "Tier 3"]
-    assert score_tiers(orgs, AS_OF, mode="retention").loc["o", ["account_priority", "tier"]].tolist() == [70.0, "Tier 2"]
-    assert score_tiers(orgs, AS_OF, mode="growth").loc["o", ["account_priority", "tier"]].tolist() == [30.0, "Tier 4"]
-    custom = TiersConfig(mode="growth", mode_weight={"balanced": 0.5, "retention": 0.7, "growth": 0.1})
+    tier = lambda mode: score_tiers(orgs, AS_OF, mode=mode, tiers=TWO).loc["o", ["account_priority", "tier"]].tolist()  # noqa: E731
+    assert tier("balanced") == [50.0, "Tier 3"]
+    assert tier("retention") == [70.0, "Tier 2"]
+    assert tier("growth") == [30.0, "Tier 4"]
+    custom = dataclasses.replace(TWO, mode="growth", mode_weight={"balanced": 0.5, "retention": 0.7, "growth": 0.1})
     assert score_tiers(orgs, AS_OF, tiers=custom).loc["o", "account_priority"] == 10.0
     with pytest.raises(ValueError, match="mode must be one of"):
         score_tiers(orgs, AS_OF, mode="aggressive")
 
 
-def test_priority_falls_back_to_the_side_that_has_inputs() -> None:
+def test_a_side_with_no_known_input_is_missing_and_counts_as_neutral() -> None:
+    # One known input of eight: value (64·25 + 50·75) / 100 = 53.5; potential unknown, shown
+    # missing (no quadrant), and counted at 50 in the account priority: 51.75, Tier 3. It was
+    # 64, Tier 2: the strategic score alone standing for the whole account.
     orgs = frame({"v": {"mrr": NAN, "strategic": 64.0, "icp_fit": NAN}})
     v = score_tiers(orgs, AS_OF).loc["v"]
-    assert (v["value"], v["account_priority"], v["tier"]) == (64.0, 64.0, "Tier 2")
+    assert (v["value"], v["account_priority"], v["tier"]) == (53.5, 51.75, "Tier 3")
     assert math.isnan(v["potential"]) and v["quadrant"] is None
+    assert (v["value_inputs"], v["potential_inputs"]) == (1, 0)
 
 
 def test_input_score_mappings() -> None:
@@ -154,22 +181,28 @@ def test_tiers_report_from_the_database(session_factory) -> None:
     with session_factory() as session:
         seed(session)
         t = tiers_report(session, "default", DB_AS_OF, Config())
-    assert t.index.tolist() == ["B", "C", "D", "F", "A", "E"]  # by account priority
+    assert t.index.tolist() == ["B", "C", "D", "E", "F", "A"]  # by account priority, then name
     b = t.loc["B"]
     # revenue 100 (top of 5 payers), tenure 730 days → 100, activity 70, strategic 80: 89.
     # expansion: usage +30 % ≥ +20 % → 100; fit 90; relationship 60; renewal in 45 days → 50: 79.5.
     assert b[["name", "mrr", "value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
         "Beta", 200.0, 89.0, 79.5, 84.25, "Stars", "Tier 1"]
+    assert (b["value_inputs"], b["potential_inputs"]) == (4, 4)
     c = t.loc["C"]
-    # revenue 2 of 5 → 40, activity 64: (40·40 + 64·20) / 60 = 48; the dismissed (still open)
-    # Expansion candidate makes expansion 100, the only potential input.
+    # revenue 2 of 5 → 40, activity 64, tenure and strategic unknown → 50 each (fewer than ten
+    # orgs know them): (40·40 + 50·15 + 64·20 + 50·25) / 100 = 48.8. The dismissed (still open)
+    # Expansion candidate makes expansion 100, the only potential input known; fit,
+    # relationship and timing count 50: (100·35 + 50·65) / 100 = 67.5. It was 48 / 100 / 74
+    # and Tier 2, its one known potential input standing for the whole potential.
     assert c[["value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
-        48.0, 100.0, 74.0, "Growth bets", "Tier 2"]
+        48.8, 67.5, 58.15, "Growth bets", "Tier 3"]
+    assert (c["value_inputs"], c["potential_inputs"]) == (2, 1)
     assert c["inputs_left_out"] == ["tenure", "strategic", "fit", "relationship", "timing"]
     a = t.loc["A"]
-    # revenue 4 of 5 → 80, tenure 365 days → 50, activity 20, strategic 40: 53.5; usage −50 % → expansion 0.
+    # revenue 4 of 5 → 80, tenure 365 days → 50, activity 20, strategic 40: 53.5; usage −50 % →
+    # expansion 0, fit, relationship and timing unknown → 50: 32.5.
     assert a[["value", "potential", "account_priority", "quadrant", "tier"]].tolist() == [
-        53.5, 0.0, 26.75, "Cash cows", "Tier 4"]
+        53.5, 32.5, 43.0, "Cash cows", "Tier 3"]
 
 
 def test_tiers_command(session_factory) -> None:
@@ -180,8 +213,10 @@ def test_tiers_command(session_factory) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Value × Potential as of 2026-03-31, retention mode (w = 0.7)"
-    assert lines[1].split() == ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "left", "out"]
-    # Retention: B .7·89 + .3·79.5 = 86.15; C .7·48 + .3·100 = 63.6.
-    assert lines[2].split() == ["Beta", "B", "$200", "89.00", "79.50", "86.15", "Stars", "Tier", "1", "–"]
-    assert lines[3].split()[:9] == ["Cyan", "C", "$50", "48.00", "100.00", "63.60", "Growth", "bets", "Tier"]
+    assert lines[1].split() == ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "inputs",
+                                "left", "out"]
+    # Retention: B .7·89 + .3·79.5 = 86.15; C .7·48.8 + .3·67.5 = 54.41, on 3 of 8 inputs.
+    assert lines[2].split() == ["Beta", "B", "$200", "89.00", "79.50", "86.15", "Stars", "Tier", "1", "8/8", "–"]
+    assert lines[3].split()[:11] == ["Cyan", "C", "$50", "48.80", "67.50", "54.41", "Growth", "bets", "Tier", "3",
+                                     "3/8"]
     assert len(lines) == 4
