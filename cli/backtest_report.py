@@ -57,10 +57,13 @@ def fmt_lift(value: float) -> str:
 
 
 def fmt_count(value: float) -> str:
-    """Counts are whole except where a tie at a cut was shared; show a decimal only then."""
+    """Counts are whole except where a tie at a cut was shared; show a decimal only then. A
+    slice's size comes from differences of float cuts, so "whole" allows float noise: 2,003,
+    never 2,003.0."""
     if _nan(value):
         return DASH
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    whole = round(float(value))
+    return f"{whole:,}" if abs(float(value) - whole) < 0.05 else f"{value:,.1f}"
 
 
 def fmt_days(value: float) -> str:

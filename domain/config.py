@@ -91,6 +91,12 @@ class SignalsConfig:
     renewal_health_below: float = field(default=60.0, metadata=_rng(0, 100))
     renewal_health_fall_points: float = field(default=10.0, metadata=_rng(0, 100))
     renewal_fall_days: int = field(default=28, metadata=_rng(1, 365))
+    # Key account slipping, a condition of Revenue at risk: an org paying at least the revenue
+    # reference (the MRR at which priority's revenue term is one half: by default the paying
+    # orgs' 90th percentile) whose health is below key_account_health_below. A lower-yellow
+    # health is worth a call when a top-decile account's money rides on it; for a small
+    # account it is not yet. 0 turns the condition off.
+    key_account_health_below: float = field(default=45.0, metadata=_rng(0, 100))
     usage_drop_change_at_most: float = field(default=-0.40, metadata=_rng(-1, 0))
     usage_drop_min_previous_events: int = field(default=20, metadata=_rng(0, None))
     # Sustained decline, a second way to a Usage drop: over the last usage_decline_weeks

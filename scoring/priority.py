@@ -147,6 +147,7 @@ def revenue_at_risk_severity(
     renewal_days: pd.Series | float | None = None,
     fall: pd.Series | float | None = None,
     past_due_share: pd.Series | float | None = None,
+    key_account: pd.Series | None = None,
 ) -> pd.Series:
     """Severity of Revenue at risk from each of its conditions, combined as 1 − Π(1 − s_i):
     never below the strongest condition, raised by each further one, and increasing in every
@@ -157,7 +158,9 @@ def revenue_at_risk_severity(
     * renewal at risk: the mean of how close the renewal is (1 − days / renewal_window_days)
       and how weak the health is: the larger of (renewal_health_below − health) /
       renewal_health_below and the fall in points / renewal_health_below;
-    * payment past due: priority.past_due_severity × the past-due share of the MRR.
+    * payment past due: priority.past_due_severity × the past-due share of the MRR;
+    * key account slipping (``key_account`` True): (key_account_health_below − health) /
+      key_account_health_below — small by design, the revenue term carries such an org.
     """
     h = _series(health)
     sig = cfg.signals
@@ -176,6 +179,10 @@ def revenue_at_risk_severity(
     if past_due_share is not None:
         share = _broadcast(past_due_share, h.index).clip(0.0, 1.0).fillna(0.0)
         parts.append(cfg.priority.past_due_severity * share)
+    key_below = sig.key_account_health_below
+    if key_account is not None and key_below > 0:
+        slipping = ((key_below - h) / key_below).clip(0.0, 1.0).fillna(0.0)
+        parts.append(slipping.where(_broadcast(key_account, h.index).astype(bool), 0.0))
     keep = pd.Series(1.0, index=h.index)
     for part in parts:
         keep = keep * (1.0 - part.clip(0.0, 1.0))

@@ -31,7 +31,10 @@ points — ``scoring.health.shown_health`` — so a reason never says "40 (red)"
   - *renewal at risk*: renewal_date within renewal_window_days (90) of the scan, and health
     below renewal_health_below (60) or fallen by renewal_health_fall_points (10) or more since
     its scan renewal_fall_days (28) ago;
-  - *payment past due*: part of its MRR is on past_due subscriptions (past_due_mrr > 0).
+  - *payment past due*: part of its MRR is on past_due subscriptions (past_due_mrr > 0);
+  - *key account slipping*: MRR at or above the scan's revenue reference (the same scale the
+    priority's revenue term uses) and health below key_account_health_below (45), not
+    already low: a lower-yellow health is worth a call when that much money rides on it.
 
   Renewal and payment are conditions of Revenue at risk, not signal types of their own:
   each says the same thing — this org's revenue may not be there next month — and the work
@@ -247,9 +250,10 @@ def _signal_rows(
 _RENEWAL_KEYS = ("renewal_date", "days_to_renewal", "renewal_window_days", "renewal_health_below",
                  "health_before", "health_fall", "renewal_fall_days")
 _PAST_DUE_KEYS = ("past_due_mrr",)
+_KEY_ACCOUNT_KEYS = ("key_account_mrr_from", "key_account_health_below")
 
 
-def _revenue_at_risk(m: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+def _revenue_at_risk(m: pd.DataFrame, cfg: Config, reference: float) -> pd.DataFrame:
     sig = cfg.signals
     threshold = sig.revenue_at_risk_health_below
     # Only orgs that have used the product: one not active yet is an onboarding case (its
@@ -264,7 +268,10 @@ def _revenue_at_risk(m: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     falling = renewal & (fall >= sig.renewal_health_fall_points)
     # Payment trouble: part of the MRR is on past_due subscriptions.
     past_due = paying_and_seen & (m["past_due_mrr"] > 0)
-    mask = low_health | renewal | past_due
+    # Key account slipping: a top account (MRR at or above the revenue reference) in lower yellow.
+    key_below = sig.key_account_health_below
+    key = paying_and_seen & (m["mrr"] >= reference) & (m["health"] < key_below) & ~low_health
+    mask = low_health | renewal | past_due | key
 
     def where(values: pd.Series, condition: pd.Series) -> pd.Series:
         return values.where(condition)
@@ -286,15 +293,18 @@ def _revenue_at_risk(m: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             "health_fall": where(fall, falling),
             "renewal_fall_days": where(pd.Series(sig.renewal_fall_days, index=m.index), falling).astype("Int64"),
             "past_due_mrr": where(m["past_due_mrr"].round(2), past_due),
+            "key_account_mrr_from": where(pd.Series(round(reference, 2), index=m.index), key),
+            "key_account_health_below": where(pd.Series(float(key_below), index=m.index), key),
         }
     )
     severity = revenue_at_risk_severity(
         m["health"], cfg,
         renewal_days=m["days_to_renewal"].where(renewal), fall=fall.where(falling),
         past_due_share=(m["past_due_mrr"] / m["mrr"].where(m["mrr"] > 0)).where(past_due),
+        key_account=key,
     )
     return _signal_rows(m, mask, REVENUE_AT_RISK, severity, evidence, CASE_RISK,
-                        optional=_RENEWAL_KEYS + _PAST_DUE_KEYS)
+                        optional=_RENEWAL_KEYS + _PAST_DUE_KEYS + _KEY_ACCOUNT_KEYS)
 
 
 _DECLINE_KEYS = ("decline_weeks", "decline_first_from", "decline_first_to", "decline_last_from", "decline_last_to",
@@ -461,8 +471,9 @@ def evaluate_signals(orgs: pd.DataFrame, health: pd.DataFrame, ctx: ScanContext,
     """Every (org, type) whose condition holds this scan, ranked by priority."""
     as_of = _utc(ctx.as_of)
     m = _measures(orgs, health, as_of, cfg, ctx.health_before)
+    reference = revenue_reference(m["mrr"], cfg)  # the whole base's scale, not just the flagged orgs'
     parts = [
-        _revenue_at_risk(m, cfg),
+        _revenue_at_risk(m, cfg, reference),
         _usage_drop(m, cfg),
         _inactive_paying(m, cfg, as_of),
         _expansion(m, cfg),
@@ -471,7 +482,6 @@ def evaluate_signals(orgs: pd.DataFrame, health: pd.DataFrame, ctx: ScanContext,
     if not parts:
         return empty_signals()
     rows = _add_champion_evidence(_hold_back_expansion(pd.concat(parts, ignore_index=True)), m, cfg)
-    reference = revenue_reference(m["mrr"], cfg)  # the whole base's scale, not just the flagged orgs'
     rows["revenue_reference"] = reference
     rows["priority"] = signal_priority(rows["type"], rows["severity"], rows["mrr"], cfg, reference).to_numpy()
     rows["_type_order"] = rows["type"].map({t: i for i, t in enumerate(SIGNAL_TYPES)})

@@ -101,11 +101,16 @@ def _revenue_at_risk(ev: pd.DataFrame, cfg: Config) -> pd.Series:
     past_due = ("payment past due on " + money(past_due_amount, cfg.currency_symbol)
                 + (" of " + money(mrr, cfg.currency_symbol) + " MRR").where(past_due_amount < mrr, " MRR"))
     past_due = past_due.where(past_due_amount > 0)
+    # Key account slipping: a top account's health below the key-account line.
+    key_from = _num(ev, "key_account_mrr_from")
+    key_short = ("key account (" + money(key_from, cfg.currency_symbol) + " MRR and up)").where(key_from.notna())
+    key_full = key_short + " with " + health_words + ", below " + plain_number(_num(ev, "key_account_health_below"))
     # Low health leads, the other conditions follow; without low health the first condition leads.
     extras = (("; " + renewal).fillna("") + ("; " + past_due).fillna(""))
     with_low = low_text + extras
     others = renewal_with_health.where(renewal.notna())
     others = (others + ("; " + past_due).fillna("")).fillna(past_due + ", " + health_words)
+    others = (others + ("; " + key_short).fillna("")).fillna(key_full)
     others = others.str.slice(0, 1).str.upper() + others.str.slice(1)
     others = others + _with_mrr(mrr, cfg.currency_symbol, " — ").where(past_due.isna(), "")
     return with_low.where(low, others)

@@ -15,6 +15,7 @@ from backtest_history import history_frames
 
 from cli.backtest_report import (
     Bar,
+    fmt_count,
     render_backtest_html,
     render_backtest_text,
     svg_bar_chart,
@@ -204,3 +205,10 @@ def test_empty_bands_render(result):
         }
     )
     parse(render_backtest_html(dataclasses.replace(result, health_bands=bands)))
+
+
+def test_counts_read_whole_despite_float_noise_and_keep_a_shared_tie_decimal() -> None:
+    assert fmt_count(20030 / 10 * (1 + 1e-15)) == "2,003"
+    assert fmt_count(2003.0000000004) == "2,003"
+    assert fmt_count(237.7) == "237.7"
+    assert fmt_count(12.0) == "12"

@@ -3,6 +3,7 @@ worked out from the numbers: who comes first, and why (see docs/ranking.md)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -318,6 +319,32 @@ def test_a_past_due_subscription_is_revenue_at_risk() -> None:
     assert part_due["reason"] == "Payment past due on $1,000 of $4,000 MRR, health 76 (green)"
     # Severity priority.past_due_severity (0.5) × the share past due.
     assert (all_due["severity"], part_due["severity"]) == (pytest.approx(0.5), pytest.approx(0.125))
+
+
+def test_a_key_account_in_lower_yellow_is_revenue_at_risk_a_small_one_is_not() -> None:
+    # The same lower-yellow health (43): a call is worth it when a top-decile account's money
+    # rides on it, not yet for a $100 account. Health 46 is above the key-account line.
+    orgs = base() | {"big_slipping": {"mrr": 8000.0}, "small_slipping": {"mrr": 100.0},
+                     "big_fine": {"mrr": 8000.0}}
+    health = {"big_slipping": {"health": 43.0}, "small_slipping": {"health": 43.0}, "big_fine": {"health": 46.0}}
+    s = scan(orgs, health)
+    assert types_of(s, "big_slipping") == {REVENUE_AT_RISK}
+    assert types_of(s, "small_slipping") == types_of(s, "big_fine") == set()
+    big = row(s, "big_slipping", REVENUE_AT_RISK)
+    reference = float(np.percentile([m for m in BASE_MRR + [8000.0, 100.0, 8000.0]], 90))
+    assert big["revenue_reference"] == pytest.approx(reference)
+    assert big["evidence"]["key_account_mrr_from"] == pytest.approx(round(reference, 2))
+    assert big["evidence"]["key_account_health_below"] == 45.0
+    assert big["reason"] == (f"Key account (${reference:,.0f} MRR and up) with health 43 (yellow), below 45 "
+                             "— $8,000 MRR")
+    # Severity (45 − 43) / 45: small, the revenue term carries such an org.
+    assert big["severity"] == pytest.approx(2 / 45)
+    # Already red: low health leads and the key-account condition adds nothing twice.
+    red = scan(base() | {"big_red": {"mrr": 8000.0}}, {"big_red": {"health": 30.0}})
+    assert "key_account_mrr_from" not in row(red, "big_red", REVENUE_AT_RISK)["evidence"]
+    # 0 turns the condition off.
+    off = Config(signals=replace(CFG.signals, key_account_health_below=0.0))
+    assert types_of(scan(orgs, health, cfg=off), "big_slipping") == set()
 
 
 # --- 7. Champion gone quiet ------------------------------------------------------------------

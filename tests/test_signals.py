@@ -23,8 +23,11 @@ from services.reasons import with_reasons
 # Priority numbers here are pinned on the round-number formula (a fixed revenue reference of
 # $2,000 on the plain m / (m + reference) curve, 40/40 points); the shipped defaults, with the
 # reference taken from the scan's paying orgs, are pinned in test_priority_properties.py.
+# Every $4,200 org here is a key account by that reference: the key-account condition is off
+# so each test pins one condition; it has tests of its own in test_ranking_rules.py.
 CFG = Config(priority=PriorityConfig(revenue_half_mrr=2000.0, revenue_curve=1.0, severity_points=40.0,
-                                     revenue_points=40.0, severity_curve=1.0))
+                                     revenue_points=40.0, severity_curve=1.0),
+             signals=SignalsConfig(key_account_health_below=0.0))
 SECOND = pd.Timedelta(seconds=1)
 
 
