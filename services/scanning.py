@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
@@ -26,8 +26,9 @@ from scoring.health import score_health
 from scoring.signals import evaluate_signals
 from services.config_history import record_config
 from services.reasons import with_reasons
-from storage import queries, staging
+from storage import queries, scan_runs, staging
 from storage.db import find_application, get_or_create_application
+from storage.scan_lock import hold_scan_lock
 from storage.models import HealthSnapshot, Org, ScanRun, Signal
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,10 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
     started = dt.datetime.now(dt.timezone.utc)
     try:
         with factory() as session, session.begin():
+            hold_scan_lock(session, app_name)
             app = get_or_create_application(session, app_name)
+            # Another scan may have committed while this one waited for the lock.
+            _raise_unless_forward(scan_runs.latest_ok_scan_time(session, app.id), as_of)
             # Read and score first, write after: on SQLite the write lock is then held only
             # for the writing, not for the whole scan.
             orgs = queries.org_frame(session, app.id, as_of, cfg)
@@ -248,6 +252,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
         log.info("scan %s as of %s: %d orgs, %d opened, %d updated, %d resolved", app_name,
                  as_of.isoformat(), result.orgs_scanned, result.opened, result.updated, result.resolved)
         return result
+    except ScanOrderError:
+        raise  # nothing was scanned: another scan moved past this as-of while this one waited
     except Exception as exc:
         _record_failed_run(factory, app_name, as_of, started, exc)
         raise
@@ -265,8 +271,13 @@ def _check_moves_forward(factory: sessionmaker[Session], app_name: str, as_of: d
         app = find_application(session, app_name)
         if app is None:
             return
-        latest = session.scalar(select(func.max(ScanRun.as_of)).where(
-            ScanRun.application_id == app.id, ScanRun.status == "ok"))
+        latest = scan_runs.latest_ok_scan_time(session, app.id)
+    _raise_unless_forward(latest, as_of)
+
+
+def _raise_unless_forward(latest: dt.datetime | None, as_of: dt.datetime) -> None:
+    if latest is not None and latest.tzinfo is None:
+        latest = latest.replace(tzinfo=dt.timezone.utc)
     if latest is not None and as_of < latest:
         raise ScanOrderError(
             f"as-of {as_of:%Y-%m-%d %H:%M} UTC is before the latest scan ({latest:%Y-%m-%d %H:%M} UTC); "

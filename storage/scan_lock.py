@@ -1,0 +1,29 @@
+"""One scan of an application at a time.
+
+Two scans started together (a cron job and a person at the terminal, or two worker
+replicas) would each delete and rewrite the day's snapshots and plan the same signal
+episodes: on PostgreSQL one of them would fail on a duplicate key or a deadlock. The scan's
+transaction therefore begins by taking a transaction-level advisory lock keyed on the
+application: the second scan waits for the first to commit, then runs on its results (and
+rechecks that it still moves forward in time). The lock ends with the transaction, so a
+killed scan never leaves it behind. SQLite needs none: it allows one writer per database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def scan_lock_key(application_name: str) -> int:
+    """A stable signed 64-bit key per application (PostgreSQL's advisory locks take a bigint)."""
+    digest = hashlib.blake2b(f"saas-tracker scan {application_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def hold_scan_lock(session: Session, application_name: str) -> None:
+    """Wait for, then hold until commit or rollback, the application's scan lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": scan_lock_key(application_name)})
