@@ -31,7 +31,7 @@ def demo_data_command(n_orgs: int, days: int, seed: int, end_date: dt.datetime |
 
     \b
     Example:
-      saas-tracker demo-data --orgs 300 --days 120 --end-date 2025-06-02 --out demo-data
+      saas-tracker demo-data --orgs 300 --days 240 --end-date 2025-06-02 --out demo-data
     """
     from tqdm import tqdm
 

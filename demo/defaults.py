@@ -2,6 +2,6 @@
 them without loading numpy and pandas."""
 
 DEFAULT_ORGS = 300
-DEFAULT_DAYS = 120
+DEFAULT_DAYS = 240
 DEFAULT_SEED = 7
 DEFAULT_OUT = "demo-data"

@@ -250,7 +250,9 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
                             between(0.9, 1.1, 5))
     decline = np.select([pattern == DECLINING, pattern == CHURNED], [between(0.3, 0.7, 6), between(0.6, 0.9, 6)], 0.0)
     quiet_from = np.minimum(15 + np.floor(u[7] * 46), max(days - 10, 16)).astype(int)  # 15..60 days silent
-    churn_d = (10 + np.floor(u[7] * 81)).astype(int)  # subscription ended 10..90 days ago
+    # Subscription ended 10..days−30 days ago (10..90 on 120 days): churn spread over the whole
+    # history, so a backtest finds churns in its early weeks too, and calibrate has some to fit on.
+    churn_d = (10 + np.floor(u[7] * (days - 39))).astype(int)
     trial_d = (5 + np.floor(u[7] * 21)).astype(int)  # trial started 5..25 days ago
     gap_hi = (60 + np.floor(u[6] * 41)).astype(int)
     gap_lo = (15 + np.floor(u[7] * 26)).astype(int)

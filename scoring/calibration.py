@@ -133,25 +133,35 @@ def time_split(
     train_fraction: float = DEFAULT_TRAIN_FRACTION,
     gap_days: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test) by as-of date: the earliest dates holding about ``train_fraction`` of
-    the observations train, and dates more than ``gap_days`` after the last training date
-    are held out. Whole dates stay on one side, so every training row is strictly earlier
-    than every held-out row. A random split would let the fit learn from the very weeks it
-    is judged on."""
+    """(train, test) by as-of date: the earliest dates train, and dates more than ``gap_days``
+    after the last training date are held out; the split point is the one that gives the
+    training part the share of the *used* observations (train + held out) closest to
+    ``train_fraction`` (the earlier point on a tie). Counting only what is used keeps a long
+    gap from eating the held-out period: a gap of a 60-day horizon is two months of dates
+    that neither side may use. Whole dates stay on one side, so every training row is
+    strictly earlier than every held-out row. A random split would let the fit learn from
+    the very weeks it is judged on."""
     if not 0 < train_fraction < 1:
         raise ValueError("train_fraction must be between 0 and 1")
     days = as_day(frame[asof_column])
     counts = days.value_counts().sort_index()
     if len(counts) < 2:
         raise ValueError("a time split needs at least two as-of dates")
-    share = counts.cumsum() / counts.sum()
-    train_days = share.index[share <= train_fraction + 1e-12]
-    last_train = train_days.max() if len(train_days) else counts.index[0]
-    last_train = min(last_train, counts.index[-2])
+    dates = counts.index
+    train_n = counts.cumsum().to_numpy()[:-1]  # with each date but the last as the split point
+    later_total = counts.sum() - train_n
+    # Rows on dates within the gap after each candidate split point: not used on either side.
+    gap_ends = dates[:-1] + pd.Timedelta(days=gap_days)
+    in_gap = np.array([counts[(dates > c) & (dates <= e)].sum() for c, e in zip(dates[:-1], gap_ends)])
+    test_n = later_total - in_gap
+    usable = test_n > 0
+    if not usable.any():
+        raise ValueError(f"no as-of date is more than {gap_days} days after the training period")
+    share = np.where(usable, train_n / np.maximum(train_n + test_n, 1), np.inf)
+    best = int(np.argmin(np.abs(share - train_fraction)))
+    last_train = dates[best]
     train = frame[(days <= last_train).to_numpy()]
     test = frame[(days > last_train + pd.Timedelta(days=gap_days)).to_numpy()]
-    if test.empty:
-        raise ValueError(f"no as-of date is more than {gap_days} days after the training period")
     return train, test
 
 

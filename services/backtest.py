@@ -261,6 +261,6 @@ def run_calibration(factory: sessionmaker[Session], cfg: Config, plan: BacktestP
         if isinstance(exc, evaluation.NotEnoughEvidence):
             raise
         raise BacktestRangeError(
-            f"no held-out period is left: after the training days (the first {cfg.backtest.train_fraction:.0%} of "
-            f"the observations) and a {plan.horizon_days}-day gap there is no as-of day before {plan.end}; "
+            f"no held-out period is left: after the training days (about {cfg.backtest.train_fraction:.0%} of "
+            f"the observations used) and a {plan.horizon_days}-day gap there is no as-of day before {plan.end}; "
             "use a shorter --horizon or a longer history") from exc

@@ -98,9 +98,12 @@ def test_time_split_hand_case():
     assert train["as_of"].max() == pd.Timestamp("2024-02-05") and test["as_of"].min() == pd.Timestamp(
         "2024-02-12"
     )
-    # A 20-day gap drops the next two dates (7 and 14 days after the last training date).
-    _, gapped = time_split(frame, train_fraction=0.6, gap_days=20)
-    assert gapped["as_of"].min() == pd.Timestamp("2024-02-26") and len(gapped) == 20
+    # A 20-day gap drops the two dates after the last training date (7 and 14 days after it)
+    # from both sides; 60 % of what is used: five dates train, the last three are held out
+    # (50 of 80 rows used = 62.5 %; six training dates would leave two held out: 60 of 80 = 75 %).
+    gtrain, gapped = time_split(frame, train_fraction=0.6, gap_days=20)
+    assert gtrain["as_of"].max() == pd.Timestamp("2024-01-29") and len(gtrain) == 50
+    assert gapped["as_of"].min() == pd.Timestamp("2024-02-19") and len(gapped) == 30
 
 
 @settings(deadline=None, max_examples=150)
