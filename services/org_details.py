@@ -115,8 +115,12 @@ def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | 
     users = queries.champion_users(session, org_id, latest.day, cfg)
     quiet = [user for user, _previous, recent in users if recent == 0]
     who = f" ({', '.join(quiet)})" if quiet else ""
-    return (f"{silent} of the {int(usage.get('champions') or silent)} most active users of the previous "
-            f"{cfg.scan.recent_window_days} days silent since{who}, while others carry on")
+    champions = int(usage.get("champions") or silent)
+    if silent >= champions:  # never "1 of the 1"
+        whom = "the most active user" if champions == 1 else f"the {champions} most active users"
+    else:
+        whom = f"{silent} of the {champions} most active users"
+    return f"{whom} of the previous {cfg.scan.recent_window_days} days silent since{who}, while others carry on"
 
 
 def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,

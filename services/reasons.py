@@ -183,10 +183,14 @@ _WRITERS = {
 
 
 def champion_text(silent: pd.Series, champions: pd.Series) -> pd.Series:
-    """"1 of its 2 most active users has gone quiet"; NaN where no champion is silent."""
+    """"1 of its 2 most active users has gone quiet"; "its most active user has gone quiet" and
+    "its 2 most active users have gone quiet" when every one of them did (never "1 of its 1");
+    NaN where no champion is silent."""
     verb = pd.Series(np.where(silent == 1, " has", " have"), index=silent.index)
-    text = _whole(silent) + " of its " + _whole(champions) + " most active users" + verb + " gone quiet"
-    return text.where(silent >= 1)
+    some = _whole(silent) + " of its " + _whole(champions) + " most active users" + verb + " gone quiet"
+    every = ("its " + _whole(champions) + " most active users have gone quiet").where(
+        champions > 1, "its most active user has gone quiet")
+    return every.where(silent >= champions, some).where(silent >= 1)
 
 
 def signal_reasons(signals: pd.DataFrame, cfg: Config) -> pd.Series:

@@ -23,7 +23,7 @@ from scoring.health import health_band, score_health
 from scoring.signals import evaluate_signals
 from services.org_details import why_this_rank
 from services.read_models import OrgItem, SignalView
-from services.reasons import with_reasons
+from services.reasons import champion_text, with_reasons
 
 CFG = Config()
 
@@ -369,6 +369,18 @@ def test_a_champion_gone_quiet_is_in_every_signal_of_the_org() -> None:
     assert types_of(s, "holiday") == set()
 
 
+def test_the_champion_words_never_say_one_of_one() -> None:
+    silent = pd.Series([1.0, 2.0, 2.0, 1.0, 0.0])
+    champions = pd.Series([1.0, 2.0, 3.0, 3.0, 3.0])
+    assert champion_text(silent, champions).tolist()[:4] == [
+        "its most active user has gone quiet",
+        "its 2 most active users have gone quiet",
+        "2 of its 3 most active users have gone quiet",
+        "1 of its 3 most active users has gone quiet",
+    ]
+    assert pd.isna(champion_text(silent, champions).iloc[4])
+
+
 def test_the_drivers_name_the_champions_who_went_quiet(session_factory) -> None:
     from services import org_details
     from services.scanning import run_scan
@@ -390,7 +402,7 @@ def test_the_drivers_name_the_champions_who_went_quiet(session_factory) -> None:
     run_scan(session_factory, CFG, AS_OF)
     with session_factory() as s:
         detail = org_details.org_detail(s, app.id, "acme", AS_OF, CFG)
-    quiet = "2 of the 2 most active users of the previous 14 days silent since (ana, ben), while others carry on"
+    quiet = "the 2 most active users of the previous 14 days silent since (ana, ben), while others carry on"
     assert detail.extras["champion_quiet"] == quiet
     (activity,) = [c for c in detail.components if c.name == "activity"]
     assert activity.value_text.endswith("; " + quiet)
