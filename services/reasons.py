@@ -132,8 +132,10 @@ def _usage_drop(ev: pd.DataFrame, cfg: Config) -> pd.Series:
     change = _num(ev, "decline_change")
     sustained = (
         "Usage down " + _whole(-change * 100) + "% over " + _whole(_num(ev, "decline_weeks")) + " weeks (typical week: "
-        + _whole(_num(ev, "decline_first_weekly")) + " events in " + _short_dates(ev, "decline_first_from", "decline_first_to")
-        + ", " + _whole(_num(ev, "decline_last_weekly")) + " in " + _short_dates(ev, "decline_last_from", "decline_last_to")
+        + _whole(_num(ev, "decline_first_weekly")) + " events in "
+        + _short_dates(ev, "decline_first_from", "decline_first_to")
+        + ", " + _whole(_num(ev, "decline_last_weekly")) + " in "
+        + _short_dates(ev, "decline_last_from", "decline_last_to")
         + ")" + mrr
     )
     fortnight_holds = (_num(ev, "usage_change") <= _num(ev, "threshold")) & (
@@ -179,7 +181,7 @@ _WRITERS = {
 
 def champion_text(silent: pd.Series, champions: pd.Series) -> pd.Series:
     """"1 of its 2 most active users has gone quiet"; NaN where no champion is silent."""
-    verb = pd.Series(np.where(silent == 1, " has", " have"), index=silent.index)
+    verb = pd.Series(np.where(silent == 1, " has", " have"), index=silent.index, dtype="str")
     text = _whole(silent) + " of its " + _whole(champions) + " most active users" + verb + " gone quiet"
     return text.where(silent >= 1)
 
