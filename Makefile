@@ -8,7 +8,7 @@ DEMO_DIR := demo-data
 # README), so every `saas-tracker` command run here afterwards finds it with no export.
 DEMO_DB_FILE := saas-tracker.db
 
-.PHONY: demo test test-fast install bench clean
+.PHONY: demo test test-fast lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ demo: $(STAMP)
 	env -u DATABASE_URL $(BIN)/saas-tracker signals --top 15
 	env -u DATABASE_URL $(BIN)/saas-tracker digest --dry-run --text
 
-test: $(STAMP)
+# The linter and the type checker first (their settings: [tool.ruff] and [tool.mypy] in
+# pyproject.toml), then every test; the first failure stops the run.
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Pure scoring, builders, parsing and configuration: no database, no Slack, no demo build.
 test-fast: $(STAMP)
@@ -40,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan_bench.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB_FILE) $(DEMO_DB_FILE)-wal $(DEMO_DB_FILE)-shm $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DB_FILE) $(DEMO_DB_FILE)-wal $(DEMO_DB_FILE)-shm $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, delete, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from services import org_details, segmentation, signal_list
+from services import org_details, segmentation, signal_list  # noqa: E402
 from domain.config import Config  # noqa: E402
 from demo.generator import generate_demo_data  # noqa: E402
 from services.digest import build_digest  # noqa: E402

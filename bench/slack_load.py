@@ -109,7 +109,7 @@ def _start_server(db_url: str, stub: SlackStub) -> tuple[subprocess.Popen, str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 out = proc.stdout.read().decode() if proc.stdout else ""
-                raise SystemExit(f"serve did not come up:\n{out}")
+                raise SystemExit(f"serve did not come up:\n{out}") from None
             time.sleep(0.2)
 
 

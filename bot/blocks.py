@@ -147,7 +147,8 @@ def context(*texts: str, block_id: str | None = None) -> Block:
     if len(shown) > limits.CONTEXT_ELEMENTS_MAX:
         hidden = len(shown) - (limits.CONTEXT_ELEMENTS_MAX - 1)
         shown = shown[: limits.CONTEXT_ELEMENTS_MAX - 1] + [more_line(hidden)]
-    return _with_block_id({"type": "context", "elements": [mrkdwn(t, limits.CONTEXT_TEXT_MAX) for t in shown]}, block_id)
+    return _with_block_id({"type": "context", "elements": [mrkdwn(t, limits.CONTEXT_TEXT_MAX) for t in shown]},
+                          block_id)
 
 
 def divider() -> Block:
@@ -264,7 +265,8 @@ def overflow(*, action_id: str, options: Sequence[Block]) -> Block:
     if not limits.OVERFLOW_OPTIONS_MIN <= len(options) <= limits.OVERFLOW_OPTIONS_MAX:
         raise BlockKitLimitError(
             "options",
-            f"an overflow menu holds {limits.OVERFLOW_OPTIONS_MIN}-{limits.OVERFLOW_OPTIONS_MAX} options, got {len(options)}",
+            f"an overflow menu holds {limits.OVERFLOW_OPTIONS_MIN}-{limits.OVERFLOW_OPTIONS_MAX} options, "
+            f"got {len(options)}",
         )
     return {
         "type": "overflow",

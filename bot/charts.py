@@ -29,12 +29,13 @@ import io
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from domain.vocabulary import CELL_KEYS, CELL_LABELS
 
 if TYPE_CHECKING:  # only for annotations: keeps `import bot.charts` free of matplotlib
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -102,7 +103,7 @@ def _set_title(fig: "Figure", title: str) -> None:
     character count would not do: "W" is three times as wide as "i")."""
     text = " ".join(str(title).split())
     artist = fig.suptitle(text, fontsize=_TITLE_SIZE, color=_INK, fontweight="bold")
-    renderer = fig.canvas.get_renderer()
+    renderer = cast("FigureCanvasAgg", fig.canvas).get_renderer()  # every figure here is on an Agg canvas
     room = WIDTH_PX - 2 * _TITLE_MARGIN_PX
     if artist.get_window_extent(renderer).width <= room:
         return
@@ -358,8 +359,9 @@ def mrr_trend_png(months: Sequence[date], mrr: Sequence[float], *, currency_symb
         ax.set_xticks([])
         ax.set_yticks([])
         return _png(fig)
+    assert latest is not None  # known is not empty
     xs = [i for i, v in enumerate(values) if v is not None]
-    ax.bar(xs, [values[i] for i in xs], color=_BLUE, alpha=0.9, width=0.7)
+    ax.bar(xs, known, color=_BLUE, alpha=0.9, width=0.7)
     low, high = min(0.0, min(known)), max(0.0, max(known))
     if low == high:
         high = 1.0

@@ -20,7 +20,8 @@ NO_DATA_TEXT = "No customer data yet: run `saas-tracker import`."
 
 
 def _cell_section(cell: CellView, cfg: Config) -> Block:
-    text = f"*{escape_mrkdwn(cell.label)}*\n{orgs_text(cell.org_count)} · {format_money(cell.mrr, cfg.currency_symbol)} MRR"
+    text = (f"*{escape_mrkdwn(cell.label)}*\n"
+            f"{orgs_text(cell.org_count)} · {format_money(cell.mrr, cfg.currency_symbol)} MRR")
     return section(text, accessory=cell_list_button(cell))
 
 

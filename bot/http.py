@@ -110,7 +110,7 @@ def make_wsgi_app(app: App, tracker: Tracker, signing_secret: str,
 def make_server(app: App, tracker: Tracker, signing_secret: str, *, host: str = "0.0.0.0", port: int = 3000,
                 threads: int = HTTP_THREADS, metrics: Metrics | None = None) -> Any:
     """A waitress server (production-grade, threaded); `.run()` serves, `.close()` stops."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     return create_server(make_wsgi_app(app, tracker, signing_secret, metrics), host=host, port=port,
                          threads=threads, connection_limit=CONNECTION_LIMIT)

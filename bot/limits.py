@@ -13,7 +13,7 @@ option values (150) and select/overflow option counts, from slack_sdk.models.blo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 # --- surfaces --------------------------------------------------------------------------
 MESSAGE_MAX_BLOCKS = 50
@@ -82,7 +82,7 @@ class BlockKitLimitError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
-def _fail(path: str, problem: str) -> None:
+def _fail(path: str, problem: str) -> NoReturn:
     raise BlockKitLimitError(path, problem)
 
 
@@ -95,13 +95,14 @@ def _check_len(path: str, value: Any, limit: int, *, min_len: int = 0) -> None:
         _fail(path, f"{len(value)} < {min_len} (must not be empty)")
 
 
-def _check_count(path: str, items: Any, limit: int, *, min_count: int = 0) -> None:
+def _check_count(path: str, items: Any, limit: int, *, min_count: int = 0) -> list[Any]:
     if not isinstance(items, list):
         _fail(path, f"expected a list, got {type(items).__name__}")
     if len(items) > limit:
         _fail(path, f"{len(items)} items > {limit}")
     if len(items) < min_count:
         _fail(path, f"{len(items)} items < {min_count}")
+    return items
 
 
 def _check_text(path: str, obj: Any, limit: int, *, plain_only: bool = False) -> None:
@@ -150,7 +151,7 @@ def _check_element(path: str, el: Any) -> None:
         if "placeholder" in el:
             _check_text(f"{path}.placeholder", el["placeholder"], PLACEHOLDER_MAX, plain_only=True)
         options = el.get("options")
-        _check_count(f"{path}.options", options, SELECT_OPTIONS_MAX, min_count=1)
+        options = _check_count(f"{path}.options", options, SELECT_OPTIONS_MAX, min_count=1)
         for i, opt in enumerate(options):
             _check_option(f"{path}.options[{i}]", opt)
         if "initial_option" in el:
@@ -159,7 +160,7 @@ def _check_element(path: str, el: Any) -> None:
                 _fail(f"{path}.initial_option", "is not one of the options")
     elif kind == "overflow":
         options = el.get("options")
-        _check_count(f"{path}.options", options, OVERFLOW_OPTIONS_MAX, min_count=OVERFLOW_OPTIONS_MIN)
+        options = _check_count(f"{path}.options", options, OVERFLOW_OPTIONS_MAX, min_count=OVERFLOW_OPTIONS_MIN)
         for i, opt in enumerate(options):
             _check_option(f"{path}.options[{i}]", opt)
     elif kind == "image":
@@ -221,14 +222,14 @@ def _check_block(path: str, block: Any) -> None:
             _check_element(f"{path}.accessory", block["accessory"])
     elif kind == "context":
         elements = block.get("elements")
-        _check_count(f"{path}.elements", elements, CONTEXT_ELEMENTS_MAX, min_count=1)
+        elements = _check_count(f"{path}.elements", elements, CONTEXT_ELEMENTS_MAX, min_count=1)
         for i, el in enumerate(elements):
             if not isinstance(el, Mapping) or el.get("type") not in (*TEXT_TYPES, "image"):
                 _fail(f"{path}.elements[{i}]", "a context element must be text or an image")
             _check_element(f"{path}.elements[{i}]", el)
     elif kind == "actions":
         elements = block.get("elements")
-        _check_count(f"{path}.elements", elements, ACTIONS_ELEMENTS_MAX, min_count=1)
+        elements = _check_count(f"{path}.elements", elements, ACTIONS_ELEMENTS_MAX, min_count=1)
         seen: set[str] = set()
         for i, el in enumerate(elements):
             _check_element(f"{path}.elements[{i}]", el)

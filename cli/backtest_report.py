@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cli.common import table_rows
 from scoring.evaluation import BacktestResult, Figure
 
 BAND_COLORS = {"red": "#d64545", "yellow": "#e0b400", "green": "#3c9a5f"}
@@ -195,7 +196,7 @@ def component_rows(result: BacktestResult) -> list[list[str]]:
             fmt_count(row.churns),
             row.reason,
         ]
-        for row in result.components.itertuples()
+        for row in table_rows(result.components)
     ]
 
 
@@ -221,7 +222,7 @@ def signal_rows(result: BacktestResult) -> list[list[str]]:
             fmt_days(row.median_lead_days),
             fmt_count(row.lead_episodes),
         ]
-        for row in result.signals.itertuples()
+        for row in table_rows(result.signals)
     ]
 
 
@@ -318,7 +319,7 @@ def lift_chart(result: BacktestResult) -> str:
     deciles = result.risk_deciles
     bars = [
         Bar(str(row.decile), row.churn_rate, BAR_COLOR, fmt_share(row.churn_rate))
-        for row in deciles.itertuples()
+        for row in table_rows(deciles)
     ]
     overall = _overall_rate(result)
     return svg_bar_chart(
@@ -338,7 +339,7 @@ def band_chart(result: BacktestResult) -> str:
             BAND_COLORS.get(row.band, BAR_COLOR),
             fmt_share(row.churn_rate),
         )
-        for row in bands.itertuples()
+        for row in table_rows(bands)
     ]
     return svg_bar_chart(
         bars,
@@ -359,7 +360,7 @@ def component_chart(result: BacktestResult) -> str:
 
     bars = [
         Bar(row.component.replace("_", " "), row.auc, color(row.direction), fmt_auc(row.auc))
-        for row in result.components.itertuples()
+        for row in table_rows(result.components)
     ]
     return svg_bar_chart(bars, "Churn AUC per component", 1.05, reference=(0.5, "0.5 = no signal"), width=640)
 
@@ -447,7 +448,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: S
 def _rate_rows(frame: pd.DataFrame, key: str) -> list[list[str]]:
     return [
         [str(getattr(r, key)), fmt_count(r.observations), fmt_count(r.churns), fmt_share(r.churn_rate)]
-        for r in frame.itertuples()
+        for r in table_rows(frame)
     ]
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from domain.config import Config, Secrets, load_config
 
 if TYPE_CHECKING:  # the database libraries load only for commands that use them
+    import pandas as pd
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -43,3 +45,8 @@ class LazySessionFactory:
         if self._factory is None:
             self._factory = get_session_factory(self._ctx)
         return self._factory(**kwargs)
+
+
+def table_rows(frame: pd.DataFrame, *, index: bool = True) -> Iterator[Any]:
+    """``frame.itertuples(index=index)``, its fields typed loosely: each table has its own columns."""
+    return frame.itertuples(index=index)

@@ -105,7 +105,8 @@ def digest(ctx: click.Context, dry_run: bool, as_text: bool, post_now: bool, per
     now = dt.datetime.now(dt.timezone.utc)
     slack = slack_port(cfg)
     who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    outcome = post_weekly_digest(factory, slack, cfg, now, who, force_period=force_period or current_period(cfg, now)[0])
+    outcome = post_weekly_digest(factory, slack, cfg, now, who,
+                                 force_period=force_period or current_period(cfg, now)[0])
     if outcome.status == POSTED:
         click.echo(f"digest {outcome.period} posted to {cfg.slack.digest_channel} (ts {outcome.message_ts})")
     elif outcome.status == FAILED:
@@ -124,7 +125,8 @@ def _dry_run(cfg: Config, factory, now: dt.datetime, as_text: bool, chart_dir: P
     with factory() as session:
         app = find_application(session, cfg.application)
         if app is None:
-            raise click.ClickException(f"application {cfg.application!r} has no data yet: run `saas-tracker import` first")
+            raise click.ClickException(
+                f"application {cfg.application!r} has no data yet: run `saas-tracker import` first")
         data = build_digest(session, app.id, now, cfg)
     if chart_dir is not None:
         from bot.digest_charts import digest_charts

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli import cli
 from cli.common import get_config, get_session_factory
 from cli.output import JSON, echo_json, format_option
+
+if TYPE_CHECKING:
+    from services.backtest import BacktestPlan
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -30,7 +35,7 @@ class Days(click.ParamType):
         return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
 
 
-def _period_options(f):  # type: ignore[no-untyped-def]
+def _period_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--horizon", type=Days(), default=None,
                      help="How long after each as-of day to look for the outcome (default 60d).")(f)
     f = click.option("--every", type=Days(), default=None, help="Days between as-of days (default 7d).")(f)
@@ -42,7 +47,7 @@ def _period_options(f):  # type: ignore[no-untyped-def]
 
 
 def _plan(ctx: click.Context, start: dt.datetime | None, end: dt.datetime | None, every: int | None,
-          horizon: int | None):  # type: ignore[no-untyped-def]
+          horizon: int | None) -> BacktestPlan:
     from services.backtest import BacktestRangeError, plan_backtest
 
     cfg = get_config(ctx)

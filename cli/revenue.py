@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from cli import cli
-from cli.common import get_config, get_session_factory
+from cli.common import get_config, get_session_factory, table_rows
 from domain.formatting import format_money, format_percent
 from domain.vocabulary import CELL_KEYS, CELL_LABELS, TIER_INPUTS
 
@@ -23,12 +25,12 @@ def _application(ctx: click.Context, name: str | None) -> str:
     return name or get_config(ctx).application
 
 
-def _as_of_option(f):  # type: ignore[no-untyped-def]
+def _as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--as-of", "as_of", type=_DATE, default=None, metavar="YYYY-MM-DD",
                         help="Day to report on (default today, UTC).")(f)
 
 
-def _application_option(f):  # type: ignore[no-untyped-def]
+def _application_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--application", default=None,
                         help="Application to report on (default: the configured one).")(f)
 
@@ -95,7 +97,7 @@ def revenue_cmd(ctx: click.Context, as_of: dt.datetime | None, by: str, periods:
         [r.period, money(r.starting_mrr), money(r.new), money(r.expansion), money(-r.contraction) if r.contraction
          else money(0), money(-r.churned) if r.churned else money(0), money(r.reactivated),
          ("+" if r.net_new > 0 else "") + money(r.net_new), money(r.ending_mrr)]
-        for r in m.itertuples(index=False)
+        for r in table_rows(m, index=False)
     ]
     headers = ["period", "starting", "new", "expansion", "contraction", "churned", "reactivated", "net new", "ending"]
     for line in _table(headers, rows, right=set(range(1, 9))):
@@ -106,7 +108,7 @@ def revenue_cmd(ctx: click.Context, as_of: dt.datetime | None, by: str, periods:
         if report.top.empty:
             click.echo("  no paying orgs")
         rows = [[f"{r.rank}.", r.name, r.org_id, money(r.mrr), money(r.arr), format_percent(r.share, signed=False)]
-                for r in report.top.itertuples(index=False)]
+                for r in table_rows(report.top, index=False)]
         if rows:
             for line in _table(["#", "org", "id", "MRR", "ARR", "share"], rows, right={0, 3, 4, 5}):
                 click.echo(line)
@@ -143,7 +145,7 @@ def segments_cmd(ctx: click.Context, as_of: dt.datetime | None, cell: str | None
     if cell:
         orgs = report.cells[report.cells["cell"] == cell].sort_values(["mrr", "name"], ascending=[False, True])
         click.echo(f"{CELL_LABELS[cell]}: {_orgs(len(orgs))}, {money(float(orgs['mrr'].sum()))} MRR (as of {day})")
-        rows = [[str(r.name), str(r.Index), money(r.mrr), f"{r.health:.0f}"] for r in orgs.itertuples()]
+        rows = [[str(r.name), str(r.Index), money(r.mrr), f"{r.health:.0f}"] for r in table_rows(orgs)]
         if rows:
             for line in _table(["org", "id", "MRR", "health"], rows, right={2, 3}):
                 click.echo(line)
@@ -205,7 +207,7 @@ def tiers_cmd(ctx: click.Context, as_of: dt.datetime | None, mode: str | None, t
         [str(r.name), str(r.Index), format_money(r.mrr, cfg.currency_symbol), _num(r.value), _num(r.potential),
          _num(r.account_priority), r.quadrant or "–", r.tier or "–",
          f"{r.value_inputs + r.potential_inputs}/{len(TIER_INPUTS)}", ", ".join(r.inputs_left_out) or "–"]
-        for r in frame.itertuples()
+        for r in table_rows(frame)
     ]
     headers = ["org", "id", "MRR", "value", "potential", "priority", "quadrant", "tier", "inputs", "left out"]
     for line in _table(headers, rows, right={2, 3, 4, 5, 8}):

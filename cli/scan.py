@@ -105,7 +105,8 @@ SIGNAL_CSV_COLUMNS = ("rank", "org_id", "name", "priority", "signals", "mrr", "h
 @cli.command()
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 500), help="How many orgs to list.")
 @click.option("--type", "type_", help="Only this signal type: risk, drop, inactive or expansion.")
-@click.option("--case", "case_type", type=click.Choice(CASE_TYPES), help="Only orgs with this case (tag or suggestion).")
+@click.option("--case", "case_type", type=click.Choice(CASE_TYPES),
+              help="Only orgs with this case (tag or suggestion).")
 @click.option("--owner", help="Only orgs owned by this CSM (e-mail or Slack id).")
 @click.option("--cell", type=click.Choice(CELL_KEYS), help="Only orgs in this Revenue × Health cell.")
 @click.option("--tier", type=click.IntRange(1, len(TIERS)), metavar="N", help="Only orgs in Tier N (1-4).")

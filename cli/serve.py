@@ -116,7 +116,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str | None, port: int, no_s
             app = create_app(tracker, client, signing_secret, listener_executor=executor, metrics=metrics)
     except Exception as exc:
         executor.shutdown(wait=False)
-        raise click.ClickException(f"cannot start with Slack at {api_url}: {_failure(exc)}")
+        raise click.ClickException(f"cannot start with Slack at {api_url}: {_failure(exc)}") from exc
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
@@ -153,7 +153,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str | None, port: int, no_s
                 with _quiet_slack_libraries():
                     handler.connect()
             except Exception as exc:
-                raise click.ClickException(f"cannot open Socket Mode with Slack at {api_url}: {_failure(exc)}")
+                raise click.ClickException(f"cannot open Socket Mode with Slack at {api_url}: {_failure(exc)}") from exc
             signal.signal(signal.SIGTERM, lambda *_args: stop.set())
             scheduler = _start_scheduler(no_scheduler, tracker, client)
             started = True

@@ -114,9 +114,10 @@ def render_detail(detail: OrgDetail, now: dt.datetime, symbol: str) -> str:
     out.append("\nOpen signals")
     if not item.signals:
         out.append("  none")
-    for s in item.signals:
-        out.append(f"  [{s.id}] {s.label} (priority {s.priority:.1f}, since {s.opened_at:%Y-%m-%d}): {s.reason}")
-        out.append("      evidence: " + ", ".join(f"{k}={v}" for k, v in s.evidence.items()))
+    for sig in item.signals:
+        out.append(f"  [{sig.id}] {sig.label} (priority {sig.priority:.1f}, since {sig.opened_at:%Y-%m-%d}): "
+                   f"{sig.reason}")
+        out.append("      evidence: " + ", ".join(f"{k}={v}" for k, v in sig.evidence.items()))
     if item.case_type:
         out.append(f"\nCase: {item.case_type}, tagged by {item.case_by}")
     elif item.case_suggested:

@@ -105,7 +105,8 @@ STORY_ORGS: tuple[StoryOrg, ...] = (
              "Usage drop (sustained): weekly usage down about 60 % over 12 weeks, fortnights alike"),
     StoryOrg("massive", "Massive Dynamic", "massivedynamic.com",
              "Revenue at risk (renewal): renews in 30 days with yellow health"),
-    StoryOrg("tyrell", "Tyrell Corp", "tyrell.com", "Revenue at risk (payment): healthy, but its subscription is past due"),
+    StoryOrg("tyrell", "Tyrell Corp", "tyrell.com",
+             "Revenue at risk (payment): healthy, but its subscription is past due"),
 )
 
 
@@ -195,7 +196,7 @@ def _story_frame() -> pd.DataFrame:
                 "stark": 180, "wayne": 120, "vandelay": 365, "cyberdyne": 210, "tyrell": 250}
     for r in rows:
         if "renewal_d" not in r:
-            r["renewal_d"] = renewals[r["org_id"]]
+            r["renewal_d"] = renewals[str(r["org_id"])]
     frame = pd.DataFrame([{**base, **r} for r in rows])
     names = {s.org_id: s for s in STORY_ORGS}
     frame["name"] = [names[o].name for o in frame["org_id"]]
@@ -256,7 +257,8 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
     trial_d = (5 + np.floor(u[7] * 21)).astype(int)  # trial started 5..25 days ago
     gap_hi = (60 + np.floor(u[6] * 41)).astype(int)
     gap_lo = (15 + np.floor(u[7] * 26)).astype(int)
-    stop_d = np.select([pattern == QUIET, pattern == CHURNED], [quiet_from, churn_d - np.floor(u[5] * 5).astype(int)], 0)
+    churn_stop = churn_d - np.floor(u[5] * 5).astype(int)
+    stop_d = np.select([pattern == QUIET, pattern == CHURNED], [quiet_from, churn_stop], 0)
     start_d = np.where(pattern == TRIAL, trial_d, 10_000)
     created_d = np.select(
         [pattern == TRIAL, pattern == DORMANT],
@@ -426,7 +428,7 @@ def _subscriptions_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFr
     # Second subscriptions: reactivations, upgrades (wayne) and add-ons.
     extra = []
     react = np.flatnonzero(pattern == REACTIVATED)
-    for i in react:
+    for i in react.tolist():
         extra.append((i, "2", mrr[i] * rng.uniform(0.8, 1.3), orgs["gap_lo"].iat[i], PRODUCT, plan[i]))
     if "wayne" in story:
         w = story["wayne"]
@@ -436,7 +438,7 @@ def _subscriptions_csv(orgs: pd.DataFrame, end: dt.date, seed: int) -> pd.DataFr
         main.loc[w, "status"] = "canceled"  # replaced by the enterprise subscription
         extra.append((w, "2", 3500.0, 30, PRODUCT, "enterprise"))
     addon = np.flatnonzero((rng.random(n) < 0.15) & np.isin(pattern, (GROWING, STEADY)) & (mrr >= 200) & ~is_story)
-    for i in addon:
+    for i in addon.tolist():
         extra.append((i, "addon", mrr[i] * rng.uniform(0.1, 0.3), max(int(started[i]) - int(rng.integers(30, 300)), 1),
                       ADDON_PRODUCT, plan[i]))
     second = pd.DataFrame({
@@ -666,7 +668,7 @@ def _event_batches(orgs: pd.DataFrame, seed: int) -> Iterator[tuple[pd.DataFrame
 
 
 def _write_events(orgs: pd.DataFrame, path: Path, end: dt.date, days: int, seed: int,
-                  on_batch: Callable[[int], None] | None = None) -> int:
+                  on_batch: Callable[[int], object] | None = None) -> int:
     written = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("org_id,user_id,event,timestamp,count,event_id\n")
@@ -694,7 +696,7 @@ def generate_demo_data(
     days: int = DEFAULT_DAYS,
     seed: int = DEFAULT_SEED,
     end_date: dt.date | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], object] | None = None,
 ) -> DemoSummary:
     """Write orgs.csv, subscriptions.csv, support_tickets.csv, survey_responses.csv and
     usage_events.csv to ``out_dir``. Usage covers the ``days`` days before ``end_date``

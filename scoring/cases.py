@@ -62,7 +62,7 @@ def _flag(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def _signed_percent(ratio: pd.Series) -> pd.Series:
     pct = ratio.fillna(0.0).mul(100).round(0).astype(int)
-    return pd.Series(np.where(pct >= 0, "+", ""), index=ratio.index) + pct.astype(str) + "%"
+    return pd.Series(np.where(pct >= 0, "+", ""), index=ratio.index, dtype="str") + pct.astype(str) + "%"
 
 
 def _cell_whys(band: pd.Series, health_split: float) -> tuple[pd.Series, pd.Series]:

@@ -19,7 +19,8 @@ output as is).
   ``abs(change) >= min_points``; orgs in ``current_scores`` order, biggest change first.
 * ``what_moved(current_scores, previous_scores, min_points=1.0) -> Series`` (str) indexed like
   ``current_scores``: "activity −18, seat utilization +6"; whole points, or one decimal when
-  a change would round to 0 (only with ``min_points`` < 0.5); "−" is U+2212. Empty string when nothing moved or no previous scan.
+  a change would round to 0 (only with ``min_points`` < 0.5); "−" is U+2212. Empty string when
+  nothing moved or no previous scan.
 """
 
 from __future__ import annotations

@@ -112,6 +112,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -219,7 +220,7 @@ def usable_asof_dates(
     start = pd.Timestamp(first_day).normalize()
     if last < start:
         return pd.DatetimeIndex([], dtype="datetime64[ns]")
-    return pd.date_range(start, last, freq=f"{every_days}D").astype("datetime64[ns]")
+    return pd.date_range(start, last, freq=f"{every_days}D", unit="ns")
 
 
 def open_signals_from_episodes(observations: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
@@ -370,8 +371,8 @@ def label_outcomes(
         state[row], baseline[row], pts["point_mrr"].to_numpy(), expansion_threshold, contraction_threshold
     )
     last_outside = pts.loc[~inside].groupby("_row")["day"].max().reindex(obs["_row"])
-    last_outside = last_outside.fillna(obs.set_index("_row")["as_of"]).to_numpy()
-    after = pts["day"].to_numpy() > last_outside[row]
+    last_outside_day = last_outside.fillna(obs.set_index("_row")["as_of"]).to_numpy()
+    after = pts["day"].to_numpy() > last_outside_day[row]
     outcome_day = pts.loc[inside & after].groupby("_row")["day"].min().reindex(obs["_row"]).to_numpy()
     outcome_day = np.where(state > 0, outcome_day, np.datetime64("NaT"))
 
@@ -983,7 +984,7 @@ def backtest(
     silence = _float_array(observations["days_since_seen"])
     silence = np.where(np.isnan(silence), np.inf, silence)
     mrr = _float_array(observations["mrr"])
-    common = dict(fraction=top_fraction, draws=draws, seed=seed, min_churns=min_churns)
+    common: dict[str, Any] = dict(fraction=top_fraction, draws=draws, seed=seed, min_churns=min_churns)
     everyone = np.ones(len(observations), dtype=bool)
     # The model ranks risk by 100 − health for AUC and lift, and lists by signal priority.
     model_auc, model_lift = _auc_and_lift(100.0 - health, churned, events, **common)

@@ -120,7 +120,7 @@ def revenue_reference(mrr: pd.Series, cfg: Config) -> float:
     paying = amounts[amounts > 0]
     if paying.empty:
         return 1.0
-    return float(max(np.percentile(paying.to_numpy(), p.revenue_half_percentile), 0.01))
+    return max(float(np.percentile(paying.to_numpy(), p.revenue_half_percentile)), 0.01)
 
 
 def _reference(cfg: Config, reference: float | None) -> float:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -142,7 +142,7 @@ def _prepare(subs: pd.DataFrame) -> _Prepared:
     counting = ~never & ~canceled_open & (end > start)
 
     orgs = pd.Index(pd.unique(subs["org_id"].astype(str))).sort_values()
-    pos = orgs.get_indexer(subs["org_id"].astype(str))
+    pos = orgs.get_indexer(pd.Index(subs["org_id"].astype(str)))
     cents = np.rint(mrr.to_numpy() * 100).astype(np.int64)
     return _Prepared(orgs=orgs, org_pos=pos[counting], start=start[counting], end=end[counting],
                      cents=cents[counting])
@@ -182,6 +182,10 @@ def total_mrr(subs: pd.DataFrame, on: dt.date) -> float:
     return int(cents.sum()) / 100.0
 
 
+@overload
+def arr(mrr: float) -> float: ...
+@overload
+def arr(mrr: pd.Series) -> pd.Series: ...
 def arr(mrr: float | pd.Series) -> float | pd.Series:
     """ARR = 12 × MRR."""
     return mrr * ARR_MONTHS
@@ -242,8 +246,9 @@ def _period_bounds(start: dt.date, end: dt.date, by: Period) -> pd.DataFrame:
     else:
         labels = starts.strftime("%G-W%V")
     bounds = pd.DataFrame({"period": list(labels), "start": starts, "end": ends})
-    bounds["start"] = bounds["start"].clip(lower=pd.Timestamp(start))
-    bounds["end"] = bounds["end"].clip(upper=pd.Timestamp(end))
+    # pandas clips datetimes at a Timestamp; pandas-stubs only list numeric bounds.
+    bounds["start"] = bounds["start"].clip(lower=pd.Timestamp(start))  # type: ignore[call-overload]
+    bounds["end"] = bounds["end"].clip(upper=pd.Timestamp(end))  # type: ignore[call-overload]
     return bounds
 
 

@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -123,7 +124,7 @@ def _utc(moment: dt.datetime) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _times(orgs: pd.DataFrame, column: str) -> pd.Series:
+def _times(orgs: pd.DataFrame, column: str) -> pd.Series[pd.Timestamp]:
     return pd.to_datetime(orgs[column], utc=True)
 
 
@@ -207,7 +208,7 @@ def _json_records(frame: pd.DataFrame, optional: Collection[str] = ()) -> list[d
     if frame.empty:
         return [{} for _ in range(len(frame))]
     plain = frame.astype(object).where(frame.notna(), None)
-    records = plain.to_dict("records")
+    records = cast(list[dict[str, object]], plain.to_dict("records"))
     keep = [c for c in optional if c in frame.columns]
     if keep:
         records = [{k: v for k, v in r.items() if v is not None or k not in keep} for r in records]
@@ -432,7 +433,8 @@ def _add_champion_evidence(rows: pd.DataFrame, m: pd.DataFrame, cfg: Config) -> 
         }
     ).loc[rows.loc[mark, "org_id"]]
     rows = rows.copy()
-    rows.loc[mark, "evidence"] = [
+    # A list of dicts set on the marked rows of one column; pandas-stubs type neither side.
+    rows.loc[mark, "evidence"] = [  # type: ignore[index, assignment]
         {**e, **f} for e, f in zip(rows.loc[mark, "evidence"], _json_records(facts))
     ]
     return rows

@@ -38,8 +38,9 @@ them. A side with no known input at all is shown as missing (NaN, and no quadran
 still counts at its typical value in the account priority. Value and potential are rounded
 to two decimals, and account priority = value × w + potential × (1 − w) (w from
 ``tiers.mode_weight[mode]``) is rounded likewise, before any boundary is applied: the
-quadrant and tier always agree with the number shown. Quadrants split at ``tiers.quadrant_split`` (50, which counts as high);
-tiers by account priority: Tier 1 ≥ 80, Tier 2 ≥ 60, Tier 3 ≥ 40, else Tier 4.
+quadrant and tier always agree with the number shown. Quadrants split at
+``tiers.quadrant_split`` (50, which counts as high); tiers by account priority: Tier 1 ≥ 80,
+Tier 2 ≥ 60, Tier 3 ≥ 40, else Tier 4.
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt
         sig.dismissed_by = actor
         sig.dismissed_at = now
         sig.snoozed_until = snooze_until
-        _audit(session, actor, "snooze" if snooze_until else "dismiss", sig.org_id, sig.id, before, _state(sig), via, now)
+        action = "snooze" if snooze_until else "dismiss"
+        _audit(session, actor, action, sig.org_id, sig.id, before, _state(sig), via, now)
         changed.append(sig.id)
     org_id = sigs[0].org_id
     if not changed:

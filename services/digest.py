@@ -254,7 +254,7 @@ def post_weekly_digest(
     now = now.astimezone(dt.timezone.utc)
     forced = force_period is not None
     period, fire = current_period(cfg, now)
-    if forced:
+    if force_period is not None:
         period = force_period
     channel_name = cfg.slack.digest_channel
 
@@ -395,7 +395,8 @@ def _post_claimed(factory: sessionmaker[Session], slack: SlackPort, cfg: Config,
             if not _wait_to_retry(cfg, attempt, attempts, failure, sleep):
                 break
             continue
-        digest_claims.finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts, error=None)
+        digest_claims.finish_claim(factory, claim.id, claimed_by, status=CLAIM_POSTED, posted_at=now, message_ts=ts,
+                                   error=None)
         log.info("digest %s posted to %s (ts %s)", period, channel, ts)
         return DigestOutcome(POSTED, period, channel, "posted", ts)
 

@@ -41,7 +41,8 @@ def _component_text(name: str, comp: dict, usage: dict, cfg: Config) -> str:
                 f"({cfg.scan.activity_full_days} = full score)")
     if name == "breadth":
         kind = "key features" if cfg.health.key_features else "features"
-        return f"{usage.get('recent_key_features', value):.0f} {kind} used in the last {cfg.scan.recent_window_days} days"
+        return (f"{usage.get('recent_key_features', value):.0f} {kind} used in the last "
+                f"{cfg.scan.recent_window_days} days")
     if name == "seat_utilization":
         return f"{usage.get('recent_active_users', 0)} active users ({value:.0%} of seats)"
     if name == "trend":
@@ -111,6 +112,8 @@ def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | 
     silent = int(usage.get("champions_silent") or 0)
     if not (silent >= 1 and (usage.get("recent_events") or 0) > 0
             and (usage.get("previous_events") or 0) >= cfg.signals.champion_min_previous_events):
+        return None
+    if latest is None:
         return None
     users = queries.champion_users(session, org_id, latest.day, cfg)
     quiet = [user for user, _previous, recent in users if recent == 0]

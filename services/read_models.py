@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class SignalView:
     label: str  # "Revenue at risk"
     priority: float
     reason: str  # one line: why this signal is open
-    evidence: dict[str, object]
+    evidence: dict[str, Any]
     status: str
     opened_at: dt.datetime
     suggested_case: str | None = None

@@ -137,8 +137,10 @@ def _usage_drop(ev: pd.DataFrame, cfg: Config) -> pd.Series:
     change = _num(ev, "decline_change")
     sustained = (
         "Usage down " + _whole(-change * 100) + "% over " + _whole(_num(ev, "decline_weeks")) + " weeks (typical week: "
-        + _whole(_num(ev, "decline_first_weekly")) + " events in " + _short_dates(ev, "decline_first_from", "decline_first_to")
-        + ", " + _whole(_num(ev, "decline_last_weekly")) + " in " + _short_dates(ev, "decline_last_from", "decline_last_to")
+        + _whole(_num(ev, "decline_first_weekly")) + " events in "
+        + _short_dates(ev, "decline_first_from", "decline_first_to")
+        + ", " + _whole(_num(ev, "decline_last_weekly")) + " in "
+        + _short_dates(ev, "decline_last_from", "decline_last_to")
         + ")" + mrr
     )
     fortnight_holds = (_num(ev, "usage_change") <= _num(ev, "threshold")) & (
@@ -186,7 +188,7 @@ def champion_text(silent: pd.Series, champions: pd.Series) -> pd.Series:
     """"1 of its 2 most active users has gone quiet"; "its most active user has gone quiet" and
     "its 2 most active users have gone quiet" when every one of them did (never "1 of its 1");
     NaN where no champion is silent."""
-    verb = pd.Series(np.where(silent == 1, " has", " have"), index=silent.index)
+    verb = pd.Series(np.where(silent == 1, " has", " have"), index=silent.index, dtype="str")
     some = _whole(silent) + " of its " + _whole(champions) + " most active users" + verb + " gone quiet"
     every = ("its " + _whole(champions) + " most active users have gone quiet").where(
         champions > 1, "its most active user has gone quiet")

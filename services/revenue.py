@@ -231,8 +231,9 @@ def segments_report(session: Session, application: str, as_of: dt.date, config: 
 
 def cell_views(summary: pd.DataFrame) -> list[CellView]:
     """The four cells as read models for Slack and the CLI, in grid order."""
-    return [CellView(key=r.key, label=r.label, org_count=int(r.org_count), mrr=float(r.mrr))
-            for r in summary.itertuples(index=False)]
+    return [CellView(key=str(key), label=str(label), org_count=int(count), mrr=float(mrr))
+            for key, label, count, mrr in zip(summary["key"], summary["label"], summary["org_count"],
+                                              summary["mrr"])]
 
 
 def tiers_report(session: Session, application: str, as_of: dt.date, config: Config = Config(),

@@ -60,6 +60,7 @@ def reviews_due(session: Session, application_id: int, seg: Segmentation, now: d
     tiers = seg.tiers
     paying = seg.orgs.index[seg.orgs["mrr"] > 0]
     last = notes.last_reviews(session, application_id)
+    mrr_of = seg.orgs["mrr"].astype(float)
     due: list[ReviewDue] = []
     for org_id in paying.intersection(tiers.index):  # the paying accounts of one application
         tier = none_if_missing(tiers.at[org_id, "tier"])
@@ -68,7 +69,7 @@ def reviews_due(session: Session, application_id: int, seg: Segmentation, now: d
             continue
         overdue = None if status.due_on is None else (now.date() - status.due_on).days
         due.append(ReviewDue(org_id=str(org_id), name=str(seg.orgs.at[org_id, "name"]), tier=tier,
-                             interval_days=status.interval_days, mrr=float(seg.orgs.at[org_id, "mrr"]),
+                             interval_days=status.interval_days, mrr=float(mrr_of[org_id]),
                              owner=None, last_review=status.last_review, overdue_days=overdue))
     due.sort(key=lambda d: (d.tier, d.last_review is not None, -(d.overdue_days or 0), -d.mrr, d.org_id))
     shown = due[: cfg.review.digest_due_shown]

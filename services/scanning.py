@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +154,7 @@ def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
     return frame
 
 
-def _signal_values(row: dict[str, Any]) -> dict[str, Any]:
+def _signal_values(row: dict[Hashable, Any]) -> dict[str, Any]:
     evidence = {k: _plain(v) for k, v in dict(row["evidence"]).items()}
     # Kept so "why this rank" can be shown later from the stored signal alone.
     evidence["severity"] = _plain(float(row["severity"]))
@@ -191,10 +191,10 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
     if len(plan.to_update):
         updates = []
         for row in plan.to_update.to_dict("records"):
-            values = {"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
+            change = {"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
             if row["new_status"] == STATUS_ACTIVE:
-                values["snoozed_until"] = None
-            updates.append(values)
+                change["snoozed_until"] = None
+            updates.append(change)
         session.execute(update(Signal), updates)
         result.updated = len(updates)
     resolve_ids = [int(i) for i in plan.to_resolve]
@@ -291,6 +291,7 @@ def _record_failed_run(factory: sessionmaker[Session], app_name: str, as_of: dt.
         with factory() as session, session.begin():
             app = get_or_create_application(session, app_name)
             session.add(ScanRun(application_id=app.id, as_of=as_of, started_at=started,
-                                finished_at=dt.datetime.now(dt.timezone.utc), status=f"failed: {type(exc).__name__}"[:20]))
+                                finished_at=dt.datetime.now(dt.timezone.utc),
+                                status=f"failed: {type(exc).__name__}"[:20]))
     except Exception:  # the database itself may be what failed; the original error is re-raised
         log.exception("could not record the failed scan run")

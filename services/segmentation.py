@@ -16,7 +16,7 @@ import weakref
 from collections import OrderedDict
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from domain.config import Config
@@ -100,7 +100,7 @@ class Segmentation:
 # (application, latest successful scan run id, as-of day, configuration), at most
 # _CACHE_SIZE per engine, least recently used dropped first.
 _CACHE_SIZE = 4
-_cache: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple, Segmentation]] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[Engine | Connection, OrderedDict[tuple, Segmentation]] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 

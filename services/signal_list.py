@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
@@ -137,7 +138,7 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
     for org_id in org_ids:  # the few orgs on one page, not the application
         sig = by_org.get(org_id)
         views = tuple(_signal_view(r) for r in sig.to_dict("records")) if sig is not None else ()
-        snap = snaps.loc[org_id] if org_id in snaps.index else None
+        snap = cast(pd.Series, snaps.loc[org_id]) if org_id in snaps.index else None  # one row per org
         org = orgs.get(org_id)
         if org is None:  # deleted since the signals were read
             continue

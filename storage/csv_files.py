@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.csv_contract import DAILY, DAILY_TABLES, EVENTS, TABLES, TableSpec, accepted_file_names, table_for_file_name
+from storage.csv_contract import (DAILY, DAILY_TABLES, EVENTS, TABLES, TableSpec, accepted_file_names,
+                                  table_for_file_name)
 from storage.validation import CSV_ENCODING, ErrorLog, is_parquet
 
 # A structural scan stops after this many problems: the rest would say the same.

@@ -126,7 +126,7 @@ class DailyImport:
                 related: bool = False) -> None:
         """Count the rows of ``query`` (first column: the record) and keep the first few."""
         con = self.work.con
-        total = int(self.work.value(f"SELECT count(*) FROM ({query})"))  # type: ignore[arg-type]
+        total = int(self.work.value(f"SELECT count(*) FROM ({query})"))
         if not total:
             return
         shown = con.execute(f"SELECT * FROM ({query}) ORDER BY 1 LIMIT {self.errors.limit}").fetchall()
@@ -138,7 +138,8 @@ class DailyImport:
         keys = ", ".join(spec.unique_key)
         column, noun = _DUPLICATE[spec.key]
         query = (f"SELECT rec, first_rec, org_id, day{', ' + column if noun else ''} FROM "
-                 f"(SELECT *, min(rec) OVER (PARTITION BY {keys}) AS first_rec FROM {_table(spec)}) WHERE rec <> first_rec")
+                 f"(SELECT *, min(rec) OVER (PARTITION BY {keys}) AS first_rec FROM {_table(spec)}) "
+                 "WHERE rec <> first_rec")
 
         def reason(r: tuple) -> str:
             org_day = f'org-day "{r[2]}" {r[3].isoformat()}'
@@ -163,7 +164,8 @@ class DailyImport:
     def write(self) -> RollupCounts:
         """Replace the org-days given and remember them as rollup days."""
         con = self.work.con
-        con.execute(f"CREATE OR REPLACE TABLE dl_users AS SELECT org_id, day, user_id, events FROM {_table(DAILY_USERS)}")
+        con.execute(f"CREATE OR REPLACE TABLE dl_users AS SELECT org_id, day, user_id, events "
+                    f"FROM {_table(DAILY_USERS)}")
         con.execute(f"CREATE OR REPLACE TABLE dl_features AS SELECT org_id, day, feature, events "
                     f"FROM {_table(DAILY_FEATURES)}")
         con.execute(f"""CREATE OR REPLACE TABLE dl_daily AS
@@ -177,7 +179,8 @@ class DailyImport:
     def _remember_days(self) -> None:
         con = self.work.con
         days = con.execute(
-            "SELECT org_id, CAST(date_diff('day', DATE '1970-01-01', day) AS BIGINT) AS dayn FROM dl_daily").fetchnumpy()
+            "SELECT org_id, CAST(date_diff('day', DATE '1970-01-01', day) AS BIGINT) AS dayn "
+            "FROM dl_daily").fetchnumpy()
         org_ids = pd.Series(np.asarray(days["org_id"], dtype=object))
         markers = day_marker_keys(text_hash(org_ids), np.asarray(days["dayn"], dtype=np.int64))
         con.register("marker_frame", pd.DataFrame({"key": np.unique(markers)}))

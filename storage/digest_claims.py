@@ -9,10 +9,11 @@ over is the digest use case's decision (``services.digest``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import DigestClaim
@@ -39,13 +40,13 @@ def insert_claim(factory: sessionmaker[Session], app_id: int, channel: str, peri
 
 def take_over(session: Session, claim: DigestClaim, now: dt.datetime, claimed_by: str, status: str) -> bool:
     """Make the claim ours if it is still exactly as read; False when someone changed it first."""
-    taken = session.execute(
+    taken = cast(CursorResult[Any], session.execute(
         update(DigestClaim)
         .where(DigestClaim.id == claim.id, DigestClaim.status == claim.status,
                DigestClaim.claimed_by == claim.claimed_by, DigestClaim.claimed_at == claim.claimed_at)
         .values(status=status, claimed_by=claimed_by, claimed_at=now, error=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     return taken == 1
 
 

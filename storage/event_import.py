@@ -144,7 +144,7 @@ class EventImport:
             SEMI JOIN (SELECT org_h, dayn FROM markers SEMI JOIN found USING (key)) m
                 ON e.org_h = m.org_h AND e.ts_us // {MICROS_PER_DAY} = m.dayn
         """
-        total = int(self.work.value(f"SELECT count(*) FROM ({flagged})"))  # type: ignore[arg-type]
+        total = int(self.work.value(f"SELECT count(*) FROM ({flagged})"))
         if not total:
             return
         shown = con.execute(
@@ -178,5 +178,6 @@ class EventImport:
             SELECT d.org_id, d.day, d.events, d.last_us, u.active_users, f.distinct_features
             FROM (SELECT org_id, day, sum(n)::BIGINT AS events, max(ts_us) AS last_us FROM new_events GROUP BY ALL) d
             JOIN (SELECT org_id, day, count(*) AS active_users FROM ne_users GROUP BY ALL) u USING (org_id, day)
-            JOIN (SELECT org_id, day, count(*) AS distinct_features FROM ne_features GROUP BY ALL) f USING (org_id, day)""")
+            JOIN (SELECT org_id, day, count(*) AS distinct_features FROM ne_features GROUP BY ALL) f
+                USING (org_id, day)""")
 

@@ -22,10 +22,11 @@ that may already count them, so the events import refuses them.
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, SmallInteger, delete, select
+from sqlalchemy import BigInteger, Column, SmallInteger, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -152,7 +153,8 @@ class KeyStore:
         # executemany of one-column rows.
         result = self.work.con.execute(f"SELECT key, kind FROM ({query})")
         sql = f'INSERT INTO temp."{self.staging.name}" (key, kind) SELECT value, ? FROM json_each(?)'
-        cur = self.conn.connection.driver_connection.cursor()
+        raw: Any = self.conn.connection.driver_connection
+        cur = raw.cursor()
         try:
             while rows := result.fetchmany(KEY_BATCH):
                 by_kind: dict[int, list[int]] = {}
@@ -169,7 +171,7 @@ class KeyStore:
         are never all in Python at once. Returns how many."""
         staged = self.staging.c.key
         sql = str(select(staged).where(staged.in_(select(EventKey.key))).compile(dialect=self.conn.dialect))
-        raw = self.conn.connection.driver_connection
+        raw: Any = self.conn.connection.driver_connection
         # PostgreSQL: a server-side cursor, else the driver would fetch the whole result.
         cur = raw.cursor() if self.dialect == "sqlite" else raw.cursor(name="import_stored_keys")
         total = 0
@@ -191,7 +193,7 @@ class KeyStore:
         staged = self.staging.c
         # The WHERE is also for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
         source = select(staged.key).where(staged.kind == kind).order_by(staged.key)
-        stmt = self._insert_fn(EventKey.__table__).from_select(["key"], source)
+        stmt = self._insert_fn(cast(Table, EventKey.__table__)).from_select(["key"], source)
         self.conn.execute(stmt.on_conflict_do_nothing() if some_stored else stmt)
 
     def close(self) -> None:

@@ -12,9 +12,10 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Outbox
@@ -65,13 +66,13 @@ def claim_next_due(factory: sessionmaker[Session], now: dt.datetime, lease: dt.t
                 return None
             claimed = ClaimedRow(row.id, row.channel, dict(row.payload), row.attempts, row.created_at,
                                  row.last_error, row.status)
-            won = session.execute(
+            won = cast(CursorResult[Any], session.execute(
                 update(Outbox)
                 .where(Outbox.id == row.id, Outbox.status == row.status,
                        Outbox.next_attempt_at == row.next_attempt_at)
                 .values(status=SENDING, next_attempt_at=now + lease)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )).rowcount
             if won == 1:
                 return claimed
         # Another sender claimed that row between our read and our update: pick again.
@@ -108,10 +109,10 @@ def get_row(session: Session, row_id: int) -> Outbox | None:
 def requeue_failed(session: Session, row_id: int, now: dt.datetime) -> bool:
     """A failed row back to pending with a fresh set of attempts; False when it is not failed
     (any more)."""
-    changed = session.execute(
+    changed = cast(CursorResult[Any], session.execute(
         update(Outbox).where(Outbox.id == row_id, Outbox.status == FAILED)
         .values(status=PENDING, attempts=0, next_attempt_at=now)
-    ).rowcount
+    )).rowcount
     return changed == 1
 
 

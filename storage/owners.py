@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,7 @@ def effective_owner() -> ColumnElement[str | None]:
     return func.coalesce(OrgOwner.owner, Org.owner)
 
 
-def with_owner(stmt):  # type: ignore[no-untyped-def]
+def with_owner(stmt: Any) -> Any:
     """`stmt` (selecting from Org) outer-joined to the assignments, for ``effective_owner``."""
     return stmt.select_from(Org).outerjoin(OrgOwner, OrgOwner.org_id == Org.org_id)
 
@@ -32,7 +33,7 @@ def effective_owners(session: Session, application_id: int,
     stmt = with_owner(select(Org.org_id, effective_owner().label("owner"))).where(Org.application_id == application_id)
     if org_ids is not None:
         stmt = stmt.where(Org.org_id.in_(list(org_ids)))
-    return dict(session.execute(stmt).all())  # type: ignore[arg-type]
+    return dict(session.execute(stmt).all())
 
 
 def distinct_owners(session: Session, application_id: int) -> list[str]:

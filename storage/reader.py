@@ -18,12 +18,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from storage.csv_files import FileProblem, Header, InputFile, MalformedFile, StructureProblem, read_header, structure_problems
+from storage.csv_files import (FileProblem, Header, InputFile, MalformedFile, StructureProblem, read_header,
+                               structure_problems)
 
 # DuckDB's share of memory; beyond it its tables and hash tables spill to the scratch
 # directory. Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
@@ -67,7 +69,7 @@ class WorkDB:
     def count(self, table: str) -> int:
         return int(self.value(f"SELECT count(*) FROM {table}"))
 
-    def value(self, query: str) -> object:
+    def value(self, query: str) -> Any:
         """The single value of a query. (``fetchall``, not ``fetchone``: a result not
         fetched to its end keeps the connection busy.)"""
         return self.con.execute(query).fetchall()[0][0]
@@ -169,7 +171,8 @@ def _duckdb_line(message: str) -> int:
     return 1
 
 
-def frames(work: WorkDB, table: str, names: list[str], chunk_rows: int | None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+def frames(work: WorkDB, table: str, names: list[str],
+           chunk_rows: int | None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
     """(record numbers, text frame) chunks of ``table`` in file order; ``chunk_rows=None``
     returns the whole table as one chunk."""
     cols = ", ".join(_quote(n) for n in names)

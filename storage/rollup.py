@@ -107,7 +107,7 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:
         _merge_stored(conn, work, prefix)
     for table, (names, query) in _selects(prefix, "ANTI JOIN known_days k USING (org_id, day)").items():
         insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
-    counts.new_days = int(work.value(  # type: ignore[arg-type]
+    counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
 
@@ -118,7 +118,7 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
     if counts.days == 0:
         return counts
     known = stored_days(conn, work, prefix)
-    replaced = int(work.value(  # type: ignore[arg-type]
+    replaced = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily SEMI JOIN known_days USING (org_id, day)")) if known else 0
     if replaced:
         days = temp_table("import_replaced_days", Column("org_id", String(ID_MAX_LEN)), Column("day", Date))
@@ -139,7 +139,7 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
 # -- org-days already stored: added to, then recounted ------------------------------------------
 
 def _stage(name: str, third: Column | None) -> Table:
-    cols = [Column("org_id", String(ID_MAX_LEN)), Column("day", Date)]
+    cols: list[Column[Any]] = [Column("org_id", String(ID_MAX_LEN)), Column("day", Date)]
     if third is not None:
         cols.append(third)
     cols.append(Column("events", BigInteger))
@@ -180,7 +180,9 @@ def _merge_daily(insert_fn: Any, stage: Table) -> Any:
     # CONFLICT" is ambiguous without one); the condition is always true.
     ins = insert_fn(DAILY).from_select(
         ["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
-        select(src.org_id, src.day, src.events, 0, 0, src.last_event_at).where(src.events.is_not(None)),
+        # Plain numbers are columns to SQLAlchemy; its stubs list only the literal 1.
+        select(src.org_id, src.day, src.events, 0, 0,  # type: ignore[call-overload]
+               src.last_event_at).where(src.events.is_not(None)),
     )
     later = or_(DAILY.c.last_event_at.is_(None), ins.excluded.last_event_at > DAILY.c.last_event_at)
     return ins.on_conflict_do_update(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import SlackRequestKey
@@ -43,4 +45,5 @@ def claim_many(session: Session, keys: Sequence[tuple[str, dt.datetime]]) -> set
 
 def prune(session: Session, sent_before: dt.datetime) -> int:
     """Forget keys of requests sent before `sent_before`; returns how many went."""
-    return session.execute(delete(SlackRequestKey).where(SlackRequestKey.sent_at < sent_before)).rowcount
+    deleted = session.execute(delete(SlackRequestKey).where(SlackRequestKey.sent_at < sent_before))
+    return cast(CursorResult[Any], deleted).rowcount

@@ -61,7 +61,7 @@ def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: S
         return
     dialect = check_dialect(conn)
     converted = [_processed(conn, table.c[name], values) for name, values in zip(names, columns)]
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     if dialect == "sqlite":
         target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
@@ -104,7 +104,7 @@ def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duc
     on PostgreSQL: DuckDB writes CSV, which COPY reads. On SQLite the rows stream through
     ``executemany`` in batches, the driver's fastest path."""
     dialect = check_dialect(conn)
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     if dialect == "sqlite":
         target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'

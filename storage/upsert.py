@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Table, func, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from storage.staging import check_dialect, create_temp_table, drop_temp_table, insert_rows, load, temp_table
 
@@ -73,7 +73,8 @@ def upsert_by_id(
 
 def _append(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
     """Insert rows (keyed by attribute name) through the bulk path of ``storage.staging``."""
-    mapper_columns = sa_inspect(model).columns
+    mapper: Mapper[Any] = sa_inspect(model)
+    mapper_columns = mapper.columns
     attrs = list(rows[0])
     insert_rows(
         session.connection(),

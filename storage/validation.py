@@ -165,6 +165,7 @@ class ErrorLog:
         out = []
         for item in self._items:
             line = item.line if item.record is None else lines[item.path][item.record]
+            assert line is not None, "an item without a record has its line"
             reason = item.reason
             unit = "row" if is_parquet(item.path) else "line"
             if item.related_record is not None:
@@ -277,6 +278,7 @@ def parse_column(raw: pd.Series, col: ColumnSpec, order: int) -> tuple[pd.Series
     issue(not_whole, lambda i: f"not a whole number: {_fmt(values[i])}")
     if col.kind == SCORE:
         lo, hi = col.lo, col.hi
+        assert lo is not None and hi is not None, "a score column has its range"
         out_of_range = ok & ((arr < lo) | (arr > hi))
         issue(out_of_range, lambda i: f"out of range {_num(lo)}-{_num(hi)}: {_fmt(values[i])}")
     else:
@@ -295,7 +297,8 @@ def _num(x: float | None) -> str:
     return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
 
 
-def check_frame(frame: pd.DataFrame, spec: TableSpec, order: dict[str, int]) -> tuple[dict[str, pd.Series], list[Issue]]:
+def check_frame(frame: pd.DataFrame, spec: TableSpec,
+                order: dict[str, int]) -> tuple[dict[str, pd.Series], list[Issue]]:
     """Parse every column present in ``frame`` and the ordering rules between them."""
     parsed: dict[str, pd.Series] = {}
     issues: list[Issue] = []

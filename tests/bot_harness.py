@@ -108,7 +108,8 @@ class RunningBot:
         """Run a slash command; returns its response_url (replies land there)."""
         url = self.stub.new_response_url()
         body = slash_command_body(command, text, user_id=user_id, channel_id=channel_id, response_url=url)
-        status, _ = self.post(body, signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded"))
+        status, _ = self.post(body,
+                              signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded"))
         assert status == 200
         return url
 
@@ -125,7 +126,8 @@ class RunningBot:
         payload = block_actions_payload(blocks, action_id, user_id=user_id, response_url=url,
                                         channel_id=channel or "C0CUSTSUCC", message_ts=ts or "1700000001.000100", **kw)
         body = interaction_body(payload)
-        status, _ = self.post(body, signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded"))
+        status, _ = self.post(body,
+                              signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded"))
         assert status == 200
         return url
 

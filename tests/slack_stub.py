@@ -300,7 +300,8 @@ class SlackStub:
         with self._lock:
             self.expired_triggers.add(trigger_id)
 
-    def new_response_url(self, channel: str | None = None, ts: str | None = None, *, max_uses: int = _RESPONSE_URL_USES) -> str:
+    def new_response_url(self, channel: str | None = None, ts: str | None = None, *,
+                         max_uses: int = _RESPONSE_URL_USES) -> str:
         """A response_url; with channel and ts, replace_original/delete_original act on that message."""
         token = uuid.uuid4().hex
         with self._lock:
@@ -469,7 +470,8 @@ class SlackStub:
         ts = self._next_ts()
         with self._lock:
             self.ephemeral.append(
-                {"channel": channel, "user": args["user"], "ts": ts, "text": args.get("text", ""), "blocks": args.get("blocks", [])}
+                {"channel": channel, "user": args["user"], "ts": ts, "text": args.get("text", ""),
+                 "blocks": args.get("blocks", [])}
             )
         return {"ok": True, "message_ts": ts}
 
@@ -509,7 +511,8 @@ class SlackStub:
         return stored
 
     def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        error = self._check_trigger(args) or _view_error(args.get("view"), "modal") or self._view_file_error(args.get("view"))
+        error = (self._check_trigger(args) or _view_error(args.get("view"), "modal")
+                 or self._view_file_error(args.get("view")))
         if error:
             return {"ok": False, "error": error}
         stored = self._store_view(args["view"])
@@ -599,7 +602,8 @@ class SlackStub:
         file_id = f"F0STUB{next(self._file_ids):04d}"
         url_token = uuid.uuid4().hex
         with self._lock:
-            self.pending_uploads[file_id] = PendingUpload(file_id, filename, length, args.get("alt_txt") or None, url_token)
+            self.pending_uploads[file_id] = PendingUpload(file_id, filename, length, args.get("alt_txt") or None,
+                                                          url_token)
         return {"ok": True, "upload_url": f"{self.url}/upload/v1/{url_token}", "file_id": file_id}
 
     def handle_upload(self, url_token: str, data: bytes) -> tuple[int, dict[str, Any], str]:
@@ -743,7 +747,8 @@ class SlackStub:
             if entry.uses >= entry.max_uses:
                 return 404, {"ok": False, "error": "used_url"}
             entry.uses += 1
-        error = _message_error(body, require_text=not body.get("delete_original")) or self._slack_file_error(body.get("blocks"))
+        error = (_message_error(body, require_text=not body.get("delete_original"))
+                 or self._slack_file_error(body.get("blocks")))
         if error:
             return 400, {"ok": False, "error": error}
         with self._lock:
@@ -768,7 +773,8 @@ class SlackStub:
                 }
             else:
                 self.ephemeral.append(
-                    {"channel": entry.channel, "user": None, "ts": None, "text": body.get("text", ""), "blocks": body.get("blocks", [])}
+                    {"channel": entry.channel, "user": None, "ts": None, "text": body.get("text", ""),
+                     "blocks": body.get("blocks", [])}
                 )
         return 200, {"ok": True}
 
@@ -795,7 +801,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = payload.encode("utf-8") if isinstance(payload, str) else json.dumps(payload).encode("utf-8")
         self.send_response(status)
         if content_type is None:
-            content_type = "application/json; charset=utf-8" if not isinstance(payload, str) else "text/html; charset=utf-8"
+            content_type = ("application/json; charset=utf-8" if not isinstance(payload, str)
+                            else "text/html; charset=utf-8")
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
@@ -1099,7 +1106,8 @@ def slash_command_body(
     )
 
 
-def _find_element(blocks: Sequence[Mapping[str, Any]], action_id: str, block_id: str | None) -> tuple[str | None, dict[str, Any]]:
+def _find_element(blocks: Sequence[Mapping[str, Any]], action_id: str,
+                  block_id: str | None) -> tuple[str | None, dict[str, Any]]:
     for block in blocks:
         if block_id is not None and block.get("block_id") != block_id:
             continue
@@ -1171,10 +1179,12 @@ def block_actions_payload(
         payload["container"] = {"type": "view", "view_id": view.get("id", "V0STUB")}
         payload["view"] = dict(view)
     else:
-        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": ephemeral}
+        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
+                                "is_ephemeral": ephemeral}
         payload["channel"] = {"id": channel_id, "name": "customer-success"}
         if not ephemeral:
-            payload["message"] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "", "blocks": list(blocks)}
+            payload["message"] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "",
+                                  "blocks": list(blocks)}
         payload["response_url"] = response_url
         payload["state"] = {"values": {}}
     return payload
@@ -1229,6 +1239,7 @@ def app_home_opened_body(user_id: str = "U0ANA", *, event_id: str = "Ev0001") ->
             "type": "event_callback",
             "event_id": event_id,
             "event_time": int(time.time()),
-            "event": {"type": "app_home_opened", "user": user_id, "channel": "D0" + user_id, "tab": "home", "event_ts": f"{time.time():.6f}"},
+            "event": {"type": "app_home_opened", "user": user_id, "channel": "D0" + user_id, "tab": "home",
+                      "event_ts": f"{time.time():.6f}"},
         }
     )

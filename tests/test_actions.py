@@ -39,7 +39,8 @@ def _seed(session) -> int:
         _signal(app.id, "initech", REVENUE_AT_RISK, 85.0, status="snoozed",
                 snoozed_until=NOW + dt.timedelta(days=3), dismissed_by="ana"),
     ])
-    for org_id, score, mrr, prev in (("acme", 80.0, 500, 70.0), ("globex", 30.0, 9000, 45.0), ("initech", 20.0, 4000, None)):
+    for org_id, score, mrr, prev in (("acme", 80.0, 500, 70.0), ("globex", 30.0, 9000, 45.0),
+                                     ("initech", 20.0, 4000, None)):
         session.add(HealthSnapshot(org_id=org_id, day=NOW.date(), score=score, band="red" if score < 40 else "green",
                                    components={}, left_out=[], mrr=mrr, last_seen=None, usage={}))
         if prev is not None:
@@ -87,7 +88,8 @@ def test_dismiss_hides_from_lists_is_audited_and_a_second_click_changes_nothing(
     second = actions.dismiss_signals(session, ids, "U999", NOW, via="slack")
     session.commit()
     assert not second.changed and "already dismissed by U999" in second.message
-    assert [i.org_id for i in signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter()).items] == ["acme"]
+    listed = signal_list.list_signals(session, app_id, NOW, signal_list.SignalFilter())
+    assert [i.org_id for i in listed.items] == ["acme"]
     audit = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
     assert [(a.actor, a.action, a.via, a.before["status"], a.after["status"]) for a in audit] == [
         ("U999", "dismiss", "slack", "active", "dismissed")] * 2

@@ -69,7 +69,8 @@ def test_text_objects() -> None:
 
 
 def test_header_is_plain_one_line_and_cut_at_150() -> None:
-    assert header("Top\nsignals") == {"type": "header", "text": {"type": "plain_text", "text": "Top signals", "emoji": True}}
+    assert header("Top\nsignals") == {"type": "header",
+                                      "text": {"type": "plain_text", "text": "Top signals", "emoji": True}}
     long = header("n" * 500)["text"]["text"]
     assert len(long) == 150 and long.endswith("…")
 
@@ -100,14 +101,16 @@ def test_section_truncates_text_and_fields_and_cuts_extra_fields() -> None:
 
 
 def test_context_divider_actions() -> None:
-    assert context("a", "b") == {"type": "context", "elements": [{"type": "mrkdwn", "text": "a"}, {"type": "mrkdwn", "text": "b"}]}
+    assert context("a", "b") == {"type": "context",
+                                 "elements": [{"type": "mrkdwn", "text": "a"}, {"type": "mrkdwn", "text": "b"}]}
     many = context(*[str(i) for i in range(15)])
     assert len(many["elements"]) == 10 and many["elements"][-1]["text"] == "…and 6 more"
     assert divider() == {"type": "divider"}
     row = actions([button("Go", action_id="go")], block_id="row")
     assert row == {
         "type": "actions",
-        "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Go", "emoji": True}, "action_id": "go"}],
+        "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Go", "emoji": True},
+                      "action_id": "go"}],
         "block_id": "row",
     }
     with pytest.raises(BlockKitLimitError, match="26 items > 25"):
@@ -137,7 +140,8 @@ def test_options_selects_and_overflow() -> None:
         option("x", "v" * 151)
     sel = static_select("Tag case", action_id="case_tag", options=[o], initial_option=o)
     assert sel["type"] == "static_select" and sel["initial_option"] == o and sel["placeholder"]["text"] == "Tag case"
-    assert len(static_select("p", action_id="s", options=[option(str(i), str(i)) for i in range(130)])["options"]) == 100
+    assert len(static_select("p", action_id="s",
+                             options=[option(str(i), str(i)) for i in range(130)])["options"]) == 100
     ov = overflow(action_id="more", options=[option("a", "a"), option("b", "b")])
     assert ov == {"type": "overflow", "action_id": "more", "options": [option("a", "a"), option("b", "b")]}
     with pytest.raises(BlockKitLimitError, match="2-5 options, got 6"):
@@ -145,7 +149,8 @@ def test_options_selects_and_overflow() -> None:
 
 
 def test_modal_view_cuts_title_and_blocks() -> None:
-    view = modal_view("Acme Corporation International Holdings", [section(str(i)) for i in range(130)], callback_id="org_detail", private_metadata="o1")
+    view = modal_view("Acme Corporation International Holdings", [section(str(i)) for i in range(130)],
+                      callback_id="org_detail", private_metadata="o1")
     assert view["title"] == {"type": "plain_text", "text": "Acme Corporation Intern…", "emoji": True}
     assert view["close"]["text"] == "Close"
     assert len(view["blocks"]) == 100
@@ -163,7 +168,8 @@ def test_cap_blocks_keeps_short_lists_untouched() -> None:
 
 
 def _group(i: int, chars: int = 10) -> list[dict]:
-    return [section(f"{i:02d}" + "x" * (chars - 2), block_id=f"item|{i}"), actions([button("Open", action_id="org_open", value=str(i))], block_id=f"item_actions|{i}")]
+    return [section(f"{i:02d}" + "x" * (chars - 2), block_id=f"item|{i}"),
+            actions([button("Open", action_id="org_open", value=str(i))], block_id=f"item_actions|{i}")]
 
 
 def test_fit_items_keeps_everything_that_fits() -> None:
@@ -211,7 +217,8 @@ def test_item_block_ids_and_values_round_trip() -> None:
     assert act.item_actions_block_id("org_1") == "item_actions|org_1"
     assert act.case_value("risk", "org_1") == "risk|org_1"
     assert act.dismiss_value("snooze28", [12, 13]) == "snooze28|12,13"
-    assert act.parse_action({"action_id": "org_open", "block_id": "item_actions|o|1", "value": "o|1"}) == act.ItemAction("org_open", "o|1")
+    assert act.parse_action({"action_id": "org_open", "block_id": "item_actions|o|1", "value": "o|1"}) == (
+        act.ItemAction("org_open", "o|1"))
     assert act.parse_action(
         {"action_id": "case_tag", "block_id": "item_actions|o|1", "selected_option": {"value": "onboarding|o|1"}}
     ) == act.ItemAction("case_tag", "o|1", case_type="onboarding")
@@ -228,7 +235,8 @@ def test_a_long_org_id_moves_from_the_option_value_to_the_block_id() -> None:
     org_id = "o" * 200
     assert act.case_value("expansion", org_id) == "expansion"
     parsed = act.parse_action(
-        {"action_id": "case_tag", "block_id": act.item_actions_block_id(org_id), "selected_option": {"value": "expansion"}}
+        {"action_id": "case_tag", "block_id": act.item_actions_block_id(org_id),
+         "selected_option": {"value": "expansion"}}
     )
     assert parsed.org_id == org_id and parsed.case_type == "expansion"
     assert act.org_id_fits("o" * 242) and not act.org_id_fits("o" * 243)
@@ -237,11 +245,15 @@ def test_a_long_org_id_moves_from_the_option_value_to_the_block_id() -> None:
 @pytest.mark.parametrize(
     "action, problem",
     [
-        ({"action_id": "case_tag", "block_id": "item_actions|o", "selected_option": {"value": "vip|o"}}, "unknown case type"),
-        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "nuke|1"}}, "unknown choice"),
-        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "dismiss|x"}}, "bad signal ids"),
+        ({"action_id": "case_tag", "block_id": "item_actions|o", "selected_option": {"value": "vip|o"}},
+         "unknown case type"),
+        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "nuke|1"}},
+         "unknown choice"),
+        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "dismiss|x"}},
+         "bad signal ids"),
         ({"action_id": "signal_dismiss", "block_id": "other", "selected_option": {"value": "dismiss|1"}}, "no org id"),
-        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "dismiss|"}}, "no signal ids"),
+        ({"action_id": "signal_dismiss", "block_id": "item_actions|o", "selected_option": {"value": "dismiss|"}},
+         "no signal ids"),
         ({"action_id": "org_open"}, "no org id"),
         ({"action_id": "delete_everything", "value": "x"}, "unknown action_id"),
     ],

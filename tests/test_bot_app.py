@@ -83,7 +83,8 @@ def test_org_exact_ambiguous_and_missing(bot) -> None:
     assert "Health 30 (red) with $9,000 MRR" in text
 
     (ambiguous,) = bot.replies(bot.command("/org", "acm"))
-    picks = [b["accessory"]["value"] for b in ambiguous["blocks"] if b.get("accessory", {}).get("action_id") == "org_pick"]
+    picks = [b["accessory"]["value"] for b in ambiguous["blocks"]
+             if b.get("accessory", {}).get("action_id") == "org_pick"]
     assert picks == ["acme", "acme-eu"]
 
     (missing,) = bot.replies(bot.command("/org", "initek"))
@@ -126,7 +127,8 @@ def test_tag_case_stores_audits_and_updates_the_message_in_place(bot, session_fa
         tag = s.get(CaseTag, "initech")
         assert (tag.case_type, tag.tagged_by) == ("onboarding", "U0ANA")
         (audit,) = s.scalars(select(AuditLog)).all()
-        assert (audit.actor, audit.action, audit.via, audit.after["case_type"]) == ("U0ANA", "tag", "slack", "onboarding")
+        assert (audit.actor, audit.action, audit.via, audit.after["case_type"]) == (
+            "U0ANA", "tag", "slack", "onboarding")
 
 
 def test_dismiss_and_double_click_change_once(bot, session_factory) -> None:
@@ -135,7 +137,8 @@ def test_dismiss_and_double_click_change_once(bot, session_factory) -> None:
     first = bot.click(blocks, "signal_dismiss", block_id="item_actions|globex", option_value=f"dismiss|{ids}",
                       channel=channel, ts=ts)
     bot.replies(first)
-    assert "~Globex &lt;Intl&gt; &amp; Co~ dismissed by <@U0ANA>" in blocks_text(bot.stub.message(channel, ts)["blocks"])
+    updated = blocks_text(bot.stub.message(channel, ts)["blocks"])
+    assert "~Globex &lt;Intl&gt; &amp; Co~ dismissed by <@U0ANA>" in updated
     # The same click again (the original blocks, as a second fast click would carry).
     second = bot.click(blocks, "signal_dismiss", block_id="item_actions|globex", option_value=f"dismiss|{ids}",
                        channel=channel, ts=ts)
@@ -182,7 +185,8 @@ def test_unauthorized_user_is_refused_and_nothing_changes(session_factory, slack
                         option_value=f"dismiss|{','.join(map(str, ids['globex']))}")
         (refusal,) = bot.replies(url)
         assert refusal["response_type"] == "ephemeral" and refusal["replace_original"] is False
-        assert "not allowed" in blocks_text(refusal["blocks"]).lower() or "only" in blocks_text(refusal["blocks"]).lower()
+        refusal_text = blocks_text(refusal["blocks"]).lower()
+        assert "not allowed" in refusal_text or "only" in refusal_text
         with session_factory() as s:
             assert set(s.scalars(select(Signal.status).where(Signal.org_id == "globex"))) == {"active"}
             assert s.scalar(select(func.count()).select_from(AuditLog)) == 0

@@ -72,7 +72,8 @@ def test_an_upload_into_a_channel_is_shared_there(slack_stub: SlackStub, slack_c
     assert slack_stub.channel_messages("C0CUSTSUCC")[0]["files"][0]["id"] == uploaded.file_id
 
 
-def test_a_rate_limited_upload_is_retried_by_the_client(slack_stub: SlackStub, slack_client: WebClient, chart: bytes) -> None:
+def test_a_rate_limited_upload_is_retried_by_the_client(slack_stub: SlackStub, slack_client: WebClient,
+                                                        chart: bytes) -> None:
     slack_stub.fail_next("files.getUploadURLExternal", status=429, retry_after=0)
     assert upload_png(slack_client, chart, filename="a.png", title="a") is not None
     assert len(slack_stub.uploaded_files) == 1
@@ -81,15 +82,18 @@ def test_a_rate_limited_upload_is_retried_by_the_client(slack_stub: SlackStub, s
 @pytest.mark.parametrize(
     "script, expected",
     [
-        (lambda stub: stub.fail_next("files.getUploadURLExternal", error="missing_scope"), "missing_scope (permanent_auth)"),
+        (lambda stub: stub.fail_next("files.getUploadURLExternal", error="missing_scope"),
+         "missing_scope (permanent_auth)"),
         (lambda stub: stub.fail_next("upload_url", status=500), "http_500 (retryable)"),
         (lambda stub: stub.fail_next("files.completeUploadExternal", error="file_not_found"), "file_not_found"),
-        (lambda stub: stub.fail_next("files.completeUploadExternal", status=503, times=3), "internal_error (retryable)"),
+        (lambda stub: stub.fail_next("files.completeUploadExternal", status=503, times=3),
+         "internal_error (retryable)"),
     ],
     ids=["missing_scope", "upload_url_500", "complete_error", "complete_5xx_after_retries"],
 )
 def test_a_failed_upload_returns_none_and_logs_one_warning(
-    slack_stub: SlackStub, slack_client: WebClient, chart: bytes, caplog: pytest.LogCaptureFixture, script, expected: str  # noqa: ANN001
+    slack_stub: SlackStub, slack_client: WebClient, chart: bytes, caplog: pytest.LogCaptureFixture,
+    script, expected: str,  # noqa: ANN001
 ) -> None:
     script(slack_stub)
     with caplog.at_level(logging.WARNING, logger=LOGGER):

@@ -23,7 +23,8 @@ HEALTH = [72.0, 74.0, 71.0, None, 65.0, 60.0, 55.0, 48.0, None, 41.0, 38.0, 35.0
 EVENTS = [1200, 1300, 1250, 0, 1100, 900, 800, 600, 500, 450, 300, 200]
 MONTHS = [date(2025, m, 1) for m in range(1, 13)]
 MRR = [100_000 + 7_300.5 * i for i in range(12)]
-CELLS = [("Revenue at risk", 12, 48_000.0), ("Champions", 30, 120_000.0), ("Watch", 40, 9_000.0), ("Expansion", 25, 21_000.0)]
+CELLS = [("Revenue at risk", 12, 48_000.0), ("Champions", 30, 120_000.0), ("Watch", 40, 9_000.0),
+         ("Expansion", 25, 21_000.0)]
 
 
 def _image(png: bytes) -> Image.Image:

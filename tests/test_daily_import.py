@@ -99,7 +99,8 @@ def test_a_rollup_replaces_its_org_days_and_leaves_the_others(session_factory, t
         ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
         ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
     ]
-    assert [r for r in per_user(session_factory) if r[:2] == ("acme", D1)] == [("acme", D1, "u1", 1), ("acme", D1, "u3", 1)]
+    assert [r for r in per_user(session_factory) if r[:2] == ("acme", D1)] == [("acme", D1, "u1", 1),
+                                                                               ("acme", D1, "u3", 1)]
     assert [r for r in per_feature(session_factory) if r[:2] == ("acme", D1)] == [("acme", D1, "api", 2)]
 
 

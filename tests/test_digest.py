@@ -99,7 +99,8 @@ def test_digest_message_layout_buttons_and_footer(scanned) -> None:
     blocks = message["blocks"]
     validate_message(blocks, message["text"])
     assert message["text"] == "Weekly digest 2026-W43: 3 orgs need attention · $75,000 MRR at risk"
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Weekly digest · 2026-W43", "emoji": True}}
+    assert blocks[0] == {"type": "header",
+                         "text": {"type": "plain_text", "text": "Weekly digest · 2026-W43", "emoji": True}}
     assert blocks[1]["elements"][0]["text"] == "Mon 19 Oct 2026 09:00 BST · this week = 12 Oct – 18 Oct"
     fields = [f["text"] for f in blocks[2]["fields"]]
     assert fields == ["*Orgs with active signals*\n3", "*MRR at risk*\n$75,000", "*New signals this week*\n6",
@@ -110,7 +111,8 @@ def test_digest_message_layout_buttons_and_footer(scanned) -> None:
     acme_actions = next(b for b in blocks if b.get("block_id") == "item_actions|acme")
     assert [e["action_id"] for e in acme_actions["elements"]] == ["org_open", "case_tag", "signal_dismiss"]
     # Revenue x Health: one section per cell, a list button on the cells that have orgs.
-    heading = next(i for i, b in enumerate(blocks) if b.get("text", {}).get("text", "").startswith("*Revenue × Health*"))
+    heading = next(i for i, b in enumerate(blocks)
+                   if b.get("text", {}).get("text", "").startswith("*Revenue × Health*"))
     assert blocks[heading]["text"]["text"] == "*Revenue × Health* · MRR $75,000 (ARR $900k)"
     cells = blocks[heading + 1:heading + 5]
     assert [b["text"]["text"] for b in cells] == [
@@ -185,7 +187,8 @@ def test_extreme_digest_fits_block_kit_limits_and_slack_accepts_it(session_facto
 def test_restart_within_grace_posts_once(scanned, slack_stub) -> None:
     client = _quiet_client(slack_stub)
     first = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=3), "worker-1")
-    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=3, minutes=30), "worker-2")
+    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=3, minutes=30),
+                               "worker-2")
     assert (first.status, first.period, first.channel) == ("posted", PERIOD, "C0CUSTSUCC")
     assert again.status == "skipped" and again.reason.startswith(f"already posted (ts {first.message_ts}) by worker-1")
     assert len(slack_stub.calls_to("chat.postMessage")) == 1
@@ -220,7 +223,8 @@ def test_two_processes_post_one_digest(scanned, db_url, slack_stub) -> None:
     def run(i: int) -> None:
         client = _quiet_client(slack_stub)
         barrier.wait()
-        outcomes[i] = post_weekly_digest(factories[i], SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(seconds=i), f"p{i}")
+        outcomes[i] = post_weekly_digest(factories[i], SlackDelivery(client), CFG,
+                                         MONDAY_0900 + dt.timedelta(seconds=i), f"p{i}")
 
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
@@ -264,7 +268,8 @@ def test_permanent_failure_is_recorded_and_only_a_forced_run_retries(scanned, sl
     assert skipped.status == "skipped" and skipped.reason == "failed earlier: permanent_channel: not_in_channel"
     assert len(slack_stub.calls_to("chat.postMessage")) == 1
     # …`digest --now` (a forced period) retries once the bot was invited.
-    forced = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "cli", force_period=PERIOD)
+    forced = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "cli",
+                                force_period=PERIOD)
     assert forced.status == "posted"
     (claim,) = _claims(scanned)
     assert (claim.status, claim.claimed_by, claim.error) == ("posted", "cli", None)
@@ -280,7 +285,8 @@ def test_retryable_failures_back_off_in_process_then_the_next_run_posts(scanned,
     (claim,) = _claims(scanned)
     assert (claim.status, claim.error) == ("retry", "retryable: internal_error (HTTP 500)")
     # The periodic check (another process) takes the claim over and posts.
-    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2", sleep=sleeps.append)
+    again = post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2",
+                               sleep=sleeps.append)
     assert again.status == "posted"
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [500, 500, 500, 200]
     (claim,) = _claims(scanned)
@@ -290,7 +296,8 @@ def test_retryable_failures_back_off_in_process_then_the_next_run_posts(scanned,
 def test_rate_limit_waits_retry_after_then_posts(scanned, slack_stub) -> None:
     sleeps: list[float] = []
     slack_stub.fail_next("chat.postMessage", status=429, retry_after=7)
-    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(slack_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(slack_stub)), CFG, MONDAY_0900, "w",
+                             sleep=sleeps.append)
     assert out.status == "posted" and sleeps == [7.0]
     assert [c.status for c in slack_stub.calls_to("chat.postMessage")] == [429, 200]
 
@@ -343,7 +350,8 @@ def test_a_500_after_the_digest_was_posted_records_it_and_does_not_post_again(sc
     history_stub.clock = MONDAY_0900
     history_stub.fail_after_posting(status=500)
     sleeps: list[float] = []
-    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w",
+                             sleep=sleeps.append)
     (posted,) = history_stub.posted  # the message is in the channel once
     ts = posted["ts"]
     # One chat.postMessage (no silent SDK re-send of the 500), then the history check.
@@ -357,7 +365,8 @@ def test_a_500_after_the_digest_was_posted_records_it_and_does_not_post_again(sc
     (claim,) = _claims(scanned)
     assert (claim.status, claim.message_ts, claim.error) == ("posted", ts, None)
     # The next periodic check leaves the week alone.
-    again = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900 + dt.timedelta(minutes=5), "w2")
+    again = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG,
+                               MONDAY_0900 + dt.timedelta(minutes=5), "w2")
     assert again.status == "skipped" and len(history_stub.calls_to("chat.postMessage")) == 1
 
 
@@ -365,7 +374,8 @@ def test_a_500_that_did_not_post_is_checked_then_posted_once(scanned, history_st
     history_stub.clock = MONDAY_0900
     history_stub.fail_next("chat.postMessage", status=500)
     sleeps: list[float] = []
-    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w", sleep=sleeps.append)
+    out = post_weekly_digest(scanned, SlackDelivery(_apps_client(history_stub)), CFG, MONDAY_0900, "w",
+                             sleep=sleeps.append)
     assert [c.status for c in history_stub.calls_to("chat.postMessage")] == [500, 200]
     assert len(history_stub.calls_to("conversations.history")) == 1  # looked (nothing), then posted
     (posted,) = history_stub.posted
@@ -392,12 +402,14 @@ def test_history_unreadable_after_an_ambiguous_failure_posts_nothing_until_it_ca
     history_stub.clock = MONDAY_0900
     history_stub.fail_after_posting(status=500)
     history_stub.fail_next("conversations.history", status=500, times=2)
-    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG, MONDAY_0900, "w", sleep=[].append)
+    out = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG, MONDAY_0900, "w",
+                             sleep=[].append)
     assert (out.status, out.reason) == ("failed", "retryable: internal_error (HTTP 500) reading the channel history")
     assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
     (claim,) = _claims(scanned)
     assert claim.status == "retry"
-    later = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG, MONDAY_0900 + dt.timedelta(minutes=2), "w2")
+    later = post_weekly_digest(scanned, SlackDelivery(_quiet_client(history_stub)), CFG,
+                               MONDAY_0900 + dt.timedelta(minutes=2), "w2")
     ts = history_stub.posted[0]["ts"]
     assert (later.status, later.message_ts) == ("skipped", ts)
     assert len(history_stub.calls_to("chat.postMessage")) == 1
@@ -439,7 +451,7 @@ def test_dry_run_text_renders_cards_items_and_cells(scanned, db_url) -> None:
     assert lines[2].startswith("Orgs with active signals: 3   MRR at risk: $75,000   New this week: 6")
     assert lines[3] == "MRR: $75,000   Net new MRR this week: $5,000"
     assert lines[5] == "Top 3 of 3 orgs with active signals"
-    assert [l.split()[2] for l in lines if l[:3].strip() in ("1", "2", "3") and "why" not in l] == [
+    assert [line.split()[2] for line in lines if line[:3].strip() in ("1", "2", "3") and "why" not in line] == [
         "Acme", "Globex", "Initech"]
     cells = lines.index("Revenue x Health")
     assert lines[cells:cells + 5] == ["Revenue x Health", "  Retention            2 orgs    $70,000 MRR",
@@ -469,7 +481,8 @@ def test_the_periodic_check_skips_a_late_week_quietly(scanned, slack_stub, caplo
     client = _quiet_client(slack_stub)
     caplog.set_level(logging.DEBUG, logger="services.digest")
     for minutes in (0, 2, 4):
-        post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=minutes), "w", quiet=True)
+        post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=minutes),
+                           "w", quiet=True)
     late = [r for r in caplog.records if "beyond the grace" in r.getMessage()]
     assert [r.levelno for r in late] == [logging.DEBUG] * 3
     post_weekly_digest(scanned, SlackDelivery(client), CFG, MONDAY_0900 + dt.timedelta(hours=13, minutes=6), "w")

@@ -73,7 +73,8 @@ def test_active_signal_still_true_is_updated_with_fresh_numbers() -> None:
 
 
 def test_dismissed_signal_stays_dismissed_while_condition_holds() -> None:
-    plan = plan_episodes(stored((3, "acme", REVENUE_AT_RISK, "dismissed", None)), current(("acme", REVENUE_AT_RISK, 80.0)), NOW)
+    plan = plan_episodes(stored((3, "acme", REVENUE_AT_RISK, "dismissed", None)),
+                         current(("acme", REVENUE_AT_RISK, 80.0)), NOW)
     assert plan.to_open.empty  # no fresh episode, no alert
     assert plan.to_update[["id", "new_status"]].values.tolist() == [[3, "dismissed"]]
     assert plan.to_resolve == []
@@ -81,7 +82,8 @@ def test_dismissed_signal_stays_dismissed_while_condition_holds() -> None:
 
 def test_running_snooze_stays_snoozed_and_keeps_its_date() -> None:
     until = NOW + HOUR
-    plan = plan_episodes(stored((4, "acme", INACTIVE_PAYING, "snoozed", until)), current(("acme", INACTIVE_PAYING, 55.0)), NOW)
+    plan = plan_episodes(stored((4, "acme", INACTIVE_PAYING, "snoozed", until)),
+                         current(("acme", INACTIVE_PAYING, 55.0)), NOW)
     upd = plan.to_update.iloc[0]
     assert upd["new_status"] == "snoozed"
     assert upd["snoozed_until"] == pd.Timestamp(until)
@@ -89,13 +91,15 @@ def test_running_snooze_stays_snoozed_and_keeps_its_date() -> None:
 
 
 def test_snooze_without_end_date_stays_snoozed() -> None:
-    plan = plan_episodes(stored((4, "acme", INACTIVE_PAYING, "snoozed", None)), current(("acme", INACTIVE_PAYING, 55.0)), NOW)
+    plan = plan_episodes(stored((4, "acme", INACTIVE_PAYING, "snoozed", None)),
+                         current(("acme", INACTIVE_PAYING, 55.0)), NOW)
     assert plan.to_update["new_status"].tolist() == ["snoozed"]
 
 
 @pytest.mark.parametrize("until", [NOW, NOW - HOUR])
 def test_expired_snooze_becomes_active_again(until: dt.datetime) -> None:
-    plan = plan_episodes(stored((5, "acme", EXPANSION_CANDIDATE, "snoozed", until)), current(("acme", EXPANSION_CANDIDATE, 40.0)), NOW)
+    plan = plan_episodes(stored((5, "acme", EXPANSION_CANDIDATE, "snoozed", until)),
+                         current(("acme", EXPANSION_CANDIDATE, 40.0)), NOW)
     upd = plan.to_update.iloc[0]
     assert upd["id"] == 5
     assert upd["previous_status"] == "snoozed"

@@ -35,7 +35,8 @@ def test_activity_full_days_comes_from_config() -> None:
 
 
 def test_breadth_is_key_features_used_over_configured_total_capped() -> None:
-    orgs = make_orgs({"a": {"recent_key_features": 2}, "b": {"recent_key_features": 8}, "c": {"recent_key_features": 10}})
+    orgs = make_orgs({"a": {"recent_key_features": 2}, "b": {"recent_key_features": 8},
+                      "c": {"recent_key_features": 10}})
     h = score_health(orgs, make_ctx(key_feature_total=8), CFG)
     assert h["breadth_value"].tolist() == [2, 8, 10]
     assert h["breadth_score"].tolist() == [25.0, 100.0, 100.0]
@@ -91,13 +92,15 @@ def test_trend_maps_usage_change_linearly_and_clamps(recent: int, change: float,
 
 def test_trend_floor_and_ceiling_come_from_config() -> None:
     cfg = Config(health=HealthConfig(trend_floor=-1.0, trend_ceiling=1.0))
-    orgs = make_orgs({"down": {"recent_events": 50, "previous_events": 100}, "up": {"recent_events": 150, "previous_events": 100}})
+    orgs = make_orgs({"down": {"recent_events": 50, "previous_events": 100},
+                      "up": {"recent_events": 150, "previous_events": 100}})
     h = score_health(orgs, make_ctx(), cfg)
     assert h["trend_score"].tolist() == [25.0, 75.0]
 
 
 def test_usage_change_undefined_without_previous_window_and_trend_left_out() -> None:
-    orgs = make_orgs({"a": {"recent_events": 40, "previous_events": 0, "recent_active_users": 6, "previous_active_users": 0}})
+    orgs = make_orgs({"a": {"recent_events": 40, "previous_events": 0, "recent_active_users": 6,
+                            "previous_active_users": 0}})
     h = score_health(orgs, make_ctx(), CFG)
     assert np.isnan(h.loc["a", "usage_change"])
     assert np.isnan(h.loc["a", "active_users_change"])
@@ -111,7 +114,8 @@ def test_active_users_change() -> None:
 
 
 def test_support_penalty_scores_and_left_out_without_tickets() -> None:
-    orgs = make_orgs({"none": {"support_penalty": 0.0}, "some": {"support_penalty": 30.0}, "lots": {"support_penalty": 120.0}})
+    orgs = make_orgs({"none": {"support_penalty": 0.0}, "some": {"support_penalty": 30.0},
+                      "lots": {"support_penalty": 120.0}})
     h = score_health(orgs, make_ctx(tickets_available=True), CFG)
     assert h["support_score"].tolist() == [100.0, 70.0, 0.0]
     assert h["support_value"].tolist() == [0.0, 30.0, 120.0]
@@ -171,7 +175,8 @@ def test_missing_components_renormalise_remaining_weights() -> None:
     # activity 10/20 → 50, breadth 3/4 → 75, usage −20% → 30:
     # (50·30 + 75·20 + 30·15) / 65 = 3450 / 65 = 53.0769… → 53.1
     orgs = make_orgs(
-        {"a": {"activity_active_days": 10, "recent_key_features": 3, "recent_events": 80, "previous_events": 100, "seats": np.nan}}
+        {"a": {"activity_active_days": 10, "recent_key_features": 3, "recent_events": 80, "previous_events": 100,
+               "seats": np.nan}}
     )
     h = score_health(orgs, make_ctx(key_feature_total=4, tickets_available=False), CFG)
     row = h.loc["a"]
@@ -257,7 +262,8 @@ def test_columns_index_and_dtypes() -> None:
 
 
 def test_object_columns_from_sql_are_coerced() -> None:
-    orgs = make_orgs({"a": {"seats": 10.0, "recent_active_users": 9}}).astype({"seats": object, "recent_active_users": object})
+    orgs = make_orgs({"a": {"seats": 10.0, "recent_active_users": 9}})
+    orgs = orgs.astype({"seats": object, "recent_active_users": object})
     h = score_health(orgs, make_ctx(), CFG)
     assert h.loc["a", "seat_utilization_score"] == pytest.approx(90.0)
 

@@ -226,7 +226,8 @@ def test_values_are_parsed_and_stored_in_utc(session_factory, tmp_path):
         beta_survey = s.scalars(select(SurveyResponse).where(SurveyResponse.org_id == "beta")).one()
     assert beta.created_at == dt.datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
     assert (beta.source, beta.owner, beta.seats, beta.icp_fit, beta.renewal_date) == ("import", None, None, None, None)
-    assert (acme.seats, acme.icp_fit, acme.relationship_score, acme.renewal_date) == (50, 80.0, 70.0, dt.date(2025, 6, 30))
+    assert (acme.seats, acme.icp_fit, acme.relationship_score, acme.renewal_date) == (50, 80.0, 70.0,
+                                                                                      dt.date(2025, 6, 30))
     assert (s1.mrr, s1.currency, s1.status, s1.ended_at) == (Decimal("1200.50"), "USD", "active", None)
     assert (s2.status, s2.ended_at) == ("trialing", dt.date(2024, 3, 1))
     assert (t1.severity, t1.closed_at) == ("p1", None)
@@ -345,7 +346,8 @@ BAD_ROWS = [
     ("unknown org id", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,zzz,2024-05-01,p2\n"},
      'tickets.csv:2: org_id: unknown org "zzz" in application "default"'),
     ("unknown org id with an orgs file",
-     {"orgs": "org_id,name\nbeta,Beta\n", "surveys": "org_id,score,responded_at\nbeta,7,2024-05-01\nzzz,7,2024-05-01\n"},
+     {"orgs": "org_id,name\nbeta,Beta\n",
+      "surveys": "org_id,score,responded_at\nbeta,7,2024-05-01\nzzz,7,2024-05-01\n"},
      'surveys.csv:3: org_id: unknown org "zzz" in application "default"'),
     ("unknown severity", {"tickets": "ticket_id,org_id,opened_at,severity\nt1,acme,2024-05-01,p5\n"},
      "tickets.csv:2: severity: unknown value 'p5' (expected p1, p2, p3, p4)"),
@@ -649,7 +651,8 @@ def test_reimporting_an_application_with_its_stored_orgs_still_works(session_fac
     renamed = import_paths([write(tmp_path / "a2", orgs="org_id,name,application\nacme,Acme Corp,A\n")],
                            session_factory, application="B")
     assert (renamed.orgs.updated, renamed.applications) == (1, ["A"])
-    more = import_paths([write(tmp_path / "b2", usage_events="org_id,user_id,event,timestamp\nbeta,u2,api,2024-05-02\n")],
+    more = import_paths([write(tmp_path / "b2",
+                               usage_events="org_id,user_id,event,timestamp\nbeta,u2,api,2024-05-02\n")],
                         session_factory, application="B")
     assert more.events_new == 1
     assert _org_apps(session_factory) == {"acme": "A", "beta": "B"}

@@ -201,7 +201,8 @@ def test_structure_errors_slack_would_reject() -> None:
     one_option = {"type": "overflow", "action_id": "o", "options": [opt()]}
     assert error_of([{"type": "actions", "elements": [one_option]}]) == "blocks[0].elements[0].options: 1 items < 2"
     stray = select([opt(value="a")], initial_option=opt(value="b"))
-    assert error_of([{"type": "actions", "elements": [stray]}]) == "blocks[0].elements[0].initial_option: is not one of the options"
+    assert error_of([{"type": "actions", "elements": [stray]}]) == (
+        "blocks[0].elements[0].initial_option: is not one of the options")
     assert error_of([{"type": "table"}]) == "blocks[0].type: unsupported block type 'table'"
 
 

@@ -61,7 +61,8 @@ def org_item(org_id: str = "org_1", name: str = "Acme & <Co>", **kw) -> OrgItem:
 
 
 CARDS = SummaryCards(
-    orgs_with_signals=12, mrr_at_risk=34500.0, opened_this_week=5, resolved_this_week=3, scanned_at=dt.datetime(2026, 11, 23, 6)
+    orgs_with_signals=12, mrr_at_risk=34500.0, opened_this_week=5, resolved_this_week=3,
+    scanned_at=dt.datetime(2026, 11, 23, 6)
 )
 
 ITEM_TEXT = (
@@ -89,7 +90,8 @@ ITEM_ACTIONS = {
             "type": "static_select",
             "placeholder": _plain("Tag case"),
             "action_id": "case_tag",
-            "options": [_opt("Risk", "risk|org_1"), _opt("Onboarding", "onboarding|org_1"), _opt("Expansion", "expansion|org_1")],
+            "options": [_opt("Risk", "risk|org_1"), _opt("Onboarding", "onboarding|org_1"),
+                        _opt("Expansion", "expansion|org_1")],
         },
         {
             "type": "static_select",
@@ -122,7 +124,8 @@ def test_signals_list_message_exactly() -> None:
         "text": "Top signals: 1 org needs attention · $34,500 MRR at risk",
         "blocks": [
             {"type": "header", "text": _plain("Top signals")},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Filters: risk · top 10 · Last scan 2026-11-23 06:00"}]},
+            {"type": "context",
+             "elements": [{"type": "mrkdwn", "text": "Filters: risk · top 10 · Last scan 2026-11-23 06:00"}]},
             {
                 "type": "section",
                 "fields": [
@@ -142,8 +145,10 @@ def test_signals_list_message_exactly() -> None:
 @pytest.mark.parametrize(
     "changes, expected_lines",
     [
-        ({"health": 82.0, "band": "green", "health_delta": 3.0}, {2: "MRR *$12,400* · Health *82* :large_green_circle: ↑"}),
-        ({"health": 55.0, "band": "yellow", "health_delta": 0.4}, {2: "MRR *$12,400* · Health *55* :large_yellow_circle: →"}),
+        ({"health": 82.0, "band": "green", "health_delta": 3.0},
+         {2: "MRR *$12,400* · Health *82* :large_green_circle: ↑"}),
+        ({"health": 55.0, "band": "yellow", "health_delta": 0.4},
+         {2: "MRR *$12,400* · Health *55* :large_yellow_circle: →"}),
         ({"health": None, "band": None, "health_delta": None}, {2: "MRR *$12,400* · Health n/a · Last seen"}),
         ({"health_delta": None}, {2: "MRR *$12,400* · Health *34* :red_circle: · Last seen"}),
         ({"last_seen": None, "owner": None}, {2: "Last seen never · Priority *91*"}),
@@ -153,7 +158,8 @@ def test_signals_list_message_exactly() -> None:
         ({"signals": ()}, {1: "No open signals"}),
         (
             {"signals": tuple(signal(i, t) for i, t in enumerate(SIGNAL_TYPES))},
-            {1: ":rotating_light: Revenue at risk   :chart_with_downwards_trend: Usage drop   :zzz: Inactive paying   :rocket: Expansion candidate"},
+            {1: ":rotating_light: Revenue at risk   :chart_with_downwards_trend: Usage drop   "
+                ":zzz: Inactive paying   :rocket: Expansion candidate"},
         ),
     ],
 )
@@ -179,7 +185,8 @@ def test_empty_list_says_nothing_needs_attention() -> None:
     msg = m.signals_list_message(CARDS, [], NOW, CFG, filters_text="drop")
     assert msg["blocks"][-1] == {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": ":white_check_mark: *Nothing needs attention.* No org has an active signal matching _drop_."},
+        "text": {"type": "mrkdwn",
+                 "text": ":white_check_mark: *Nothing needs attention.* No org has an active signal matching _drop_."},
     }
     assert msg["text"] == "Top signals: nothing needs attention"
 
@@ -188,7 +195,8 @@ def test_a_click_on_the_list_decodes_back_to_the_org_and_signals() -> None:
     msg = m.signals_list_message(CARDS, [org_item()], NOW, CFG)
     row = next(b for b in msg["blocks"] if b["type"] == "actions")
     dismiss = row["elements"][2]
-    parsed = act.parse_action({"action_id": dismiss["action_id"], "block_id": row["block_id"], "selected_option": dismiss["options"][2]})
+    parsed = act.parse_action({"action_id": dismiss["action_id"], "block_id": row["block_id"],
+                               "selected_option": dismiss["options"][2]})
     assert parsed == act.ItemAction("signal_dismiss", "org_1", verb="snooze", snooze_days=28, signal_ids=(12, 13))
 
 
@@ -203,7 +211,8 @@ def test_twenty_five_plain_items_are_cut_by_block_count_with_a_more_line() -> No
     # would need 50 blocks before the "more" line.
     assert len(blocks) == 49
     assert sum(1 for b in blocks if b.get("block_id", "").startswith("item|")) == 22
-    assert blocks[-1]["elements"][0]["text"] == "…and 3 more — narrow the list with a filter, e.g. `/signals risk` or `/signals mine`"
+    assert blocks[-1]["elements"][0]["text"] == (
+        "…and 3 more — narrow the list with a filter, e.g. `/signals risk` or `/signals mine`")
 
 
 # --- org detail ---------------------------------------------------------------------------
@@ -226,7 +235,8 @@ def detail(item: OrgItem | None = None, **kw) -> OrgDetail:
         subscriptions=(
             SubscriptionView("s1", "Analytics", "Pro", 10000.0, "active", dt.date(2024, 1, 5), None, True),
             SubscriptionView("s2", "CRM", None, 2400.0, "past_due", dt.date(2024, 3, 1), None, True),
-            SubscriptionView("s0", "Analytics", "Trial", 0.0, "canceled", dt.date(2023, 12, 1), dt.date(2024, 1, 5), False),
+            SubscriptionView("s0", "Analytics", "Trial", 0.0, "canceled", dt.date(2023, 12, 1), dt.date(2024, 1, 5),
+                             False),
         ),
         mrr_history=((dt.date(2024, 1, 5), 10000.0), (dt.date(2024, 3, 1), 12400.0)),
         renewal_date=dt.date(2027, 1, 5),
@@ -263,7 +273,8 @@ def test_org_detail_message_sections_exactly() -> None:
         "Left out, no data: Seat utilization\n"
         "*What moved:* activity −18, seat utilization −6"
     )
-    assert blocks[4]["text"]["text"] == "*Usage, last 12 weeks* (events per week)\n▂▂▃▄▅▅▆▇▁▁▁█   latest *100* · peak 100"
+    assert blocks[4]["text"]["text"] == (
+        "*Usage, last 12 weeks* (events per week)\n▂▂▃▄▅▅▆▇▁▁▁█   latest *100* · peak 100")
     assert blocks[5]["text"]["text"] == (
         "*Subscriptions* · current MRR *$12,400* · Analytics, CRM · plan Pro\n"
         "• CRM: $2,400/mo · past_due · 2024-03-01\n"
@@ -305,7 +316,8 @@ def test_org_detail_modal() -> None:
 
 
 def test_detail_with_no_data_at_all_still_renders() -> None:
-    bare_item = org_item(health=None, band=None, health_delta=None, signals=(), owner=None, case_suggested=None, mrr=0.0)
+    bare_item = org_item(health=None, band=None, health_delta=None, signals=(), owner=None, case_suggested=None,
+                         mrr=0.0)
     bare = OrgDetail(
         item=bare_item, domain=None, plan=None, seats=None, created_at=None, components=(), moved=(),
         usage_weeks=(), subscriptions=(), mrr_history=(),
@@ -366,12 +378,14 @@ def test_org_not_found_message() -> None:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": ":mag: No org matches “acmx”.\nClosest names: *Acme*, *Acne &amp; Co*\nTry `/org &lt;name, domain or id&gt;`.",
+                    "text": ":mag: No org matches “acmx”.\nClosest names: *Acme*, *Acne &amp; Co*\n"
+                            "Try `/org &lt;name, domain or id&gt;`.",
                 },
             }
         ],
     }
-    assert m.org_not_found_message("zz", [])["blocks"][0]["text"]["text"] == ":mag: No org matches “zz”.\nTry `/org &lt;name, domain or id&gt;`."
+    assert m.org_not_found_message("zz", [])["blocks"][0]["text"]["text"] == (
+        ":mag: No org matches “zz”.\nTry `/org &lt;name, domain or id&gt;`.")
 
 
 def test_help_message_lists_commands_and_says_what_was_not_understood() -> None:
@@ -384,7 +398,8 @@ def test_help_message_lists_commands_and_says_what_was_not_understood() -> None:
         "• Owner: `mine` — orgs you own",
         "• Revenue × Health cell: `cell:at-risk` · `cell:champions` · `cell:watch` · `cell:expansion`",
         "• Tier: `tier1` · `tier2` · `tier3` · `tier4`",
-        "*/org &lt;name, domain or id&gt;* — health and its drivers, subscriptions, usage, open signals and case tag of one org",
+        "*/org &lt;name, domain or id&gt;* — health and its drivers, subscriptions, usage, open signals and case tag"
+        " of one org",
     ):
         assert line in text.split("\n")
     assert m.help_message(None)["blocks"][0]["text"]["text"].startswith("*/signals*")
@@ -421,7 +436,8 @@ def test_item_tagged_update_changes_the_case_line_and_keeps_the_buttons_showing_
     expected = copy.deepcopy(original)
     expected[4] = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": ITEM_TEXT.replace(":label: Suggested: risk", ":label: Tagged *risk* by <@U1>")},
+        "text": {"type": "mrkdwn",
+                 "text": ITEM_TEXT.replace(":label: Suggested: risk", ":label: Tagged *risk* by <@U1>")},
         "block_id": "item|org_1",
     }
     (menu,) = [e for e in expected[5]["elements"] if e["action_id"] == "case_tag"]
@@ -435,7 +451,9 @@ def test_item_tagged_update_changes_the_case_line_and_keeps_the_buttons_showing_
 def test_item_dismissed_and_snoozed_updates() -> None:
     original = _two_item_list()
     dismissed = m.item_dismissed_update(original, "org_1", "dismiss", None, "U1")
-    assert dismissed[4] == {"type": "section", "text": {"type": "mrkdwn", "text": "~Acme &amp; &lt;Co&gt;~ dismissed by <@U1>"}, "block_id": "item|org_1"}
+    assert dismissed[4] == {"type": "section",
+                            "text": {"type": "mrkdwn", "text": "~Acme &amp; &lt;Co&gt;~ dismissed by <@U1>"},
+                            "block_id": "item|org_1"}
     assert len(dismissed) == len(original) - 1
     snoozed = m.item_dismissed_update(original, "org_2", "snooze7", dt.date(2026, 12, 2), "U1")
     section = next(b for b in snoozed if b.get("block_id") == "item|org_2")
@@ -503,11 +521,13 @@ def nasty_item(i: int) -> OrgItem:
 
 def nasty_detail() -> OrgDetail:
     subs = tuple(
-        SubscriptionView(f"s{i}", f"Product {NASTY}" * 5, f"Plan {NASTY}" * 5, 99.5 * i, "active", dt.date(2020, 1, 1) + dt.timedelta(days=i), None, i % 3 != 0)
+        SubscriptionView(f"s{i}", f"Product {NASTY}" * 5, f"Plan {NASTY}" * 5, 99.5 * i, "active",
+                         dt.date(2020, 1, 1) + dt.timedelta(days=i), None, i % 3 != 0)
         for i in range(400)
     )
     components = tuple(
-        ComponentView(f"c{i}", f"Component {NASTY}" * 5, 1.0, f"value {NASTY}" * 10, 50.0, 16.7, 8.3, left_out=i % 2 == 0)
+        ComponentView(f"c{i}", f"Component {NASTY}" * 5, 1.0, f"value {NASTY}" * 10, 50.0, 16.7, 8.3,
+                      left_out=i % 2 == 0)
         for i in range(6)
     )
     return detail(
@@ -543,10 +563,13 @@ def test_extreme_list_of_25_items_fits_and_is_escaped() -> None:
     msg = m.signals_list_message(CARDS, items, NOW, CFG, title="T" * 400, filters_text=NASTY * 20)
     validate_message(msg["blocks"], msg["text"])
     assert block_text_length(msg["blocks"]) <= 12_000
-    assert msg["blocks"][-1]["type"] == "context" and re.match(r"…and \d+ more", msg["blocks"][-1]["elements"][0]["text"])
+    last = msg["blocks"][-1]
+    assert last["type"] == "context" and re.match(r"…and \d+ more", last["elements"][0]["text"])
     first = next(b for b in msg["blocks"] if b.get("block_id", "").startswith("item|"))
-    assert first["text"]["text"].startswith("*00 &lt;!channel&gt; &amp; *bold* _it_ ~strike~ `code` &lt;@U999|x&gt; &gt;")
-    assert ":rotating_light: Revenue at risk   :chart_with_downwards_trend: Usage drop   :zzz: Inactive paying   :rocket: Expansion candidate" in first["text"]["text"]
+    assert first["text"]["text"].startswith(
+        "*00 &lt;!channel&gt; &amp; *bold* _it_ ~strike~ `code` &lt;@U999|x&gt; &gt;")
+    assert (":rotating_light: Revenue at risk   :chart_with_downwards_trend: Usage drop   "
+            ":zzz: Inactive paying   :rocket: Expansion candidate") in first["text"]["text"]
     assert "Owner &lt;!channel&gt;" in first["text"]["text"]
     _assert_escaped(msg["blocks"])
 
@@ -556,7 +579,8 @@ def test_extreme_detail_message_and_modal_fit_and_are_escaped() -> None:
     msg = m.org_detail_message(d, NOW, CFG)
     validate_message(msg["blocks"], msg["text"])
     _assert_escaped(msg["blocks"])
-    subs_text = next(b["text"]["text"] for b in msg["blocks"] if b.get("text", {}).get("text", "").startswith("*Subscriptions*"))
+    subs_text = next(b["text"]["text"] for b in msg["blocks"]
+                     if b.get("text", {}).get("text", "").startswith("*Subscriptions*"))
     assert re.search(r"\n…and (\d+) more\n", subs_text)
     shown = subs_text.count("\n• ")
     assert int(re.search(r"…and (\d+) more", subs_text).group(1)) == 400 - shown

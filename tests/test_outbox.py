@@ -43,7 +43,8 @@ def test_sent_rows_record_message_ts_and_are_not_sent_again(session_factory, sla
     client = _quiet_client(slack_stub)
     report = deliver_outbox(session_factory, SlackDelivery(client), NOW, CFG)
     assert (report.sent, report.retrying, report.failed) == ([a, b], [], [])
-    assert [(m["channel"], m["text"]) for m in slack_stub.posted] == [("C0CUSTSUCC", "alert A"), ("C0ALERTS", "alert B")]
+    assert [(m["channel"], m["text"]) for m in slack_stub.posted] == [("C0CUSTSUCC", "alert A"),
+                                                                      ("C0ALERTS", "alert B")]
     rows = {r.id: r for r in outbox_rows(session_factory)}
     assert (rows[a].status, rows[a].attempts, rows[a].sent_at, rows[a].message_ts) == (
         "sent", 1, NOW, slack_stub.posted[0]["ts"])
@@ -87,7 +88,8 @@ def test_429_is_retried_after_retry_after_and_delivered_once(session_factory, sl
     finally:
         engine.dispose()
     assert report.sent == [row]
-    assert sorted(m["text"] for m in slack_stub.posted) == ["another channel", "rate limited", "same channel, next in line"]
+    assert sorted(m["text"] for m in slack_stub.posted) == ["another channel", "rate limited",
+                                                            "same channel, next in line"]
     assert _state(session_factory)[0][:3] == (row, "sent", 2)
     assert slack_stub.calls_to("conversations.history") == []
 
@@ -134,7 +136,8 @@ def test_permanent_error_is_failed_and_the_next_alert_still_goes(session_factory
     assert state[not_member][4] == "permanent_channel: not_in_channel"
     assert [m["text"] for m in slack_stub.posted] == ["still delivered"]
     # Failed rows are never picked up again by themselves.
-    assert deliver_outbox(session_factory, SlackDelivery(_quiet_client(slack_stub)), NOW + dt.timedelta(days=1), CFG).failed == []
+    later = NOW + dt.timedelta(days=1)
+    assert deliver_outbox(session_factory, SlackDelivery(_quiet_client(slack_stub)), later, CFG).failed == []
 
 
 def test_a_row_that_keeps_failing_gives_up_after_max_attempts(session_factory, slack_stub) -> None:
@@ -244,7 +247,8 @@ def test_unreadable_history_after_an_ambiguous_failure_waits_instead_of_posting(
         "pending", 2, t2 + dt.timedelta(seconds=2 * BASE),
         "retryable: service_unavailable (HTTP 503) reading the channel history (an earlier send may have posted)")
     # Still unsure, so the next attempt looks again, and finds it.
-    assert deliver_outbox(session_factory, SlackDelivery(client), t2 + dt.timedelta(seconds=2 * BASE), CFG).sent == [row]
+    t3 = t2 + dt.timedelta(seconds=2 * BASE)
+    assert deliver_outbox(session_factory, SlackDelivery(client), t3, CFG).sent == [row]
     assert len(history_stub.calls_to("chat.postMessage")) == 1 and len(history_stub.posted) == 1
     assert _state(session_factory)[0][5] == history_stub.posted[0]["ts"]
 

@@ -3,14 +3,23 @@ their case / cell / tier filters, the org detail and one cell's org list (SQLite
 
 The dataset, as of 2026-06-30 (subscriptions from Jan 1; snapshot of Jun 29):
 
-| org   | MRR  | health | activity | trend | seats | other inputs                                   | open signal (priority)   |
-|-------|------|--------|----------|-------|-------|------------------------------------------------|--------------------------|
-| big   | 1000 | 30     | 20       | −0.5  | 0.45  | created 2024-06-30, strategic 80, fit 40, relationship 30, renewal Aug 14 | Revenue at risk (90) |
-| new   | 200  | 10     | 0        |       |       | imported, never seen, strategic 20, fit 50     | Inactive paying (80), stored suggestion "risk" |
-| star  | 800  | 85     | 90       | +0.5  |       | created 2025-06-30, strategic 70, fit 80, relationship 90, renewal Jul 9 | Expansion candidate (70) |
-| watch | 150  | 40     | 50       | −0.6  |       | created 2026-04-18, fit 20, relationship 20   | Usage drop (60)          |
-| small | 100  | 80     |          |       |       |                                                | Expansion candidate (50) |
-| free  | 0    | 90     | 90       |       |       |                                                | none                     |
+| org   | MRR  | health | activity | trend | seats | open signal (priority)                          |
+|-------|------|--------|----------|-------|-------|-------------------------------------------------|
+| big   | 1000 | 30     | 20       | −0.5  | 0.45  | Revenue at risk (90)                            |
+| new   | 200  | 10     | 0        |       |       | Inactive paying (80), stored suggestion "risk"  |
+| star  | 800  | 85     | 90       | +0.5  |       | Expansion candidate (70)                        |
+| watch | 150  | 40     | 50       | −0.6  |       | Usage drop (60)                                 |
+| small | 100  | 80     |          |       |       | Expansion candidate (50)                        |
+| free  | 0    | 90     | 90       |       |       | none                                            |
+
+Other inputs:
+
+| org   | other inputs                                                              |
+|-------|---------------------------------------------------------------------------|
+| big   | created 2024-06-30, strategic 80, fit 40, relationship 30, renewal Aug 14 |
+| new   | imported, never seen, strategic 20, fit 50                                |
+| star  | created 2025-06-30, strategic 70, fit 80, relationship 90, renewal Jul 9  |
+| watch | created 2026-04-18, fit 20, relationship 20                               |
 
 Median MRR of the five paying orgs (100, 150, 200, 800, 1000) is 200, so big and new are
 MRR high (new sits on the median), and health splits at 60.
@@ -66,13 +75,13 @@ def _band(score: float) -> str:
 
 def _seed(session: Session) -> int:
     app = get_or_create_application(session)
-    for org_id, (name, source, mrr, health, activity, trend, seats, created, strategic, fit, rel, renewal) \
+    for org_id, (name, source, _mrr, _health, _activity, _trend, _seats, created, strategic, fit, rel, renewal) \
             in ORGS.items():
         session.add(Org(org_id=org_id, application_id=app.id, name=name, source=source, created_at=created,
                         strategic=strategic, icp_fit=fit, relationship_score=rel, renewal_date=renewal,
                         owner="ana@example.com" if org_id in ("big", "star") else None))
     session.flush()
-    for org_id, (name, source, mrr, health, activity, trend, seats, *_rest) in ORGS.items():
+    for org_id, (_name, _source, mrr, health, activity, trend, seats, *_rest) in ORGS.items():
         if mrr:
             session.add(Subscription(subscription_id=f"{org_id}-1", org_id=org_id, mrr=mrr,
                                      started_at=D(2026, 1, 1)))

@@ -170,7 +170,7 @@ def test_a_restarted_worker_scans_alerts_and_catches_up_the_digest_once(session_
                                     clock=lambda: now)
         scheduler.start()
         try:
-            _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)
+            _wait(lambda h=health: h.runs.get(JOB_STARTUP, 0) == 1)
         finally:
             scheduler.shutdown(wait=True)
         assert health.failures == {}
@@ -192,8 +192,8 @@ def test_a_failing_scan_at_start_up_still_lets_the_digest_go(session_factory, sl
     broken = dataclasses.replace(CFG, priority=dataclasses.replace(CFG.priority, type_weight={}))
     now = utc(2026, 10, 19, 8, 30)
     health = JobHealth()
-    scheduler = build_scheduler(session_factory, broken, SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url)),
-                                instance_id="w", health=health, clock=lambda: now)
+    delivery = SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url))
+    scheduler = build_scheduler(session_factory, broken, delivery, instance_id="w", health=health, clock=lambda: now)
     scheduler.start()
     try:
         _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)

@@ -39,7 +39,8 @@ def hand_health(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def run(orgs: dict[str, dict[str, Any]], health: dict[str, dict[str, Any]] | None = None, cfg: Config = CFG) -> pd.DataFrame:
+def run(orgs: dict[str, dict[str, Any]], health: dict[str, dict[str, Any]] | None = None,
+        cfg: Config = CFG) -> pd.DataFrame:
     frame = make_orgs(orgs)
     h = hand_health(health if health is not None else {o: {} for o in orgs})
     return with_reasons(evaluate_signals(frame, h, make_ctx(), cfg), cfg)
@@ -141,8 +142,10 @@ def test_usage_drop_boundary_through_real_health_numbers() -> None:
 
 def test_usage_drop_evidence_reason_and_free_orgs_count() -> None:
     s = run(
-        {"paying": {"recent_events": 55, "previous_events": 100, "mrr": 4200.0}, "free": {"recent_events": 30, "previous_events": 100, "mrr": 0.0}},
-        {"paying": {"usage_change": -0.45, "active_users_change": -0.3}, "free": {"usage_change": -0.7, "active_users_change": np.nan}},
+        {"paying": {"recent_events": 55, "previous_events": 100, "mrr": 4200.0},
+         "free": {"recent_events": 30, "previous_events": 100, "mrr": 0.0}},
+        {"paying": {"usage_change": -0.45, "active_users_change": -0.3},
+         "free": {"usage_change": -0.7, "active_users_change": np.nan}},
     )
     paying = row(s, "paying", USAGE_DROP)
     assert paying["evidence"] == {
@@ -336,7 +339,8 @@ def test_evidence_is_plain_json() -> None:
             "a": {"mrr": 4200.0, "recent_events": 0, "previous_events": 80, "last_seen": pd.NaT, "created_at": pd.NaT},
             "b": {"mrr": 10.0, "seats": 5.0, "recent_active_users": 5},
         },
-        {"a": {"health": 12.0, "usage_change": -1.0, "active_users_change": np.nan}, "b": {"health": 90.0, "seat_utilization": 1.0}},
+        {"a": {"health": 12.0, "usage_change": -1.0, "active_users_change": np.nan},
+         "b": {"health": 90.0, "seat_utilization": 1.0}},
     )
     # "a" was never seen: not active yet, so no Revenue at risk whatever health it is handed.
     assert sorted(zip(s["org_id"], s["type"])) == [

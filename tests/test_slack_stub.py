@@ -46,7 +46,8 @@ def _api_error(fn, *args, **kwargs) -> SlackApiError:
 # --- retries and error categories through the real WebClient -------------------------------
 
 
-def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(slack_stub: SlackStub, slack_client: WebClient) -> None:
+def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(slack_stub: SlackStub,
+                                                                        slack_client: WebClient) -> None:
     slack_stub.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=1)
     started = time.monotonic()
     response = slack_client.chat_postMessage(channel="C0CUSTSUCC", text="hello")
@@ -187,7 +188,8 @@ def test_make_web_client_attaches_all_retry_handlers(slack_stub: SlackStub) -> N
 # --- the Web API methods the app uses ------------------------------------------------------------
 
 
-def test_messages_are_recorded_with_parsed_blocks_and_updated_in_place(slack_stub: SlackStub, slack_client: WebClient) -> None:
+def test_messages_are_recorded_with_parsed_blocks_and_updated_in_place(slack_stub: SlackStub,
+                                                                       slack_client: WebClient) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "v1"}, "block_id": "item|o1"}]
     posted = slack_client.chat_postMessage(channel="C0CUSTSUCC", text="v1", blocks=blocks)
     call = slack_stub.calls_to("chat.postMessage")[0]
@@ -201,7 +203,8 @@ def test_messages_are_recorded_with_parsed_blocks_and_updated_in_place(slack_stu
 
 def test_form_encoded_calls_with_json_strings_are_parsed(slack_stub: SlackStub, slack_client: WebClient) -> None:
     blocks = [{"type": "divider"}]
-    slack_client.api_call("chat.postMessage", data={"channel": "C0ALERTS", "text": "form", "blocks": json.dumps(blocks)})
+    slack_client.api_call("chat.postMessage",
+                          data={"channel": "C0ALERTS", "text": "form", "blocks": json.dumps(blocks)})
     slack_client.api_call("chat.postMessage", params={"channel": "C0ALERTS", "text": "urlencoded"})
     assert [(p["text"], p["blocks"]) for p in slack_stub.posted] == [("form", blocks), ("urlencoded", [])]
 
@@ -229,7 +232,8 @@ def test_views_open_update_and_publish(slack_stub: SlackStub, slack_client: WebC
     slack_stub.expire_trigger("trig-old")
     err = _api_error(slack_client.views_open, trigger_id="trig-old", view=view)
     assert (error_code(err), classify(err)) == ("expired_trigger_id", ErrorCategory.EXPIRED)
-    err = _api_error(slack_client.views_open, trigger_id="trig-2", view={**view, "title": {"type": "plain_text", "text": "x" * 25}})
+    err = _api_error(slack_client.views_open, trigger_id="trig-2",
+                     view={**view, "title": {"type": "plain_text", "text": "x" * 25}})
     assert error_code(err) == "invalid_arguments"
     home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Home"}}]}
     slack_client.views_publish(user_id="U0ANA", view=home)
@@ -265,7 +269,8 @@ def test_conversations_list_pages_with_cursors(slack_stub: SlackStub, slack_clie
 
 
 def test_unknown_methods_and_missing_tokens(slack_stub: SlackStub) -> None:
-    assert error_code(_api_error(make_web_client(slack_stub.token, slack_stub.base_url).api_call, "pins.add")) == "unknown_method"
+    fresh = make_web_client(slack_stub.token, slack_stub.base_url)
+    assert error_code(_api_error(fresh.api_call, "pins.add")) == "unknown_method"
     assert error_code(_api_error(WebClient(base_url=slack_stub.base_url).auth_test)) == "not_authed"
 
 
@@ -280,11 +285,13 @@ def test_wait_for_sees_calls_from_other_threads(slack_stub: SlackStub, slack_cli
 # --- response_url -----------------------------------------------------------------------------
 
 
-def test_response_url_replaces_the_original_and_allows_five_uses(slack_stub: SlackStub, slack_client: WebClient) -> None:
+def test_response_url_replaces_the_original_and_allows_five_uses(slack_stub: SlackStub,
+                                                                 slack_client: WebClient) -> None:
     posted = slack_client.chat_postMessage(channel="C0CUSTSUCC", text="list", blocks=[{"type": "divider"}])
     url = slack_stub.new_response_url("C0CUSTSUCC", posted["ts"])
     hook = WebhookClient(url)
-    replaced = hook.send(text="tagged", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "tagged"}}], replace_original=True)
+    replaced = hook.send(text="tagged", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "tagged"}}],
+                         replace_original=True)
     assert replaced.status_code == 200
     assert slack_stub.message("C0CUSTSUCC", posted["ts"])["text"] == "tagged"
     err = m.error_message("Only CS leads may dismiss.")
@@ -328,7 +335,8 @@ def _bolt_app(stub: SlackStub, secret: str) -> App:
     return App(signing_secret=secret, client=make_web_client(stub.token, stub.base_url), process_before_response=True)
 
 
-def test_bolt_handles_a_signed_command_and_answers_through_the_stub(slack_stub: SlackStub, slack_signing_secret: str) -> None:
+def test_bolt_handles_a_signed_command_and_answers_through_the_stub(slack_stub: SlackStub,
+                                                                    slack_signing_secret: str) -> None:
     app = _bolt_app(slack_stub, slack_signing_secret)
     assert slack_stub.calls_to("auth.test", ok=True)  # Bolt checks its token at start
 
@@ -339,19 +347,22 @@ def test_bolt_handles_a_signed_command_and_answers_through_the_stub(slack_stub: 
 
     url = slack_stub.new_response_url("C0CUSTSUCC")
     body = slash_command_body("/signals", "wat", response_url=url)
-    response = app.dispatch(BoltRequest(body=body, headers=signed_request_headers(body, slack_signing_secret, content_type=FORM)))
+    response = app.dispatch(BoltRequest(body=body,
+                                        headers=signed_request_headers(body, slack_signing_secret, content_type=FORM)))
     assert response.status == 200
     reply = slack_stub.response_replies(url)[0]
     assert reply["blocks"][0]["text"]["text"].startswith(":thinking_face: I didn't understand `wat`.")
 
-    forged = app.dispatch(BoltRequest(body=body, headers=signed_request_headers(body, "not-the-secret", content_type=FORM)))
+    forged = app.dispatch(BoltRequest(body=body,
+                                      headers=signed_request_headers(body, "not-the-secret", content_type=FORM)))
     assert forged.status == 401
     stale = signed_request_headers(body, slack_signing_secret, timestamp=int(time.time()) - 600, content_type=FORM)
     assert app.dispatch(BoltRequest(body=body, headers=stale)).status == 401
     assert len(slack_stub.response_replies(url)) == 1
 
 
-def test_a_click_built_from_a_real_message_reaches_a_bolt_action_handler(slack_stub: SlackStub, slack_signing_secret: str) -> None:
+def test_a_click_built_from_a_real_message_reaches_a_bolt_action_handler(slack_stub: SlackStub,
+                                                                         slack_signing_secret: str) -> None:
     app = _bolt_app(slack_stub, slack_signing_secret)
     detail = _detail()
     message = m.signals_list_message(SummaryCards(1, 100.0, 1, 0, NOW), [detail.item], NOW, Config())
@@ -363,19 +374,23 @@ def test_a_click_built_from_a_real_message_reaches_a_bolt_action_handler(slack_s
         ack()
         seen.append(action)
         parsed = parse_action(action)
-        blocks = m.item_dismissed_update(body["message"]["blocks"], parsed.org_id, "snooze7", dt.date(2026, 11, 30), body["user"]["id"])
+        blocks = m.item_dismissed_update(body["message"]["blocks"], parsed.org_id, "snooze7", dt.date(2026, 11, 30),
+                                         body["user"]["id"])
         respond(text="snoozed", blocks=blocks, replace_original=True)
 
     url = slack_stub.new_response_url("C0CUSTSUCC", posted["ts"])
     payload = block_actions_payload(
-        message["blocks"], "signal_dismiss", option_value="snooze7|1", user_id="U0BEN", message_ts=posted["ts"], response_url=url
+        message["blocks"], "signal_dismiss", option_value="snooze7|1", user_id="U0BEN", message_ts=posted["ts"],
+        response_url=url,
     )
     body = interaction_body(payload)
-    response = app.dispatch(BoltRequest(body=body, headers=signed_request_headers(body, slack_signing_secret, content_type=FORM)))
+    response = app.dispatch(BoltRequest(body=body,
+                                        headers=signed_request_headers(body, slack_signing_secret, content_type=FORM)))
     assert response.status == 200
     assert seen[0]["block_id"] == "item_actions|o1" and seen[0]["selected_option"]["value"] == "snooze7|1"
     now_blocks = slack_stub.message("C0CUSTSUCC", posted["ts"])["blocks"]
-    assert next(b for b in now_blocks if b.get("block_id") == "item|o1")["text"]["text"] == "~Acme~ snoozed until 2026-11-30 by <@U0BEN>"
+    item = next(b for b in now_blocks if b.get("block_id") == "item|o1")
+    assert item["text"]["text"] == "~Acme~ snoozed until 2026-11-30 by <@U0BEN>"
     assert not any(b["type"] == "actions" for b in now_blocks)
     with pytest.raises(LookupError):
         block_actions_payload(message["blocks"], "signal_dismiss", option_value="dismiss|999")
@@ -406,7 +421,8 @@ def test_app_home_opened_event_body_is_signed_json(slack_stub: SlackStub, slack_
 
 # --- files: the external upload flow files_upload_v2 uses ------------------------------------
 
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (800).to_bytes(4, "big") + (400).to_bytes(4, "big") + bytes(range(256))
+PNG_BYTES = (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (800).to_bytes(4, "big") + (400).to_bytes(4, "big")
+             + bytes(range(256)))
 
 
 def _get(url: str, token: str | None) -> tuple[int, bytes, str]:
@@ -424,8 +440,10 @@ def _get(url: str, token: str | None) -> tuple[int, bytes, str]:
 def test_files_upload_v2_round_trips_the_exact_bytes_through_the_stubs_own_upload_url(
     slack_stub: SlackStub, slack_client: WebClient
 ) -> None:
-    response = slack_client.files_upload_v2(file=PNG_BYTES, filename="trend.png", title="Acme: 12 weeks", alt_txt="Health trend")
-    assert [c.method for c in slack_stub.calls] == ["files.getUploadURLExternal", "upload_url", "files.completeUploadExternal"]
+    response = slack_client.files_upload_v2(file=PNG_BYTES, filename="trend.png", title="Acme: 12 weeks",
+                                            alt_txt="Health trend")
+    assert [c.method for c in slack_stub.calls] == ["files.getUploadURLExternal", "upload_url",
+                                                    "files.completeUploadExternal"]
     handed_out = slack_stub.calls_to("files.getUploadURLExternal")[0]
     assert handed_out.args["filename"] == "trend.png" and handed_out.args["length"] == str(len(PNG_BYTES))
     assert handed_out.response["upload_url"].startswith(slack_stub.url + "/upload/")  # served by the stub itself
@@ -434,7 +452,8 @@ def test_files_upload_v2_round_trips_the_exact_bytes_through_the_stubs_own_uploa
 
     file = response["file"]
     assert file["id"] == handed_out.response["file_id"] and file["id"].startswith("F")
-    assert (file["name"], file["title"], file["mimetype"], file["size"]) == ("trend.png", "Acme: 12 weeks", "image/png", len(PNG_BYTES))
+    assert (file["name"], file["title"], file["mimetype"], file["size"]) == ("trend.png", "Acme: 12 weeks", "image/png",
+                                                                             len(PNG_BYTES))
     assert (file["original_w"], file["original_h"], file["alt_txt"]) == (800, 400, "Health trend")
     assert file["channels"] == [] and file["is_public"] is False  # no channel: private to the bot
     assert file["permalink"] and file["url_private"]
@@ -453,7 +472,8 @@ def test_url_private_serves_the_bytes_to_the_bots_token_only(slack_stub: SlackSt
     assert _get(file["url_private"].replace(file["id"], "F0NOPE0000"), slack_stub.token)[0] == 404
 
 
-def test_an_upload_shared_in_a_channel_posts_a_file_share_message(slack_stub: SlackStub, slack_client: WebClient) -> None:
+def test_an_upload_shared_in_a_channel_posts_a_file_share_message(slack_stub: SlackStub,
+                                                                  slack_client: WebClient) -> None:
     file = slack_client.files_upload_v2(
         content=PNG_BYTES, filename="mrr.png", channel="C0CUSTSUCC", initial_comment="MRR this year"
     )["file"]
@@ -487,7 +507,8 @@ def test_upload_failures_can_be_scripted_at_each_step(slack_stub: SlackStub, sla
     assert slack_stub.uploaded_files == []
 
 
-def test_completing_an_unknown_or_unsent_upload_fails_like_slack(slack_stub: SlackStub, slack_client: WebClient) -> None:
+def test_completing_an_unknown_or_unsent_upload_fails_like_slack(slack_stub: SlackStub,
+                                                                 slack_client: WebClient) -> None:
     err = _api_error(slack_client.files_completeUploadExternal, files=[{"id": "F0NOPE0000", "title": "x"}])
     assert error_code(err) == "file_not_found"
     handed_out = slack_client.files_getUploadURLExternal(filename="a.png", length=3)

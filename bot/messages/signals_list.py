@@ -36,7 +36,8 @@ def signals_list_message(
     else:
         blocks = head + [section(render("signals_empty.md.j2", filters_text=filters))]
     text = render_macro(
-        "fallbacks.md.j2", "signals_list", short(title, limits.HEADER_TEXT_MAX), len(items), cards.mrr_at_risk, cfg.currency_symbol
+        "fallbacks.md.j2", "signals_list", short(title, limits.HEADER_TEXT_MAX), len(items), cards.mrr_at_risk,
+        cfg.currency_symbol,
     )
     return finish(text, blocks)
 
