@@ -151,8 +151,9 @@ def time_split(
     train_n = counts.cumsum().to_numpy()[:-1]  # with each date but the last as the split point
     later_total = counts.sum() - train_n
     # Rows on dates within the gap after each candidate split point: not used on either side.
-    gap_ends = dates[:-1] + pd.Timedelta(days=gap_days)
-    in_gap = np.array([counts[(dates > c) & (dates <= e)].sum() for c, e in zip(dates[:-1], gap_ends)])
+    when, n = dates.to_numpy(dtype="datetime64[ns]"), counts.to_numpy()
+    gap = np.timedelta64(gap_days, "D")
+    in_gap = np.array([n[(when > c) & (when <= c + gap)].sum() for c in when[:-1]])
     test_n = later_total - in_gap
     usable = test_n > 0
     if not usable.any():
