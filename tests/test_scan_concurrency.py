@@ -28,6 +28,7 @@ from storage.models import HealthSnapshot, ScanRun, Signal
 from storage.scan_lock import hold_scan_lock, scan_lock_key
 
 END = dt.date(2026, 11, 30)
+WAITING_FOR_ADVISORY_LOCKS = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
 AS_OF = dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.timezone.utc)
 
 
@@ -130,7 +131,7 @@ def test_a_scan_that_must_wait_says_so_in_one_log_line_then_runs(session_factory
         worker.start()
         with session_factory() as probe:  # until the scan is queued behind the held lock
             for _ in range(600):
-                waiting = probe.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+                waiting = probe.scalar(WAITING_FOR_ADVISORY_LOCKS)
                 probe.rollback()
                 if waiting:
                     break
