@@ -214,7 +214,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
     started = dt.datetime.now(dt.timezone.utc)
     try:
         with factory() as session, session.begin():
-            hold_scan_lock(session, app_name)
+            hold_scan_lock(session, app_name, on_wait=lambda: log.info(
+                "another scan of %s is running; this one waits for it, then scans on its results", app_name))
             app = get_or_create_application(session, app_name)
             # Another scan may have committed while this one waited for the lock.
             _raise_unless_forward(scan_runs.latest_ok_scan_time(session, app.id), as_of)

@@ -12,6 +12,7 @@ killed scan never leaves it behind. SQLite needs none: it allows one writer per 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -23,7 +24,14 @@ def scan_lock_key(application_name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def hold_scan_lock(session: Session, application_name: str) -> None:
-    """Wait for, then hold until commit or rollback, the application's scan lock."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": scan_lock_key(application_name)})
+def hold_scan_lock(session: Session, application_name: str, on_wait: Callable[[], None] | None = None) -> None:
+    """Hold the application's scan lock until commit or rollback, waiting for it if another
+    scan holds it (``on_wait`` is called once, before waiting, so the wait can be logged)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = {"key": scan_lock_key(application_name)}
+    if session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key):
+        return
+    if on_wait is not None:
+        on_wait()
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)

@@ -8,11 +8,16 @@ signals in parallel transactions, and one would fail on a duplicate key.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from demo.generator import generate_demo_data
 from domain.config import Config
@@ -20,9 +25,10 @@ from domain.vocabulary import STATUS_ACTIVE
 from services import scanning
 from storage.importer import import_paths
 from storage.models import HealthSnapshot, ScanRun, Signal
-from storage.scan_lock import scan_lock_key
+from storage.scan_lock import hold_scan_lock, scan_lock_key
 
 END = dt.date(2026, 11, 30)
+WAITING_FOR_ADVISORY_LOCKS = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
 AS_OF = dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.timezone.utc)
 
 
@@ -89,6 +95,52 @@ def test_a_scan_that_waited_behind_a_later_one_is_refused_not_run(session_factor
         assert isinstance(outcomes[1], scanning.ScanOrderError)
         assert "before the latest scan" in str(outcomes[1])
         assert statuses == ["ok"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_scan_commands_started_together_both_exit_0_with_one_set_of_results(
+        session_factory, db_url: str, tmp_path: Path) -> None:
+    generate_demo_data(tmp_path / "data", orgs=80, days=45, seed=5, end_date=END)
+    import_paths([tmp_path / "data"], session_factory)
+    env = {**os.environ, "DATABASE_URL": db_url}
+    command = [sys.executable, "-c", "import sys, cli; sys.argv[0] = 'saas-tracker'; cli.main()",
+               "scan", "--as-of", "2026-11-30"]
+    procs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    done = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    assert [rc for rc, _out, _err in done] == [0, 0], done
+    assert all("Traceback" not in err for _rc, _out, err in done)
+    with session_factory() as s:
+        assert s.execute(select(ScanRun.status)).scalars().all() == ["ok", "ok"]
+        duplicates = s.execute(
+            select(Signal.org_id, Signal.type).where(Signal.status == STATUS_ACTIVE)
+            .group_by(Signal.org_id, Signal.type).having(func.count() > 1)
+        ).all()
+        assert duplicates == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_scan_that_must_wait_says_so_in_one_log_line_then_runs(session_factory, tmp_path: Path, caplog) -> None:
+    generate_demo_data(tmp_path / "data", orgs=40, days=45, seed=5, end_date=END)
+    import_paths([tmp_path / "data"], session_factory)
+    results: list[object] = []
+    caplog.set_level(logging.INFO, logger="services.scanning")
+    with session_factory() as holder, holder.begin():
+        hold_scan_lock(holder, "default")  # another scan's transaction, as far as the lock knows
+        worker = threading.Thread(target=lambda: results.append(scanning.run_scan(session_factory, Config(), AS_OF)))
+        worker.start()
+        with session_factory() as probe:  # until the scan is queued behind the held lock
+            for _ in range(600):
+                waiting = probe.scalar(WAITING_FOR_ADVISORY_LOCKS)
+                probe.rollback()
+                if waiting:
+                    break
+                time.sleep(0.1)
+        assert waiting == 1 and results == []
+    worker.join(timeout=300)
+    assert len(results) == 1 and isinstance(results[0], scanning.ScanResult)
+    waits = [r.getMessage() for r in caplog.records if "another scan of default is running" in r.getMessage()]
+    assert len(waits) == 1
 
 
 def test_each_application_has_its_own_stable_lock_key() -> None:
