@@ -253,7 +253,7 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
     quiet_from = np.minimum(15 + np.floor(u[7] * 46), max(days - 10, 16)).astype(int)  # 15..60 days silent
     # Subscription ended 10..days−30 days ago (10..90 on 120 days): churn spread over the whole
     # history, so a backtest finds churns in its early weeks too, and calibrate has some to fit on.
-    churn_d = (10 + np.floor(u[7] * (days - 39))).astype(int)
+    churn_d = (10 + np.floor(u[7] * max(days - 39, 1))).astype(int)
     trial_d = (5 + np.floor(u[7] * 21)).astype(int)  # trial started 5..25 days ago
     gap_hi = (60 + np.floor(u[6] * 41)).astype(int)
     gap_lo = (15 + np.floor(u[7] * 26)).astype(int)
@@ -265,6 +265,9 @@ def _ordinary_frame(n: int, seed: int, days: int) -> pd.DataFrame:
         [trial_d + rng.integers(0, 5, n), rng.integers(20, 91, n)],
         rng.integers(120, 1500, n),
     )
+    # A churned org was a customer for a while first: created at least 37 days before its
+    # churn, so its subscription (started 0-7 days before creation) ran a month or more.
+    created_d = np.where(pattern == CHURNED, np.maximum(created_d, churn_d + 37), created_d)
     reactivated = pattern == REACTIVATED
     source = np.where((pattern == DORMANT) | (rng.random(n) < 0.1), "import", "signup")
     good = ~np.isin(pattern, BAD_PATTERNS)

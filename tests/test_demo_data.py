@@ -241,7 +241,7 @@ def test_cli_writes_the_files(tmp_path):
 
 
 def test_a_scan_of_the_default_demo_flags_a_believable_share_of_orgs(session_factory, tmp_path):
-    """`make demo`'s data set (300 orgs, 120 days, seed 7) imported and scanned on its end
+    """`make demo`'s data set (300 orgs, 240 days, seed 7) imported and scanned on its end
     date, as `make demo` does: a week's work for a CS team, not an alarm on every other org."""
     generate_demo_data(tmp_path, orgs=DEFAULT_ORGS, days=DEFAULT_DAYS, seed=DEFAULT_SEED, end_date=END)
     import_paths([tmp_path], session_factory)
@@ -281,3 +281,17 @@ def test_a_scan_of_the_default_demo_flags_a_believable_share_of_orgs(session_fac
     mrr = snapshots.set_index("org_id")["mrr"].astype(float)
     others = mrr[[o for o in top10 if o not in story]]
     assert others.median() >= 5 * mrr[mrr > 0].median()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 6])
+def test_every_subscription_ends_after_it_starts_on_a_long_history(tmp_path, seed):
+    """Churns spread over the whole history: a churned org must have been a customer first
+    (seeds 1, 2 and 6 once wrote an ended_at before its started_at on 240 days)."""
+    generate_demo_data(tmp_path, orgs=DEFAULT_ORGS, days=240, seed=seed, end_date=END)
+    subs = pd.read_csv(tmp_path / "subscriptions.csv", keep_default_na=False)
+    ended = subs[subs["ended_at"] != ""]
+    assert len(ended) > 20
+    assert (pd.to_datetime(ended["ended_at"]) > pd.to_datetime(ended["started_at"])).all()
+    # The churns spread over the history, not only its last three months.
+    churn_days = (pd.Timestamp(END) - pd.to_datetime(ended["ended_at"])).dt.days
+    assert churn_days.max() > 150 and churn_days.min() < 30
