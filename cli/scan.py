@@ -78,7 +78,7 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
     """
     from bot.delivery import BlockKitMessages  # alert layout, queued with the scan
     from services.alerts import alerts_hook
-    from services.scanning import ScanOrderError, run_scan
+    from services.scanning import ScanOrderError, ScanSuperseded, run_scan
 
     cfg = get_config(ctx)
     when = parse_as_of(as_of)
@@ -90,6 +90,9 @@ def scan(ctx: click.Context, as_of: str | None) -> None:
     # serve or `saas-tracker outbox --deliver` sends them.
     try:
         result = run_scan(get_session_factory(ctx), cfg, when, after_signals=alerts_hook(BlockKitMessages()))
+    except ScanSuperseded as exc:  # not a failure: the other scan's results are the newer ones
+        click.echo(f"nothing to scan: {exc}")
+        return
     except ScanOrderError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -218,7 +218,7 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
                 "another scan of %s is running; this one waits for it, then scans on its results", app_name))
             app = get_or_create_application(session, app_name)
             # Another scan may have committed while this one waited for the lock.
-            _raise_unless_forward(scan_runs.latest_ok_scan_time(session, app.id), as_of)
+            _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)
             # Read and score first, write after: on SQLite the write lock is then held only
             # for the writing, not for the whole scan.
             orgs = queries.org_frame(session, app.id, as_of, cfg)
@@ -238,6 +238,9 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
                     HealthSnapshot.org_id.in_(select(Org.org_id).where(Org.application_id == app.id)),
                 )
             )
+            # SQLite takes its one write lock at the first write, just above, not at the
+            # advisory lock: only now is a concurrent scan's commit sure to be seen.
+            _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)
             snapshots = _snapshot_columns(orgs, health, day, run.id)
             staging.insert_rows(session.connection(), SNAPSHOTS, list(snapshots), list(snapshots.values()))
             apply_signals(session, app.id, run.id, current, as_of, result)
@@ -254,7 +257,7 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
                  as_of.isoformat(), result.orgs_scanned, result.opened, result.updated, result.resolved)
         return result
     except ScanOrderError:
-        raise  # nothing was scanned: another scan moved past this as-of while this one waited
+        raise  # nothing was written: the scan order is the caller's to report
     except Exception as exc:
         _record_failed_run(factory, app_name, as_of, started, exc)
         raise
@@ -262,6 +265,12 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
 
 class ScanOrderError(ValueError):
     """A scan as of a time before the latest scan: it would reopen and re-resolve live episodes."""
+
+
+class ScanSuperseded(ScanOrderError):
+    """Another scan, as of a later instant, committed while this one was starting or waiting
+    for it (two replicas on the same schedule, two people at the terminal): its results stand
+    and this scan has nothing to add. Not a failure: report it in one line and carry on."""
 
 
 def _check_moves_forward(factory: sessionmaker[Session], app_name: str, as_of: dt.datetime) -> None:
@@ -276,13 +285,27 @@ def _check_moves_forward(factory: sessionmaker[Session], app_name: str, as_of: d
     _raise_unless_forward(latest, as_of)
 
 
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment
+
+
 def _raise_unless_forward(latest: dt.datetime | None, as_of: dt.datetime) -> None:
-    if latest is not None and latest.tzinfo is None:
-        latest = latest.replace(tzinfo=dt.timezone.utc)
+    latest = _utc(latest)
     if latest is not None and as_of < latest:
         raise ScanOrderError(
-            f"as-of {as_of:%Y-%m-%d %H:%M} UTC is before the latest scan ({latest:%Y-%m-%d %H:%M} UTC); "
+            f"as-of {as_of:%Y-%m-%d %H:%M:%S} UTC is before the latest scan ({latest:%Y-%m-%d %H:%M:%S} UTC); "
             "scans move forward in time — replay history into a fresh database instead")
+
+
+def _raise_if_superseded(latest: dt.datetime | None, as_of: dt.datetime) -> None:
+    """After the order was checked at the start: a later scan found now committed meanwhile."""
+    latest = _utc(latest)
+    if latest is not None and as_of < latest:
+        raise ScanSuperseded(
+            f"another scan, as of {latest:%Y-%m-%d %H:%M:%S} UTC, finished while this one (as of "
+            f"{as_of:%Y-%m-%d %H:%M:%S} UTC) was waiting for it; its results stand")
 
 
 def _record_failed_run(factory: sessionmaker[Session], app_name: str, as_of: dt.datetime,

@@ -6,7 +6,9 @@ episodes: on PostgreSQL one of them would fail on a duplicate key or a deadlock.
 transaction therefore begins by taking a transaction-level advisory lock keyed on the
 application: the second scan waits for the first to commit, then runs on its results (and
 rechecks that it still moves forward in time). The lock ends with the transaction, so a
-killed scan never leaves it behind. SQLite needs none: it allows one writer per database.
+killed scan never leaves it behind. SQLite has no such lock but allows one writer at a
+time: the scan rechecks the order after its first write, which is when SQLite takes that
+writer's lock.
 """
 
 from __future__ import annotations

@@ -85,16 +85,30 @@ def test_a_scan_that_waited_behind_a_later_one_is_refused_not_run(session_factor
     earlier, later = AS_OF - dt.timedelta(hours=5), AS_OF
     outcomes = _scan_together(session_factory, Config(), [later, earlier])
     # Whichever got the lock first: the later scan always runs, the earlier one runs only if
-    # it went first, and is otherwise refused in one line without recording a failed run.
+    # it went first, and otherwise says in one line that the later one's results stand,
+    # without recording a failed run.
     assert isinstance(outcomes[0], scanning.ScanResult)
     with session_factory() as s:
         statuses = s.execute(select(ScanRun.status)).scalars().all()
     if isinstance(outcomes[1], scanning.ScanResult):
         assert statuses == ["ok", "ok"]
     else:
-        assert isinstance(outcomes[1], scanning.ScanOrderError)
-        assert "before the latest scan" in str(outcomes[1])
+        assert isinstance(outcomes[1], scanning.ScanSuperseded)
+        assert "finished while this one (as of 2026-11-30 18:00:00 UTC) was waiting" in str(outcomes[1])
         assert statuses == ["ok"]
+
+
+def test_scans_started_together_commit_in_time_order_on_both_databases(session_factory, tmp_path: Path) -> None:
+    """SQLite has no advisory lock: its order is checked again under its write lock."""
+    generate_demo_data(tmp_path / "data", orgs=40, days=45, seed=3, end_date=END)
+    import_paths([tmp_path / "data"], session_factory)
+    for hour in (12, 16, 20):
+        later = dt.datetime(2026, 11, 30, hour, tzinfo=dt.timezone.utc)
+        outcomes = _scan_together(session_factory, Config(), [later, later - dt.timedelta(hours=1)])
+        assert all(isinstance(o, (scanning.ScanResult, scanning.ScanSuperseded)) for o in outcomes), outcomes
+    with session_factory() as s:
+        committed = s.execute(select(ScanRun.as_of).where(ScanRun.status == "ok").order_by(ScanRun.id)).scalars().all()
+    assert committed == sorted(committed) and len(committed) >= 3
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

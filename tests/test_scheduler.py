@@ -29,7 +29,7 @@ from services.scheduling import (
     add_logged_job,
     build_scheduler,
 )
-from storage.models import DigestClaim
+from storage.models import DigestClaim, ScanRun
 from bot.delivery import SlackDelivery
 
 UTC = dt.timezone.utc
@@ -213,3 +213,28 @@ def test_worker_refuses_to_start_without_a_token(tmp_path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "SAAS_TRACKER_CONFIG": None, "SLACK_BOT_TOKEN": None}
     result = CliRunner().invoke(cli, ["worker"], env=env)
     assert result.exit_code == 1 and "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def test_a_replica_a_moment_behind_another_skips_its_scan_in_one_line(session_factory, slack_stub, caplog) -> None:
+    """Two workers on one schedule: the other replica's scan, a minute later by its clock,
+    is already in. This one's start-up scan is skipped with one info line, not counted as a
+    failure, and the rest of the job (alerts, digest) still runs."""
+    caplog.set_level(logging.INFO, logger="services.scheduling")
+    seed_orgs(session_factory, {"acme": 50_000})
+    now = utc(2026, 10, 19, 8, 30)
+    run_scan(session_factory, CFG, now + dt.timedelta(minutes=1))
+    health = JobHealth()
+    delivery = SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url))
+    scheduler = build_scheduler(session_factory, CFG, delivery, instance_id="w", health=health, clock=lambda: now)
+    scheduler.start()
+    try:
+        _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert health.failures == {}
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scan skipped: ")]
+    assert len(skipped) == 1 and "before the latest scan" in skipped[0]
+    with session_factory() as s:
+        assert s.query(ScanRun).count() == 1
+    assert [m["text"] for m in slack_stub.posted] == [
+        "Weekly digest 2026-W43: 1 org needs attention · $50,000 MRR at risk"]
