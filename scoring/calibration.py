@@ -127,6 +127,11 @@ def health_from_components(
     return pd.Series(health, index=components.index, name="health")
 
 
+class SplitError(ValueError):
+    """The history cannot be split into a training and a held-out part: too few as-of dates,
+    or none left after the gap. Its own type so callers tell it from a programming error."""
+
+
 def time_split(
     frame: pd.DataFrame,
     asof_column: str = "as_of",
@@ -146,7 +151,7 @@ def time_split(
     days = as_day(frame[asof_column])
     counts = days.value_counts().sort_index()
     if len(counts) < 2:
-        raise ValueError("a time split needs at least two as-of dates")
+        raise SplitError("a time split needs at least two as-of dates")
     dates = counts.index
     train_n = counts.cumsum().to_numpy()[:-1]  # with each date but the last as the split point
     later_total = counts.sum() - train_n
@@ -157,7 +162,7 @@ def time_split(
     test_n = later_total - in_gap
     usable = test_n > 0
     if not usable.any():
-        raise ValueError(f"no as-of date is more than {gap_days} days after the training period")
+        raise SplitError(f"no as-of date is more than {gap_days} days after the training period")
     share = np.where(usable, train_n / np.maximum(train_n + test_n, 1), np.inf)
     best = int(np.argmin(np.abs(share - train_fraction)))
     last_train = dates[best]

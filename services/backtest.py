@@ -39,7 +39,7 @@ from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS
 from scoring import evaluation
 from scoring import revenue as rev
-from scoring.calibration import CalibrationResult, calibrate
+from scoring.calibration import CalibrationResult, SplitError, calibrate
 from scoring.frames import ScanContext
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
@@ -257,9 +257,7 @@ def run_calibration(factory: sessionmaker[Session], cfg: Config, plan: BacktestP
     try:
         return calibrate(frame, cfg.health.weights, train_fraction=cfg.backtest.train_fraction,
                          gap_days=plan.horizon_days, min_train_churns=cfg.backtest.min_churns)
-    except ValueError as exc:
-        if isinstance(exc, evaluation.NotEnoughEvidence):
-            raise
+    except SplitError as exc:
         raise BacktestRangeError(
             f"no held-out period is left: after the training days (about {cfg.backtest.train_fraction:.0%} of "
             f"the observations used) and a {plan.horizon_days}-day gap there is no as-of day before {plan.end}; "

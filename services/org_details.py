@@ -106,8 +106,8 @@ def expansion_held_back(item: OrgItem, latest: HealthSnapshot | None, cfg: Confi
 
 
 def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | None, cfg: Config) -> str | None:
-    """"2 of the 3 most active users of the previous 14 days silent since (u3, u7)" when the
-    org's latest scan saw a champion go quiet while others carried on, else None."""
+    """"2 of the 3 most active users of the previous 14 days (u3, u7) have been silent since,
+    while others carry on" when the org's latest scan saw a champion go quiet, else None."""
     usage = (latest.usage or {}) if latest is not None else {}
     silent = int(usage.get("champions_silent") or 0)
     if not (silent >= 1 and (usage.get("recent_events") or 0) > 0
@@ -123,7 +123,9 @@ def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | 
         whom = "the most active user" if champions == 1 else f"the {champions} most active users"
     else:
         whom = f"{silent} of the {champions} most active users"
-    return f"{whom} of the previous {cfg.scan.recent_window_days} days silent since{who}, while others carry on"
+    verb = "has" if whom == "the most active user" or silent == 1 else "have"
+    return (f"{whom} of the previous {cfg.scan.recent_window_days} days{who} {verb} been silent since, "
+            "while others carry on")
 
 
 def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,

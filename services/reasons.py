@@ -103,8 +103,10 @@ def _revenue_at_risk(ev: pd.DataFrame, cfg: Config) -> pd.Series:
     past_due = past_due.where(past_due_amount > 0)
     # Key account slipping: a top account's health below the key-account line.
     key_from = _num(ev, "key_account_mrr_from")
-    key_short = ("key account (" + money(key_from, cfg.currency_symbol) + " MRR and up)").where(key_from.notna())
-    key_full = key_short + " with " + health_words + ", below " + plain_number(_num(ev, "key_account_health_below"))
+    key_below = plain_number(_num(ev, "key_account_health_below"))
+    key_account = ("key account (MRR ≥ " + money(key_from, cfg.currency_symbol) + ")").where(key_from.notna())
+    key_short = key_account + ", health below " + key_below
+    key_full = key_account + " with " + health_words + ", below " + key_below
     # Low health leads, the other conditions follow; without low health the first condition leads.
     extras = (("; " + renewal).fillna("") + ("; " + past_due).fillna(""))
     with_low = low_text + extras

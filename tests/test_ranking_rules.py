@@ -335,7 +335,7 @@ def test_a_key_account_in_lower_yellow_is_revenue_at_risk_a_small_one_is_not() -
     assert big["revenue_reference"] == pytest.approx(reference)
     assert big["evidence"]["key_account_mrr_from"] == pytest.approx(round(reference, 2))
     assert big["evidence"]["key_account_health_below"] == 45.0
-    assert big["reason"] == (f"Key account (${reference:,.0f} MRR and up) with health 43 (yellow), below 45 "
+    assert big["reason"] == (f"Key account (MRR ≥ ${reference:,.0f}) with health 43 (yellow), below 45 "
                              "— $8,000 MRR")
     # Severity (45 − 43) / 45: small, the revenue term carries such an org.
     assert big["severity"] == pytest.approx(2 / 45)
@@ -345,6 +345,11 @@ def test_a_key_account_in_lower_yellow_is_revenue_at_risk_a_small_one_is_not() -
     # 0 turns the condition off.
     off = Config(signals=replace(CFG.signals, key_account_health_below=0.0))
     assert types_of(scan(orgs, health, cfg=off), "big_slipping") == set()
+    # With a renewal it follows the renewal, and still says which line the health is under.
+    renewing = scan(base() | {"big": {"mrr": 8000.0, "renewal_date": AS_OF + 30 * DAY}}, {"big": {"health": 43.0}})
+    assert row(renewing, "big", REVENUE_AT_RISK)["reason"] == (
+        "Renews in 30 days (May 31) with health 43 (yellow), below 60; key account (MRR ≥ "
+        f"${row(renewing, 'big', REVENUE_AT_RISK)['revenue_reference']:,.0f}), health below 45 — $8,000 MRR")
 
 
 # --- 7. Champion gone quiet ------------------------------------------------------------------
@@ -402,7 +407,7 @@ def test_the_drivers_name_the_champions_who_went_quiet(session_factory) -> None:
     run_scan(session_factory, CFG, AS_OF)
     with session_factory() as s:
         detail = org_details.org_detail(s, app.id, "acme", AS_OF, CFG)
-    quiet = "the 2 most active users of the previous 14 days silent since (ana, ben), while others carry on"
+    quiet = "the 2 most active users of the previous 14 days (ana, ben) have been silent since, while others carry on"
     assert detail.extras["champion_quiet"] == quiet
     (activity,) = [c for c in detail.components if c.name == "activity"]
     assert activity.value_text.endswith("; " + quiet)
