@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.config import Config
@@ -19,8 +18,8 @@ from services.read_models import ComponentView, OrgDetail, OrgItem, Subscription
 from services import org_work
 from services.segmentation import Segmentation, load_segmentation
 from services.signal_list import build_items, case_suggestion, visible_signals
-from storage import queries
-from storage.models import HealthSnapshot, Org, Subscription
+from storage import queries, snapshots, subscriptions
+from storage.models import HealthSnapshot, Org
 
 COMPONENT_LABELS = {
     "activity": "Activity",
@@ -146,9 +145,7 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
     signals = visible_signals(session, application_id, now, org_ids=[org_id])
     (item,) = build_items(session, application_id, signals, [org_id], now, cfg, segmentation=seg)
 
-    snaps = session.scalars(
-        select(HealthSnapshot).where(HealthSnapshot.org_id == org_id).order_by(HealthSnapshot.day.desc()).limit(2)
-    ).all()
+    snaps = snapshots.latest_two(session, org_id)
     latest = snaps[0] if snaps else None
     previous = snaps[1] if len(snaps) > 1 else None
     components: list[ComponentView] = []
@@ -176,9 +173,7 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
         components = [replace(c, value_text=f"{c.value_text}; {quiet}") if c.name == "activity" else c
                       for c in components]
 
-    subs = session.scalars(
-        select(Subscription).where(Subscription.org_id == org_id).order_by(Subscription.started_at.desc())
-    ).all()
+    subs = subscriptions.org_subscriptions(session, org_id)
     today = now.date()
     sub_views = tuple(
         SubscriptionView(

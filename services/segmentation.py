@@ -16,7 +16,7 @@ import weakref
 from collections import OrderedDict
 
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from domain.config import Config

@@ -36,6 +36,9 @@ FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
 # Modules a package must not import even though their package is allowed.
 FORBIDDEN_MODULES: dict[str, frozenset[str]] = {
     "scoring": frozenset({"domain.formatting"}),  # results are numbers; words and money are shown above
+    # SQL lives in storage/: the use cases hold a Session (sqlalchemy.orm) and call storage's
+    # query functions, never build statements (select, func, update … come from sqlalchemy).
+    "services": frozenset({"sqlalchemy", "sqlalchemy.sql"}),
 }
 
 

@@ -3,7 +3,8 @@ matches is the true one."""
 
 from __future__ import annotations
 
-from services.org_lookup import find_orgs, like_pattern
+from services.org_lookup import find_orgs
+from storage.org_search import like_pattern
 from storage.db import get_or_create_application
 from storage.models import Org
 
