@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the command line in a process of its own
+
 SAAS_TRACKER = [sys.executable, "-c", "import sys, cli; sys.argv[0] = 'saas-tracker'; cli.main()"]
 HEAVY = ("pandas", "numpy", "sqlalchemy", "alembic", "slack_bolt", "slack_sdk", "jinja2", "matplotlib",
          "apscheduler", "tqdm")

@@ -17,6 +17,8 @@ from cli import cli
 from domain.config import Config, ConfigError, config_from_dict
 from slack_stub import SlackStub
 
+pytestmark = pytest.mark.slow  # each test starts `saas-tracker serve` in a process of its own
+
 CLI = Path(sys.executable).parent / "saas-tracker"
 
 
