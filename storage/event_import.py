@@ -28,10 +28,10 @@ from tqdm import tqdm
 
 from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
-from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, event_keys, text_hash
-from storage.reader import WorkDB, frames, load_file
+from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash
+from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import add_rollups
-from storage.validation import ErrorLog, Issue, check_frame
+from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
 # (unknown orgs), supplied by the importer, which knows the import's orgs.
@@ -39,6 +39,7 @@ RelationCheck = Callable[[pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]
 
 _EV_COLUMNS = "rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT"
 _ROLLUP_DAY_COLUMN = "timestamp"
+_HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 
 
 @dataclass
@@ -53,8 +54,9 @@ class EventImport:
     """One events file through validation, de-duplication and roll-up (module docstring)."""
 
     def __init__(self, conn: Connection, work: WorkDB, errors: ErrorLog, chunk_rows: int, progress: bool,
-                 relation_check: RelationCheck) -> None:
+                 relation_check: RelationCheck, known_orgs: pd.Index) -> None:
         self.conn = conn
+        self.known_orgs = known_orgs
         self.work = work
         self.errors = errors
         self.chunk_rows = chunk_rows
@@ -65,37 +67,91 @@ class EventImport:
     # -- 1. validate -------------------------------------------------------------------------
 
     def validate(self, f: InputFile, header: Header) -> None:
-        """Check every row; keys of valid chunks go to DuckDB table ``ev``."""
-        order = {name: i for i, name in enumerate(header.names)}
+        """Check every row; the (record, key, org hash, time, count) of valid rows go to
+        DuckDB table ``ev``, in file order."""
         self.counts.read = load_file(self.work, f, header, "raw_events")
-        self.work.con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
+        names = set(header.names)
+        self._known_orgs()
+        self._lane(names)
         bar = tqdm(desc=f.path.name, total=self.counts.read, unit=" events", unit_scale=True, file=sys.stderr,
                    disable=not self.progress)
         try:
-            for records, chunk in frames(self.work, "raw_events", header.names, self.chunk_rows):
-                bar.update(len(chunk))
-                parsed, issues = check_frame(chunk, EVENTS, order)
-                issues += self.relation_check(chunk, records, order)
-                self.errors.add_issues(f.label, f.path, records, issues)
-                if not self.errors:
-                    self._append_keys(records, chunk, parsed)
+            self._slow_lane(f, header)
+            if not self.errors:
+                self._keys("event_id" in names, bar)
         finally:
             bar.close()
 
-    def _append_keys(self, records: np.ndarray, chunk: pd.DataFrame, parsed: dict[str, pd.Series]) -> None:
-        n = len(chunk)
-        count = (parsed["count"].fillna(1).astype("int64").to_numpy() if "count" in parsed
-                 else np.ones(n, dtype=np.int64))
-        ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
-        event_id = chunk["event_id"] if "event_id" in chunk else pd.Series("", index=chunk.index, dtype=object)
-        keys = event_keys(chunk["org_id"], chunk["user_id"], chunk["event"], ts_us, count, event_id)
-        frame = pd.DataFrame({"rec": records, "key": keys, "org_h": text_hash(chunk["org_id"]).view(np.int64),
-                              "ts_us": ts_us, "n": count})
-        self.work.con.register("ev_chunk", frame)
-        try:
-            self.work.con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
-        finally:
-            self.work.con.unregister("ev_chunk")
+    def _known_orgs(self) -> None:
+        frame = pd.DataFrame({"org_id": pd.Series(np.asarray(self.known_orgs, dtype=object), dtype=object)})
+        self.work.con.register("known_org_frame", frame)
+        self.work.con.execute("CREATE OR REPLACE TABLE known_orgs AS SELECT DISTINCT org_id FROM known_org_frame")
+        self.work.con.unregister("known_org_frame")
+
+    def _lane(self, names: set[str]) -> None:
+        """DuckDB table ``lane``: per record, whether the fast lane vouches for it
+        (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
+        org, user and event name, each distinct name hashed once."""
+        con = self.work.con
+        for column in _HASHED:
+            values = np.asarray(con.execute(f'SELECT DISTINCT "{column}" AS v FROM raw_events').fetchnumpy()["v"],
+                                dtype=object)
+            con.register("hash_frame", pd.DataFrame({"v": values, "h": text_hash(values).view(np.int64)}))
+            con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS SELECT v, h FROM hash_frame")
+            con.unregister("hash_frame")
+        joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
+        hashes = ", ".join(f"h_{c}.h AS h_{c}" for c in _HASHED)
+        con.execute(f"""CREATE OR REPLACE TABLE lane AS
+            SELECT f.rec, f.ok, f.ts_us, f.n, {hashes}
+            FROM ({fast_lane(EVENTS, names, 'raw_events', 'known_orgs')}) f POSITIONAL JOIN raw_events r {joins}
+            ORDER BY f.rec""")
+
+    def _slow_lane(self, f: InputFile, header: Header) -> None:
+        """The rows the fast lane didn't vouch for, through the full validator (exact messages
+        for the bad ones; parsed time and count for the good ones, into ``slow_ok``)."""
+        order = {name: i for i, name in enumerate(header.names)}
+        con = self.work.con
+        con.execute("CREATE OR REPLACE TABLE slow_ok (rec BIGINT, ts_us BIGINT, n BIGINT)")
+        cols = ", ".join(f'r."{n}"' for n in header.names)
+        query = (f"SELECT l.rec AS __rec, {cols} FROM raw_events r POSITIONAL JOIN lane l "
+                 "WHERE NOT l.ok ORDER BY l.rec")
+        for records, chunk in query_frames(self.work, query, header.names, self.chunk_rows):
+            parsed, issues = check_frame(chunk, EVENTS, order)
+            issues += self.relation_check(chunk, records, order)
+            self.errors.add_issues(f.label, f.path, records, issues)
+            if self.errors:
+                continue
+            count = (parsed["count"].fillna(1).astype("int64").to_numpy() if "count" in parsed
+                     else np.ones(len(chunk), dtype=np.int64))
+            ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
+            con.register("slow_chunk", pd.DataFrame({"rec": records, "ts_us": ts_us, "n": count}))
+            con.execute("INSERT INTO slow_ok SELECT rec, ts_us, n FROM slow_chunk")
+            con.unregister("slow_chunk")
+
+    def _keys(self, has_event_id: bool, bar: tqdm) -> None:
+        """Every row valid: ``ev`` from the lane (with the slow lane's times and counts),
+        the event ids hashed chunk by chunk."""
+        con = self.work.con
+        if self.work.count("slow_ok"):
+            con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
+        con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
+        event_id = "r.event_id" if has_event_id else "''"
+        query = (f"SELECT l.rec AS __rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n "
+                 "FROM lane l POSITIONAL JOIN raw_events r")
+        names = ["org_h", "user_h", "event_h", "event_id", "ts_us", "n"]
+        for records, chunk in query_frames(self.work, query, names, self.chunk_rows):
+            bar.update(len(chunk))
+            ids = chunk["event_id"].to_numpy(dtype=object)
+            id_h = text_hash(ids) if has_event_id else np.zeros(len(ids), dtype=np.uint64)
+            ts_us = chunk["ts_us"].to_numpy(dtype=np.int64)
+            n = chunk["n"].to_numpy(dtype=np.int64)
+            org_h = chunk["org_h"].to_numpy(dtype=np.int64)
+            keys = keys_from_hashes(org_h, chunk["user_h"].to_numpy(dtype=np.int64),
+                                    chunk["event_h"].to_numpy(dtype=np.int64), id_h, ids != "", ts_us, n)
+            con.register("ev_chunk", pd.DataFrame({"rec": records, "key": keys, "org_h": org_h, "ts_us": ts_us,
+                                                   "n": n}))
+            con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
+            con.unregister("ev_chunk")
 
     # -- 2. write ----------------------------------------------------------------------------
 

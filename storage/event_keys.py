@@ -101,16 +101,28 @@ def event_keys(
     event_id: pd.Series,
 ) -> np.ndarray:
     """One positive int64 key per event row (see the module docstring for the definition)."""
-    org_h = text_hash(org_id)
-    has_id = (event_id != "").to_numpy()
-    by_id = combine(TAG_EVENT_ID, [org_h, text_hash(event_id)])
+    return keys_from_hashes(text_hash(org_id), text_hash(user_id), text_hash(event), text_hash(event_id),
+                            (event_id != "").to_numpy(), timestamp_us, count)
+
+
+def keys_from_hashes(org_h: np.ndarray, user_h: np.ndarray, event_h: np.ndarray, event_id_h: np.ndarray,
+                     has_id: np.ndarray, timestamp_us: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``event_keys`` from the ``text_hash`` of each text field (uint64 or int64 arrays), so a
+    caller can hash each distinct org, user and event name once for a whole file."""
+    org_h = _u64(org_h)
+    by_id = combine(TAG_EVENT_ID, [org_h, _u64(event_id_h)])
     by_row = combine(
         TAG_WHOLE_ROW,
-        [org_h, text_hash(user_id), text_hash(event),
+        [org_h, _u64(user_h), _u64(event_h),
          timestamp_us.astype(np.int64).view(np.uint64), count.astype(np.int64).view(np.uint64)],
     )
     keys = np.where(has_id, by_id, by_row) & KEY_MASK
     return keys.astype(np.int64)
+
+
+def _u64(values: np.ndarray) -> np.ndarray:
+    """The same 64 bits as unsigned (a hash handed back by DuckDB as BIGINT)."""
+    return values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64, copy=False)
 
 
 def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:

@@ -525,6 +525,63 @@ def test_event_keys_follow_their_documented_definition():
     assert keys[0] == _reference_key(["acme", "e1"], 1) == 6298155214074293388
 
 
+FAST_LANE_SAMPLES = [
+    # (timestamp, count, org_id, whether the fast lane must vouch for the row)
+    ("2024-05-01T09:00:00Z", "", "acme", True),
+    ("2024-05-01T09:00:00.5Z", "3", "acme", True),
+    ("2024-05-01T23:30:00-02:00", "1", "acme", True),
+    ("2024-05-01T17:45:10.123456+02:00", "2147483647", "acme", True),
+    ("2024-05-01", "7", "acme", True),
+    ("2024-05-01 09:00:00", "1", "acme", True),
+    ("1970-01-01T00:00:00Z", "1", "acme", True),
+    ("2100-12-31T23:59:59.999999Z", "1", "acme", True),
+    ("1969-12-31T23:59:59Z", "1", "acme", False),
+    ("2101-01-01T00:00:00Z", "1", "acme", False),
+    ("2024-02-30T09:00:00Z", "1", "acme", False),
+    ("2024-05-01T24:00:00Z", "1", "acme", False),
+    ("2024-05-01T09:00:00.1234567Z", "1", "acme", False),
+    ("2024-05", "1", "acme", False),
+    ("2024-05-01T09:00Z", "1", "acme", False),
+    ("20240501T090000Z", "1", "acme", False),
+    ("2024-05-01T09:00:00Z", "0", "acme", False),
+    ("2024-05-01T09:00:00Z", "2147483648", "acme", False),
+    ("2024-05-01T09:00:00Z", "1.0", "acme", False),
+    ("2024-05-01T09:00:00Z", "-1", "acme", False),
+    ("2024-05-01T09:00:00Z", "007", "acme", True),
+    ("2024-05-01T09:00:00Z", "1", "nobody", False),
+    ("2024-05-01T09:00:00Z", "1", "", False),
+]
+
+
+def test_rows_the_fast_lane_vouches_for_are_valid_with_the_same_values():
+    """The DuckDB fast lane (``storage.validation.fast_lane``) may only skip the validator
+    for rows the validator accepts, and must give them the validator's time and count."""
+    from storage.csv_contract import EVENTS
+    from storage.reader import WorkDB
+    from storage.validation import check_frame, fast_lane
+
+    frame = pd.DataFrame({"org_id": [s[2] for s in FAST_LANE_SAMPLES], "user_id": "u1", "event": "api",
+                          "timestamp": [s[0] for s in FAST_LANE_SAMPLES], "count": [s[1] for s in FAST_LANE_SAMPLES],
+                          "event_id": ""}, dtype=object)
+    with WorkDB() as work:
+        work.con.register("sample", frame)
+        work.con.execute("CREATE TABLE raw AS SELECT * FROM sample")
+        work.con.execute("CREATE TABLE known AS SELECT 'acme' AS org_id")
+        lane = work.con.execute(fast_lane(EVENTS, set(frame.columns), "raw", "known")).df()
+    assert lane["rec"].tolist() == list(range(len(frame)))
+    assert lane["ok"].tolist() == [s[3] for s in FAST_LANE_SAMPLES]
+    parsed, issues = check_frame(frame, EVENTS, {n: i for i, n in enumerate(frame.columns)})
+    bad = np.zeros(len(frame), dtype=bool)
+    for issue in issues:
+        bad |= issue.mask
+    ok = lane["ok"].to_numpy(dtype=bool)
+    assert not (ok & bad).any()
+    ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
+    counts = parsed["count"].fillna(1).to_numpy()
+    assert lane["ts_us"][ok].astype("int64").tolist() == ts_us[ok].tolist()
+    assert lane["n"][ok].astype("int64").tolist() == counts[ok].astype("int64").tolist()
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 def _invoke(db_url: str, tmp_path: Path, *args: str):
