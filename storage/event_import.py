@@ -161,16 +161,12 @@ class EventImport:
         con.execute("CREATE OR REPLACE TABLE uniq AS SELECT key, min(rec) AS rec FROM ev GROUP BY key")
         self._markers()
         keys = KeyStore(self.conn, self.work)
-        keys.stage("SELECT key, 0 AS kind FROM uniq UNION ALL SELECT key, 1 AS kind FROM markers")
-        con.execute("CREATE OR REPLACE TABLE found (key BIGINT)")
-        stored = keys.stored_into("found")
+        stored = keys.stored_into("SELECT key FROM uniq UNION ALL SELECT key FROM markers", "found")
         con.execute("CREATE OR REPLACE TABLE new_recs AS SELECT rec FROM uniq ANTI JOIN found USING (key)")
         self._refuse_rollup_days(f)
         if self.errors:
-            keys.close()
             return
-        keys.store(kind=0, some_stored=stored > 0)
-        keys.close()
+        keys.store("SELECT key FROM uniq ANTI JOIN found USING (key)", some_stored=stored > 0)
         self.counts.new = self.work.count("new_recs")
         self.counts.duplicate = self.counts.read - self.counts.new
         self._roll_up(all_new=self.counts.new == self.counts.read)

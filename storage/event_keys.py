@@ -22,22 +22,16 @@ that may already count them, so the events import refuses them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, SmallInteger, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
 from storage.reader import WorkDB
-from storage.staging import (
-    check_dialect,
-    create_temp_table,
-    drop_temp_table,
-    insert_from_duckdb,
-    temp_table,
-)
+from storage.staging import check_dialect, insert_from_duckdb
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -48,7 +42,7 @@ TAG_EVENT_ID = np.uint64(1)
 TAG_WHOLE_ROW = np.uint64(2)
 TAG_ROLLUP_DAY = np.uint64(3)
 MICROS_PER_DAY = 86_400_000_000
-KEY_BATCH = 200_000  # keys per JSON array when staging keys on SQLite
+KEY_BATCH = 200_000  # keys per lookup or insert (a JSON array on SQLite, an array on PostgreSQL)
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -134,77 +128,71 @@ def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
 
 
 class KeyStore:
-    """Which keys are stored already, and storing new ones, set-based on the database side.
+    """Which keys are stored already, and storing new ones, without a staging table.
 
-    Keys come from a DuckDB query (``storage.reader.WorkDB``) with a ``kind`` each (0: an
-    event, 1: a rollup org-day marker) and are bulk-loaded into a temporary table; one
-    ``SELECT ... WHERE key IN (SELECT key FROM event_keys)`` hands back those already stored
-    (usually few: only they cross the wire), and ``INSERT ... SELECT`` stores the rest, in key
-    order so the B-tree is walked once.
+    Keys come from DuckDB queries (``storage.reader.WorkDB``) in batches of ``KEY_BATCH``:
+    each batch is looked up in ``event_keys`` by its primary key (SQLite: one JSON array
+    unpacked by ``json_each`` in C; PostgreSQL: one ``bigint[]`` parameter), and only the
+    keys already stored cross the wire back. New keys are appended in key order, so the
+    B-tree is walked once: through ``json_each`` on SQLite, COPY on PostgreSQL.
     """
 
     def __init__(self, conn: Connection, work: WorkDB) -> None:
         self.conn = conn
         self.work = work
         self.dialect = check_dialect(conn)
-        # No primary key: the staged keys are already unique, and an index would make
-        # staging them cost more than looking them up.
-        self.staging = temp_table("import_keys", Column("key", BigInteger, nullable=False),
-                                  Column("kind", SmallInteger, nullable=False))
-        create_temp_table(conn, self.staging)
-        self._insert_fn = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self.table = EventKey.__table__
 
-    def stage(self, query: str) -> None:
-        """Stage the (key, kind) rows of a DuckDB query; keys must be unique."""
-        self.conn.execute(delete(self.staging))
-        if self.dialect != "sqlite":
-            insert_from_duckdb(self.conn, self.staging, ["key", "kind"], self.work.con, query, self.work.scratch)
-            return
-        # SQLite: one JSON array per batch, unpacked by json_each in C, costs half of an
-        # executemany of one-column rows.
-        result = self.work.con.execute(f"SELECT key, kind FROM ({query})")
-        sql = f'INSERT INTO temp."{self.staging.name}" (key, kind) SELECT value, ? FROM json_each(?)'
-        cur = self.conn.connection.driver_connection.cursor()
-        try:
-            while rows := result.fetchmany(KEY_BATCH):
-                by_kind: dict[int, list[int]] = {}
-                for key, kind in rows:
-                    by_kind.setdefault(kind, []).append(key)
-                for kind, keys in by_kind.items():
-                    cur.execute(sql, (kind, json.dumps(keys)))
-        finally:
-            cur.close()
+    def _batches(self, query: str) -> Iterator[list[int]]:
+        """The keys of a DuckDB query, ``KEY_BATCH`` at a time, as Python ints."""
+        with self.work.con.cursor() as cursor:
+            cursor.execute(f"SELECT key FROM ({query})")
+            while rows := cursor.fetchmany(KEY_BATCH):
+                yield [row[0] for row in rows]
 
-    def stored_into(self, table: str) -> int:
-        """Copy the staged keys that ``event_keys`` already holds into DuckDB table ``table``
-        (key BIGINT), in batches: on a full re-import that is every key of the file, so they
-        are never all in Python at once. Returns how many."""
-        staged = self.staging.c.key
-        sql = str(select(staged).where(staged.in_(select(EventKey.key))).compile(dialect=self.conn.dialect))
+    def _any_stored(self) -> bool:
+        return self.conn.execute(select(EventKey.key).limit(1)).first() is not None
+
+    def stored_into(self, query: str, table: str) -> int:
+        """Create DuckDB table ``table`` (key BIGINT) with the keys of ``query`` that
+        ``event_keys`` already holds; returns how many. On a full re-import that is every
+        key of the file, so they are never all in Python at once."""
+        self.work.con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
+        if not self._any_stored():
+            return 0
         raw = self.conn.connection.driver_connection
-        # PostgreSQL: a server-side cursor, else the driver would fetch the whole result.
-        cur = raw.cursor() if self.dialect == "sqlite" else raw.cursor(name="import_stored_keys")
         total = 0
-        try:
-            cur.execute(sql)
-            while rows := cur.fetchmany(KEY_BATCH):
-                batch = pd.DataFrame({"key": np.array(rows, dtype=np.int64).reshape(-1)})
-                self.work.con.register("stored_batch", batch)
-                self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
-                self.work.con.unregister("stored_batch")
-                total += len(batch)
-        finally:
-            cur.close()
+        for keys in self._batches(query):
+            if self.dialect == "sqlite":
+                found = raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
+                                    (json.dumps(keys),)).fetchall()
+            else:
+                with raw.cursor() as cur:
+                    found = cur.execute("SELECT key FROM event_keys WHERE key = ANY(%s::bigint[])", (keys,)).fetchall()
+            if not found:
+                continue
+            batch = pd.DataFrame({"key": np.array(found, dtype=np.int64).reshape(-1)})
+            self.work.con.register("stored_batch", batch)
+            self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
+            self.work.con.unregister("stored_batch")
+            total += len(batch)
         return total
 
-    def store(self, kind: int, some_stored: bool) -> None:
-        """Add the staged keys of ``kind`` to ``event_keys``; ``some_stored`` says whether
-        any staged key is stored already (then those are skipped)."""
-        staged = self.staging.c
-        # The WHERE is also for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
-        source = select(staged.key).where(staged.kind == kind).order_by(staged.key)
-        stmt = self._insert_fn(EventKey.__table__).from_select(["key"], source)
-        self.conn.execute(stmt.on_conflict_do_nothing() if some_stored else stmt)
-
-    def close(self) -> None:
-        drop_temp_table(self.conn, self.staging)
+    def store(self, query: str, some_stored: bool) -> None:
+        """Add the keys of a DuckDB ``query`` (unique) to ``event_keys``; ``some_stored``
+        says whether any of them may be stored already (then those are skipped)."""
+        ordered = f"SELECT key FROM ({query}) ORDER BY key"
+        if self.dialect != "sqlite" and not some_stored:
+            insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
+            return
+        raw = self.conn.connection.driver_connection
+        if self.dialect == "sqlite":
+            # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
+            sql = ('INSERT INTO event_keys ("key") SELECT value FROM json_each(?) WHERE true'
+                   + (" ON CONFLICT DO NOTHING" if some_stored else ""))
+            for keys in self._batches(ordered):
+                raw.execute(sql, (json.dumps(keys),))
+            return
+        with raw.cursor() as cur:
+            for keys in self._batches(ordered):
+                cur.execute("INSERT INTO event_keys (key) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (keys,))
