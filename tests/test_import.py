@@ -634,6 +634,62 @@ def _org_apps(factory: sessionmaker[Session]) -> dict[str, str]:
         return dict(s.execute(select(Org.org_id, Application.name).join(Application)).all())
 
 
+def test_import_with_scan_alerts_an_org_its_new_events_make_qualify(db_url, session_factory, tmp_path, slack_stub):
+    """``import --scan``: the scan runs right after the import and queues the alert the new
+    events cause (a paying org never seen before turns out to be at risk); ``--deliver``
+    posts it at once. A plain import queues nothing."""
+    from freezegun import freeze_time
+
+    from storage.models import Outbox
+
+    config = tmp_path / "saas-tracker.toml"
+    config.write_text("[slack]\nalert_priority_threshold = 50\n")
+    env = {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": slack_stub.token, "SLACK_API_URL": slack_stub.base_url}
+
+    def run(*args: str):
+        result = CliRunner().invoke(cli, ["--config", str(config), *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def alerts() -> list[tuple[str, str]]:
+        with session_factory() as s:
+            return [(o.kind, o.payload["text"]) for o in s.scalars(select(Outbox).order_by(Outbox.id))]
+
+    orgs = write(tmp_path / "orgs", orgs="org_id,name,created_at,seats\nacme,Acme,2026-01-05,5\nbeta,Beta,2026-01-05,5\n",
+                 subscriptions="subscription_id,org_id,mrr,started_at\ns1,acme,50000,2026-01-05\n"
+                               "s2,beta,300,2026-01-05\n")
+    run("import", "--quiet", str(orgs))
+    with freeze_time("2026-10-01T10:00:00Z"):
+        run("scan")  # neither org seen yet: both "Inactive paying"
+    before = alerts()
+    assert before == [
+        ("alert", "New high-priority signal: Acme — Inactive paying (priority 74), MRR $50,000"),
+        ("alert", "New high-priority signal: Beta — Inactive paying (priority 52), MRR $300"),
+    ]
+    events = write(tmp_path / "events", usage_events="org_id,user_id,event,timestamp\n"
+                                                     "acme,u1,reports,2026-10-02T09:00:00Z\n")
+    with freeze_time("2026-10-03T10:00:00Z"):
+        run("import", "--quiet", "--dry-run", str(events))
+        assert alerts() == before
+        out = run("import", "--quiet", "--scan", "--deliver", str(events))
+    assert "usage events                1 rows: 1 new" in out
+    # Acme is seen now: its "Inactive paying" resolves and "Revenue at risk" opens (health low).
+    assert "scanned 2 orgs as of 2026-10-03 10:00 UTC: 1 signals opened, 1 updated, 1 resolved" in out
+    assert alerts()[len(before):] == [
+        ("alert", "New high-priority signal: Acme — Revenue at risk (priority 55), MRR $50,000")]
+    # The flush sends every due row: the two earlier alerts were still waiting for one.
+    assert [(p["channel"], p["text"]) for p in slack_stub.posted] == [("C0CUSTSUCC", text) for _, text in alerts()]
+    with session_factory() as s:
+        assert [o.status for o in s.scalars(select(Outbox).order_by(Outbox.id))] == ["sent", "sent", "sent"]
+
+
+def test_deliver_needs_scan_and_scan_needs_a_real_import(db_url, tmp_path):
+    result = _invoke(db_url, tmp_path, "--deliver", str(full_set(tmp_path / "data")))
+    assert result.exit_code == 2 and "--deliver sends the alerts of the scan: give --scan too" in result.output
+    result = _invoke(db_url, tmp_path, "--scan", "--dry-run", str(tmp_path / "data"))
+    assert result.exit_code == 2 and "a dry run writes nothing to scan" in result.output
+
+
 def test_an_org_id_of_another_application_is_rejected_not_moved(session_factory, tmp_path):
     import_paths([write(tmp_path / "a", orgs="org_id,name\nacme,Acme\n")], session_factory, application="A")
     before = snapshot(session_factory)
