@@ -1,18 +1,23 @@
-"""Usage events: read by DuckDB, validated in chunks, de-duplicated and rolled up set-based.
+"""Usage events: read by DuckDB, validated, de-duplicated and rolled up set-based.
 
-Why this shape: per event, Python only validates and computes the durable key
-(``storage.event_keys``); everything else is one set operation per file in the import's
-DuckDB scratch database, and every database row is written once.
+Why this shape: Python touches an event only to validate a row DuckDB can't vouch for and
+to finish its durable key (``storage.event_keys``); everything else is one set operation
+per file in the import's DuckDB scratch database, and every database row is written once.
 
-1. ``validate``: the file is loaded into DuckDB (``storage.reader``), streamed to the
-   validator in chunks, and each valid chunk's (record, key, org hash, time, count) appended
-   to DuckDB table ``ev``. Memory stays bounded by the chunk size and DuckDB's limit.
+1. ``validate``: the file is loaded into DuckDB (``storage.reader``). A fast lane in SQL
+   (``storage.validation.fast_lane``) vouches for the plainly valid rows (known org,
+   canonical ISO time, whole count, ids within limits) and computes their time and count;
+   only the other rows are streamed to the pandas validator, in chunks, which gives each bad
+   row its exact message. With no errors, every row's (record, key, org hash, time, count)
+   goes to DuckDB table ``ev``: org, user and event names are hashed once per distinct
+   value, event ids chunk by chunk. Memory stays bounded by the chunk size and DuckDB's
+   limit.
 2. ``write``: keys repeated inside the file keep their first row; all unique keys (and the
-   file's org-day markers) are staged in the database, which hands back the ones it already
-   holds: those events were imported before. New events on an org-day that came from daily
-   rollup files are errors (``storage.daily_import``). The new keys are stored, and the new
-   events grouped per org and UTC day, user and feature, then written by
-   ``storage.rollup.add_rollups``.
+   file's org-day markers) are looked up in ``event_keys`` in batches, which hands back the
+   ones it already holds: those events were imported before. New events on an org-day that
+   came from daily rollup files are errors (``storage.daily_import``). The new keys are
+   stored, and the new events grouped per org and UTC day, user and feature, then written
+   by ``storage.rollup.add_rollups``.
 """
 
 from __future__ import annotations
