@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Column, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
 from storage.reader import WorkDB
-from storage.staging import check_dialect, insert_from_duckdb
+from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, temp_table
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -130,10 +131,10 @@ def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
 class KeyStore:
     """Which keys are stored already, and storing new ones, without a staging table.
 
-    Keys come from DuckDB queries (``storage.reader.WorkDB``) in batches of ``KEY_BATCH``:
-    each batch is looked up in ``event_keys`` by its primary key (SQLite: one JSON array
-    unpacked by ``json_each`` in C; PostgreSQL: one ``bigint[]`` parameter), and only the
-    keys already stored cross the wire back. New keys are appended in key order, so the
+    Keys come from DuckDB queries (``storage.reader.WorkDB``) in batches of ``KEY_BATCH``.
+    Only while ``event_keys`` holds any are they looked up: on SQLite each batch by the
+    primary key (one JSON array unpacked by ``json_each`` in C), on PostgreSQL all at once
+    (COPY into a temporary table, one join); only the keys already stored come back. New keys are appended in key order, so the
     B-tree is walked once: through ``json_each`` on SQLite, COPY on PostgreSQL.
     """
 
@@ -160,23 +161,42 @@ class KeyStore:
         self.work.con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
         if not self._any_stored():
             return 0
+        if self.dialect != "sqlite":
+            return self._stored_pg(query, table)
         raw = self.conn.connection.driver_connection
         total = 0
         for keys in self._batches(query):
-            if self.dialect == "sqlite":
-                found = raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
-                                    (json.dumps(keys),)).fetchall()
-            else:
-                with raw.cursor() as cur:
-                    found = cur.execute("SELECT key FROM event_keys WHERE key = ANY(%s::bigint[])", (keys,)).fetchall()
-            if not found:
-                continue
-            batch = pd.DataFrame({"key": np.array(found, dtype=np.int64).reshape(-1)})
-            self.work.con.register("stored_batch", batch)
-            self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
-            self.work.con.unregister("stored_batch")
-            total += len(batch)
+            found = raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
+                                (json.dumps(keys),)).fetchall()
+            total += self._append(table, found)
         return total
+
+    def _stored_pg(self, query: str, table: str) -> int:
+        """PostgreSQL: one batch per lookup would scan event_keys once per batch, so the keys
+        are COPied into a temporary table (analysed, so the planner sees their number) and
+        joined once; the stored ones come back through a server-side cursor."""
+        staging = temp_table("import_keys", Column("key", BigInteger, nullable=False))
+        self.conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{staging.name}"')
+        create_temp_table(self.conn, staging)
+        insert_from_duckdb(self.conn, staging, ["key"], self.work.con, f"SELECT key FROM ({query})",
+                           self.work.scratch)
+        self.conn.exec_driver_sql(f'ANALYZE "{staging.name}"')
+        total = 0
+        with self.conn.connection.driver_connection.cursor(name="import_stored_keys") as cur:
+            cur.execute(f'SELECT s.key FROM "{staging.name}" s JOIN event_keys e ON e.key = s.key')
+            while found := cur.fetchmany(KEY_BATCH):
+                total += self._append(table, found)
+        self.conn.exec_driver_sql(f'DROP TABLE "{staging.name}"')
+        return total
+
+    def _append(self, table: str, found: list[Any]) -> int:
+        if not found:
+            return 0
+        batch = pd.DataFrame({"key": np.array(found, dtype=np.int64).reshape(-1)})
+        self.work.con.register("stored_batch", batch)
+        self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
+        self.work.con.unregister("stored_batch")
+        return len(batch)
 
     def store(self, query: str, some_stored: bool) -> None:
         """Add the keys of a DuckDB ``query`` (unique) to ``event_keys``; ``some_stored``
