@@ -78,15 +78,24 @@ def events_file(data: Path, fmt: str) -> Path:
         return data / "usage_events.csv"
     target = data / "parquet" / "usage_events.parquet"
     if not target.exists():
+        # In a process of its own: DuckDB's memory would otherwise count in the peak RSS
+        # of every run forked from this one.
+        subprocess.run([sys.executable, __file__, "--to-parquet", str(data)], check=True, cwd=ROOT)
+    return target
+
+
+def to_parquet(data: Path) -> None:
+    target = data / "parquet" / "usage_events.parquet"
+    if not target.exists():
         import duckdb
 
         target.parent.mkdir(exist_ok=True)
         tmp = target.with_suffix(".partial")
-        duckdb.connect().execute(f"""COPY (SELECT org_id, user_id, event, CAST("timestamp" AS TIMESTAMPTZ) AS "timestamp",
-            CAST(nullif("count", '') AS INTEGER) AS "count", nullif(event_id, '') AS event_id
+        duckdb.connect().execute(f"""COPY (SELECT org_id, user_id, event,
+            CAST("timestamp" AS TIMESTAMPTZ) AS "timestamp", CAST(nullif("count", '') AS INTEGER) AS "count",
+            nullif(event_id, '') AS event_id
             FROM read_csv('{data / "usage_events.csv"}', all_varchar = true)) TO '{tmp}' (FORMAT parquet)""")
         tmp.rename(target)
-    return target
 
 
 def run_product(url: str, data: Path, events: Path) -> dict[str, float]:
@@ -235,7 +244,11 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--events", help=argparse.SUPPRESS)
+    parser.add_argument("--to-parquet", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.to_parquet:
+        to_parquet(Path(args.to_parquet))
+        return
     if args.child:
         run = run_product if args.child == "product" else run_floor
         print(json.dumps(run(args.url, Path(args.data), Path(args.events))))

@@ -129,13 +129,14 @@ def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
 
 
 class KeyStore:
-    """Which keys are stored already, and storing new ones, without a staging table.
+    """Which keys are stored already, and storing new ones.
 
     Keys come from DuckDB queries (``storage.reader.WorkDB``) in batches of ``KEY_BATCH``.
     Only while ``event_keys`` holds any are they looked up: on SQLite each batch by the
     primary key (one JSON array unpacked by ``json_each`` in C), on PostgreSQL all at once
-    (COPY into a temporary table, one join); only the keys already stored come back. New keys are appended in key order, so the
-    B-tree is walked once: through ``json_each`` on SQLite, COPY on PostgreSQL.
+    (COPY into a temporary table, one join); only the keys already stored come back. New
+    keys are appended in key order, so the B-tree is walked once: through ``json_each`` on
+    SQLite, COPY on PostgreSQL.
     """
 
     def __init__(self, conn: Connection, work: WorkDB) -> None:

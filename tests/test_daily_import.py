@@ -308,5 +308,6 @@ def test_bad_parquet_rollup_rows_are_reported_by_row(session_factory, tmp_path):
     directory = _typed_rollups(tmp_path / "pq", DAILY_CSV.replace("beta,2024-05-01,4,", "beta,2024-05-01,0,"))
     with pytest.raises(ImportRejected) as err:
         import_paths([directory], session_factory)
-    assert [str(e) for e in err.value.errors] == [f"{directory}/usage_daily.parquet:row 3: events: must be at least 1: '0'"]
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/usage_daily.parquet:row 3: events: must be at least 1: '0'"]
     assert snapshot(session_factory) == before

@@ -655,7 +655,8 @@ def test_import_with_scan_alerts_an_org_its_new_events_make_qualify(db_url, sess
         with session_factory() as s:
             return [(o.kind, o.payload["text"]) for o in s.scalars(select(Outbox).order_by(Outbox.id))]
 
-    orgs = write(tmp_path / "orgs", orgs="org_id,name,created_at,seats\nacme,Acme,2026-01-05,5\nbeta,Beta,2026-01-05,5\n",
+    orgs = write(tmp_path / "orgs",
+                 orgs="org_id,name,created_at,seats\nacme,Acme,2026-01-05,5\nbeta,Beta,2026-01-05,5\n",
                  subscriptions="subscription_id,org_id,mrr,started_at\ns1,acme,50000,2026-01-05\n"
                                "s2,beta,300,2026-01-05\n")
     run("import", "--quiet", str(orgs))
