@@ -105,11 +105,9 @@ class EventImport:
             con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS SELECT v, h FROM hash_frame")
             con.unregister("hash_frame")
         joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
-        hashes = ", ".join(f"h_{c}.h AS h_{c}" for c in _HASHED)
-        con.execute(f"""CREATE OR REPLACE TABLE lane AS
-            SELECT f.rec, f.ok, f.ts_us, f.n, {hashes}
-            FROM ({fast_lane(EVENTS, names, 'raw_events', 'known_orgs')}) f POSITIONAL JOIN raw_events r {joins}
-            ORDER BY f.rec""")
+        hashes = [f"h_{c}" for c in _HASHED]
+        source = f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)} FROM raw_events r {joins})"
+        con.execute(f"CREATE OR REPLACE TABLE lane AS {fast_lane(EVENTS, names, source, 'known_orgs', hashes)}")
 
     def _slow_lane(self, f: InputFile, header: Header) -> None:
         """The rows the fast lane didn't vouch for, through the full validator (exact messages

@@ -395,12 +395,14 @@ def _sql_text_ok(col: ColumnSpec) -> str:
     return " AND ".join(parts)
 
 
-def fast_lane(spec: TableSpec, names: set[str], source: str, known_orgs_table: str) -> str:
-    """DuckDB query over ``source`` (the loaded text columns ``names`` of an events file, in
-    file order): per record ``rec``, ``ok`` (the row is valid: text columns within their
-    limits, org in ``known_orgs_table``, timestamp and count in a canonical shape and range),
-    and for those rows ``ts_us`` (UTC microseconds) and ``n`` (the count, its default when
-    empty); NULL for the others."""
+def fast_lane(spec: TableSpec, names: set[str], source: str, known_orgs_table: str,
+              keep: Sequence[str] = ()) -> str:
+    """DuckDB query over ``source`` (the record number ``rec`` and the loaded text columns
+    ``names`` of an events file): per record ``rec``, ``ok`` (the row is valid: text columns
+    within their limits, org in ``known_orgs_table``, timestamp and count in a canonical
+    shape and range), and for those rows ``ts_us`` (UTC microseconds) and ``n`` (the count,
+    its default when empty), NULL for the others; then the ``keep`` columns of ``source``.
+    In record order."""
     conds: list[str] = []
     ts_sql = "NULL"
     n_sql = "1"
@@ -423,8 +425,9 @@ def fast_lane(spec: TableSpec, names: set[str], source: str, known_orgs_table: s
         else:
             raise ValueError(f"no fast lane for {col.kind} columns")
     ok = " AND ".join(f"({c})" for c in conds)
+    kept = "".join(f", {k}" for k in keep)
     return f"""
-        SELECT rec, ok, CASE WHEN ok THEN ts_us END AS ts_us, CASE WHEN ok THEN n END AS n
-        FROM (SELECT rec, ts_us, n, coalesce({ok}, false) AS ok
-              FROM (SELECT rowid AS rec, *, {ts_sql} AS ts_us, {n_sql} AS n FROM {source}))
+        SELECT rec, ok, CASE WHEN ok THEN ts_us END AS ts_us, CASE WHEN ok THEN n END AS n{kept}
+        FROM (SELECT rec, ts_us, n, coalesce({ok}, false) AS ok{kept}
+              FROM (SELECT *, {ts_sql} AS ts_us, {n_sql} AS n FROM {source}))
         ORDER BY rec"""
