@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, select
+from sqlalchemy import BigInteger, Column, Table, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
@@ -143,7 +143,8 @@ class KeyStore:
         self.conn = conn
         self.work = work
         self.dialect = check_dialect(conn)
-        self.table = EventKey.__table__
+        self.table: Table = EventKey.__table__  # type: ignore[assignment]
+        self.raw: Any = conn.connection.driver_connection  # sqlite3 or psycopg connection
 
     def _batches(self, query: str) -> Iterator[list[int]]:
         """The keys of a DuckDB query, ``KEY_BATCH`` at a time, as Python ints."""
@@ -164,10 +165,9 @@ class KeyStore:
             return 0
         if self.dialect != "sqlite":
             return self._stored_pg(query, table)
-        raw = self.conn.connection.driver_connection
         total = 0
         for keys in self._batches(query):
-            found = raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
+            found = self.raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
                                 (json.dumps(keys),)).fetchall()
             total += self._append(table, found)
         return total
@@ -183,7 +183,7 @@ class KeyStore:
                            self.work.scratch)
         self.conn.exec_driver_sql(f'ANALYZE "{staging.name}"')
         total = 0
-        with self.conn.connection.driver_connection.cursor(name="import_stored_keys") as cur:
+        with self.raw.cursor(name="import_stored_keys") as cur:
             cur.execute(f'SELECT s.key FROM "{staging.name}" s JOIN event_keys e ON e.key = s.key')
             while found := cur.fetchmany(KEY_BATCH):
                 total += self._append(table, found)
@@ -206,14 +206,13 @@ class KeyStore:
         if self.dialect != "sqlite" and not some_stored:
             insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
             return
-        raw = self.conn.connection.driver_connection
         if self.dialect == "sqlite":
             # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
             sql = ('INSERT INTO event_keys ("key") SELECT value FROM json_each(?) WHERE true'
                    + (" ON CONFLICT DO NOTHING" if some_stored else ""))
             for keys in self._batches(ordered):
-                raw.execute(sql, (json.dumps(keys),))
+                self.raw.execute(sql, (json.dumps(keys),))
             return
-        with raw.cursor() as cur:
+        with self.raw.cursor() as cur:
             for keys in self._batches(ordered):
                 cur.execute("INSERT INTO event_keys (key) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (keys,))
