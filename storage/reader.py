@@ -122,7 +122,8 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
 
 def _trimmed(col: str) -> str:
     """SQL for a cell without surrounding whitespace, "" for an empty or missing cell."""
-    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii(reverse({col})) IN ({_OTHER_WHITESPACE_CODES})"
+    # {col}[-1] is the last character; reverse() would copy the whole cell to find it.
+    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii({col}[-1]) IN ({_OTHER_WHITESPACE_CODES})"
     return f"CASE WHEN {other} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE coalesce(trim({col}), '') END"
 
 

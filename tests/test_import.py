@@ -553,6 +553,18 @@ FAST_LANE_SAMPLES = [
 ]
 
 
+def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
+    """Tabs, vertical tabs and form feeds around a cell go, like spaces,
+    whether they lead or trail (an exporter's padding), and the cell then passes the fast lane."""
+    padded = ("org_id,user_id,event,timestamp,count\n"
+              "\tacme ,u1\x0b,dashboards\f,2024-05-01T09:00:00Z\f, 2\t\n"
+              "beta,\x0c u9,api, 2024-05-01T12:00:00Z,4\n")
+    report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=padded)], session_factory)
+    assert (report.events_read, report.events_new) == (2, 2)
+    assert per_user(session_factory) == [("acme", D1, "u1", 2), ("beta", D1, "u9", 4)]
+    assert per_feature(session_factory) == [("acme", D1, "dashboards", 2), ("beta", D1, "api", 4)]
+
+
 def test_rows_the_fast_lane_vouches_for_are_valid_with_the_same_values():
     """The DuckDB fast lane (``storage.validation.fast_lane``) may only skip the validator
     for rows the validator accepts, and must give them the validator's time and count."""
