@@ -148,7 +148,7 @@ class EventImport:
         for records, chunk in query_frames(self.work, query, names, self.chunk_rows):
             bar.update(len(chunk))
             ids = chunk["event_id"].to_numpy(dtype=object)
-            id_h = text_hash(ids) if has_event_id else np.zeros(len(ids), dtype=np.uint64)
+            id_h = text_hash(ids, repeated=False) if has_event_id else np.zeros(len(ids), dtype=np.uint64)
             ts_us = chunk["ts_us"].to_numpy(dtype=np.int64)
             n = chunk["n"].to_numpy(dtype=np.int64)
             org_h = chunk["org_h"].to_numpy(dtype=np.int64)

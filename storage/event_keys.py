@@ -70,9 +70,12 @@ def _fnv1a(values: np.ndarray) -> np.ndarray:
     return h
 
 
-def text_hash(values: pd.Series | np.ndarray) -> np.ndarray:
-    """64-bit hash of each string; repeated values (users, features) are hashed once."""
+def text_hash(values: pd.Series | np.ndarray, repeated: bool = True) -> np.ndarray:
+    """64-bit hash of each string; repeated values (users, features) are hashed once.
+    ``repeated=False`` skips looking for repeats, for values mostly unique (event ids)."""
     arr = np.asarray(values, dtype=object)
+    if not repeated:
+        return fmix64(_fnv1a(arr))
     codes, uniques = pd.factorize(arr)
     if len(uniques) * 2 < len(arr):
         return fmix64(_fnv1a(np.asarray(uniques, dtype=object)))[codes]

@@ -523,6 +523,11 @@ def test_event_keys_follow_their_documented_definition():
     assert len(set(keys.tolist())) == 4 and all(0 <= k < 2**63 for k in keys.tolist())
     # Pinned: a change of definition would make every previously imported event look new.
     assert keys[0] == _reference_key(["acme", "e1"], 1) == 6298155214074293388
+    # Hashing without looking for repeats (event ids) gives the same hashes.
+    from storage.event_keys import text_hash
+
+    names = np.array(["acme", "acme", "zürich-gmbh", "", "e1"], dtype=object)
+    assert text_hash(names, repeated=False).tolist() == text_hash(names).tolist()
 
 
 FAST_LANE_SAMPLES = [
