@@ -24,9 +24,15 @@ if TYPE_CHECKING:  # the import machinery loads only when the command runs
                    "(default: the configured application).")
 @click.option("--dry-run", is_flag=True, help="Validate and count, write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--scan", "scan_after", is_flag=True,
+              help="Scan right after a successful import, as `saas-tracker scan` does: signals the new "
+                   "data opens are queued as alerts at once.")
+@click.option("--deliver", is_flag=True,
+              help="With --scan: then send the queued alerts now (needs SLACK_BOT_TOKEN), instead of "
+                   "at the next outbox flush of serve or the worker.")
 @click.pass_context
 def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str | None,
-                   dry_run: bool, quiet: bool) -> None:
+                   dry_run: bool, quiet: bool, scan_after: bool, deliver: bool) -> None:
     """Import CSV or Parquet exports; atomic (a bad row rejects everything) and safe to repeat.
 
     PATHS are directories holding any of orgs.csv, subscriptions.csv, usage_events.csv
@@ -39,9 +45,14 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str
     Example:
       saas-tracker import demo-data
       saas-tracker import exports/orgs.csv exports/usage_events.csv --dry-run
+      saas-tracker import exports/usage_events.parquet --scan --deliver   # new events to alerts
     """
     from storage.importer import ImportRejected, InputError, import_paths
 
+    if deliver and not scan_after:
+        raise click.BadParameter("--deliver sends the alerts of the scan: give --scan too", param_hint="--deliver")
+    if scan_after and dry_run:
+        raise click.BadParameter("a dry run writes nothing to scan", param_hint="--scan")
     cfg = get_config(ctx)
     factory = get_session_factory(ctx)
     try:
@@ -65,6 +76,31 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str
         click.echo(f"import rejected: {exc.total} {noun}; nothing was written.", err=True)
         ctx.exit(1)
     click.echo(format_report(report))
+    if scan_after:
+        _scan_and_alert(ctx, deliver)
+
+
+def _scan_and_alert(ctx: click.Context, deliver: bool) -> None:
+    """The scan `saas-tracker scan` runs, as of now, with its alerts queued in its
+    transaction; then, with ``deliver``, the outbox flush serve would run."""
+    from bot.delivery import BlockKitMessages
+    from cli.delivery import slack_port
+    from domain.clock import utc_now
+    from services.alerts import alerts_hook
+    from services.outbox import deliver_outbox
+    from services.scanning import ScanOrderError, run_scan
+
+    cfg = get_config(ctx)
+    factory = get_session_factory(ctx)
+    slack = slack_port(cfg) if deliver else None  # a missing token fails before the scan
+    try:
+        result = run_scan(factory, cfg, utc_now(), after_signals=alerts_hook(BlockKitMessages()))
+    except ScanOrderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"scanned {result.orgs_scanned} orgs as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
+               f"{result.opened} signals opened, {result.updated} updated, {result.resolved} resolved")
+    if slack is not None:
+        click.echo(f"outbox: {deliver_outbox(factory, slack, utc_now(), cfg)}")
 
 
 def _table_line(label: str, counts: TableCounts) -> str:

@@ -186,10 +186,7 @@ class DailyImport:
         con.register("marker_frame", pd.DataFrame({"key": np.unique(markers)}))
         con.execute("CREATE OR REPLACE TABLE day_markers AS SELECT key FROM marker_frame")
         con.unregister("marker_frame")
-        keys = KeyStore(self.conn, self.work)
-        keys.stage("SELECT key, 1 AS kind FROM day_markers")
-        keys.store(kind=1, some_stored=True)
-        keys.close()
+        KeyStore(self.conn, self.work).store("SELECT key FROM day_markers", some_stored=True)
 
 
 def _off_day(parsed: dict[str, pd.Series], chunk: pd.DataFrame, order: dict[str, int]) -> list[Issue]:

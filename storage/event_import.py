@@ -1,18 +1,23 @@
-"""Usage events: read by DuckDB, validated in chunks, de-duplicated and rolled up set-based.
+"""Usage events: read by DuckDB, validated, de-duplicated and rolled up set-based.
 
-Why this shape: per event, Python only validates and computes the durable key
-(``storage.event_keys``); everything else is one set operation per file in the import's
-DuckDB scratch database, and every database row is written once.
+Why this shape: Python touches an event only to validate a row DuckDB can't vouch for and
+to finish its durable key (``storage.event_keys``); everything else is one set operation
+per file in the import's DuckDB scratch database, and every database row is written once.
 
-1. ``validate``: the file is loaded into DuckDB (``storage.reader``), streamed to the
-   validator in chunks, and each valid chunk's (record, key, org hash, time, count) appended
-   to DuckDB table ``ev``. Memory stays bounded by the chunk size and DuckDB's limit.
+1. ``validate``: the file is loaded into DuckDB (``storage.reader``). A fast lane in SQL
+   (``storage.validation.fast_lane``) vouches for the plainly valid rows (known org,
+   canonical ISO time, whole count, ids within limits) and computes their time and count;
+   only the other rows are streamed to the pandas validator, in chunks, which gives each bad
+   row its exact message. With no errors, every row's (record, key, org hash, time, count)
+   goes to DuckDB table ``ev``: org, user and event names are hashed once per distinct
+   value, event ids chunk by chunk. Memory stays bounded by the chunk size and DuckDB's
+   limit.
 2. ``write``: keys repeated inside the file keep their first row; all unique keys (and the
-   file's org-day markers) are staged in the database, which hands back the ones it already
-   holds: those events were imported before. New events on an org-day that came from daily
-   rollup files are errors (``storage.daily_import``). The new keys are stored, and the new
-   events grouped per org and UTC day, user and feature, then written by
-   ``storage.rollup.add_rollups``.
+   file's org-day markers) are looked up in ``event_keys`` in batches, which hands back the
+   ones it already holds: those events were imported before. New events on an org-day that
+   came from daily rollup files are errors (``storage.daily_import``). The new keys are
+   stored, and the new events grouped per org and UTC day, user and feature, then written
+   by ``storage.rollup.add_rollups``.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ from tqdm import tqdm
 
 from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
-from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, event_keys, text_hash
-from storage.reader import WorkDB, frames, load_file
+from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash
+from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import add_rollups
-from storage.validation import ErrorLog, Issue, check_frame
+from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
 # (unknown orgs), supplied by the importer, which knows the import's orgs.
@@ -39,6 +44,7 @@ RelationCheck = Callable[[pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]
 
 _EV_COLUMNS = "rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT"
 _ROLLUP_DAY_COLUMN = "timestamp"
+_HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 
 
 @dataclass
@@ -53,8 +59,9 @@ class EventImport:
     """One events file through validation, de-duplication and roll-up (module docstring)."""
 
     def __init__(self, conn: Connection, work: WorkDB, errors: ErrorLog, chunk_rows: int, progress: bool,
-                 relation_check: RelationCheck) -> None:
+                 relation_check: RelationCheck, known_orgs: pd.Index) -> None:
         self.conn = conn
+        self.known_orgs = known_orgs
         self.work = work
         self.errors = errors
         self.chunk_rows = chunk_rows
@@ -65,56 +72,110 @@ class EventImport:
     # -- 1. validate -------------------------------------------------------------------------
 
     def validate(self, f: InputFile, header: Header) -> None:
-        """Check every row; keys of valid chunks go to DuckDB table ``ev``."""
-        order = {name: i for i, name in enumerate(header.names)}
+        """Check every row; the (record, key, org hash, time, count) of valid rows go to
+        DuckDB table ``ev``, in file order."""
         self.counts.read = load_file(self.work, f, header, "raw_events")
-        self.work.con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
+        names = set(header.names)
+        self._known_orgs()
+        self._lane(names)
         bar = tqdm(desc=f.path.name, total=self.counts.read, unit=" events", unit_scale=True, file=sys.stderr,
                    disable=not self.progress)
         try:
-            for records, chunk in frames(self.work, "raw_events", header.names, self.chunk_rows):
-                bar.update(len(chunk))
-                parsed, issues = check_frame(chunk, EVENTS, order)
-                issues += self.relation_check(chunk, records, order)
-                self.errors.add_issues(f.label, f.path, records, issues)
-                if not self.errors:
-                    self._append_keys(records, chunk, parsed)
+            self._slow_lane(f, header)
+            if not self.errors:
+                self._keys("event_id" in names, bar)
         finally:
             bar.close()
+            # Their memory counts against DuckDB's limit for the grouping that follows.
+            for table in ("lane", "slow_ok", "known_orgs", *(f"hash_{c}" for c in _HASHED)):
+                self.work.con.execute(f"DROP TABLE IF EXISTS {table}")
 
-    def _append_keys(self, records: np.ndarray, chunk: pd.DataFrame, parsed: dict[str, pd.Series]) -> None:
-        n = len(chunk)
-        count = (parsed["count"].fillna(1).astype("int64").to_numpy() if "count" in parsed
-                 else np.ones(n, dtype=np.int64))
-        ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
-        event_id = chunk["event_id"] if "event_id" in chunk else pd.Series("", index=chunk.index, dtype=object)
-        keys = event_keys(chunk["org_id"], chunk["user_id"], chunk["event"], ts_us, count, event_id)
-        frame = pd.DataFrame({"rec": records, "key": keys, "org_h": text_hash(chunk["org_id"]).view(np.int64),
-                              "ts_us": ts_us, "n": count})
-        self.work.con.register("ev_chunk", frame)
-        try:
-            self.work.con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
-        finally:
-            self.work.con.unregister("ev_chunk")
+    def _known_orgs(self) -> None:
+        frame = pd.DataFrame({"org_id": pd.Series(np.asarray(self.known_orgs, dtype=object), dtype=object)})
+        self.work.con.register("known_org_frame", frame)
+        self.work.con.execute("CREATE OR REPLACE TABLE known_orgs AS SELECT DISTINCT org_id FROM known_org_frame")
+        self.work.con.unregister("known_org_frame")
+
+    def _lane(self, names: set[str]) -> None:
+        """DuckDB table ``lane``: per record, whether the fast lane vouches for it
+        (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
+        org, user and event name, each distinct name hashed once."""
+        con = self.work.con
+        for column in _HASHED:
+            values = np.asarray(con.execute(f'SELECT DISTINCT "{column}" AS v FROM raw_events').fetchnumpy()["v"],
+                                dtype=object)
+            con.register("hash_frame", pd.DataFrame({"v": values, "h": text_hash(values).view(np.int64)}))
+            con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS SELECT v, h FROM hash_frame")
+            con.unregister("hash_frame")
+        joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
+        hashes = [f"h_{c}" for c in _HASHED]
+        source = f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)} FROM raw_events r {joins})"
+        con.execute(f"CREATE OR REPLACE TABLE lane AS {fast_lane(EVENTS, names, source, 'known_orgs', hashes)}")
+
+    def _slow_lane(self, f: InputFile, header: Header) -> None:
+        """The rows the fast lane didn't vouch for, through the full validator (exact messages
+        for the bad ones; parsed time and count for the good ones, into ``slow_ok``)."""
+        order = {name: i for i, name in enumerate(header.names)}
+        con = self.work.con
+        con.execute("CREATE OR REPLACE TABLE slow_ok (rec BIGINT, ts_us BIGINT, n BIGINT)")
+        cols = ", ".join(f'r."{n}"' for n in header.names)
+        query = (f"SELECT l.rec AS __rec, {cols} FROM raw_events r POSITIONAL JOIN lane l "
+                 "WHERE NOT l.ok ORDER BY l.rec")
+        for records, chunk in query_frames(self.work, query, header.names, self.chunk_rows):
+            parsed, issues = check_frame(chunk, EVENTS, order)
+            issues += self.relation_check(chunk, records, order)
+            self.errors.add_issues(f.label, f.path, records, issues)
+            if self.errors:
+                continue
+            count = (parsed["count"].fillna(1).astype("int64").to_numpy() if "count" in parsed
+                     else np.ones(len(chunk), dtype=np.int64))
+            ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
+            con.register("slow_chunk", pd.DataFrame({"rec": records, "ts_us": ts_us, "n": count}))
+            con.execute("INSERT INTO slow_ok SELECT rec, ts_us, n FROM slow_chunk")
+            con.unregister("slow_chunk")
+
+    def _keys(self, has_event_id: bool, bar: tqdm) -> None:
+        """Every row valid: ``ev`` from the lane (with the slow lane's times and counts),
+        the event ids hashed chunk by chunk."""
+        con = self.work.con
+        if self.work.count("slow_ok"):
+            con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
+        con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
+        event_id = "r.event_id" if has_event_id else "''"
+        query = (f"SELECT l.rec AS __rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n "
+                 "FROM lane l POSITIONAL JOIN raw_events r")
+        names = ["org_h", "user_h", "event_h", "event_id", "ts_us", "n"]
+        for records, chunk in query_frames(self.work, query, names, self.chunk_rows):
+            bar.update(len(chunk))
+            ids = chunk["event_id"].to_numpy(dtype=object)
+            id_h = text_hash(ids, repeated=False) if has_event_id else np.zeros(len(ids), dtype=np.uint64)
+            ts_us = chunk["ts_us"].to_numpy(dtype=np.int64)
+            n = chunk["n"].to_numpy(dtype=np.int64)
+            org_h = chunk["org_h"].to_numpy(dtype=np.int64)
+            keys = keys_from_hashes(org_h, chunk["user_h"].to_numpy(dtype=np.int64),
+                                    chunk["event_h"].to_numpy(dtype=np.int64), id_h, ids != "", ts_us, n)
+            con.register("ev_chunk", pd.DataFrame({"rec": records, "key": keys, "org_h": org_h, "ts_us": ts_us,
+                                                   "n": n}))
+            con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
+            con.unregister("ev_chunk")
 
     # -- 2. write ----------------------------------------------------------------------------
 
     def write(self, f: InputFile) -> None:
         """De-duplicate, check against rollup days, store keys and add the rollups."""
         con = self.work.con
-        con.execute("CREATE OR REPLACE TABLE uniq AS SELECT key, min(rec) AS rec FROM ev GROUP BY key")
+        # Sorted first: the sort spills to disk within DuckDB's memory limit, where a hash
+        # aggregate of millions of distinct keys (3.2M at 30k orgs) ran out of it.
+        con.execute("CREATE OR REPLACE TABLE uniq AS SELECT key, min(rec) AS rec "
+                    "FROM (SELECT key, rec FROM ev ORDER BY key) GROUP BY key")
         self._markers()
         keys = KeyStore(self.conn, self.work)
-        keys.stage("SELECT key, 0 AS kind FROM uniq UNION ALL SELECT key, 1 AS kind FROM markers")
-        con.execute("CREATE OR REPLACE TABLE found (key BIGINT)")
-        stored = keys.stored_into("found")
+        stored = keys.stored_into("SELECT key FROM uniq UNION ALL SELECT key FROM markers", "found")
         con.execute("CREATE OR REPLACE TABLE new_recs AS SELECT rec FROM uniq ANTI JOIN found USING (key)")
         self._refuse_rollup_days(f)
         if self.errors:
-            keys.close()
             return
-        keys.store(kind=0, some_stored=stored > 0)
-        keys.close()
+        keys.store("SELECT key FROM uniq ANTI JOIN found USING (key)", some_stored=stored > 0)
         self.counts.new = self.work.count("new_recs")
         self.counts.duplicate = self.counts.read - self.counts.new
         self._roll_up(all_new=self.counts.new == self.counts.read)

@@ -22,23 +22,17 @@ that may already count them, so the events import refuses them.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Column, SmallInteger, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Column, Table, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
 from storage.reader import WorkDB
-from storage.staging import (
-    check_dialect,
-    create_temp_table,
-    drop_temp_table,
-    insert_from_duckdb,
-    temp_table,
-)
+from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, temp_table
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -49,7 +43,7 @@ TAG_EVENT_ID = np.uint64(1)
 TAG_WHOLE_ROW = np.uint64(2)
 TAG_ROLLUP_DAY = np.uint64(3)
 MICROS_PER_DAY = 86_400_000_000
-KEY_BATCH = 200_000  # keys per JSON array when staging keys on SQLite
+KEY_BATCH = 200_000  # keys per lookup or insert (a JSON array on SQLite, an array on PostgreSQL)
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -76,9 +70,12 @@ def _fnv1a(values: np.ndarray) -> np.ndarray:
     return h
 
 
-def text_hash(values: pd.Series | np.ndarray) -> np.ndarray:
-    """64-bit hash of each string; repeated values (users, features) are hashed once."""
+def text_hash(values: pd.Series | np.ndarray, repeated: bool = True) -> np.ndarray:
+    """64-bit hash of each string; repeated values (users, features) are hashed once.
+    ``repeated=False`` skips looking for repeats, for values mostly unique (event ids)."""
     arr = np.asarray(values, dtype=object)
+    if not repeated:
+        return fmix64(_fnv1a(arr))
     codes, uniques = pd.factorize(arr)
     if len(uniques) * 2 < len(arr):
         return fmix64(_fnv1a(np.asarray(uniques, dtype=object)))[codes]
@@ -102,16 +99,28 @@ def event_keys(
     event_id: pd.Series,
 ) -> np.ndarray:
     """One positive int64 key per event row (see the module docstring for the definition)."""
-    org_h = text_hash(org_id)
-    has_id = (event_id != "").to_numpy()
-    by_id = combine(TAG_EVENT_ID, [org_h, text_hash(event_id)])
+    return keys_from_hashes(text_hash(org_id), text_hash(user_id), text_hash(event), text_hash(event_id),
+                            (event_id != "").to_numpy(), timestamp_us, count)
+
+
+def keys_from_hashes(org_h: np.ndarray, user_h: np.ndarray, event_h: np.ndarray, event_id_h: np.ndarray,
+                     has_id: np.ndarray, timestamp_us: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``event_keys`` from the ``text_hash`` of each text field (uint64 or int64 arrays), so a
+    caller can hash each distinct org, user and event name once for a whole file."""
+    org_h = _u64(org_h)
+    by_id = combine(TAG_EVENT_ID, [org_h, _u64(event_id_h)])
     by_row = combine(
         TAG_WHOLE_ROW,
-        [org_h, text_hash(user_id), text_hash(event),
+        [org_h, _u64(user_h), _u64(event_h),
          timestamp_us.astype(np.int64).view(np.uint64), count.astype(np.int64).view(np.uint64)],
     )
     keys = np.where(has_id, by_id, by_row) & KEY_MASK
     return keys.astype(np.int64)
+
+
+def _u64(values: np.ndarray) -> np.ndarray:
+    """The same 64 bits as unsigned (a hash handed back by DuckDB as BIGINT)."""
+    return values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64, copy=False)
 
 
 def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
@@ -123,78 +132,90 @@ def day_marker_keys(org_hash: np.ndarray, day_number: np.ndarray) -> np.ndarray:
 
 
 class KeyStore:
-    """Which keys are stored already, and storing new ones, set-based on the database side.
+    """Which keys are stored already, and storing new ones.
 
-    Keys come from a DuckDB query (``storage.reader.WorkDB``) with a ``kind`` each (0: an
-    event, 1: a rollup org-day marker) and are bulk-loaded into a temporary table; one
-    ``SELECT ... WHERE key IN (SELECT key FROM event_keys)`` hands back those already stored
-    (usually few: only they cross the wire), and ``INSERT ... SELECT`` stores the rest, in key
-    order so the B-tree is walked once.
+    Keys come from DuckDB queries (``storage.reader.WorkDB``) in batches of ``KEY_BATCH``.
+    Only while ``event_keys`` holds any are they looked up: on SQLite each batch by the
+    primary key (one JSON array unpacked by ``json_each`` in C), on PostgreSQL all at once
+    (COPY into a temporary table, one join); only the keys already stored come back. New
+    keys are appended in key order, so the B-tree is walked once: through ``json_each`` on
+    SQLite, COPY on PostgreSQL.
     """
 
     def __init__(self, conn: Connection, work: WorkDB) -> None:
         self.conn = conn
         self.work = work
         self.dialect = check_dialect(conn)
-        # No primary key: the staged keys are already unique, and an index would make
-        # staging them cost more than looking them up.
-        self.staging = temp_table("import_keys", Column("key", BigInteger, nullable=False),
-                                  Column("kind", SmallInteger, nullable=False))
-        create_temp_table(conn, self.staging)
-        self._insert_fn = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self.table: Table = EventKey.__table__  # type: ignore[assignment]
+        self.raw: Any = conn.connection.driver_connection  # sqlite3 or psycopg connection
 
-    def stage(self, query: str) -> None:
-        """Stage the (key, kind) rows of a DuckDB query; keys must be unique."""
-        self.conn.execute(delete(self.staging))
+    def _batches(self, query: str) -> Iterator[list[int]]:
+        """The keys of a DuckDB query, ``KEY_BATCH`` at a time, as Python ints."""
+        with self.work.con.cursor() as cursor:
+            cursor.execute(f"SELECT key FROM ({query})")
+            while rows := cursor.fetchmany(KEY_BATCH):
+                yield [row[0] for row in rows]
+
+    def _any_stored(self) -> bool:
+        return self.conn.execute(select(EventKey.key).limit(1)).first() is not None
+
+    def stored_into(self, query: str, table: str) -> int:
+        """Create DuckDB table ``table`` (key BIGINT) with the keys of ``query`` that
+        ``event_keys`` already holds; returns how many. On a full re-import that is every
+        key of the file, so they are never all in Python at once."""
+        self.work.con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
+        if not self._any_stored():
+            return 0
         if self.dialect != "sqlite":
-            insert_from_duckdb(self.conn, self.staging, ["key", "kind"], self.work.con, query, self.work.scratch)
-            return
-        # SQLite: one JSON array per batch, unpacked by json_each in C, costs half of an
-        # executemany of one-column rows.
-        result = self.work.con.execute(f"SELECT key, kind FROM ({query})")
-        sql = f'INSERT INTO temp."{self.staging.name}" (key, kind) SELECT value, ? FROM json_each(?)'
-        raw: Any = self.conn.connection.driver_connection
-        cur = raw.cursor()
-        try:
-            while rows := result.fetchmany(KEY_BATCH):
-                by_kind: dict[int, list[int]] = {}
-                for key, kind in rows:
-                    by_kind.setdefault(kind, []).append(key)
-                for kind, keys in by_kind.items():
-                    cur.execute(sql, (kind, json.dumps(keys)))
-        finally:
-            cur.close()
-
-    def stored_into(self, table: str) -> int:
-        """Copy the staged keys that ``event_keys`` already holds into DuckDB table ``table``
-        (key BIGINT), in batches: on a full re-import that is every key of the file, so they
-        are never all in Python at once. Returns how many."""
-        staged = self.staging.c.key
-        sql = str(select(staged).where(staged.in_(select(EventKey.key))).compile(dialect=self.conn.dialect))
-        raw: Any = self.conn.connection.driver_connection
-        # PostgreSQL: a server-side cursor, else the driver would fetch the whole result.
-        cur = raw.cursor() if self.dialect == "sqlite" else raw.cursor(name="import_stored_keys")
+            return self._stored_pg(query, table)
         total = 0
-        try:
-            cur.execute(sql)
-            while rows := cur.fetchmany(KEY_BATCH):
-                batch = pd.DataFrame({"key": np.array(rows, dtype=np.int64).reshape(-1)})
-                self.work.con.register("stored_batch", batch)
-                self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
-                self.work.con.unregister("stored_batch")
-                total += len(batch)
-        finally:
-            cur.close()
+        for keys in self._batches(query):
+            found = self.raw.execute('SELECT "key" FROM event_keys WHERE "key" IN (SELECT value FROM json_each(?))',
+                                (json.dumps(keys),)).fetchall()
+            total += self._append(table, found)
         return total
 
-    def store(self, kind: int, some_stored: bool) -> None:
-        """Add the staged keys of ``kind`` to ``event_keys``; ``some_stored`` says whether
-        any staged key is stored already (then those are skipped)."""
-        staged = self.staging.c
-        # The WHERE is also for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
-        source = select(staged.key).where(staged.kind == kind).order_by(staged.key)
-        stmt = self._insert_fn(cast(Table, EventKey.__table__)).from_select(["key"], source)
-        self.conn.execute(stmt.on_conflict_do_nothing() if some_stored else stmt)
+    def _stored_pg(self, query: str, table: str) -> int:
+        """PostgreSQL: one batch per lookup would scan event_keys once per batch, so the keys
+        are COPied into a temporary table (analysed, so the planner sees their number) and
+        joined once; the stored ones come back through a server-side cursor."""
+        staging = temp_table("import_keys", Column("key", BigInteger, nullable=False))
+        self.conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{staging.name}"')
+        create_temp_table(self.conn, staging)
+        insert_from_duckdb(self.conn, staging, ["key"], self.work.con, f"SELECT key FROM ({query})",
+                           self.work.scratch)
+        self.conn.exec_driver_sql(f'ANALYZE "{staging.name}"')
+        total = 0
+        with self.raw.cursor(name="import_stored_keys") as cur:
+            cur.execute(f'SELECT s.key FROM "{staging.name}" s JOIN event_keys e ON e.key = s.key')
+            while found := cur.fetchmany(KEY_BATCH):
+                total += self._append(table, found)
+        self.conn.exec_driver_sql(f'DROP TABLE "{staging.name}"')
+        return total
 
-    def close(self) -> None:
-        drop_temp_table(self.conn, self.staging)
+    def _append(self, table: str, found: list[Any]) -> int:
+        if not found:
+            return 0
+        batch = pd.DataFrame({"key": np.array(found, dtype=np.int64).reshape(-1)})
+        self.work.con.register("stored_batch", batch)
+        self.work.con.execute(f"INSERT INTO {table} SELECT key FROM stored_batch")
+        self.work.con.unregister("stored_batch")
+        return len(batch)
+
+    def store(self, query: str, some_stored: bool) -> None:
+        """Add the keys of a DuckDB ``query`` (unique) to ``event_keys``; ``some_stored``
+        says whether any of them may be stored already (then those are skipped)."""
+        ordered = f"SELECT key FROM ({query}) ORDER BY key"
+        if self.dialect != "sqlite" and not some_stored:
+            insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
+            return
+        if self.dialect == "sqlite":
+            # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
+            sql = ('INSERT INTO event_keys ("key") SELECT value FROM json_each(?) WHERE true'
+                   + (" ON CONFLICT DO NOTHING" if some_stored else ""))
+            for keys in self._batches(ordered):
+                self.raw.execute(sql, (json.dumps(keys),))
+            return
+        with self.raw.cursor() as cur:
+            for keys in self._batches(ordered):
+                cur.execute("INSERT INTO event_keys (key) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (keys,))

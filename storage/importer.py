@@ -295,7 +295,8 @@ class _Import:
 
     def _events(self, f: InputFile, header: Header) -> None:
         run = EventImport(self.session.connection(), self.work, self.errors, self.chunk_rows, self.progress,
-                          lambda chunk, records, order: self._relation_issues(EVENTS, chunk, order, records))
+                          lambda chunk, records, order: self._relation_issues(EVENTS, chunk, order, records),
+                          self.known_orgs)
         run.validate(f, header)
         self.report.events_read = run.counts.read
         if self.errors:

@@ -117,12 +117,20 @@ class Subscription(Base):
     org: Mapped[Org] = relationship(back_populates="subscriptions")
 
 
+# The rollup tables are written by the import in bulk (millions of rows) and read by org and
+# day: on SQLite they are clustered on their primary key (WITHOUT ROWID: one B-tree instead of
+# a table and an index). They have no foreign key to ``orgs``: the import refuses unknown orgs
+# itself, before anything is written, so a per-row check would only slow the writing down.
+ROLLUP_TABLE_ARGS = {"sqlite_with_rowid": False}
+
+
 class UsageDaily(Base):
     """Per org and day: the rollup every scan reads instead of raw events."""
 
     __tablename__ = "usage_daily"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
     active_users: Mapped[int] = mapped_column(Integer, default=0)
@@ -135,8 +143,9 @@ class UsageDailyUser(Base):
     """Who was active on a day: distinct users over a window can't be summed from days."""
 
     __tablename__ = "usage_daily_users"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -146,8 +155,9 @@ class UsageDailyFeature(Base):
     """Which features were used on a day: breadth counts distinct key features per window."""
 
     __tablename__ = "usage_daily_features"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     feature: Mapped[str] = mapped_column(String(200), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -158,7 +168,10 @@ class EventKey(Base):
 
     __tablename__ = "event_keys"
 
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite an INTEGER primary key is the table's rowid: one B-tree, not a table and an
+    # index. The keys are positive 63-bit numbers, which both types hold.
+    key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False)
 
 
 class SupportTicket(Base):

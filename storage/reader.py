@@ -124,7 +124,8 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
 
 def _trimmed(col: str) -> str:
     """SQL for a cell without surrounding whitespace, "" for an empty or missing cell."""
-    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii(reverse({col})) IN ({_OTHER_WHITESPACE_CODES})"
+    # {col}[-1] is the last character; reverse() would copy the whole cell to find it.
+    other = f"ascii({col}) IN ({_OTHER_WHITESPACE_CODES}) OR ascii({col}[-1]) IN ({_OTHER_WHITESPACE_CODES})"
     return f"CASE WHEN {other} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE coalesce(trim({col}), '') END"
 
 
@@ -176,10 +177,17 @@ def frames(work: WorkDB, table: str, names: list[str],
     """(record numbers, text frame) chunks of ``table`` in file order; ``chunk_rows=None``
     returns the whole table as one chunk."""
     cols = ", ".join(_quote(n) for n in names)
+    yield from query_frames(work, f"SELECT rowid AS __rec, {cols} FROM {table}", names, chunk_rows)
+
+
+def query_frames(work: WorkDB, query: str, names: list[str],
+                 chunk_rows: int | None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """``frames`` of a query whose first column, ``__rec``, is the record number and whose
+    other columns are ``names``."""
     # A cursor of its own: the caller runs other statements between chunks, which would
     # end a result pending on the main connection.
     with work.con.cursor() as cursor:
-        cursor.execute(f"SELECT rowid AS __rec, {cols} FROM {table}")
+        cursor.execute(query)
         vectors = max(1, (chunk_rows or 0) // VECTOR_ROWS)
         while True:
             frame = cursor.fetch_df() if chunk_rows is None else cursor.fetch_df_chunk(vectors)

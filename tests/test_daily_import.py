@@ -269,3 +269,46 @@ def test_cli_summarises_a_rollup_import(db_url, session_factory, tmp_path):
         assert result.exit_code == 0, result.output
         assert result.stdout.splitlines()[0] == (
             f"daily usage                 3 org-days (5 user rows, 4 feature rows): {expected}")
+
+
+# --- Parquet rollups: the same contract, rows instead of lines -----------------------------------
+
+def _typed_rollups(directory: Path, daily_csv: str = DAILY_CSV) -> Path:
+    """The three rollup files as Parquet with real types: DATE days, UTC timestamps, integers."""
+    from test_import import text_frame, to_parquet
+
+    days = text_frame(daily_csv)
+    days["day"] = pd.to_datetime(days["day"]).dt.date
+    days["events"] = pd.to_numeric(days["events"])
+    days["last_event_at"] = pd.to_datetime(days["last_event_at"], utc=True, format="ISO8601")
+    to_parquet(directory, "usage_daily", days)
+    for name, text in (("usage_daily_users", USERS_CSV), ("usage_daily_features", FEATURES_CSV)):
+        frame = text_frame(text)
+        frame["day"] = pd.to_datetime(frame["day"]).dt.date
+        frame["events"] = pd.to_numeric(frame["events"])
+        to_parquet(directory, name, frame)
+    return directory
+
+
+def test_parquet_rollups_import_like_their_csv(session_factory, tmp_path):
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], session_factory)
+    report = import_paths([_typed_rollups(tmp_path / "pq")], session_factory)
+    assert (report.daily_rows, report.daily_user_rows, report.daily_feature_rows) == (3, 5, 4)
+    parquet_rows = usage_rows(session_factory)
+    again = import_paths([_typed_rollups(tmp_path / "pq")], session_factory)
+    assert (again.days_new, again.days_replaced) == (0, 3)
+    assert usage_rows(session_factory) == parquet_rows
+    assert daily(session_factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+    assert per_user(session_factory)[-1] == ("beta", D1, "u9", 4)
+    assert per_feature(session_factory)[-1] == ("beta", D1, "api", 4)
+
+
+def test_bad_parquet_rollup_rows_are_reported_by_row(session_factory, tmp_path):
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], session_factory)
+    before = snapshot(session_factory)
+    directory = _typed_rollups(tmp_path / "pq", DAILY_CSV.replace("beta,2024-05-01,4,", "beta,2024-05-01,0,"))
+    with pytest.raises(ImportRejected) as err:
+        import_paths([directory], session_factory)
+    assert [str(e) for e in err.value.errors] == [
+        f"{directory}/usage_daily.parquet:row 3: events: must be at least 1: '0'"]
+    assert snapshot(session_factory) == before

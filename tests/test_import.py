@@ -525,6 +525,81 @@ def test_event_keys_follow_their_documented_definition():
     assert len(set(keys.tolist())) == 4 and all(0 <= k < 2**63 for k in keys.tolist())
     # Pinned: a change of definition would make every previously imported event look new.
     assert keys[0] == _reference_key(["acme", "e1"], 1) == 6298155214074293388
+    # Hashing without looking for repeats (event ids) gives the same hashes.
+    from storage.event_keys import text_hash
+
+    names = np.array(["acme", "acme", "zürich-gmbh", "", "e1"], dtype=object)
+    assert text_hash(names, repeated=False).tolist() == text_hash(names).tolist()
+
+
+FAST_LANE_SAMPLES = [
+    # (timestamp, count, org_id, whether the fast lane must vouch for the row)
+    ("2024-05-01T09:00:00Z", "", "acme", True),
+    ("2024-05-01T09:00:00.5Z", "3", "acme", True),
+    ("2024-05-01T23:30:00-02:00", "1", "acme", True),
+    ("2024-05-01T17:45:10.123456+02:00", "2147483647", "acme", True),
+    ("2024-05-01", "7", "acme", True),
+    ("2024-05-01 09:00:00", "1", "acme", True),
+    ("1970-01-01T00:00:00Z", "1", "acme", True),
+    ("2100-12-31T23:59:59.999999Z", "1", "acme", True),
+    ("1969-12-31T23:59:59Z", "1", "acme", False),
+    ("2101-01-01T00:00:00Z", "1", "acme", False),
+    ("2024-02-30T09:00:00Z", "1", "acme", False),
+    ("2024-05-01T24:00:00Z", "1", "acme", False),
+    ("2024-05-01T09:00:00.1234567Z", "1", "acme", False),
+    ("2024-05", "1", "acme", False),
+    ("2024-05-01T09:00Z", "1", "acme", False),
+    ("20240501T090000Z", "1", "acme", False),
+    ("2024-05-01T09:00:00Z", "0", "acme", False),
+    ("2024-05-01T09:00:00Z", "2147483648", "acme", False),
+    ("2024-05-01T09:00:00Z", "1.0", "acme", False),
+    ("2024-05-01T09:00:00Z", "-1", "acme", False),
+    ("2024-05-01T09:00:00Z", "007", "acme", True),
+    ("2024-05-01T09:00:00Z", "1", "nobody", False),
+    ("2024-05-01T09:00:00Z", "1", "", False),
+]
+
+
+def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
+    """Tabs, vertical tabs and form feeds around a cell go, like spaces,
+    whether they lead or trail (an exporter's padding), and the cell then passes the fast lane."""
+    padded = ("org_id,user_id,event,timestamp,count\n"
+              "\tacme ,u1\x0b,dashboards\f,2024-05-01T09:00:00Z\f, 2\t\n"
+              "beta,\x0c u9,api, 2024-05-01T12:00:00Z,4\n")
+    report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=padded)], session_factory)
+    assert (report.events_read, report.events_new) == (2, 2)
+    assert per_user(session_factory) == [("acme", D1, "u1", 2), ("beta", D1, "u9", 4)]
+    assert per_feature(session_factory) == [("acme", D1, "dashboards", 2), ("beta", D1, "api", 4)]
+
+
+def test_rows_the_fast_lane_vouches_for_are_valid_with_the_same_values():
+    """The DuckDB fast lane (``storage.validation.fast_lane``) may only skip the validator
+    for rows the validator accepts, and must give them the validator's time and count."""
+    from storage.csv_contract import EVENTS
+    from storage.reader import WorkDB
+    from storage.validation import check_frame, fast_lane
+
+    frame = pd.DataFrame({"org_id": [s[2] for s in FAST_LANE_SAMPLES], "user_id": "u1", "event": "api",
+                          "timestamp": [s[0] for s in FAST_LANE_SAMPLES], "count": [s[1] for s in FAST_LANE_SAMPLES],
+                          "event_id": ""}, dtype=object)
+    with WorkDB() as work:
+        work.con.register("sample", frame)
+        work.con.execute("CREATE TABLE raw AS SELECT * FROM sample")
+        work.con.execute("CREATE TABLE known AS SELECT 'acme' AS org_id")
+        lane = work.con.execute(fast_lane(EVENTS, set(frame.columns), "(SELECT rowid AS rec, * FROM raw)",
+                                          "known")).df()
+    assert lane["rec"].tolist() == list(range(len(frame)))
+    assert lane["ok"].tolist() == [s[3] for s in FAST_LANE_SAMPLES]
+    parsed, issues = check_frame(frame, EVENTS, {n: i for i, n in enumerate(frame.columns)})
+    bad = np.zeros(len(frame), dtype=bool)
+    for issue in issues:
+        bad |= issue.mask
+    ok = lane["ok"].to_numpy(dtype=bool)
+    assert not (ok & bad).any()
+    ts_us = parsed["timestamp"].dt.as_unit("us").astype("int64").to_numpy()
+    counts = parsed["count"].fillna(1).to_numpy()
+    assert lane["ts_us"][ok].astype("int64").tolist() == ts_us[ok].tolist()
+    assert lane["n"][ok].astype("int64").tolist() == counts[ok].astype("int64").tolist()
 
 
 # --- CLI ------------------------------------------------------------------------------------
@@ -577,6 +652,63 @@ def test_cli_dry_run_and_unknown_path(db_url, session_factory, tmp_path):
 def _org_apps(factory: sessionmaker[Session]) -> dict[str, str]:
     with factory() as s:
         return dict(s.execute(select(Org.org_id, Application.name).join(Application)).all())
+
+
+def test_import_with_scan_alerts_an_org_its_new_events_make_qualify(db_url, session_factory, tmp_path, slack_stub):
+    """``import --scan``: the scan runs right after the import and queues the alert the new
+    events cause (a paying org never seen before turns out to be at risk); ``--deliver``
+    posts it at once. A plain import queues nothing."""
+    from freezegun import freeze_time
+
+    from storage.models import Outbox
+
+    config = tmp_path / "saas-tracker.toml"
+    config.write_text("[slack]\nalert_priority_threshold = 50\n")
+    env = {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": slack_stub.token, "SLACK_API_URL": slack_stub.base_url}
+
+    def run(*args: str):
+        result = CliRunner().invoke(cli, ["--config", str(config), *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def alerts() -> list[tuple[str, str]]:
+        with session_factory() as s:
+            return [(o.kind, o.payload["text"]) for o in s.scalars(select(Outbox).order_by(Outbox.id))]
+
+    orgs = write(tmp_path / "orgs",
+                 orgs="org_id,name,created_at,seats\nacme,Acme,2026-01-05,5\nbeta,Beta,2026-01-05,5\n",
+                 subscriptions="subscription_id,org_id,mrr,started_at\ns1,acme,50000,2026-01-05\n"
+                               "s2,beta,300,2026-01-05\n")
+    run("import", "--quiet", str(orgs))
+    with freeze_time("2026-10-01T10:00:00Z"):
+        run("scan")  # neither org seen yet: both "Inactive paying"
+    before = alerts()
+    assert before == [
+        ("alert", "New high-priority signal: Acme — Inactive paying (priority 74), MRR $50,000"),
+        ("alert", "New high-priority signal: Beta — Inactive paying (priority 52), MRR $300"),
+    ]
+    events = write(tmp_path / "events", usage_events="org_id,user_id,event,timestamp\n"
+                                                     "acme,u1,reports,2026-10-02T09:00:00Z\n")
+    with freeze_time("2026-10-03T10:00:00Z"):
+        run("import", "--quiet", "--dry-run", str(events))
+        assert alerts() == before
+        out = run("import", "--quiet", "--scan", "--deliver", str(events))
+    assert "usage events                1 rows: 1 new" in out
+    # Acme is seen now: its "Inactive paying" resolves and "Revenue at risk" opens (health low).
+    assert "scanned 2 orgs as of 2026-10-03 10:00 UTC: 1 signals opened, 1 updated, 1 resolved" in out
+    assert alerts()[len(before):] == [
+        ("alert", "New high-priority signal: Acme — Revenue at risk (priority 55), MRR $50,000")]
+    # The flush sends every due row: the two earlier alerts were still waiting for one.
+    assert [(p["channel"], p["text"]) for p in slack_stub.posted] == [("C0CUSTSUCC", text) for _, text in alerts()]
+    with session_factory() as s:
+        assert [o.status for o in s.scalars(select(Outbox).order_by(Outbox.id))] == ["sent", "sent", "sent"]
+
+
+def test_deliver_needs_scan_and_scan_needs_a_real_import(db_url, tmp_path):
+    result = _invoke(db_url, tmp_path, "--deliver", str(full_set(tmp_path / "data")))
+    assert result.exit_code == 2 and "--deliver sends the alerts of the scan: give --scan too" in result.output
+    result = _invoke(db_url, tmp_path, "--scan", "--dry-run", str(tmp_path / "data"))
+    assert result.exit_code == 2 and "a dry run writes nothing to scan" in result.output
 
 
 def test_an_org_id_of_another_application_is_rejected_not_moved(session_factory, tmp_path):

@@ -24,3 +24,43 @@ def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(db_url: str) 
         assert "orgs" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_import_schema_keeps_the_rows_and_drops_the_per_row_org_checks(db_url: str) -> None:
+    """0004: the rollup tables lose their foreign key to orgs (the import checks orgs itself),
+    SQLite's become WITHOUT ROWID and its event keys the rowid; rows survive both ways."""
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0003")
+    engine = make_engine(db_url)
+    rollups = ("usage_daily", "usage_daily_users", "usage_daily_features")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO applications (name) VALUES ('default')"))
+            conn.execute(text("INSERT INTO orgs (org_id, application_id, name) "
+                              "SELECT 'acme', id, 'Acme' FROM applications"))
+            conn.execute(text("INSERT INTO usage_daily VALUES ('acme', '2024-05-01', 3, 1, 1, NULL)"))
+            conn.execute(text("INSERT INTO usage_daily_users VALUES ('acme', '2024-05-01', 'u1', 3)"))
+            conn.execute(text("INSERT INTO usage_daily_features VALUES ('acme', '2024-05-01', 'reports', 3)"))
+            conn.execute(text("INSERT INTO event_keys VALUES (9223372036854775807)"))
+
+        def state() -> tuple:
+            with engine.connect() as conn:
+                rows = tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in rollups)
+                key = conn.execute(text("SELECT key FROM event_keys")).scalar()
+            fks = tuple(len(inspect(engine).get_foreign_keys(t)) for t in rollups)
+            return rows, key, fks
+
+        assert state() == ((1, 1, 1), 9223372036854775807, (1, 1, 1))
+        migrate.upgrade(db_url)
+        assert state() == ((1, 1, 1), 9223372036854775807, (0, 0, 0))
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                ddl = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+            assert all(ddl[t].rstrip().endswith("WITHOUT ROWID") for t in rollups)
+            assert '"key" INTEGER NOT NULL' in ddl["event_keys"]
+        migrate.downgrade(db_url, "0003")
+        assert state() == ((1, 1, 1), 9223372036854775807, (1, 1, 1))
+        migrate.downgrade(db_url, "base")
+    finally:
+        engine.dispose()
