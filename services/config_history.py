@@ -37,6 +37,18 @@ def fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def config_fingerprint(cfg: Config) -> str:
+    """``fingerprint(settings_of(cfg))``, worked out once per configuration in this process."""
+    key = repr(cfg)
+    found = _FINGERPRINTS.get(key)
+    if found is None:
+        found = _FINGERPRINTS[key] = fingerprint(settings_of(cfg))
+    return found
+
+
 def this_process() -> str:
     """Who runs this process, as the history shows it: login@host."""
     try:
