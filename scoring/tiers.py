@@ -185,10 +185,14 @@ def _weighted(scores: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
 
 
 def _join_names(flags: pd.DataFrame) -> pd.Series:
-    joined = pd.Series("", index=flags.index, dtype=object)
-    for name in flags.columns:
-        joined = joined + np.where(flags[name].to_numpy(), f"{name},", "")
-    return joined.astype(str).str.findall(r"[^,]+")
+    """Per row, the names of the columns whose flag is set (a list, in column order). Rows share
+    a handful of patterns, so each pattern's list is worked out once."""
+    values = flags.to_numpy(dtype=bool)
+    if len(values) == 0:
+        return pd.Series([], index=flags.index, dtype=object)
+    patterns, inverse = np.unique(values, axis=0, return_inverse=True)
+    names = [[n for n, on in zip(flags.columns, row) if on] for row in patterns.tolist()]
+    return pd.Series([list(names[i]) for i in inverse.reshape(-1).tolist()], index=flags.index, dtype=object)
 
 
 # A median of fewer known values than this says more about those few orgs than about the base.

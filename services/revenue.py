@@ -258,10 +258,10 @@ def score_org_tiers(orgs: pd.DataFrame, as_of: dt.date, config: Config = Config(
 
 
 def case_suggestions(session: Session, application: str, as_of: dt.date, config: Config = Config(),
-                     orgs: pd.DataFrame | None = None) -> pd.DataFrame:
+                     orgs: pd.DataFrame | None = None, segments: SegmentsReport | None = None) -> pd.DataFrame:
     """Per org (index org_id): case (risk / onboarding / expansion, or None) and why."""
     if orgs is None:
         orgs = load_org_frame(session, application, as_of)
-    cells = segments_report(session, application, as_of, config, orgs).cells
+    cells = (segments or segments_report(session, application, as_of, config, orgs)).cells
     frame = orgs.assign(cell=cells["cell"].reindex(orgs.index), band=health_band(orgs["health"], config))
     return suggest_case(frame, config.signals, config.segments.health_split)

@@ -23,7 +23,7 @@ from scoring.episodes import plan_episodes
 from scoring.frames import ScanContext
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
-from services.config_history import config_fingerprint, record_config
+from services.config_history import segments_fingerprint, record_config
 from services.reasons import with_reasons
 from services.segmentation import Segmentation
 from storage import queries, scan_results, scan_runs
@@ -248,7 +248,7 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
                                open_signals=still_open)
             scan_results.replace_segments(session, app.id, _segment_columns(
-                seg, orgs, health, ctx, snapshots, app.id, day, run.id, config_fingerprint(cfg)))
+                seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
             if after_signals is not None:
                 after_signals(session, result, cfg)
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Table, delete, func, select, text, update
+from sqlalchemy import Column, Date, Table, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from domain.vocabulary import STATUS_ACTIVE, STATUS_RESOLVED
+from domain.vocabulary import STATUS_RESOLVED
 from storage import queries
 from storage.models import HealthSnapshot, Org, OrgSegment, Signal
 
@@ -119,9 +119,9 @@ def _bound(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[
     proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     if proc is None:
         return values
-    if isinstance(values, list) and values and all(v is values[0] for v in values[:2]) and len(set(map(id, values))) == 1:
-        one = None if values[0] is None else proc(values[0])
-        return [one] * len(values)
+    if isinstance(column.type, Date):
+        memo = {v: None if v is None else proc(v) for v in set(values)}
+        return [memo[v] for v in values]
     return [None if v is None else proc(v) for v in values]
 
 

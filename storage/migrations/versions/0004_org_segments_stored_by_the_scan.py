@@ -38,9 +38,7 @@ def upgrade() -> None:
     sa.Column('account_priority', sa.Float(), nullable=True),
     sa.Column('suggested_case', sa.String(length=20), nullable=True),
     sa.Column('case_why', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['orgs.org_id'], ),
-    sa.ForeignKeyConstraint(['scan_run_id'], ['scan_runs.id'], ),
     sa.PrimaryKeyConstraint('org_id')
     )
     with op.batch_alter_table('org_segments', schema=None) as batch_op:
