@@ -270,9 +270,7 @@ def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int
                 run_scan(factory, cfg, as_of=NEXT_SCAN)
                 seconds, blocks, targets = listing()
                 times["signals_cold"].append(seconds)
-                run_scan(factory, cfg, as_of=NEXT_SCAN)
                 times["org_cold"].append(command("/org", org_of(targets[0][0]))[0])
-                run_scan(factory, cfg, as_of=NEXT_SCAN)
                 times["dismiss_cold"].append(dismiss(blocks, *targets[0]))
             # Warm: n of each; every listing's orgs are dismissed one by one.
             targets: list[tuple[str, dict]] = []
