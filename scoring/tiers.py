@@ -188,11 +188,9 @@ def _join_names(flags: pd.DataFrame) -> pd.Series:
     """Per row, the names of the columns whose flag is set (a list, in column order). Rows share
     a handful of patterns, so each pattern's list is worked out once."""
     values = flags.to_numpy(dtype=bool)
-    if len(values) == 0:
-        return pd.Series([], index=flags.index, dtype=object)
-    patterns, inverse = np.unique(values, axis=0, return_inverse=True)
-    names = [[n for n, on in zip(flags.columns, row) if on] for row in patterns.tolist()]
-    return pd.Series([list(names[i]) for i in inverse.reshape(-1).tolist()], index=flags.index, dtype=object)
+    codes = values.astype(np.int64) @ (np.int64(1) << np.arange(values.shape[1], dtype=np.int64))
+    names = {int(code): [n for k, n in enumerate(flags.columns) if int(code) >> k & 1] for code in np.unique(codes)}
+    return pd.Series([list(names[code]) for code in codes.tolist()], index=flags.index, dtype=object)
 
 
 # A median of fewer known values than this says more about those few orgs than about the base.
