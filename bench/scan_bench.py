@@ -176,9 +176,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(min(rank, len(ordered))) - 1]
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
     started = time.perf_counter()
-    result = fn()
+    result = fn(*args, **kwargs)
     return time.perf_counter() - started, result
 
 
@@ -193,12 +193,12 @@ def scan_pairs(factory: sessionmaker[Session], app_id: int, cfg: Config, pairs: 
             prof = cProfile.Profile() if profile and i == 0 else None
             if prof:
                 prof.enable()
-            seconds, _ = _timed(lambda: run_scan(factory, cfg, as_of=when))
+            seconds, _ = _timed(run_scan, factory, cfg, as_of=when)
             if prof:
                 prof.disable()
                 prof.dump_stats(profile / f"scan_{label}.prof")
             with factory() as session:
-                floor_seconds, rows = _timed(lambda: run_floor(session, app_id, when, cfg))
+                floor_seconds, rows = _timed(run_floor, session, app_id, when, cfg)
                 if i == 0:
                     checked = check_floor(session, app_id, when, cfg, orgs=1000)
             out[label].append(seconds)

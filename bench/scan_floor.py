@@ -108,7 +108,8 @@ answers AS (
 ),
 survey AS (
   SELECT org_id, COUNT(*) AS survey_responses,
-    100.0 * (SUM(CASE WHEN score >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN score <= 6 THEN 1 ELSE 0 END)) / COUNT(*) AS nps
+    100.0 * (SUM(CASE WHEN score >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN score <= 6 THEN 1 ELSE 0 END))
+      / COUNT(*) AS nps
   FROM answers WHERE rn = 1 GROUP BY org_id
 )
 SELECT o.org_id,

@@ -74,9 +74,9 @@ def cell_totals(session: Session, application_id: int) -> dict[str, tuple[int, l
         .order_by(OrgSegment.cell, OrgSegment.org_id)).all()
     out: dict[str, tuple[int, list[float]]] = {}
     for cell, mrr in found:
-        count, values = out.get(cell, (0, []))
+        count, values = out.get(str(cell), (0, []))
         values.append(float(mrr))
-        out[cell] = (count + 1, values)
+        out[str(cell)] = (count + 1, values)
     return out
 
 

@@ -132,6 +132,7 @@ def insert_rows(conn: Connection, table: Table, columns: Mapping[str, Sequence[A
         return
     converted = [_bound(conn, table.c[n], columns[n]) for n in names]
     raw = conn.connection.driver_connection
+    assert raw is not None
     quoted = ", ".join(f'"{n}"' for n in names)
     if conn.dialect.name == "sqlite":
         cur = raw.cursor()
@@ -156,6 +157,7 @@ def _update_rows(conn: Connection, table: Table, set_names: Sequence[str], key: 
     sets = ", ".join([f'"{n}" = {mark}' for n in set_names] + ([extra_set] if extra_set else []))
     sql = f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = {mark}'
     raw = conn.connection.driver_connection
+    assert raw is not None
     cur = raw.cursor()
     try:
         cur.executemany(sql, list(zip(*converted)))
@@ -201,7 +203,7 @@ def _new_ids(session: Session, n: int) -> list[int]:
     PostgreSQL: n values of the id sequence."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        start = int(session.scalar(select(func.coalesce(func.max(Signal.id), 0)))) + 1
+        start = int(session.scalar(select(func.coalesce(func.max(Signal.id), 0))) or 0) + 1
         return list(range(start, start + n))
     ids = session.scalars(text("SELECT nextval(pg_get_serial_sequence('signals', 'id')) "
                                "FROM generate_series(1, :n)"), {"n": n}).all()
