@@ -42,8 +42,11 @@ lint: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not db and not slack and not slow"
 
+# Not part of `make test`: timings, on cached datasets. SIZES=10000,30000,100000 for more;
+# BENCH_DATABASE_URL=postgresql+psycopg://... adds PostgreSQL.
+SIZES ?= 10000,30000
 bench: $(STAMP)
-	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/run_bench.py --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB_FILE) $(DEMO_DB_FILE)-wal $(DEMO_DB_FILE)-shm $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,25 +1,28 @@
-"""Scan and read benchmark: demo data for N orgs, imported into a fresh database, then timed.
+"""Scan and Slack benchmark for one database and one size: the scan against its floor, and the
+Slack answers through the real app. ``bench/run_bench.py`` (``make bench``) runs it for every
+size and database and prints one table.
 
 Usage:
-    .venv/bin/python bench/scan_bench.py [--orgs 10000] [--days 60] [--seed 7] [--repeat 3]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile DIR]
+    .venv/bin/python bench/scan_bench.py [--orgs 10000] [--pairs 3] [--slack 200] [--cold 5]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--json] [--profile DIR]
 
-Stages, each the best of ``--repeat`` runs (every run is printed too):
+Data: the demo generator (``--days 60``, fixed end date), CSVs cached under bench/out/, and the
+imported database cached too (SQLite: a file copied for each run; PostgreSQL: a schema
+``bench_<orgs>o_<revision>`` kept between runs), so only the first run of a size imports.
+Every run starts from "imported, never scanned".
 
-* ``scan, first``: ``run_scan`` on a database with no scan results (each repeat starts by
-  deleting the previous repeat's snapshots, signals and scan runs);
-* ``scan, next day``: the scan a day later (previous snapshots exist, signals get updated);
-* ``list_signals top 10 (cold)``: what ``/signals`` runs right after a scan, with nothing
-  cached; ``(warm)``: the same call again before the next scan;
-* ``org_detail`` for the top org, ``cell_orgs`` for the Revenue at risk cell and
-  ``build_digest`` (the weekly digest's numbers), all cold (caches cleared before each run).
+* **scan, first / next day**: ``run_scan`` as of the data's last day, then the day after
+  (previous snapshots exist, signals get updated, the snapshot of the day before is read).
+* **floor**: ``bench/scan_floor.py``, the one SQL aggregate query yielding the per-org
+  numbers the scan stores, timed right after each scan (pairs A B A B …); the ratio is the
+  median of the pairs' ratios. The floor's values are checked against the snapshots the scan
+  stored for 1,000 orgs (the run stops on a difference).
+* **Slack**: the real Bolt app behind its HTTP server, the local Slack stand-in
+  (tests/slack_stub.py), signed requests; the time from sending a request to its answer at
+  the response_url. ``/signals top 25``, ``/org <id>`` and a Dismiss click on a listed org,
+  ``--slack`` of each (warm), and ``--cold`` of each as the first request after a scan.
 
-Demo data is generated once per (orgs, days, seed, demo_data.py source) and cached under
-bench/out/ (gitignored), in a child process so the peak memory printed is this process's
-own. SQLite: a fresh file in a temporary directory. PostgreSQL: a schema ``bench_<pid>``
-created for the run and dropped at the end (the URL's ``search_path`` is set to it);
-``ANALYZE`` runs after the import there, as autovacuum would shortly after a bulk load.
-``--profile DIR`` writes a cProfile file per stage (one run each) for snakeviz/pstats.
+Peak RSS is this process's own (one process per database and size).
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ import argparse
 import cProfile
 import datetime as dt
 import hashlib
+import json
 import multiprocessing
 import os
-import platform
 import resource
 import shutil
-import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -43,27 +46,24 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from sqlalchemy import create_engine, delete, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from services import org_details, segmentation, signal_list  # noqa: E402
-from domain.config import Config  # noqa: E402
 from demo.generator import generate_demo_data  # noqa: E402
-from services.digest import build_digest  # noqa: E402
+from domain.config import Config  # noqa: E402
+from scan_floor import check_floor, run_floor  # noqa: E402
 from services.scanning import run_scan  # noqa: E402
-from scoring.segments import CELL_REVENUE_AT_RISK  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import find_application, make_engine, make_session_factory  # noqa: E402
-from storage.importer import import_paths  # noqa: E402
-from storage.models import HealthSnapshot, Outbox, ScanRun, Signal  # noqa: E402
+from storage.models import AuditLog, HealthSnapshot, OrgSegment, Outbox, ScanRun, Signal  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 END_DATE = dt.date(2025, 6, 2)  # fixed, as in import_bench.py: every run generates the same files
 FIRST_SCAN = dt.datetime(END_DATE.year, END_DATE.month, END_DATE.day, 6, 0, tzinfo=dt.timezone.utc)
 NEXT_SCAN = FIRST_SCAN + dt.timedelta(days=1)
-READ_AT = NEXT_SCAN + dt.timedelta(hours=1)  # a /signals an hour after the second scan
+READ_AT = NEXT_SCAN + dt.timedelta(hours=1)  # Slack an hour after the day's scan
 
 
 def _peak_mb() -> float:
@@ -74,188 +74,277 @@ def _generate(out: str, orgs: int, days: int, seed: int) -> None:
     generate_demo_data(out, orgs=orgs, days=days, seed=seed, end_date=END_DATE)
 
 
-def demo_data_dir(orgs: int, days: int, seed: int) -> Path:
+def demo_data_dir(orgs: int, days: int = 60, seed: int = 7) -> Path:
     """The cached demo CSVs for these arguments, generated (in a child process) when missing.
-
-    The key includes a hash of demo_data.py, so a change to the generator never reuses
-    stale files.
-    """
+    The key includes a hash of the generator, so a change to it never reuses stale files."""
     source = (ROOT / "demo" / "generator.py").read_bytes()
     key = f"demo-{orgs}o-{days}d-s{seed}-{hashlib.sha256(source).hexdigest()[:10]}"
     data = OUT / key
     if (data / ".complete").exists():
-        print(f"demo data: cached in {data.relative_to(ROOT)}")
         return data
     shutil.rmtree(data, ignore_errors=True)
-    started = time.perf_counter()
     child = multiprocessing.get_context("spawn").Process(target=_generate, args=(str(data), orgs, days, seed))
     child.start()
     child.join()
     if child.exitcode != 0:
         sys.exit(f"demo data generation failed ({child.exitcode})")
     (data / ".complete").touch()
-    print(f"demo data: generated in {time.perf_counter() - started:.1f} s into {data.relative_to(ROOT)}")
     return data
 
 
+def _head() -> str:
+    """The schema's version: a hash of the migration files (a changed migration never reuses
+    a dataset imported before it)."""
+    digest = hashlib.sha256()
+    for path in sorted((migrate.MIGRATIONS_DIR / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _import(url: str, data: Path) -> None:
+    from storage.importer import import_paths
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    import_paths([data], make_session_factory(engine))
+    if not url.startswith("sqlite"):
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def _import_child(url: str, data: str) -> None:
+    _import(url, Path(data))
+
+
+def _in_child(url: str, data: Path) -> None:
+    """Import in a child process, so this process's peak memory is the scan's and Slack's.
+    The import is not what is measured here: it gets 1 GB for DuckDB (at 30k orgs its 192 MB
+    default ran out of memory on this machine)."""
+    os.environ.setdefault("SAAS_TRACKER_IMPORT_MEMORY", "1GB")
+    child = multiprocessing.get_context("spawn").Process(target=_import_child, args=(url, str(data)))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        sys.exit(f"import failed ({child.exitcode})")
+
+
 @contextmanager
-def bench_database(url: str | None) -> Iterator[str]:
-    """A fresh, empty database URL: a temporary SQLite file, or a PostgreSQL schema of our own."""
+def bench_database(url: str | None, orgs: int, data: Path) -> Iterator[str]:
+    """The imported dataset, never scanned: a copy of the cached SQLite file, or the cached
+    PostgreSQL schema with any scan results deleted."""
+    key = f"{data.name}-r{_head()}"
     if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        cached = OUT / f"{key}.sqlite"
+        if not cached.exists():
+            tmp = cached.with_suffix(".partial")
+            tmp.unlink(missing_ok=True)
+            _in_child(f"sqlite:///{tmp}", data)
+            tmp.rename(cached)
+        with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmpdir:
+            target = Path(tmpdir) / "bench.db"
+            shutil.copy(cached, target)
+            yield f"sqlite:///{target}"
         return
-    schema = f"bench_{os.getpid()}"
+    schema = "bench_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    sep = "&" if "?" in url else "?"
+    scoped = f"{url}{sep}options=-csearch_path%3D{schema}"
     admin = create_engine(url)
     with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        sep = "&" if "?" in url else "?"
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
+        ready = conn.execute(text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+                                  "AND table_name = 'bench_complete'"), {"s": schema}).first()
+        if ready is None:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    if ready is None:
+        _in_child(scoped, data)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE TABLE "{schema}".bench_complete (x int)'))
+    admin.dispose()
+    yield scoped
 
 
 def reset_scan_results(factory: sessionmaker[Session]) -> None:
-    """Back to "imported, never scanned", so every repeat of the first scan is a first scan."""
+    """Back to "imported, never scanned"."""
     with factory() as session, session.begin():
-        for model in (Outbox, Signal, HealthSnapshot, ScanRun):
+        for model in (OrgSegment, Outbox, AuditLog, Signal, HealthSnapshot, ScanRun):
             session.execute(delete(model))
 
 
-def clear_read_caches() -> None:
-    """Forget whatever the read side keeps between calls (a new scan does the same)."""
-    clear = getattr(segmentation, "clear_segmentation_cache", None)
-    if clear is not None:
-        clear()
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(min(rank, len(ordered))) - 1]
 
 
-class Bench:
-    def __init__(self, repeat: int, profile_dir: Path | None) -> None:
-        self.repeat = repeat
-        self.profile_dir = profile_dir
-        self.rows: list[tuple[str, list[float], float]] = []
-
-    def time(self, label: str, fn: Callable[[], Any], before: Callable[[], None] | None = None) -> Any:
-        """Run ``fn`` ``repeat`` times (``before`` untimed ahead of each run); record every time."""
-        times, result = [], None
-        for i in range(self.repeat):
-            if before is not None:
-                before()
-            profiler = cProfile.Profile() if self.profile_dir and i == 0 else None
-            started = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            result = fn()
-            if profiler:
-                profiler.disable()
-            times.append(time.perf_counter() - started)
-            if profiler:
-                slug = "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
-                profiler.dump_stats(self.profile_dir / f"{slug}.prof")
-        self.rows.append((label, times, _peak_mb()))
-        return result
-
-    def add(self, label: str, seconds: float) -> None:
-        self.rows.append((label, [seconds], _peak_mb()))
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
 
 
-def versions(url: str, factory: sessionmaker[Session]) -> str:
-    with factory() as session:
-        if url.startswith("sqlite"):
-            db = f"SQLite {sqlite3.sqlite_version}"
-        else:
-            db = session.scalar(text("select version()")).split(" on ")[0]
-    return f"Python {platform.python_version()}, {db}, {os.cpu_count()} CPUs"
+def scan_pairs(factory: sessionmaker[Session], app_id: int, cfg: Config, pairs: int,
+               profile: Path | None) -> dict[str, Any]:
+    """Scan then floor, for the first and the next day's scan, ``pairs`` times."""
+    out: dict[str, Any] = {"first": [], "first_floor": [], "next": [], "next_floor": []}
+    checked = 0
+    for i in range(pairs):
+        reset_scan_results(factory)
+        for label, when in (("first", FIRST_SCAN), ("next", NEXT_SCAN)):
+            prof = cProfile.Profile() if profile and i == 0 else None
+            if prof:
+                prof.enable()
+            seconds, _ = _timed(run_scan, factory, cfg, as_of=when)
+            if prof:
+                prof.disable()
+                prof.dump_stats(profile / f"scan_{label}.prof")
+            with factory() as session:
+                floor_seconds, rows = _timed(run_floor, session, app_id, when, cfg)
+                if i == 0:
+                    checked = check_floor(session, app_id, when, cfg, orgs=1000)
+            out[label].append(seconds)
+            out[f"{label}_floor"].append(floor_seconds)
+            print(f"  pair {i + 1} {label:<5}: scan {seconds:6.3f} s  floor {floor_seconds:6.3f} s  "
+                  f"ratio {seconds / floor_seconds:5.2f}", file=sys.stderr, flush=True)
+    for label in ("first", "next"):
+        ratios = [a / b for a, b in zip(out[label], out[f"{label}_floor"])]
+        out[f"{label}_ratio"] = statistics.median(ratios)
+    out["checked_orgs"] = checked
+    return out
+
+
+def _wait(stub: Any, url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not stub.response_replies(url):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no answer at the response_url")
+        time.sleep(0.0005)
+
+
+def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int) -> dict[str, Any]:
+    """Answer times of /signals top 25, /org and a Dismiss click through the real app."""
+    from bot_harness import SECRET, start_bot
+    from slack_stub import SlackStub, block_actions_payload, interaction_body, signed_request_headers
+    from slack_stub import slash_command_body
+
+    times: dict[str, list[float]] = {"signals": [], "org": [], "dismiss": [], "org_no_chart": [],
+                                     "signals_cold": [], "org_cold": [], "dismiss_cold": []}
+    with SlackStub() as stub:
+        bot = start_bot(factory, stub, cfg, now=READ_AT)
+        try:
+            def command(cmd: str, text_: str) -> tuple[float, dict]:
+                url = stub.new_response_url()
+                body = slash_command_body(cmd, text_, response_url=url)
+                headers = signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded")
+                started = time.perf_counter()
+                status, _ = bot.post(body, headers)
+                assert status == 200, status
+                _wait(stub, url)
+                return time.perf_counter() - started, stub.response_replies(url)[0]
+
+            def listing() -> tuple[float, list[dict], list[tuple[str, dict]]]:
+                seconds, reply = command("/signals", "top 25")
+                rows = [b for b in reply["blocks"] if b.get("type") == "actions" and
+                        any(e.get("action_id") == "signal_dismiss" for e in b.get("elements", []))]
+                targets = []
+                for row in rows:
+                    (menu,) = [e for e in row["elements"] if e["action_id"] == "signal_dismiss"]
+                    option = next(o for o in menu["options"] if o["value"].startswith("dismiss|"))
+                    targets.append((row["block_id"], option))
+                return seconds, reply["blocks"], targets
+
+            def dismiss(blocks: list[dict], block_id: str, option: dict) -> float:
+                url = stub.new_response_url()
+                payload = block_actions_payload(blocks, "signal_dismiss", block_id=block_id,
+                                                option_value=option["value"], response_url=url,
+                                                channel_id="C0CUSTSUCC", message_ts="1700000001.000100")
+                body = interaction_body(payload)
+                headers = signed_request_headers(body, SECRET, content_type="application/x-www-form-urlencoded")
+                started = time.perf_counter()
+                status, _ = bot.post(body, headers)
+                assert status == 200, status
+                _wait(stub, url)
+                return time.perf_counter() - started
+
+            def org_of(block_id: str) -> str:
+                return block_id.rsplit("|", 1)[-1]
+
+            # Cold: the first request of each kind after a scan (the day's scan run again).
+            for _ in range(cold):
+                run_scan(factory, cfg, as_of=NEXT_SCAN)
+                seconds, blocks, targets = listing()
+                times["signals_cold"].append(seconds)
+                times["org_cold"].append(command("/org", org_of(targets[0][0]))[0])
+                times["dismiss_cold"].append(dismiss(blocks, *targets[0]))
+            # Warm: n of each; every listing's orgs are dismissed one by one.
+            targets: list[tuple[str, dict]] = []
+            blocks: list[dict] = []
+            while len(times["dismiss"]) < n:
+                if not targets:
+                    seconds, blocks, targets = listing()
+                    if len(times["signals"]) < n:
+                        times["signals"].append(seconds)
+                    if not targets:
+                        break
+                block_id, option = targets.pop(0)
+                if len(times["org"]) < n:
+                    times["org"].append(command("/org", org_of(block_id))[0])
+                times["dismiss"].append(dismiss(blocks, block_id, option))
+            while len(times["signals"]) < n:
+                times["signals"].append(command("/signals", "top 25")[0])
+            while len(times["org"]) < n:
+                times["org"].append(command("/org", org_of(block_id))[0])
+        finally:
+            bot.stop()
+        # /org again with charts off (slack.charts = false): the answer without drawing its PNG.
+        from domain.config import config_from_dict
+        plain_cfg = config_from_dict({"slack": {"charts": False}})
+        bot = start_bot(factory, stub, plain_cfg, now=READ_AT)
+        try:
+            _seconds, reply = command("/signals", "top 25")
+            orgs = [b["block_id"].rsplit("|", 1)[-1] for b in reply["blocks"]
+                    if b.get("type") == "actions" and "|" in b.get("block_id", "")] or ["none"]
+            times["org_no_chart"] = [command("/org", orgs[i % len(orgs)])[0] for i in range(n)]
+        finally:
+            bot.stop()
+    return {k: {"n": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)} for k, v in times.items() if v}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orgs", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per stage; the best is reported")
-    parser.add_argument("--database-url", help="PostgreSQL URL to benchmark on (default: a fresh SQLite file)")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="write a cProfile file per stage here")
+    parser.add_argument("--pairs", type=int, default=3, help="scan/floor pairs per scan")
+    parser.add_argument("--slack", type=int, default=200, help="warm requests of each kind")
+    parser.add_argument("--cold", type=int, default=5, help="requests of each kind right after a scan")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON line at the end")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="cProfile files of the first pair's scans")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    data = demo_data_dir(args.orgs, args.days, args.seed)
+    data = demo_data_dir(args.orgs)
     cfg = Config()
-    bench = Bench(args.repeat, args.profile)
-    with bench_database(args.database_url) as url:
-        migrate.upgrade(url)
+    db = "SQLite" if not args.database_url or args.database_url.startswith("sqlite") else "PostgreSQL"
+    print(f"{db}, {args.orgs:,} orgs:", file=sys.stderr, flush=True)
+    with bench_database(args.database_url, args.orgs, data) as url:
         engine = make_engine(url)
         factory = make_session_factory(engine)
-        report = import_paths([data], factory)
-        bench.add("import (once)", report.seconds)
-        if not url.startswith("sqlite"):
-            with engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
+        reset_scan_results(factory)
         with factory() as session:
             app = find_application(session, cfg.application)
             assert app is not None, "the demo data imported no application"
             app_id = app.id
-
-        firsts: list[float] = []
-        nexts: list[float] = []
-        for i in range(args.repeat):
-            reset_scan_results(factory)
-            clear_read_caches()
-            for label, when, sink in (("first", FIRST_SCAN, firsts), ("next", NEXT_SCAN, nexts)):
-                profiler = cProfile.Profile() if args.profile and i == 0 else None
-                started = time.perf_counter()
-                if profiler:
-                    profiler.enable()
-                result = run_scan(factory, cfg, as_of=when)
-                if profiler:
-                    profiler.disable()
-                    profiler.dump_stats(args.profile / f"scan_{label}.prof")
-                sink.append(time.perf_counter() - started)
-        bench.rows.append(("scan, first", firsts, _peak_mb()))
-        bench.rows.append(("scan, next day", nexts, _peak_mb()))
-        scanned = result.orgs_scanned
-
-        flt = signal_list.SignalFilter(top=10)
-
-        def signals() -> signal_list.SignalList:
-            with factory() as session:
-                return signal_list.list_signals(session, app_id, READ_AT, flt, cfg)
-
-        listing = bench.time("list_signals top 10 (cold)", signals, before=clear_read_caches)
-        bench.time("list_signals top 10 (warm)", signals)
-        top_org = listing.items[0].org_id
-
-        def detail() -> Any:
-            with factory() as session:
-                return org_details.org_detail(session, app_id, top_org, READ_AT, cfg)
-
-        def cell() -> Any:
-            with factory() as session:
-                return segmentation.cell_orgs(session, app_id, CELL_REVENUE_AT_RISK, READ_AT, cfg)
-
-        def digest() -> Any:
-            with factory() as session:
-                return build_digest(session, app_id, READ_AT, cfg)
-
-        bench.time(f"org_detail ({top_org}, cold)", detail, before=clear_read_caches)
-        view, members = bench.time("cell_orgs revenue_at_risk (cold)", cell, before=clear_read_caches)
-        built = bench.time("build_digest (cold)", digest, before=clear_read_caches)
-        about = versions(url, factory)
+        result: dict[str, Any] = {"db": db, "orgs": args.orgs}
+        result["scan"] = scan_pairs(factory, app_id, cfg, args.pairs, args.profile)
+        result["scan_peak_mb"] = _peak_mb()
+        if args.slack:
+            result["slack"] = slack_timings(factory, cfg, args.slack, args.cold)
+        result["peak_mb"] = _peak_mb()
         engine.dispose()
-
-    db = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
-    print(f"\n{db}: {scanned:,} orgs, {report.events_read:,} events ({report.days_touched:,} org-days); "
-          f"{listing.total:,} orgs with active signals, {len(members):,} orgs in {view.label}, "
-          f"digest lists {len(built.items)}; {about}")
-    print(f"{'stage':<36} {'orgs':>8} {'events':>11} {'best s':>8}  {'runs s':<24} {'peak RSS MB':>11}")
-    for label, times, peak in bench.rows:
-        runs = " ".join(f"{t:.3f}" for t in times)
-        print(f"{label:<36} {scanned:>8,} {report.events_read:>11,} {min(times):>8.3f}  {runs:<24} {peak:>11,.0f}")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -186,10 +186,12 @@ def _weighted(scores: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
 
 
 def _join_names(flags: pd.DataFrame) -> pd.Series:
-    joined = pd.Series("", index=flags.index, dtype=object)
-    for name in flags.columns:
-        joined = joined + np.where(flags[name].to_numpy(), f"{name},", "")
-    return joined.astype(str).str.findall(r"[^,]+")
+    """Per row, the names of the columns whose flag is set (a list, in column order). Rows share
+    a handful of patterns, so each pattern's list is worked out once."""
+    values = flags.to_numpy(dtype=bool)
+    codes = values.astype(np.int64) @ (np.int64(1) << np.arange(values.shape[1], dtype=np.int64))
+    names = {int(code): [n for k, n in enumerate(flags.columns) if int(code) >> k & 1] for code in np.unique(codes)}
+    return pd.Series([list(names[code]) for code in codes.tolist()], index=flags.index, dtype=object)
 
 
 # A median of fewer known values than this says more about those few orgs than about the base.

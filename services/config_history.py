@@ -37,6 +37,24 @@ def fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# The settings an org's segments (cell, tier, quadrant, case suggestion) read, with the health
+# and signals they rest on: a change of any other key (Slack, playbooks, reviews, backtest)
+# leaves the segments a scan stored valid.
+SEGMENT_SECTIONS = ("scan", "health", "signals", "priority", "segments", "tiers")
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def segments_fingerprint(cfg: Config) -> str:
+    """The fingerprint of ``SEGMENT_SECTIONS`` of ``cfg``, worked out once per configuration
+    in this process: stored segments answer for a configuration with the same one."""
+    key = repr(cfg)
+    found = _FINGERPRINTS.get(key)
+    if found is None:
+        settings = settings_of(cfg)
+        found = _FINGERPRINTS[key] = fingerprint({k: settings[k] for k in SEGMENT_SECTIONS})
+    return found
+
+
 def this_process() -> str:
     """Who runs this process, as the history shows it: login@host."""
     try:

@@ -16,7 +16,7 @@ from scoring.priority import priority_breakdown
 from domain.vocabulary import CELL_LABELS
 from services.read_models import ComponentView, OrgDetail, OrgItem, SubscriptionView
 from services import org_work
-from services.segmentation import Segmentation, load_segmentation
+from services.segmentation import Segmentation, StoredSegmentation, load_segmentation
 from services.signal_list import build_items, case_suggestion, visible_signals
 from storage import queries, snapshots, subscriptions
 from storage.models import HealthSnapshot, Org
@@ -128,7 +128,7 @@ def champion_quiet_text(session: Session, org_id: str, latest: HealthSnapshot | 
 
 
 def org_detail(session: Session, application_id: int, org_id: str, now: dt.datetime, cfg: Config, *,
-               segmentation: Segmentation | None = None) -> OrgDetail | None:
+               segmentation: Segmentation | StoredSegmentation | None = None) -> OrgDetail | None:
     """Everything `/org` shows, with the org's cell, tier, quadrant and case suggestion as of ``now``.
 
     ``extras`` carries numbers a renderer may show: ``case_why`` (the suggestion's reason),
@@ -186,7 +186,7 @@ def org_detail(session: Session, application_id: int, org_id: str, now: dt.datet
     )
     end_day = latest.day if latest is not None else today
     cell_key = seg.cell_of(org_id)
-    tiers = seg.tiers.loc[org_id] if org_id in seg.tiers.index else None
+    tiers = seg.tier_of(org_id)
     extras: dict[str, object] = {
         "case_why": case_suggestion(seg, org_id, item.signals)[1],
         "cell_key": cell_key,

@@ -17,7 +17,7 @@ from domain.values import none_if_missing
 from services import org_history, reviews
 from services.playbooks import playbooks_for
 from services.read_models import NoteView, OrgItem, OwnerView
-from services.segmentation import Segmentation
+from services.segmentation import Segmentation, StoredSegmentation
 from storage import notes, owners
 from storage.models import HealthSnapshot, Org
 
@@ -37,13 +37,15 @@ def note_views(session: Session, org_id: str, limit: int | None = NOTES_SHOWN) -
     return [NoteView(n.id, n.author, n.text, n.created_at, n.via) for n in found], total
 
 
-def detail_fields(session: Session, application_id: int, org: Org, item: OrgItem, seg: Segmentation,
+def detail_fields(session: Session, application_id: int, org: Org, item: OrgItem,
+                  seg: Segmentation | StoredSegmentation,
                   latest: HealthSnapshot | None, previous: HealthSnapshot | None, end_day: dt.date,
                   now: dt.datetime, cfg: Config) -> dict[str, Any]:
     """The OrgDetail fields of this module, as keyword arguments."""
     ends, health = org_history.health_weeks(session, org.org_id, end_day)
     shown, total = note_views(session, org.org_id)
-    tier = none_if_missing(seg.tiers.at[org.org_id, "tier"]) if org.org_id in seg.tiers.index else None
+    tiers = seg.tier_of(org.org_id)
+    tier = none_if_missing(tiers["tier"]) if tiers is not None else None
     return {
         "week_ends": ends,
         "health_weeks": health,

@@ -140,13 +140,17 @@ def _rollup_last_seen(session: Session, app_id: int, as_of: dt.date, org_ids: pd
 
 
 def load_org_frame(session: Session, application: str, as_of: dt.date,
-                   subs: pd.DataFrame | None = None) -> pd.DataFrame:
+                   subs: pd.DataFrame | None = None, snapshots: pd.DataFrame | None = None,
+                   open_signals: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per org of the application (index org_id) with what tiers and cases read.
 
     Columns: name, owner, source, created_at, renewal_date, icp_fit, strategic, relationship,
     mrr, health, activity_score, usage_change, seat_utilization, last_seen, not_active (scanned,
     never seen in the product, no health score), and one boolean column per signal type (an
     open signal of that type).
+
+    A scan passes what it has just written instead of reading it back: ``snapshots`` (the
+    columns ``_latest_snapshots`` reads, as stored) and ``open_signals`` (org_id, type).
     """
     app_id = _application_id(session, application)
     orgs = _frame(
@@ -165,7 +169,7 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
         subs = load_subscriptions(session, application)
     orgs["mrr"] = rev.mrr_by_org(subs, as_of).reindex(orgs.index, fill_value=0.0)
 
-    snaps = _latest_snapshots(session, app_id, as_of)
+    snaps = _latest_snapshots(session, app_id, as_of) if snapshots is None else snapshots
     orgs = orgs.join(snaps.drop(columns="last_seen"))
     last_seen = snaps["last_seen"].reindex(orgs.index)
     unscanned = orgs.index.difference(snaps.index)
@@ -176,12 +180,13 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     orgs["not_active"] = (orgs.index.isin(snaps.index) & orgs["last_seen"].isna().to_numpy()
                           & orgs["health"].isna().to_numpy())
 
-    open_signals = _frame(
-        session,
-        select(Signal.org_id, Signal.type)
-        .where(Signal.application_id == app_id, Signal.status.in_(OPEN_STATUSES))
-        .distinct(),
-    )
+    if open_signals is None:
+        open_signals = _frame(
+            session,
+            select(Signal.org_id, Signal.type)
+            .where(Signal.application_id == app_id, Signal.status.in_(OPEN_STATUSES))
+            .distinct(),
+        )
     for type_ in SIGNAL_TYPES:  # four columns, each an isin over the orgs
         orgs[type_] = orgs.index.isin(open_signals.loc[open_signals["type"] == type_, "org_id"])
     return orgs
@@ -254,10 +259,10 @@ def score_org_tiers(orgs: pd.DataFrame, as_of: dt.date, config: Config = Config(
 
 
 def case_suggestions(session: Session, application: str, as_of: dt.date, config: Config = Config(),
-                     orgs: pd.DataFrame | None = None) -> pd.DataFrame:
+                     orgs: pd.DataFrame | None = None, segments: SegmentsReport | None = None) -> pd.DataFrame:
     """Per org (index org_id): case (risk / onboarding / expansion, or None) and why."""
     if orgs is None:
         orgs = load_org_frame(session, application, as_of)
-    cells = segments_report(session, application, as_of, config, orgs).cells
+    cells = (segments or segments_report(session, application, as_of, config, orgs)).cells
     frame = orgs.assign(cell=cells["cell"].reindex(orgs.index), band=health_band(orgs["health"], config))
     return suggest_case(frame, config.signals, config.segments.health_split)

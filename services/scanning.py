@@ -8,37 +8,30 @@ failed run is still recorded, in its own transaction, so operators can see it ha
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Config
-from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE, STATUS_RESOLVED
+from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE
 from scoring.episodes import plan_episodes
 from scoring.frames import ScanContext
 from scoring.health import score_health
 from scoring.signals import evaluate_signals
-from services.config_history import record_config
+from services.config_history import segments_fingerprint, record_config
 from services.reasons import with_reasons
-from storage import queries, scan_runs, staging
+from services.segmentation import Segmentation
+from storage import queries, scan_results, scan_runs
 from storage.db import find_application, get_or_create_application
 from storage.scan_lock import hold_scan_lock
-from storage.models import HealthSnapshot, Org, ScanRun, Signal
+from storage.models import ScanRun
 
 log = logging.getLogger(__name__)
-
-# A snapshot per org goes through the import's bulk path (executemany of plain tuples on
-# SQLite, COPY on PostgreSQL); new signals, whose ids the alerts need, through a Core INSERT …
-# RETURNING sent in pages. The ORM's bulk insert left out each row's None values and began a
-# new statement whenever the set of keys changed: with optional numbers, every few rows.
-SNAPSHOTS: Table = HealthSnapshot.__table__  # type: ignore[assignment]
-SIGNALS: Table = Signal.__table__  # type: ignore[assignment]
 
 USAGE_FIELDS = (
     "recent_events", "previous_events", "recent_active_users", "previous_active_users",
@@ -89,91 +82,76 @@ def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg:
     )
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe Python scalars: NaN/NaT become None, numpy numbers become Python numbers."""
-    if value is None:
-        return None
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) else round(float(value), 4)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def _plain_column(column: pd.Series) -> list[Any]:
-    """``_plain`` of every value of one column, done for the whole column where its dtype allows."""
-    if pd.api.types.is_float_dtype(column.dtype):
-        return [None if v != v else round(v, 4) for v in column.to_numpy(dtype=float).tolist()]
-    if pd.api.types.is_integer_dtype(column.dtype) and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-        return column.to_numpy().tolist()
-    return [_plain(v) for v in column.tolist()]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    keys = list(frame.columns)
-    columns = [_plain_column(frame[k]) for k in keys]
-    return [dict(zip(keys, values)) for values in zip(*columns)]
-
-
 def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> dict[str, list[Any]]:
-    """The health_snapshots rows of this scan, column by column (``storage.staging.insert_rows``)."""
-    comp_records = [
-        _records(health[[f"{c}_value", f"{c}_score", f"{c}_weight", f"{c}_contribution"]].set_axis(
-            ["value", "score", "weight", "contribution"], axis=1))
+    """The health_snapshots rows of this scan, column by column, JSON columns as text
+    (``storage.scan_results.insert_rows``)."""
+    components = {
+        c: health[[f"{c}_value", f"{c}_score", f"{c}_weight", f"{c}_contribution"]].set_axis(
+            ["value", "score", "weight", "contribution"], axis=1)
         for c in HEALTH_COMPONENTS
-    ]
+    }
     left_out = health[[f"{c}_score" for c in HEALTH_COMPONENTS]].isna().to_numpy()
     n = len(orgs)
+    score = health["health"].astype(float)
     return {
         "org_id": orgs.index.tolist(),
         "day": [day] * n,
         "scan_run_id": [run_id] * n,
-        "score": [None if v != v else v for v in health["health"].astype(float).tolist()],
-        "band": health["band"].tolist(),
-        "components": [dict(zip(HEALTH_COMPONENTS, parts)) for parts in zip(*comp_records)],
-        "left_out": [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()],
+        "score": [None if v != v else v for v in score.tolist()],
+        "band": [None if b is None or b != b else b for b in health["band"].astype(object).tolist()],
+        "components": scan_results.nested_json_objects(components),
+        "left_out": scan_results.json_lists(
+            [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()]),
         "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],
         "last_seen": [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]],
-        "usage": _records(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
+        "usage": scan_results.json_objects(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
     }
 
 
-def _open_signals(session: Session, application_id: int) -> pd.DataFrame:
-    rows = session.execute(
-        select(Signal.id, Signal.org_id, Signal.type, Signal.status, Signal.snoozed_until).where(
-            Signal.application_id == application_id, Signal.status != STATUS_RESOLVED
-        ).with_for_update()  # a dismissal racing this scan waits, and is never overwritten
-    ).all()
-    frame = queries.rows_frame(rows, ["id", "org_id", "type", "status", "snoozed_until"])
-    frame["snoozed_until"] = pd.to_datetime(frame["snoozed_until"], utc=True)
-    frame["id"] = frame["id"].astype("int64")
-    return frame
+def _rounded(values: pd.Series) -> pd.Series:
+    """A float column as a snapshot's JSON keeps it (4 decimals), read back as floats."""
+    return pd.Series([v if v != v else round(v, 4) for v in values.astype(float).tolist()],
+                     index=values.index, dtype=float)
+
+
+def _stored_view(orgs: pd.DataFrame, health: pd.DataFrame) -> pd.DataFrame:
+    """This scan's snapshots as the segments read them back (``services.revenue``): health,
+    activity score, usage change, seat utilization (rounded as stored) and last seen."""
+    return pd.DataFrame({
+        "health": health["health"].astype(float),
+        "activity_score": _rounded(health["activity_score"]),
+        "usage_change": _rounded(health["trend_value"]),
+        "seat_utilization": _rounded(health["seat_utilization_value"]),
+        "last_seen": pd.to_datetime(orgs["last_seen"], utc=True),
+    }, index=orgs.index)
 
 
 def _signal_values(row: dict[Hashable, Any]) -> dict[str, Any]:
-    evidence = {k: _plain(v) for k, v in dict(row["evidence"]).items()}
+    evidence = {k: scan_results.plain(v) for k, v in dict(row["evidence"]).items()}
     # Kept so "why this rank" can be shown later from the stored signal alone.
-    evidence["severity"] = _plain(float(row["severity"]))
+    evidence["severity"] = scan_results.plain(float(row["severity"]))
     if "revenue_reference" in row:
-        evidence["revenue_reference"] = _plain(float(row["revenue_reference"]))
+        evidence["revenue_reference"] = scan_results.plain(float(row["revenue_reference"]))
     return {
         "priority": float(row["priority"]),
-        "evidence": evidence,
+        "evidence": json.dumps(evidence),
         "reason": str(row["reason"]),
         "suggested_case": row.get("suggested_case"),
     }
 
 
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+
+
 def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
-                  as_of: dt.datetime, result: ScanResult) -> None:
-    """Turn this scan's conditions into opened, updated and resolved signals (scoring.episodes)."""
-    plan = plan_episodes(_open_signals(session, application_id), current, as_of)
+                  as_of: dt.datetime, result: ScanResult) -> pd.DataFrame:
+    """Turn this scan's conditions into opened, updated and resolved signals (scoring.episodes).
+    Returns the (org_id, type) of every signal still open afterwards."""
+    before = scan_results.open_signals(session, application_id)
+    plan = plan_episodes(before, current, as_of)
     if len(plan.to_open):
-        values = [
+        opened = [
             {
                 "application_id": application_id,
                 "org_id": row["org_id"],
@@ -186,23 +164,58 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
             }
             for row in plan.to_open.to_dict("records")
         ]
-        ids = session.scalars(insert(SIGNALS).returning(SIGNALS.c.id), values).all()
+        ids = scan_results.insert_signals(session, _columns(opened))
         result.opened_ids = sorted(int(i) for i in ids)
     if len(plan.to_update):
-        updates = []
-        for row in plan.to_update.to_dict("records"):
-            change = {"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
-            if row["new_status"] == STATUS_ACTIVE:
-                change["snoozed_until"] = None
-            updates.append(change)
-        session.execute(update(Signal), updates)
+        records = plan.to_update.to_dict("records")
+        updates = [{"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
+                   for row in records]
+        scan_results.update_signals(session, _columns(updates),
+                                    [row["new_status"] == STATUS_ACTIVE for row in records])
         result.updated = len(updates)
     resolve_ids = [int(i) for i in plan.to_resolve]
-    if resolve_ids:
-        session.execute(
-            update(Signal).where(Signal.id.in_(resolve_ids)).values(status=STATUS_RESOLVED, resolved_at=as_of)
-        )
-        result.resolved = len(resolve_ids)
+    scan_results.resolve_signals(session, resolve_ids, as_of)
+    result.resolved = len(resolve_ids)
+    still = before.loc[~before["id"].isin(resolve_ids), ["org_id", "type"]]
+    return pd.concat([still, plan.to_open[["org_id", "type"]]], ignore_index=True)
+
+
+def _segment_columns(seg: Segmentation, orgs: pd.DataFrame, health: pd.DataFrame, ctx: ScanContext,
+                     snapshots: dict[str, list[Any]], application_id: int, day: dt.date, run_id: int,
+                     fingerprint: str) -> dict[str, list[Any]]:
+    """The org_segments rows of this scan: each org's snapshot numbers the lists show and its
+    cell, tier, quadrant and case suggestion as of the scan's day."""
+    index = orgs.index
+    n = len(index)
+    cells = seg.segments.cells["cell"].reindex(index)
+    tiers = seg.tiers.reindex(index)
+    cases = seg.suggestions.reindex(index)
+    prev = ctx.previous_health.reindex(index) if len(ctx.previous_health) else pd.Series(float("nan"), index=index)
+
+    def objects(values: pd.Series) -> list[Any]:
+        return [None if v is None or v != v else v for v in values.astype(object).tolist()]
+
+    return {
+        "org_id": index.tolist(),
+        "application_id": [application_id] * n,
+        "scan_run_id": [run_id] * n,
+        "day": [day] * n,
+        "config_fingerprint": [fingerprint] * n,
+        "score": snapshots["score"],
+        "band": snapshots["band"],
+        "snapshot_mrr": snapshots["mrr"],
+        "last_seen": snapshots["last_seen"],
+        "prev_score": objects(pd.to_numeric(prev, errors="coerce").astype(float)),
+        "mrr": seg.orgs["mrr"].reindex(index).astype(float).tolist(),
+        "cell": objects(cells),
+        "tier": objects(tiers["tier"]),
+        "quadrant": objects(tiers["quadrant"]),
+        "value": objects(tiers["value"].astype(float)),
+        "potential": objects(tiers["potential"].astype(float)),
+        "account_priority": objects(tiers["account_priority"].astype(float)),
+        "suggested_case": objects(cases["case"]),
+        "case_why": objects(cases["why"]),
+    }
 
 
 def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None = None,
@@ -232,18 +245,18 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             result = ScanResult(run_id=run.id, application_id=app.id, as_of=as_of, orgs_scanned=len(orgs))
 
             day = as_of.date()
-            session.execute(
-                delete(HealthSnapshot).where(
-                    HealthSnapshot.day == day,
-                    HealthSnapshot.org_id.in_(select(Org.org_id).where(Org.application_id == app.id)),
-                )
-            )
+            snapshots = _snapshot_columns(orgs, health, day, run.id)
+            scan_results.replace_snapshots(session, app.id, day, snapshots)
             # SQLite takes its one write lock at the first write, just above, not at the
             # advisory lock: only now is a concurrent scan's commit sure to be seen.
             _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)
-            snapshots = _snapshot_columns(orgs, health, day, run.id)
-            staging.insert_rows(session.connection(), SNAPSHOTS, list(snapshots), list(snapshots.values()))
-            apply_signals(session, app.id, run.id, current, as_of, result)
+            still_open = apply_signals(session, app.id, run.id, current, as_of, result)
+            # What the lists, /org and the cells show, as of the scan's day: built from what
+            # this scan has in hand (its snapshots, the signals left open), stored per org.
+            seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
+                               open_signals=still_open)
+            scan_results.replace_segments(session, app.id, _segment_columns(
+                seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
             if after_signals is not None:
                 after_signals(session, result, cfg)
 

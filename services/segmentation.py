@@ -15,6 +15,8 @@ import threading
 import weakref
 from collections import OrderedDict
 
+from typing import Any, cast
+
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -22,10 +24,12 @@ from sqlalchemy.orm import Session
 from domain.config import Config
 from domain.values import as_float, none_if_missing
 from scoring.health import health_band
-from domain.vocabulary import CELL_KEYS
+from domain.vocabulary import CELL_KEYS, CELL_LABELS
 from services import revenue
+from services.config_history import segments_fingerprint
 from services.read_models import CellView
-from storage import db, scan_runs
+from storage import db, org_segments, scan_runs, signals
+from storage.models import OrgSegment
 from storage.snapshots import latest_snapshots
 
 def _as_of_day(now: dt.datetime) -> dt.date:
@@ -49,14 +53,17 @@ class Segmentation:
     frames as read-only.
     """
 
-    def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config) -> None:
+    def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config, *,
+                 snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None) -> None:
         self.application = application
         self.as_of = as_of
         self.cfg = cfg
         self.subscriptions = revenue.load_subscriptions(session, application)
-        self.orgs = revenue.load_org_frame(session, application, as_of, subs=self.subscriptions)
+        self.orgs = revenue.load_org_frame(session, application, as_of, subs=self.subscriptions,
+                                           snapshots=snapshots, open_signals=open_signals)
         self.segments = revenue.segments_report(session, application, as_of, cfg, orgs=self.orgs)
-        self.suggestions = revenue.case_suggestions(session, application, as_of, cfg, orgs=self.orgs)
+        self.suggestions = revenue.case_suggestions(session, application, as_of, cfg, orgs=self.orgs,
+                                                    segments=self.segments)
         self._lock = threading.Lock()
         self._tiers: pd.DataFrame | None = None
         self._snapshots: pd.DataFrame | None = None
@@ -77,6 +84,36 @@ class Segmentation:
                 self._snapshots = latest_snapshots(session, application_id)
             return self._snapshots
 
+    def signal_snapshots(self, session: Session, application_id: int, now: dt.datetime) -> pd.DataFrame:
+        """Latest snapshots (at least an ``mrr`` column, index org_id) of at least every org with
+        a visible signal at ``now``: what ranking a list needs."""
+        return self.latest_snapshots(session, application_id)
+
+    def snapshots_of(self, session: Session, application_id: int, org_ids: list[str]) -> pd.DataFrame:
+        """Latest snapshots (``storage.snapshots.latest_snapshots`` columns) of at least ``org_ids``."""
+        return self.latest_snapshots(session, application_id)
+
+    def suggested_cases(self, org_ids: pd.Index) -> pd.Series:
+        """The suggested case of each of ``org_ids`` (None/NaN without one)."""
+        return self.suggestions["case"].reindex(org_ids)
+
+    def tier_of(self, org_id: str) -> dict[str, Any] | None:
+        """The org's tier, quadrant, value, potential and account priority (None: not tiered)."""
+        tiers = self.tiers
+        if org_id not in tiers.index:
+            return None
+        row = tiers.loc[org_id]
+        return {k: row[k] for k in TIER_FIELDS}
+
+    def cell_summary(self) -> pd.DataFrame:
+        """The four cells: key, label, org_count, mrr (``scoring.segments.cell_summary``)."""
+        return self.segments.summary
+
+    def cell_members(self, cell: str) -> pd.DataFrame:
+        """One cell's orgs: org_id, name, mrr, health."""
+        cells = self.segments.cells
+        return cells.loc[cells["cell"] == cell, ["name", "mrr", "health"]].rename_axis("org_id").reset_index()
+
     def cell_of(self, org_id: str) -> str | None:
         cells = self.segments.cells
         return none_if_missing(cells.at[org_id, "cell"]) if org_id in cells.index else None
@@ -94,6 +131,114 @@ class Segmentation:
 
     def orgs_in_tier(self, tier: str) -> pd.Index:
         return self.tiers.index[self.tiers["tier"] == tier]
+
+
+TIER_FIELDS = ("tier", "quadrant", "value", "potential", "account_priority")
+
+
+class StoredSegmentation:
+    """The segments the latest scan stored (``storage.org_segments``): the same answers as a
+    ``Segmentation`` of the scan's day and configuration, read per org or per cell from the
+    database instead of computed for the whole application. Rows read are kept for the rest
+    of the request."""
+
+    def __init__(self, application_id: int, as_of: dt.date, cfg: Config) -> None:
+        self.application_id = application_id
+        self.as_of = as_of
+        self.cfg = cfg
+        self._session: Session | None = None
+        self._rows: dict[str, dict[str, Any] | None] = {}
+        self._cases: dict[str, str | None] = {}
+
+    def _remember(self, frame: pd.DataFrame) -> None:
+        for org_id, row in zip(frame.index, frame.to_dict("records")):
+            self._rows[org_id] = cast(dict[str, Any], row)
+
+    def _row(self, org_id: str) -> dict[str, Any] | None:
+        if org_id not in self._rows:
+            assert self._session is not None
+            found = org_segments.rows(self._session, self.application_id, OrgSegment.org_id == org_id)
+            self._rows[org_id] = None
+            self._remember(found)
+        return self._rows[org_id]
+
+    def signal_snapshots(self, session: Session, application_id: int, now: dt.datetime) -> pd.DataFrame:
+        frame = org_segments.rank_rows(session, application_id, OrgSegment.org_id.in_(
+            signals.visible_org_ids(application_id, now)))
+        self._cases.update(zip(frame.index, frame["suggested_case"].tolist()))
+        return frame
+
+    def snapshots_of(self, session: Session, application_id: int, org_ids: list[str]) -> pd.DataFrame:
+        frame = org_segments.rows(session, application_id, OrgSegment.org_id.in_(list(org_ids)))
+        self._remember(frame)
+        return _snapshot_frame(frame)
+
+    def latest_snapshots(self, session: Session, application_id: int) -> pd.DataFrame:
+        frame = org_segments.rows(session, application_id)
+        self._remember(frame)
+        return _snapshot_frame(frame)
+
+    def suggested_cases(self, org_ids: pd.Index) -> pd.Series:
+        return pd.Series([self._cases[o] if o in self._cases else (self._row(o) or {}).get("suggested_case")
+                          for o in org_ids], index=org_ids, dtype=object)
+
+    def suggestion(self, org_id: str) -> tuple[str | None, str | None]:
+        row = self._row(org_id)
+        if row is None:
+            return None, None
+        return none_if_missing(row["suggested_case"]), none_if_missing(row["case_why"])
+
+    def tier_of(self, org_id: str) -> dict[str, Any] | None:
+        row = self._row(org_id)
+        return {k: row[k] for k in TIER_FIELDS} if row is not None else None
+
+    def cell_of(self, org_id: str) -> str | None:
+        row = self._row(org_id)
+        return none_if_missing(row["cell"]) if row is not None else None
+
+    def orgs_in_cell(self, cell: str) -> pd.Index:
+        assert self._session is not None
+        return org_segments.org_ids(self._session, self.application_id, OrgSegment.cell == cell)
+
+    def orgs_in_tier(self, tier: str) -> pd.Index:
+        assert self._session is not None
+        return org_segments.org_ids(self._session, self.application_id, OrgSegment.tier == tier)
+
+    def cell_summary(self) -> pd.DataFrame:
+        assert self._session is not None
+        totals = org_segments.cell_totals(self._session, self.application_id)
+        return pd.DataFrame({
+            "key": list(CELL_KEYS),
+            "label": [CELL_LABELS[k] for k in CELL_KEYS],
+            "org_count": [totals.get(k, (0, []))[0] for k in CELL_KEYS],
+            "mrr": [round(float(pd.Series(totals.get(k, (0, []))[1], dtype=float).sum()), 2) for k in CELL_KEYS],
+        })
+
+    def cell_members(self, cell: str) -> pd.DataFrame:
+        assert self._session is not None
+        return org_segments.cell_members(self._session, self.application_id, cell)
+
+
+def _snapshot_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows in the columns of ``storage.snapshots.latest_snapshots``."""
+    frame = pd.DataFrame({"score": rows["score"], "band": rows["band"], "mrr": rows["snapshot_mrr"],
+                          "last_seen": rows["last_seen"], "prev_score": rows["prev_score"]}, index=rows.index)
+    frame["health_delta"] = frame["score"] - frame["prev_score"]
+    return frame
+
+
+def stored_segmentation(session: Session, application_id: int, day: dt.date, cfg: Config) -> StoredSegmentation | None:
+    """The latest scan's stored segments when they answer for ``day`` and ``cfg`` (the scan ran
+    that UTC day with that configuration), else None."""
+    found = org_segments.stored_for(session, application_id)
+    if found is None:
+        return None
+    _run, stored_day, fingerprint = found
+    if stored_day != day or fingerprint != segments_fingerprint(cfg):
+        return None
+    seg = StoredSegmentation(application_id, day, cfg)
+    seg._session = session
+    return seg
 
 
 # Segmentations kept per engine (so two databases in one process never share one), keyed by
@@ -150,10 +295,24 @@ def segmentation_for_day(session: Session, application: int | str, day: dt.date,
 
 
 def load_segmentation(session: Session, application: int | str, now: dt.datetime,
-                      cfg: Config | None = None, *, cached: bool = True) -> Segmentation:
-    """Cells, tiers and case suggestions of the application as of ``now``'s UTC day (cached:
-    see ``segmentation_for_day``)."""
-    return segmentation_for_day(session, application, _as_of_day(now), cfg, cached=cached)
+                      cfg: Config | None = None, *, cached: bool = True) -> Segmentation | StoredSegmentation:
+    """Cells, tiers and case suggestions of the application as of ``now``'s UTC day: what the
+    latest scan stored when it ran that day with this configuration (the usual case: one row
+    per org read when needed), else built (cached: see ``segmentation_for_day``)."""
+    cfg = cfg or Config()
+    day = _as_of_day(now)
+    if cached:
+        app_id = application if isinstance(application, int) else _application_id(session, application)
+        if app_id is not None:
+            stored = stored_segmentation(session, app_id, day, cfg)
+            if stored is not None:
+                return stored
+    return segmentation_for_day(session, application, day, cfg, cached=cached)
+
+
+def _application_id(session: Session, name: str) -> int | None:
+    app = db.find_application(session, name)
+    return app.id if app is not None else None
 
 
 def cell_orgs(session: Session, application: int | str, cell_key: str, now: dt.datetime,
@@ -167,11 +326,10 @@ def cell_orgs(session: Session, application: int | str, cell_key: str, now: dt.d
     if cell_key not in CELL_KEYS:
         raise ValueError(f"unknown cell {cell_key!r}: use one of {', '.join(CELL_KEYS)}")
     seg = segmentation or load_segmentation(session, application, now, cfg)
-    cells = seg.segments.cells
-    members = cells[cells["cell"] == cell_key].rename_axis("org_id").reset_index()
+    members = seg.cell_members(cell_key)
     members = members.sort_values(["mrr", "name", "org_id"], ascending=[False, True, True])
     bands = health_band(members["health"], seg.cfg).tolist()
-    (view,) = [v for v in revenue.cell_views(seg.segments.summary) if v.key == cell_key]
+    (view,) = [v for v in revenue.cell_views(seg.cell_summary()) if v.key == cell_key]
     rows = [
         (str(org_id), str(name), float(mrr), as_float(health), none_if_missing(band))
         for org_id, name, mrr, health, band in zip(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.config import Config
@@ -22,15 +22,14 @@ from domain.vocabulary import (
     INACTIVE_PAYING,
     RISK_SIGNAL_TYPES,
     SIGNAL_LABELS,
-    STATUS_ACTIVE,
-    STATUS_SNOOZED,
 )
 from domain.vocabulary import CELL_KEYS
 from domain.vocabulary import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
-from services.segmentation import Segmentation, load_segmentation
+from services.segmentation import Segmentation, StoredSegmentation, load_segmentation
 from storage.snapshots import latest_snapshots
 from storage import owners, queries
+from storage.signals import visible_condition
 from storage.models import CaseTag, Org, ScanRun, Signal
 
 RISK_TYPES = RISK_SIGNAL_TYPES
@@ -69,14 +68,6 @@ class SignalList:
     total: int  # orgs matching the filter before the top-N cut
 
 
-def visible_condition(now: dt.datetime):
-    """Signals on the active lists: active ones, and snoozed ones whose snooze has run out."""
-    return or_(
-        Signal.status == STATUS_ACTIVE,
-        and_(Signal.status == STATUS_SNOOZED, Signal.snoozed_until <= now),
-    )
-
-
 _NO_SNAPSHOTS = pd.DataFrame({"mrr": pd.Series(dtype=float)}, index=pd.Index([], name="org_id"))
 
 _SIGNAL_COLUMNS = (Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
@@ -106,7 +97,7 @@ def suggested_case_for(signals: tuple[SignalView, ...]) -> str | None:
     return signals[0].suggested_case if signals else None
 
 
-def case_suggestion(segmentation: Segmentation, org_id: str,
+def case_suggestion(segmentation: Segmentation | StoredSegmentation, org_id: str,
                     signals: tuple[SignalView, ...] = ()) -> tuple[str | None, str | None]:
     """(case, why) shown until a person tags: the segmentation's suggestion, else the top signal's."""
     case, why = segmentation.suggestion(org_id)
@@ -117,7 +108,8 @@ def case_suggestion(segmentation: Segmentation, org_id: str,
 
 def build_items(session: Session, application_id: int, signals: pd.DataFrame, org_ids: list[str],
                 now: dt.datetime | None = None, cfg: Config | None = None, *,
-                segmentation: Segmentation | None = None, snapshots: pd.DataFrame | None = None) -> list[OrgItem]:
+                segmentation: Segmentation | StoredSegmentation | None = None,
+                snapshots: pd.DataFrame | None = None) -> list[OrgItem]:
     """OrgItems for the given orgs (in that order) from their visible signals.
 
     The case suggestion is as of ``now`` (default: the current time); pass ``segmentation``
@@ -208,7 +200,8 @@ def summary_cards(session: Session, application_id: int, now: dt.datetime,
 
 
 def list_signals(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter,
-                 cfg: Config | None = None, *, segmentation: Segmentation | None = None) -> SignalList:
+                 cfg: Config | None = None, *, segmentation: Segmentation | StoredSegmentation | None = None,
+                 ) -> SignalList:
     """The ranked list: orgs ordered by their highest visible signal priority, then MRR.
 
     Case filters use the effective case: a person's tag, else the suggestion. Cell and tier
@@ -218,14 +211,14 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     if ranks.empty:  # no MRR at risk to add up: no snapshots needed
         return SignalList(cards=summary_cards(session, application_id, now, ranks, _NO_SNAPSHOTS), items=[], total=0)
     seg = segmentation or load_segmentation(session, application_id, now, cfg)
-    snaps = seg.latest_snapshots(session, application_id)
+    snaps = seg.signal_snapshots(session, application_id, now)
     cards = summary_cards(session, application_id, now, ranks, snaps)
 
     # With a type filter, an org ranks by its signals of those types: the priority shown.
     rank_source = ranks[ranks["type"].isin(flt.types)] if flt.types else ranks
     top = rank_source.sort_values(["priority", "type"], ascending=[False, True]).drop_duplicates("org_id")
     frame = top.set_index("org_id")[["priority", "suggested_case"]].copy()
-    suggested = seg.suggestions["case"].reindex(frame.index)
+    suggested = seg.suggested_cases(frame.index)
     frame["suggested"] = suggested.where(suggested.notna(), frame["suggested_case"])
     tags = dict(session.execute(
         select(CaseTag.org_id, CaseTag.case_type).join(Org, Org.org_id == CaseTag.org_id)
@@ -256,7 +249,8 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     signals = visible_signals(session, application_id, now, org_ids=chosen) if chosen else ranks.iloc[0:0]
     if flt.types:
         signals = signals[signals["type"].isin(flt.types)]
-    items = build_items(session, application_id, signals, chosen, now, cfg, segmentation=seg, snapshots=snaps)
+    items = build_items(session, application_id, signals, chosen, now, cfg, segmentation=seg,
+                        snapshots=seg.snapshots_of(session, application_id, chosen))
     return SignalList(cards=cards, items=items, total=len(frame))
 
 

@@ -146,7 +146,7 @@ class Tracker:
             seg = segmentation.load_segmentation(session, app_id, now, self.cfg)
             flt = signal_list.SignalFilter(top=top, owners=owners or frozenset({"<nobody>"}))
             listing = signal_list.list_signals(session, app_id, now, flt, self.cfg, segmentation=seg)
-            return listing, cell_views(seg.segments.summary)
+            return listing, cell_views(seg.cell_summary())
 
     def find_orgs(self, query: str) -> org_lookup.LookupResult:
         with self._read() as (session, app_id):

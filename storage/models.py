@@ -267,6 +267,43 @@ class Signal(Base):
     org: Mapped[Org] = relationship()
 
 
+class OrgSegment(Base):
+    """Each org's segments as the latest scan saw them, one row per org, replaced by every scan:
+    its Revenue × Health cell, tier and quadrant (with the numbers behind them) and case
+    suggestion as of the scan's day and configuration, and its latest snapshot's numbers the
+    lists show. So `/org` reads one row and a cell or tier list one indexed query."""
+
+    __tablename__ = "org_segments"
+    __table_args__ = (
+        Index("ix_org_segments_app_cell", "application_id", "cell"),
+        Index("ix_org_segments_app_tier", "application_id", "tier"),
+    )
+
+    # Only org_id is a foreign key: every row is written by one scan, for one application, and
+    # checking those two as well cost a scan of 100k orgs two more index probes per row.
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.org_id"), primary_key=True)
+    application_id: Mapped[int] = mapped_column(Integer)
+    scan_run_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[dt.date]  # the day the segments are as of (the scan's UTC day)
+    config_fingerprint: Mapped[str] = mapped_column(String(64))
+    # The org's latest snapshot (this scan's) and the score of the one before it.
+    score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(10))
+    snapshot_mrr: Mapped[Decimal]
+    last_seen: Mapped[dt.datetime | None]
+    prev_score: Mapped[float | None] = mapped_column(Float)
+    # Segments as of ``day``: MRR from the subscriptions on that day, cell, tier, case.
+    mrr: Mapped[float] = mapped_column(Float)
+    cell: Mapped[str | None] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(10))
+    quadrant: Mapped[str | None] = mapped_column(String(40))
+    value: Mapped[float | None] = mapped_column(Float)
+    potential: Mapped[float | None] = mapped_column(Float)
+    account_priority: Mapped[float | None] = mapped_column(Float)
+    suggested_case: Mapped[str | None] = mapped_column(String(20))
+    case_why: Mapped[str | None] = mapped_column(Text)
+
+
 class CaseTag(Base):
     """A person's case type for an org; wins over the suggestion until someone changes it."""
 

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from domain.vocabulary import STATUS_RESOLVED
+from domain.vocabulary import STATUS_ACTIVE, STATUS_RESOLVED, STATUS_SNOOZED
 from storage.models import Signal
+
+
+def visible_condition(now: dt.datetime):
+    """Signals on the active lists: active ones, and snoozed ones whose snooze has run out."""
+    return or_(
+        Signal.status == STATUS_ACTIVE,
+        and_(Signal.status == STATUS_SNOOZED, Signal.snoozed_until <= now),
+    )
+
+
+def visible_org_ids(application_id: int, now: dt.datetime):
+    """The orgs with a visible signal at ``now``, as a subquery (for ``IN``)."""
+    return select(Signal.org_id).where(Signal.application_id == application_id, visible_condition(now))
 
 
 def lock_signals(session: Session, signal_ids: Sequence[int]) -> list[Signal]:

@@ -173,7 +173,7 @@ def test_a_config_move_with_unchanged_inputs_is_the_configuration_alone(session_
 
 def test_review_status_and_the_due_list_follow_the_tier_interval(session_factory) -> None:
     from services import reviews
-    from services.segmentation import load_segmentation
+    from services.segmentation import segmentation_for_day
 
     seed_orgs(session_factory, {"acme": 50_000, "globex": 9_000, "initech": 4_000, "free": 0})
     run_scan(session_factory, CFG, SCAN_AT)
@@ -181,7 +181,7 @@ def test_review_status_and_the_due_list_follow_the_tier_interval(session_factory
     tracker.add_note("globex", "QBR booked", "U0ANA", SCAN_AT - dt.timedelta(days=1))
     tracker.tag_case("initech", "risk", "U0ANA", SCAN_AT - dt.timedelta(days=200))
     with session_factory() as s:
-        seg = load_segmentation(s, 1, SCAN_AT, CFG)
+        seg = segmentation_for_day(s, 1, SCAN_AT.date(), CFG)  # the whole application's, as the digest reads it
         tiers = {o: seg.tiers.at[o, "tier"] for o in ("acme", "globex", "initech")}
         due, total = reviews.reviews_due(s, 1, seg, SCAN_AT, CFG)
     assert "free" not in [d.org_id for d in due]  # not paying: not an account to review

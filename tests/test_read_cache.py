@@ -1,10 +1,12 @@
-"""The segmentation cache behind /signals, /org, cells and the digest (SQLite and PostgreSQL).
+"""Where /signals, /org, cells and the digest get an application's segmentation (cells, tiers,
+case suggestions) from (SQLite and PostgreSQL).
 
-services.segmentation keeps an application's segmentation (cells, tiers, case suggestions) between
-scans, keyed by (database, application, latest successful scan, as-of day, configuration).
-These tests pin the staleness rule: reused until the next scan, rebuilt by it, never shared
-between databases, never used before the first scan, and never by the alerts a scan reads
-inside its own transaction.
+On the day of the latest scan, with the configuration it ran with, from what that scan stored
+per org (``storage.org_segments``). Another day or configuration builds it and keeps it
+between scans, keyed by (database, application, latest successful scan, as-of day,
+configuration). These tests pin the staleness rule: what the scan stored (or the cached build)
+is used until the next scan, never shared between databases, nothing is cached before the
+first scan, and the alerts a scan reads inside its own transaction see that scan.
 
 One org, "growing": the only paying org ($1,200, so MRR high), two seats. Scan 1 (day 1):
 active every day of the last 28, twice as many events in the recent 14 days as in the
@@ -51,42 +53,52 @@ def _seed(factory: sessionmaker[Session], mrr: float = 1200) -> int:
         return app.id
 
 
-def _mrr(seg: segmentation.Segmentation) -> float:
-    return float(seg.orgs.loc["growing", "mrr"])
+def _mrr(seg) -> float:
+    """The MRR the segments placed "growing" with (its cell's member row)."""
+    members = seg.cell_members(seg.cell_of("growing")).set_index("org_id")
+    return float(members.loc["growing", "mrr"])
 
 
-def test_reused_between_scans_and_rebuilt_by_the_next(session_factory) -> None:
+def test_stored_by_the_scan_on_its_day_built_and_cached_otherwise(session_factory) -> None:
     cfg = Config()
     app_id = _seed(session_factory)
     scanning.run_scan(session_factory, cfg, at(1))
     with session_factory() as s:
         seg = segmentation.load_segmentation(s, app_id, at(1, 1), cfg)
-        assert seg.segments.cells.loc["growing", "cell"] == "champions"
+        assert isinstance(seg, segmentation.StoredSegmentation)  # what the scan stored, read per org
+        assert seg.cell_of("growing") == "champions"
         assert seg.suggestion("growing") == ("expansion", "high MRR, growing usage (+100%): strategic expansion")
-        assert segmentation.load_segmentation(s, app_id, at(1, 5), cfg) is seg  # same day, same scan
-        snaps = seg.latest_snapshots(s, app_id)  # read once, kept with it
-        assert seg.latest_snapshots(s, app_id) is snaps
-        assert snaps.loc["growing", "score"] == seg.orgs.loc["growing", "health"] >= 60
-    with session_factory() as s:  # another session (another request) gets the same one
-        assert segmentation.load_segmentation(s, "default", at(1, 6), cfg) is seg
+        snaps = seg.latest_snapshots(s, app_id)
+        assert snaps.loc["growing", "score"] >= 60
+        built = segmentation.segmentation_for_day(s, app_id, at(1).date(), cfg, cached=False)
+        assert built.segments.cells.loc["growing", "cell"] == "champions"
+        assert built.suggestion("growing") == seg.suggestion("growing")
+        assert built.tier_of("growing") == seg.tier_of("growing")
+        assert snaps.loc["growing", "score"] == built.orgs.loc["growing", "health"]
 
     # An import between scans (MRR 1200 → 2000) shows up after the next scan, not before.
     with session_factory() as s, s.begin():
         s.execute(update(Subscription).where(Subscription.subscription_id == "g1").values(mrr=2000))
     with session_factory() as s:
-        assert segmentation.load_segmentation(s, app_id, at(1, 7), cfg) is seg and _mrr(seg) == 1200.0
-        # Another day or another configuration is another entry, read now.
+        seg = segmentation.load_segmentation(s, app_id, at(1, 7), cfg)
+        assert isinstance(seg, segmentation.StoredSegmentation) and _mrr(seg) == 1200.0
+        # Another day or another configuration is built now, and cached until the next scan.
         other_day = segmentation.load_segmentation(s, app_id, at(2), cfg)
         other_cfg = segmentation.load_segmentation(s, app_id, at(1, 7), config_from_dict({"tiers": {"mode": "growth"}}))
-        assert other_day is not seg and _mrr(other_day) == 2000.0
-        assert other_cfg is not seg and _mrr(other_cfg) == 2000.0 and other_cfg.cfg.tiers.mode == "growth"
+        assert isinstance(other_day, segmentation.Segmentation) and _mrr(other_day) == 2000.0
+        assert isinstance(other_cfg, segmentation.Segmentation) and _mrr(other_cfg) == 2000.0
+        assert other_cfg.cfg.tiers.mode == "growth"
+        assert segmentation.load_segmentation(s, app_id, at(2, 3), cfg) is other_day
+    with session_factory() as s:  # another session (another request) gets the same one
+        assert segmentation.load_segmentation(s, "default", at(2, 6), cfg) is other_day
 
     scanning.run_scan(session_factory, cfg, at(15))
     with session_factory() as s:
-        fresh = segmentation.load_segmentation(s, app_id, at(1, 7), cfg)
-        assert fresh is not seg and _mrr(fresh) == 2000.0
+        fresh = segmentation.load_segmentation(s, app_id, at(2, 7), cfg)
+        assert fresh is not other_day and _mrr(fresh) == 2000.0
         fresh15 = segmentation.load_segmentation(s, app_id, at(15, 1), cfg)
-        assert fresh15.segments.cells.loc["growing", "cell"] == "revenue_at_risk"
+        assert isinstance(fresh15, segmentation.StoredSegmentation)
+        assert fresh15.cell_of("growing") == "revenue_at_risk" and _mrr(fresh15) == 2000.0
         assert fresh15.suggestion("growing") == ("risk", "high MRR, red health: urgent retention")
         assert fresh15.latest_snapshots(s, app_id).loc["growing", "score"] < 60
 

@@ -1,0 +1,138 @@
+"""``make bench``: the scan against its floor and the Slack answers, for every size, on SQLite
+and (when ``BENCH_DATABASE_URL`` is set) PostgreSQL, printed as one table.
+
+Usage:
+    .venv/bin/python bench/run_bench.py [--sizes 10000,30000] [--pairs 3] [--slack 200] [--cold 5]
+        [--import-bench]
+
+Each (database, size) runs ``bench/scan_bench.py`` in its own process (so each peak RSS is its
+own) on cached datasets (bench/out/). The growth exponent is the slope of log(time) against
+log(orgs) between the smallest and the largest size (1.0: linear).
+
+``--import-bench`` also runs ``bench/import_bench.py`` (the import's own benchmark, product
+against a bare bulk load) for each size and prints its output under the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, Python {platform.python_version()}"
+
+
+def run_one(orgs: int, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, str(ROOT / "bench" / "scan_bench.py"), "--orgs", str(orgs), "--pairs", str(args.pairs),
+           "--slack", str(args.slack), "--cold", str(args.cold), "--json"]
+    if url:
+        cmd += ["--database-url", url]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:.0f}"
+
+
+def table(results: list[dict[str, Any]], sizes: list[int]) -> str:
+    cols = [(r["db"], r["orgs"]) for r in results]
+    by = {(r["db"], r["orgs"]): r for r in results}
+    head = "| | " + " | ".join(f"{db} {orgs // 1000}k" for db, orgs in cols) + " |"
+    lines = [head, "|---" * (len(cols) + 1) + "|"]
+
+    def row(label: str, fn) -> None:
+        lines.append(f"| {label} | " + " | ".join(fn(by[c]) for c in cols) + " |")
+
+    for scan in ("first", "next"):
+        name = "scan, first" if scan == "first" else "scan, next day"
+        row(f"{name}: product s (median)", lambda r, s=scan: f"{_median(r['scan'][s]):.2f}")
+        row(f"{name}: floor s (median)", lambda r, s=scan: f"{_median(r['scan'][s + '_floor']):.2f}")
+        row(f"{name}: ratio (median of pairs)", lambda r, s=scan: f"{r['scan'][s + '_ratio']:.2f}")
+    row("scan peak RSS MB", lambda r: f"{r['scan_peak_mb']:.0f}")
+    dbs = sorted({db for db, _ in cols})
+    if len(sizes) > 1:
+        lo, hi = min(sizes), max(sizes)
+        for db in dbs:
+            if (db, lo) in by and (db, hi) in by:
+                for scan in ("first", "next"):
+                    a, b = _median(by[(db, lo)]["scan"][scan]), _median(by[(db, hi)]["scan"][scan])
+                    exp = math.log(b / a) / math.log(hi / lo)
+                    lines.append(f"| growth exponent, scan {scan}, {db} {lo // 1000}k→{hi // 1000}k | "
+                                 f"{exp:.2f} |" + " |" * (len(cols) - 1))
+    labels = (("signals", "`/signals top 25`"), ("org", "`/org`"), ("org_no_chart", "`/org`, slack.charts off"),
+              ("dismiss", "Dismiss click"))
+    for key, label in labels:
+        for kind, suffix in (("_cold", "cold"), ("", "warm")):
+            k = key + kind
+            if not any(k in r.get("slack", {}) for r in results):
+                continue
+            row(f"{label}, {suffix}: p50 / p99 ms (n)",
+                lambda r, k=k: (f"{_ms(r['slack'][k]['p50'])} / {_ms(r['slack'][k]['p99'])} ({r['slack'][k]['n']})"
+                                if k in r.get("slack", {}) else "—"))
+    row("peak RSS MB (scan and Slack)", lambda r: f"{r['peak_mb']:.0f}")
+    return "\n".join(lines)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,30000", help="org counts, comma-separated")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--slack", type=int, default=200)
+    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--import-bench", action="store_true", help="also run bench/import_bench.py per size")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    urls: list[str | None] = [None]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        urls.append(os.environ["BENCH_DATABASE_URL"])
+    results = []
+    for url in urls:
+        for orgs in sizes:
+            results.append(run_one(orgs, url, args))
+    print(f"\n{dt.date.today().isoformat()} · {machine()}")
+    print("Data: the demo generator, 60 days, ~106 events per org. Scan: median of "
+          f"{args.pairs} pairs (scan, then its floor query). Slack: answer time through the real app, "
+          "request sent to reply at the response_url; cold = first request after a scan.\n")
+    print(table(results, sizes))
+    if args.import_bench:
+        # The import has its own benchmark (bench/import_bench.py); its output follows as it prints it.
+        for orgs in sizes:
+            print(f"\nbench/import_bench.py --orgs {orgs}:")
+            subprocess.run([sys.executable, str(ROOT / "bench" / "import_bench.py"), "--orgs", str(orgs)], check=False)
+
+
+if __name__ == "__main__":
+    main()
