@@ -26,22 +26,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from domain.config import Config
-from domain.vocabulary import OPEN_STATUSES, SIGNAL_TYPES
+from domain.vocabulary import SIGNAL_TYPES
 from services.read_models import CellView
 from scoring import revenue as rev
 from scoring.cases import suggest_case
 from scoring.health import health_band
 from scoring.segments import cell_summary, mrr_split, revenue_health_cells
 from scoring.tiers import score_tiers
-from storage import owners, queries
-from storage.models import Application, HealthSnapshot, Org, Signal, Subscription, UsageDaily
-
-# Up to this many unscanned orgs, their last seen is read for them alone (an IN list).
-_FEW_ORGS = 500
+from storage import revenue_data
 
 
 class UnknownApplication(LookupError):
@@ -72,71 +67,19 @@ class SegmentsReport:
 
 
 def _application_id(session: Session, application: str) -> int:
-    app_id = session.scalar(select(Application.id).where(Application.name == application))
+    app_id = revenue_data.application_id(session, application)
     if app_id is None:
         raise UnknownApplication(f"no application named {application!r}: import its data first")
     return app_id
 
 
-def _frame(session: Session, stmt: Select) -> pd.DataFrame:
-    result = session.execute(stmt)
-    return queries.rows_frame(result.all(), list(result.keys()))
-
-
 def load_subscriptions(session: Session, application: str) -> pd.DataFrame:
     """The application's subscriptions in the frame ``scoring.revenue`` reads."""
-    app_id = _application_id(session, application)
-    stmt = (
-        select(Subscription.subscription_id, Subscription.org_id, Subscription.mrr, Subscription.started_at,
-               Subscription.ended_at, Subscription.status)
-        .join(Org, Org.org_id == Subscription.org_id)
-        .where(Org.application_id == app_id)
-    )
-    subs = _frame(session, stmt)
-    subs["mrr"] = subs["mrr"].astype(float)
-    return subs
+    return revenue_data.subscriptions(session, _application_id(session, application))
 
 
 def load_org_names(session: Session, application: str) -> pd.Series:
-    app_id = _application_id(session, application)
-    names = _frame(session, select(Org.org_id, Org.name).where(Org.application_id == app_id))
-    return names.set_index("org_id")["name"]
-
-
-def _latest_snapshots(session: Session, app_id: int, as_of: dt.date) -> pd.DataFrame:
-    """Per org, its latest snapshot on or before ``as_of``: health, the three component numbers
-    tiers and cases read (extracted from the JSON by the database) and last seen."""
-    h = HealthSnapshot
-    latest = queries.latest_snapshot_days(app_id, on_or_before=as_of)
-    stmt = select(
-        latest.c.org_id,
-        h.score.label("health"),
-        queries.component_field("activity", "score").label("activity_score"),
-        queries.component_field("trend", "value").label("usage_change"),
-        queries.component_field("seat_utilization", "value").label("seat_utilization"),
-        h.last_seen,
-    ).join(h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day))
-    snaps = _frame(session, stmt).set_index("org_id")
-    out = snaps.drop(columns="last_seen").apply(pd.to_numeric, errors="coerce").astype(float)
-    out["last_seen"] = pd.to_datetime(snaps["last_seen"], utc=True)
-    return out
-
-
-def _rollup_last_seen(session: Session, app_id: int, as_of: dt.date, org_ids: pd.Index) -> pd.Series:
-    """Last seen from the daily usage rollups, for orgs no scan has looked at yet."""
-    stmt = (
-        select(UsageDaily.org_id, func.max(UsageDaily.last_event_at).label("last_event_at"),
-               func.max(UsageDaily.day).label("last_day"))
-        .join(Org, Org.org_id == UsageDaily.org_id)
-        .where(Org.application_id == app_id, UsageDaily.day <= as_of, UsageDaily.events > 0)
-        .group_by(UsageDaily.org_id)
-    )
-    if len(org_ids) <= _FEW_ORGS:
-        stmt = stmt.where(UsageDaily.org_id.in_(org_ids.tolist()))
-    seen = _frame(session, stmt).set_index("org_id")
-    # A day with events but no recorded time still means "seen": fall back to that day.
-    last_seen = pd.to_datetime(seen["last_event_at"], utc=True).fillna(pd.to_datetime(seen["last_day"], utc=True))
-    return last_seen.reindex(org_ids)
+    return revenue_data.org_names(session, _application_id(session, application))
 
 
 def load_org_frame(session: Session, application: str, as_of: dt.date,
@@ -150,43 +93,30 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     open signal of that type).
 
     A scan passes what it has just written instead of reading it back: ``snapshots`` (the
-    columns ``_latest_snapshots`` reads, as stored) and ``open_signals`` (org_id, type).
+    columns ``storage.revenue_data.latest_snapshot_numbers`` reads, as stored) and
+    ``open_signals`` (org_id, type).
     """
     app_id = _application_id(session, application)
-    orgs = _frame(
-        session,
-        owners.with_owner(
-            select(Org.org_id, Org.name, owners.effective_owner().label("owner"), Org.source, Org.created_at,
-                   Org.renewal_date, Org.icp_fit, Org.strategic, Org.relationship_score.label("relationship")))
-        .where(Org.application_id == app_id),
-    ).set_index("org_id")
-    for col in ("icp_fit", "strategic", "relationship"):
-        orgs[col] = pd.to_numeric(orgs[col], errors="coerce").astype(float)
-    orgs["created_at"] = pd.to_datetime(orgs["created_at"], utc=True)
-    orgs["renewal_date"] = pd.to_datetime(orgs["renewal_date"])
+    orgs = revenue_data.org_attributes(session, app_id)
 
     if subs is None:
-        subs = load_subscriptions(session, application)
+        subs = revenue_data.subscriptions(session, app_id)
     orgs["mrr"] = rev.mrr_by_org(subs, as_of).reindex(orgs.index, fill_value=0.0)
 
-    snaps = _latest_snapshots(session, app_id, as_of) if snapshots is None else snapshots
+    snaps = revenue_data.latest_snapshot_numbers(session, app_id, as_of) if snapshots is None else snapshots
     orgs = orgs.join(snaps.drop(columns="last_seen"))
     last_seen = snaps["last_seen"].reindex(orgs.index)
     unscanned = orgs.index.difference(snaps.index)
     if len(unscanned):
-        last_seen = last_seen.fillna(_rollup_last_seen(session, app_id, as_of, unscanned).reindex(orgs.index))
+        last_seen = last_seen.fillna(revenue_data.rollup_last_seen(session, app_id, as_of, unscanned)
+                                     .reindex(orgs.index))
     orgs["last_seen"] = last_seen
     # Scanned, never seen in the product and so without a health score: not active yet.
     orgs["not_active"] = (orgs.index.isin(snaps.index) & orgs["last_seen"].isna().to_numpy()
                           & orgs["health"].isna().to_numpy())
 
     if open_signals is None:
-        open_signals = _frame(
-            session,
-            select(Signal.org_id, Signal.type)
-            .where(Signal.application_id == app_id, Signal.status.in_(OPEN_STATUSES))
-            .distinct(),
-        )
+        open_signals = revenue_data.open_signal_types(session, app_id)
     for type_ in SIGNAL_TYPES:  # four columns, each an isin over the orgs
         orgs[type_] = orgs.index.isin(open_signals.loc[open_signals["type"] == type_, "org_id"])
     return orgs

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import pandas as pd
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.config import Config
@@ -28,9 +27,7 @@ from domain.vocabulary import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
 from services.segmentation import Segmentation, StoredSegmentation, load_segmentation
 from storage.snapshots import latest_snapshots
-from storage import owners, queries
-from storage.signals import visible_condition
-from storage.models import CaseTag, Org, ScanRun, Signal
+from storage import owners, scan_runs, signal_reads
 
 RISK_TYPES = RISK_SIGNAL_TYPES
 CASE_ONBOARDING = CASE_TYPES[1]
@@ -70,18 +67,8 @@ class SignalList:
 
 _NO_SNAPSHOTS = pd.DataFrame({"mrr": pd.Series(dtype=float)}, index=pd.Index([], name="org_id"))
 
-_SIGNAL_COLUMNS = (Signal.id, Signal.org_id, Signal.type, Signal.priority, Signal.reason, Signal.evidence,
-                   Signal.status, Signal.opened_at, Signal.suggested_case, Signal.snoozed_until)
-# What ranking and filtering need: no reason or evidence JSON to decode for every open signal.
-_RANK_COLUMNS = (Signal.org_id, Signal.type, Signal.priority, Signal.suggested_case)
-
-
-def visible_signals(session: Session, application_id: int, now: dt.datetime,
-                     org_ids: list[str] | None = None, columns: tuple = _SIGNAL_COLUMNS) -> pd.DataFrame:
-    stmt = select(*columns).where(Signal.application_id == application_id, visible_condition(now))
-    if org_ids is not None:
-        stmt = stmt.where(Signal.org_id.in_(org_ids))
-    return queries.rows_frame(session.execute(stmt).all(), [c.key for c in columns])
+_RANK_COLUMNS = signal_reads.RANK_COLUMNS
+visible_signals = signal_reads.visible_signals
 
 
 def _signal_view(row: dict) -> SignalView:
@@ -120,9 +107,9 @@ def build_items(session: Session, application_id: int, signals: pd.DataFrame, or
     if segmentation is None:
         segmentation = load_segmentation(session, application_id, now or dt.datetime.now(dt.timezone.utc), cfg)
     snaps = snapshots if snapshots is not None else latest_snapshots(session, application_id, org_ids)
-    orgs = {o.org_id: o for o in session.scalars(select(Org).where(Org.org_id.in_(org_ids)))}
+    orgs = signal_reads.orgs_by_id(session, org_ids)
     owner_of = owners.effective_owners(session, application_id, org_ids)  # an assignment wins over the import
-    tags = {t.org_id: t for t in session.scalars(select(CaseTag).where(CaseTag.org_id.in_(org_ids)))}
+    tags = signal_reads.case_tags_of(session, org_ids)
     wanted = signals[signals["org_id"].isin(org_ids)] if not signals.empty else signals
     ordered = wanted.sort_values(["priority", "type"], ascending=[False, True]) if not wanted.empty else wanted
     by_org = {org_id: group for org_id, group in ordered.groupby("org_id", sort=False)} if not ordered.empty else {}
@@ -182,12 +169,8 @@ def summary_cards(session: Session, application_id: int, now: dt.datetime,
     mrr_at_risk = float(snaps["mrr"].reindex(risk_orgs).fillna(0).sum()) if len(risk_orgs) else 0.0
     onboarding_mrr = float(snaps["mrr"].reindex(onboarding_orgs).fillna(0).sum()) if len(onboarding_orgs) else 0.0
     week_ago = now - WEEK
-    opened = session.scalar(select(func.count()).select_from(Signal).where(
-        Signal.application_id == application_id, Signal.opened_at > week_ago, Signal.opened_at <= now))
-    resolved = session.scalar(select(func.count()).select_from(Signal).where(
-        Signal.application_id == application_id, Signal.resolved_at > week_ago, Signal.resolved_at <= now))
-    scanned_at = session.scalar(select(func.max(ScanRun.as_of)).where(
-        ScanRun.application_id == application_id, ScanRun.status == "ok"))
+    opened, resolved = signal_reads.opened_and_resolved_between(session, application_id, week_ago, now)
+    scanned_at = scan_runs.latest_ok_scan_time(session, application_id)
     return SummaryCards(
         orgs_with_signals=int(signals["org_id"].nunique()),
         mrr_at_risk=mrr_at_risk,
@@ -220,10 +203,7 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     frame = top.set_index("org_id")[["priority", "suggested_case"]].copy()
     suggested = seg.suggested_cases(frame.index)
     frame["suggested"] = suggested.where(suggested.notna(), frame["suggested_case"])
-    tags = dict(session.execute(
-        select(CaseTag.org_id, CaseTag.case_type).join(Org, Org.org_id == CaseTag.org_id)
-        .where(Org.application_id == application_id)
-    ).all())
+    tags = signal_reads.case_types(session, application_id)
     tagged = pd.Series(tags, dtype=object).reindex(frame.index)
     frame["case"] = tagged.where(tagged.notna(), frame["suggested"])
     frame["mrr"] = snaps["mrr"].reindex(frame.index).fillna(0.0)
@@ -257,8 +237,7 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
 def items_for_signals(session: Session, application_id: int, signal_ids: list[int], now: dt.datetime,
                       cfg: Config | None = None) -> list[OrgItem]:
     """Items for specific signals (alerts), ordered by priority."""
-    rows = session.execute(select(*_SIGNAL_COLUMNS).where(Signal.id.in_(signal_ids))).all()
-    signals = pd.DataFrame.from_records(rows, columns=[c.key for c in _SIGNAL_COLUMNS])
+    signals = signal_reads.signals_by_id(session, signal_ids)
     if signals.empty:
         return []
     order = signals.groupby("org_id")["priority"].max().sort_values(ascending=False).index.tolist()
