@@ -10,6 +10,8 @@ or the upload fails (no files:write scope, Slack down), the message goes out wit
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from bot.chart_upload import ChartUploads, UploadedFile
@@ -55,19 +57,47 @@ def warm_up() -> None:
     from matplotlib.figure import Figure  # noqa: F401
 
 
+def chart_key(detail: OrgDetail) -> tuple[Any, ...]:
+    """Everything the picture is drawn from: the same key, the same PNG."""
+    return (detail.item.org_id, chart_title(detail), tuple(detail.week_ends), tuple(detail.health_weeks),
+            tuple(detail.usage_weeks))
+
+
 class OrgCharts:
-    """Draws and uploads org charts for the Slack app, each PNG once (``ChartUploads``)."""
+    """Draws and uploads org charts for the Slack app, each PNG once (``ChartUploads``).
+
+    Drawing takes 0.2-0.8 s of matplotlib; the numbers behind a chart change only with a
+    scan or an import, so the last ``DRAWN_KEPT`` pictures are kept by what they were drawn
+    from and a repeated `/org` or modal skips the drawing as well as the upload."""
+
+    DRAWN_KEPT = 256
 
     def __init__(self, cfg: Config, uploads: ChartUploads | None = None) -> None:
         self.cfg = cfg
         self.uploads = uploads or ChartUploads()
+        self._drawn: OrderedDict[tuple[Any, ...], bytes | None] = OrderedDict()
+        self._lock = threading.Lock()
         if cfg.slack.charts:
             warm_up()
+
+    def png(self, detail: OrgDetail) -> bytes | None:
+        """The org's chart, drawn once per set of numbers."""
+        key = chart_key(detail)
+        with self._lock:
+            if key in self._drawn:
+                self._drawn.move_to_end(key)
+                return self._drawn[key]
+        png = org_chart_png(detail)
+        with self._lock:
+            self._drawn[key] = png
+            while len(self._drawn) > self.DRAWN_KEPT:
+                self._drawn.popitem(last=False)
+        return png
 
     def upload(self, client: Any, detail: OrgDetail | None) -> UploadedFile | None:
         if detail is None or not self.cfg.slack.charts or client is None:
             return None
-        png = org_chart_png(detail)
+        png = self.png(detail)
         if png is None:
             return None
         return self.uploads.upload(client, png, filename=filename(detail), title=chart_title(detail),

@@ -225,3 +225,27 @@ def test_mismatched_inputs_are_caller_bugs() -> None:
         mrr_trend_png(MONTHS, MRR[:-1])
     with pytest.raises(ValueError, match="4 cells"):
         revenue_health_map_png(CELLS[:3])
+
+
+def test_an_org_chart_is_drawn_once_per_set_of_numbers(monkeypatch) -> None:
+    """A repeated /org skips matplotlib: the picture is kept by the numbers it shows."""
+    import dataclasses
+    import datetime as dt
+
+    from test_messages import detail
+
+    from bot import org_charts
+    from domain.config import Config
+
+    weeks = tuple(dt.date(2026, 9, 6) + dt.timedelta(weeks=i) for i in range(12))
+    shown = detail(week_ends=weeks, health_weeks=(50.0,) * 12)
+    drawn: list[str] = []
+    real = org_charts.org_chart_png
+    monkeypatch.setattr(org_charts, "org_chart_png", lambda d: drawn.append(d.item.org_id) or real(d))
+    charts = org_charts.OrgCharts(Config())
+    first = charts.png(shown)
+    assert first is not None and first.startswith(b"\x89PNG")
+    assert charts.png(dataclasses.replace(shown)) == first and len(drawn) == 1
+    # A scan later the numbers differ: drawn again.
+    later = dataclasses.replace(shown, usage_weeks=shown.usage_weeks[1:] + (7,))
+    assert charts.png(later) != first and len(drawn) == 2
