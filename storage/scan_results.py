@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Date, Table, delete, func, select, text, update
+from sqlalchemy import Column, Table, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from domain.vocabulary import STATUS_RESOLVED
-from storage import queries
+from storage import queries, staging
 from storage.models import HealthSnapshot, Org, OrgSegment, Signal
 
 SNAPSHOTS: Table = HealthSnapshot.__table__  # type: ignore[assignment]
@@ -116,13 +116,7 @@ def _bound(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[
     JSON columns are given as text already. Dates repeat, so each distinct one is converted once."""
     if column.name in JSON_COLUMNS:
         return values
-    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    if proc is None:
-        return values
-    if isinstance(column.type, Date):
-        memo = {v: None if v is None else proc(v) for v in set(values)}
-        return [memo[v] for v in values]
-    return [None if v is None else proc(v) for v in values]
+    return staging.bound_values(conn, column, values)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:

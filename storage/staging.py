@@ -60,7 +60,7 @@ def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: S
     if not columns or len(columns[0]) == 0:
         return
     dialect = check_dialect(conn)
-    converted = [_processed(conn, table.c[name], values) for name, values in zip(names, columns)]
+    converted = [bound_values(conn, table.c[name], values) for name, values in zip(names, columns)]
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     if dialect == "sqlite":
@@ -128,7 +128,7 @@ def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duc
         path.unlink(missing_ok=True)
 
 
-def _processed(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
+def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
     """Values as SQLAlchemy would bind them (e.g. SQLite dates and datetimes as its text
     format); dates repeat a lot, so each distinct one is converted once."""
     proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
