@@ -132,15 +132,21 @@ class Interactions:
             return
         self.refresh_org(click, client, respond, item.org_id)
 
-    def refresh_org(self, click: ClickRequest, client: Any, respond: Respond, org_id: str) -> None:
-        """Redraw the org page the click was on: the modal, the Home tab, or the `/org` reply."""
+    def _redraw_home_or_modal(self, click: ClickRequest, client: Any, org_id: str) -> bool:
+        """The Home tab or the org modal the click came from, redrawn; False for a message."""
         if click.container is Container.HOME:
             self.home.publish(client, click.user_id)
-            return
+            return True
         if click.container is Container.MODAL:
             detail, now = self._detail(org_id)
             update_view_with_chart(client, self._detail_view(detail, now, client), view_id=click.view_id,
                                    hash=click.view_hash)
+            return True
+        return False
+
+    def refresh_org(self, click: ClickRequest, client: Any, respond: Respond, org_id: str) -> None:
+        """Redraw the org page the click was on: the modal, the Home tab, or the `/org` reply."""
+        if self._redraw_home_or_modal(click, client, org_id):
             return
         self.commands.run_line(f"/org {org_id}", click.user_id, ReplaceOriginal(respond), client)
 
@@ -199,13 +205,7 @@ class Interactions:
 
     def _update_in_place(self, click: ClickRequest, client: Any, respond: Respond, org_id: str,
                          rebuild: Rebuild) -> None:
-        if click.container is Container.HOME:
-            self.home.publish(client, click.user_id)
-            return
-        if click.container is Container.MODAL:
-            detail, now = self._detail(org_id)
-            update_view_with_chart(client, self._detail_view(detail, now, client), view_id=click.view_id,
-                                   hash=click.view_hash)
+        if self._redraw_home_or_modal(click, client, org_id):
             return
         if click.message_blocks is not None:
             try:
