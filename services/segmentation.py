@@ -241,6 +241,12 @@ def stored_segmentation(session: Session, application_id: int, day: dt.date, cfg
     return seg
 
 
+def stored_segmentation_at(session: Session, application_id: int, now: dt.datetime,
+                           cfg: Config | None = None) -> StoredSegmentation | None:
+    """``stored_segmentation`` for ``now``'s UTC day (what ``load_segmentation`` returns when valid)."""
+    return stored_segmentation(session, application_id, _as_of_day(now), cfg or Config())
+
+
 # Segmentations kept per engine (so two databases in one process never share one), keyed by
 # (application, latest successful scan run id, as-of day, configuration), at most
 # _CACHE_SIZE per engine, least recently used dropped first.

@@ -25,9 +25,9 @@ from domain.vocabulary import (
 from domain.vocabulary import CELL_KEYS
 from domain.vocabulary import TIERS
 from services.read_models import OrgItem, SignalView, SummaryCards
-from services.segmentation import Segmentation, StoredSegmentation, load_segmentation
+from services.segmentation import Segmentation, StoredSegmentation, load_segmentation, stored_segmentation_at
 from storage.snapshots import latest_snapshots
-from storage import owners, scan_runs, signal_reads
+from storage import owners, scan_runs, signal_ranking, signal_reads
 
 RISK_TYPES = RISK_SIGNAL_TYPES
 CASE_ONBOARDING = CASE_TYPES[1]
@@ -190,6 +190,39 @@ def list_signals(session: Session, application_id: int, now: dt.datetime, flt: S
     Case filters use the effective case: a person's tag, else the suggestion. Cell and tier
     filters use the segments as of ``now`` (``cfg`` gives the splits and tier mode).
     """
+    seg = segmentation if segmentation is not None else stored_segmentation_at(session, application_id, now, cfg)
+    if isinstance(seg, StoredSegmentation):
+        return _stored_list(session, application_id, now, flt, cfg, seg)
+    return _frame_list(session, application_id, now, flt, cfg, seg)
+
+
+def _stored_list(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter,
+                 cfg: Config | None, seg: StoredSegmentation) -> SignalList:
+    """The list ranked, filtered and cut by the database from the scan's stored segments."""
+    rank_filter = signal_ranking.RankFilter(types=flt.types, case_types=flt.case_types, owners=flt.owners,
+                                            org_ids=flt.org_ids, cell=flt.cell, tier=flt.tier)
+    chosen, total = signal_ranking.ranked_orgs(session, application_id, now, rank_filter, flt.top)
+    counts = signal_ranking.rank_counts(session, application_id, now)
+    opened, resolved = signal_reads.opened_and_resolved_between(session, application_id, now - WEEK, now)
+    cards = SummaryCards(
+        orgs_with_signals=counts.orgs_with_signals, mrr_at_risk=counts.mrr_at_risk,
+        opened_this_week=opened, resolved_this_week=resolved,
+        scanned_at=scan_runs.latest_ok_scan_time(session, application_id),
+        active_signals=counts.active_signals, onboarding_mrr=counts.onboarding_mrr,
+    )
+    if not chosen:
+        return SignalList(cards=cards, items=[], total=total)
+    signals = visible_signals(session, application_id, now, org_ids=chosen)
+    if flt.types:
+        signals = signals[signals["type"].isin(flt.types)]
+    items = build_items(session, application_id, signals, chosen, now, cfg, segmentation=seg,
+                        snapshots=seg.snapshots_of(session, application_id, chosen))
+    return SignalList(cards=cards, items=items, total=total)
+
+
+def _frame_list(session: Session, application_id: int, now: dt.datetime, flt: SignalFilter,
+                cfg: Config | None, segmentation: Segmentation | StoredSegmentation | None) -> SignalList:
+    """The list ranked in pandas from every visible signal (the segments are computed, not stored)."""
     ranks = visible_signals(session, application_id, now, columns=_RANK_COLUMNS)
     if ranks.empty:  # no MRR at risk to add up: no snapshots needed
         return SignalList(cards=summary_cards(session, application_id, now, ranks, _NO_SNAPSHOTS), items=[], total=0)

@@ -1,0 +1,128 @@
+"""The ranked list of orgs with visible signals and its summary counts, computed by the database
+from the segments the latest scan stored (``org_segments``): one query ranks, filters and cuts
+the list, one adds up the cards. Only valid while those rows answer for the read (the caller
+checks: same scan day and configuration); ``services.signal_list`` ranks in pandas otherwise.
+
+The order is the lists' everywhere: orgs by their highest visible signal priority (among the
+filtered types when types are given), then the MRR of their latest snapshot, highest first,
+then org id; text compares byte by byte, as Python does, whatever the database's collation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from domain.vocabulary import CASE_TYPES, INACTIVE_PAYING, RISK_SIGNAL_TYPES
+from storage import owners as owner_reads
+from storage.models import CaseTag, Org, OrgOwner, OrgSegment, Signal
+from storage.signals import visible_condition
+
+CASE_ONBOARDING = CASE_TYPES[1]
+
+
+@dataclass(frozen=True)
+class RankFilter:
+    """The filters of a list, as stored values: empty sets mean no filter on that field,
+    ``org_ids`` None means every org."""
+
+    types: frozenset[str] = frozenset()
+    case_types: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()  # compared lower-cased
+    org_ids: frozenset[str] | None = None
+    cell: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class RankCounts:
+    """The summary cards' numbers over every visible signal (not only the filtered ones)."""
+
+    orgs_with_signals: int
+    active_signals: int
+    mrr_at_risk: float
+    onboarding_mrr: float
+
+
+def _bytewise(session: Session, column):
+    """``column`` for ORDER BY in code-point order (PostgreSQL's collation may differ)."""
+    return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+
+
+def ranked_orgs(session: Session, application_id: int, now: dt.datetime, flt: RankFilter,
+                limit: int) -> tuple[list[str], int]:
+    """(the first ``limit`` org ids of the ranked list, how many orgs match the filter)."""
+    visible = [Signal.application_id == application_id, visible_condition(now)]
+    if flt.types:
+        visible.append(Signal.type.in_(sorted(flt.types)))
+    if flt.org_ids is not None:
+        visible.append(Signal.org_id.in_(sorted(flt.org_ids)))
+    # Each org's top signal (priority, then type): its priority ranks the org, and its
+    # suggested case stands in when the scan suggested none.
+    position = func.row_number().over(
+        partition_by=Signal.org_id,
+        order_by=(Signal.priority.desc(), _bytewise(session, Signal.type).asc()))
+    tops = select(Signal.org_id, Signal.priority, Signal.suggested_case, position.label("position")).where(
+        *visible).subquery("tops")
+    mrr = func.coalesce(cast(OrgSegment.snapshot_mrr, Float), 0.0)
+    stmt = (
+        select(tops.c.org_id, func.count().over().label("total"))
+        .select_from(tops)
+        .outerjoin(OrgSegment, and_(OrgSegment.org_id == tops.c.org_id, OrgSegment.application_id == application_id))
+        .where(tops.c.position == 1)
+    )
+    if flt.case_types:
+        suggested = func.coalesce(OrgSegment.suggested_case, tops.c.suggested_case)
+        stmt = stmt.outerjoin(CaseTag, CaseTag.org_id == tops.c.org_id).where(
+            func.coalesce(CaseTag.case_type, suggested).in_(sorted(flt.case_types)))
+    if flt.owners:
+        # Owners are read now: an Assign made since the scan counts at once.
+        owner = func.lower(func.coalesce(owner_reads.effective_owner(), literal("")))
+        stmt = (stmt.outerjoin(Org, Org.org_id == tops.c.org_id)
+                .outerjoin(OrgOwner, OrgOwner.org_id == tops.c.org_id)
+                .where(owner.in_(sorted({o.lower() for o in flt.owners}))))
+    if flt.cell is not None:
+        stmt = stmt.where(OrgSegment.cell == flt.cell)
+    if flt.tier is not None:
+        stmt = stmt.where(OrgSegment.tier == flt.tier)
+    stmt = stmt.order_by(tops.c.priority.desc(), mrr.desc(), _bytewise(session, tops.c.org_id).asc())
+    if limit <= 0:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+        return [], int(total or 0)
+    found = session.execute(stmt.limit(limit)).all()
+    return [row.org_id for row in found], int(found[0].total) if found else 0
+
+
+def rank_counts(session: Session, application_id: int, now: dt.datetime) -> RankCounts:
+    """Orgs with a visible signal, visible signals, and the MRR (latest snapshot's) of orgs at
+    risk and of orgs only onboarding. At risk: a visible Revenue at risk, Usage drop or Inactive
+    paying signal, except an Inactive paying one suggesting onboarding (an org not active yet);
+    onboarding: such a signal on an org not at risk."""
+    onboarding = and_(Signal.type == INACTIVE_PAYING, Signal.suggested_case == CASE_ONBOARDING)
+    risky = and_(Signal.type.in_(list(RISK_SIGNAL_TYPES)), or_(
+        Signal.type != INACTIVE_PAYING, Signal.suggested_case.is_(None),
+        Signal.suggested_case != CASE_ONBOARDING))
+    per_org = (
+        select(Signal.org_id,
+               func.count().label("signals"),
+               func.max(case((risky, 1), else_=0)).label("risk"),
+               func.max(case((onboarding, 1), else_=0)).label("onboarding"))
+        .where(Signal.application_id == application_id, visible_condition(now))
+        .group_by(Signal.org_id)
+        .subquery("per_org")
+    )
+    mrr = func.coalesce(cast(OrgSegment.snapshot_mrr, Float), 0.0)
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(per_org.c.signals), 0),
+               func.coalesce(func.sum(case((per_org.c.risk == 1, mrr), else_=0.0)), 0.0),
+               func.coalesce(func.sum(case((and_(per_org.c.risk == 0, per_org.c.onboarding == 1), mrr),
+                                           else_=0.0)), 0.0))
+        .select_from(per_org)
+        .outerjoin(OrgSegment, and_(OrgSegment.org_id == per_org.c.org_id,
+                                    OrgSegment.application_id == application_id))
+    ).one()
+    return RankCounts(orgs_with_signals=int(row[0]), active_signals=int(row[1]),
+                      mrr_at_risk=float(row[2]), onboarding_mrr=float(row[3]))
