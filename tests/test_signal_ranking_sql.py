@@ -38,6 +38,15 @@ def _people_tag_and_assign(factory) -> tuple[str, str]:
             s.add(CaseTag(org_id=org_id, case_type=CASE_TYPES[i % 3], tagged_by="U1", tagged_at=READ_AT))
         s.add(OrgOwner(org_id=listed[1], owner="New.CSM@example.com", assigned_by="U1", assigned_at=READ_AT))
         owner = s.scalar(select(Org.owner).where(Org.org_id == listed[2]))
+        # An org at risk that also holds an onboarding signal counts at risk, never onboarding.
+        at_risk = s.execute(select(Signal.org_id, Signal.application_id).where(
+            Signal.status == "active", Signal.type.in_([USAGE_DROP, REVENUE_AT_RISK]),
+            Signal.org_id.not_in(select(Signal.org_id).where(Signal.type == INACTIVE_PAYING)))
+            .order_by(Signal.org_id)).first()
+        assert at_risk is not None
+        s.add(Signal(application_id=at_risk.application_id, org_id=at_risk.org_id, type=INACTIVE_PAYING,
+                     status="active", priority=1.0, evidence={}, reason="not active yet",
+                     suggested_case=CASE_TYPES[1], opened_at=READ_AT, updated_at=READ_AT))
     assert owner
     return owner, "New.CSM@example.com"
 
@@ -88,6 +97,6 @@ def test_the_database_ranks_exactly_as_pandas_for_every_filter(session_factory, 
             non_empty += bool(by_sql.items)
         # The filters are not vacuous: most of them list orgs, and the cards count something.
         assert non_empty >= 15
-        assert by_sql.cards.orgs_with_signals > 30 and by_sql.cards.mrr_at_risk > 0
+        assert by_sql.cards.orgs_with_signals > 30 and by_sql.cards.mrr_at_risk > 0 and by_sql.cards.onboarding_mrr > 0
         # The SQL path is the one taken when the stored segments are valid.
         assert isinstance(segmentation.load_segmentation(s, app_id, READ_AT, cfg), segmentation.StoredSegmentation)
