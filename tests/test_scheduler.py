@@ -184,6 +184,19 @@ def test_a_restarted_worker_scans_alerts_and_catches_up_the_digest_once(session_
     assert (claim.period, claim.status, claim.claimed_by) == ("2026-W43", "posted", "worker-a")
 
 
+def _run_startup_job(session_factory, slack_stub, cfg: Config, now: dt.datetime) -> JobHealth:
+    """One worker ("w") started at ``now``: its start-up job run once, then shut down."""
+    health = JobHealth()
+    delivery = SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url))
+    scheduler = build_scheduler(session_factory, cfg, delivery, instance_id="w", health=health, clock=lambda: now)
+    scheduler.start()
+    try:
+        _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)
+    finally:
+        scheduler.shutdown(wait=True)
+    return health
+
+
 def test_a_failing_scan_at_start_up_still_lets_the_digest_go(session_factory, slack_stub, caplog) -> None:
     """The start-up scan raises (a priority configuration missing a signal type); the
     job is logged as failed, and the digest step after it still posts from the last scan."""
@@ -191,14 +204,7 @@ def test_a_failing_scan_at_start_up_still_lets_the_digest_go(session_factory, sl
     run_scan(session_factory, CFG, SEEN + dt.timedelta(days=13))
     broken = dataclasses.replace(CFG, priority=dataclasses.replace(CFG.priority, type_weight={}))
     now = utc(2026, 10, 19, 8, 30)
-    health = JobHealth()
-    delivery = SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url))
-    scheduler = build_scheduler(session_factory, broken, delivery, instance_id="w", health=health, clock=lambda: now)
-    scheduler.start()
-    try:
-        _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)
-    finally:
-        scheduler.shutdown(wait=True)
+    health = _run_startup_job(session_factory, slack_stub, broken, now)
     assert health.failures == {JOB_STARTUP: 1}
     assert any(r.getMessage() == "startup step scan failed" and r.exc_info for r in caplog.records)
     assert [m["text"] for m in slack_stub.posted] == [
@@ -223,14 +229,7 @@ def test_a_replica_a_moment_behind_another_skips_its_scan_in_one_line(session_fa
     seed_orgs(session_factory, {"acme": 50_000})
     now = utc(2026, 10, 19, 8, 30)
     run_scan(session_factory, CFG, now + dt.timedelta(minutes=1))
-    health = JobHealth()
-    delivery = SlackDelivery(make_web_client(slack_stub.token, slack_stub.base_url))
-    scheduler = build_scheduler(session_factory, CFG, delivery, instance_id="w", health=health, clock=lambda: now)
-    scheduler.start()
-    try:
-        _wait(lambda: health.runs.get(JOB_STARTUP, 0) == 1)
-    finally:
-        scheduler.shutdown(wait=True)
+    health = _run_startup_job(session_factory, slack_stub, CFG, now)
     assert health.failures == {}
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scan skipped: ")]
     assert len(skipped) == 1 and "before the latest scan" in skipped[0]
