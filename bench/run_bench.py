@@ -86,7 +86,8 @@ def table(results: list[dict[str, Any]], sizes: list[int]) -> str:
                     exp = math.log(b / a) / math.log(hi / lo)
                     lines.append(f"| growth exponent, scan {scan}, {db} {lo // 1000}k→{hi // 1000}k | "
                                  f"{exp:.2f} |" + " |" * (len(cols) - 1))
-    labels = (("signals", "`/signals top 25`"), ("org", "`/org`"), ("org_no_chart", "`/org`, slack.charts off"),
+    labels = (("signals", "`/signals top 25`"), ("org", "`/org`"),
+              ("org_chart", "`/org`, until its chart shows"), ("org_no_chart", "`/org`, slack.charts off"),
               ("dismiss", "Dismiss click"))
     for key, label in labels:
         for kind, suffix in (("_cold", "cold"), ("", "warm")):

@@ -220,6 +220,18 @@ def _wait(stub: Any, url: str, timeout: float = 30.0) -> None:
         time.sleep(0.0005)
 
 
+def _wait_for_image(stub: Any, url: str, timeout: float = 30.0) -> None:
+    """Until a reply at the response_url shows an image (or the answer has no chart to add)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = stub.response_replies(url)
+        if any(b.get("type") == "image" for r in replies for b in r.get("blocks", [])):
+            return
+        if replies and not any("Usage" in str(b) for b in replies[0].get("blocks", [])):
+            return  # not an org page (a choice, not found): no chart coming
+        time.sleep(0.005)
+
+
 def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int) -> dict[str, Any]:
     """Answer times of /signals top 25, /org and a Dismiss click through the real app."""
     from bot_harness import SECRET, start_bot
@@ -227,7 +239,8 @@ def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int
     from slack_stub import slash_command_body
 
     times: dict[str, list[float]] = {"signals": [], "org": [], "dismiss": [], "org_no_chart": [],
-                                     "signals_cold": [], "org_cold": [], "dismiss_cold": []}
+                                     "signals_cold": [], "org_cold": [], "dismiss_cold": [], "org_chart": []}
+    charts_on = [cfg.slack.charts]
     with SlackStub() as stub:
         bot = start_bot(factory, stub, cfg, now=READ_AT)
         try:
@@ -239,7 +252,12 @@ def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int
                 status, _ = bot.post(body, headers)
                 assert status == 200, status
                 _wait(stub, url)
-                return time.perf_counter() - started, stub.response_replies(url)[0]
+                answered = time.perf_counter() - started
+                if cmd == "/org" and charts_on[0]:
+                    # The chart follows the text when it was not in Slack yet: time until it shows.
+                    _wait_for_image(stub, url)
+                    times["org_chart"].append(time.perf_counter() - started)
+                return answered, stub.response_replies(url)[0]
 
             def listing() -> tuple[float, list[dict], list[tuple[str, dict]]]:
                 seconds, reply = command("/signals", "top 25")
@@ -298,6 +316,7 @@ def slack_timings(factory: sessionmaker[Session], cfg: Config, n: int, cold: int
         # /org again with charts off (slack.charts = false): the answer without drawing its PNG.
         from domain.config import config_from_dict
         plain_cfg = config_from_dict({"slack": {"charts": False}})
+        charts_on[0] = False
         bot = start_bot(factory, stub, plain_cfg, now=READ_AT)
         try:
             _seconds, reply = command("/signals", "top 25")

@@ -5,6 +5,12 @@ The chart is an extra on top of the text (the usage sparkline and the weekly hea
 say the same in words): when charts are off (``slack.charts``), the org has no history yet,
 or the upload fails (no files:write scope, Slack down), the message goes out without it and
 ``bot.chart_upload`` logs the failure.
+
+It never delays the answer: drawing a PNG takes 0.2-0.8 s of matplotlib, more than the
+whole text answer, so a reply whose chart is not in Slack yet goes out without it and is
+replaced by the same reply with the chart once it is drawn and uploaded
+(``answer_then_add_chart``). A chart already uploaded for the same numbers is in the first
+answer.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import re
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from collections.abc import Callable
 
 from bot.chart_upload import ChartUploads, UploadedFile
 from domain.config import Config
@@ -76,6 +84,7 @@ class OrgCharts:
         self.cfg = cfg
         self.uploads = uploads or ChartUploads()
         self._drawn: OrderedDict[tuple[Any, ...], bytes | None] = OrderedDict()
+        self._uploaded: OrderedDict[tuple[Any, ...], UploadedFile] = OrderedDict()
         self._lock = threading.Lock()
         if cfg.slack.charts:
             warm_up()
@@ -94,11 +103,47 @@ class OrgCharts:
                 self._drawn.popitem(last=False)
         return png
 
+    def known(self, detail: OrgDetail | None) -> UploadedFile | None:
+        """The chart already in Slack for exactly these numbers, without drawing or uploading."""
+        if detail is None or not self.cfg.slack.charts:
+            return None
+        key = chart_key(detail)
+        with self._lock:
+            uploaded = self._uploaded.get(key)
+            if uploaded is not None:
+                self._uploaded.move_to_end(key)
+            return uploaded
+
     def upload(self, client: Any, detail: OrgDetail | None) -> UploadedFile | None:
+        """The org's chart in Slack: drawn and uploaded unless it already is."""
         if detail is None or not self.cfg.slack.charts or client is None:
             return None
+        known = self.known(detail)
+        if known is not None:
+            return known
         png = self.png(detail)
         if png is None:
             return None
-        return self.uploads.upload(client, png, filename=filename(detail), title=chart_title(detail),
-                                   alt_text=alt_text(detail))
+        uploaded = self.uploads.upload(client, png, filename=filename(detail), title=chart_title(detail),
+                                       alt_text=alt_text(detail))
+        if uploaded is not None:
+            with self._lock:
+                self._uploaded[chart_key(detail)] = uploaded
+                while len(self._uploaded) > self.DRAWN_KEPT:
+                    self._uploaded.popitem(last=False)
+        return uploaded
+
+    def answer_then_add_chart(self, client: Any, detail: OrgDetail,
+                              send: Callable[[UploadedFile | None, bool], Any]) -> None:
+        """Answer at once, with the chart when it is already in Slack; otherwise answer
+        without it, then draw and upload it and send the answer again with it.
+
+        ``send(chart, again)`` sends the message built with ``chart``; ``again`` is True for the
+        second sending, which must replace the first (replace_original, views.update)."""
+        chart = self.known(detail)
+        send(chart, False)
+        if chart is not None or client is None or not self.cfg.slack.charts:
+            return
+        chart = self.upload(client, detail)
+        if chart is not None:
+            send(chart, True)

@@ -80,13 +80,38 @@ def seed_orgs(factory) -> dict[str, list[int]]:
         return {org: [x.id for x in group] for org, group in sigs.items()}
 
 
+class TrackedExecutor(ThreadPoolExecutor):
+    """The listener executor, counting the work not finished yet: a test can wait until every
+    request's work is done (Bolt submits it before the HTTP answer goes back)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = 0
+        self._count_lock = threading.Lock()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self._count_lock:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Any) -> None:
+        with self._count_lock:
+            self._pending -= 1
+
+    def idle(self) -> bool:
+        with self._count_lock:
+            return self._pending == 0
+
+
 @dataclass
 class RunningBot:
     url: str
     stub: SlackStub
     server: Any
     thread: threading.Thread
-    executor: ThreadPoolExecutor
+    executor: TrackedExecutor
     metrics: Metrics
     tracker: Tracker
 
@@ -148,19 +173,37 @@ class RunningBot:
         return status
 
     def replies(self, url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Every reply at the response_url once the work of every request sent so far is done
+        (a reply can be followed by another: `/org` adds its chart after the text)."""
         deadline = time.monotonic() + timeout
         while True:
             got = self.stub.response_replies(url)
-            if len(got) >= count or time.monotonic() > deadline:
+            if (len(got) >= count and self.executor.idle()) or time.monotonic() > deadline:
                 assert len(got) >= count, f"expected {count} replies at the response_url, got {len(got)}"
-                return got
+                return self.stub.response_replies(url)
             time.sleep(0.02)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the work of every request sent so far is done."""
+        deadline = time.monotonic() + timeout
+        while not self.executor.idle():
+            assert time.monotonic() < deadline, "the app's work did not finish in time"
+            time.sleep(0.02)
+
+    def opened_org_modal(self) -> dict[str, Any]:
+        """The org modal as Slack holds it once opened and filled in (chart included)."""
+        self.settle()
+        return self.stub.views[self.stub.calls_to("views.update")[-1].response["view"]["id"]]
+
+    def reply(self, url: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The answer as the person sees it in the end: the last reply at the response_url."""
+        return self.replies(url, timeout=timeout)[-1]
 
 
 def start_bot(factory, stub: SlackStub, cfg: Config | None = None, now: dt.datetime = NOW) -> RunningBot:
     cfg = cfg or Config()
     client = make_web_client(stub.token, stub.base_url, backoff_factor=0.01)
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bolt-listener")
+    executor = TrackedExecutor(max_workers=4, thread_name_prefix="bolt-listener")
     tracker = Tracker(factory, cfg, clock=lambda: now)
     metrics = Metrics()
     app = create_app(tracker, client, SECRET, listener_executor=executor, metrics=metrics)

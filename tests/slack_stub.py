@@ -143,6 +143,8 @@ class ResponseUrl:
     uses: int = 0
     expired: bool = False
     replies: list[dict[str, Any]] = field(default_factory=list)
+    # The ephemeral message this URL posted (a command's answer): what replace_original edits.
+    ephemeral: dict[str, Any] | None = None
 
 
 class SlackStub:
@@ -771,11 +773,13 @@ class SlackStub:
                     "blocks": body.get("blocks", []),
                     "bot_id": BOT_ID,
                 }
+            elif body.get("replace_original") and key is None and entry.ephemeral is not None:
+                # A command's ephemeral answer, replaced through the same response_url.
+                entry.ephemeral.update(text=body.get("text", ""), blocks=body.get("blocks", []), edited=True)
             else:
-                self.ephemeral.append(
-                    {"channel": entry.channel, "user": None, "ts": None, "text": body.get("text", ""),
-                     "blocks": body.get("blocks", [])}
-                )
+                entry.ephemeral = {"channel": entry.channel, "user": None, "ts": None, "text": body.get("text", ""),
+                                   "blocks": body.get("blocks", [])}
+                self.ephemeral.append(entry.ephemeral)
         return 200, {"ok": True}
 
 

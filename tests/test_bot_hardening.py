@@ -228,10 +228,10 @@ def test_org_wildcards_list_nothing_and_many_matches_say_how_many(bot, session_f
         app = get_or_create_application(s)
         s.add_all([Org(org_id=f"w{n}", application_id=app.id, name=f"Widget {n:02d}") for n in range(25)])
     for text in ("%", "_", "%%"):
-        (reply,) = bot.replies(bot.command("/org", text))
+        reply = bot.reply(bot.command("/org", text))
         assert not any(b.get("accessory", {}).get("action_id") == "org_pick" for b in reply["blocks"]), text
         assert "No org matches" in json.dumps(reply["blocks"], ensure_ascii=False)
-    (reply,) = bot.replies(bot.command("/org", "widget"))
+    reply = bot.reply(bot.command("/org", "widget"))
     picks = [b["accessory"]["value"] for b in reply["blocks"] if b.get("accessory", {}).get("action_id") == "org_pick"]
     assert picks == [f"w{n}" for n in range(10)]
     assert reply["blocks"][0]["text"]["text"] == "*25 orgs match “widget”* (showing 10 of 25) — pick one:"

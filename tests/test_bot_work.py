@@ -48,13 +48,21 @@ def _assert_real_png(data: bytes) -> None:
 
 
 def test_org_reply_shows_its_chart_uploaded_once(bot) -> None:
-    (first,) = bot.replies(bot.command("/org", "acme"))
+    url = bot.command("/org", "acme")
+    # The text answers first; the same reply with the chart, once drawn and uploaded, replaces it.
+    (text_first, first) = bot.replies(url)
+    assert _images(text_first["blocks"]) == [] and "replace_original" not in text_first
+    assert first["replace_original"] is True and first["response_type"] == "ephemeral"
+    assert [b for b in first["blocks"] if b["type"] != "image"] == text_first["blocks"]
     (image,) = _images(first["blocks"])
     (uploaded,) = bot.stub.uploaded_files
     assert image["slack_file"] == {"id": uploaded.file_id} and uploaded.channel is None
     assert image["alt_text"].startswith("Acme Corp, last 12 weeks: health 82")
     _assert_real_png(uploaded.data)
-    # Asked again (and redrawn by a click): the same file, not a second upload.
+    # What the person sees is one message, edited to show the chart.
+    (shown,) = bot.stub.ephemeral
+    assert shown["blocks"] == first["blocks"] and shown["edited"] is True
+    # Asked again (and redrawn by a click): one answer with the same file, not a second upload.
     (again,) = bot.replies(bot.command("/org", "acme"))
     assert _images(again["blocks"]) == [image]
     assert len(bot.stub.calls_to("files.getUploadURLExternal")) == 1
@@ -67,11 +75,11 @@ def test_org_reply_shows_its_chart_uploaded_once(bot) -> None:
 def test_a_failed_upload_still_delivers_the_reply_and_logs_it(bot, caplog) -> None:
     bot.stub.fail_next("files.getUploadURLExternal", error="missing_scope")
     with caplog.at_level(logging.WARNING):
-        (reply,) = bot.replies(bot.command("/org", "globex.com"))
+        reply = bot.reply(bot.command("/org", "globex.com"))
     assert _images(reply["blocks"]) == [] and "Health 30 (red) with $9,000 MRR" in blocks_text(reply["blocks"])
     assert "chart upload globex-12-weeks.png failed: missing_scope" in caplog.text
     # The next /org tries again (a failure is not remembered) and shows the chart.
-    (later,) = bot.replies(bot.command("/org", "globex.com"))
+    later = bot.reply(bot.command("/org", "globex.com"))
     assert len(_images(later["blocks"])) == 1
 
 
@@ -80,7 +88,7 @@ def test_charts_off_uploads_nothing(session_factory, slack_stub) -> None:
     cfg = dataclasses.replace(Config(), slack=dataclasses.replace(Config().slack, charts=False))
     bot = start_bot(session_factory, slack_stub, cfg)
     try:
-        (reply,) = bot.replies(bot.command("/org", "acme"))
+        reply = bot.reply(bot.command("/org", "acme"))
         assert _images(reply["blocks"]) == [] and bot.stub.calls_to("files.getUploadURLExternal") == []
     finally:
         bot.stop()
@@ -89,10 +97,18 @@ def test_charts_off_uploads_nothing(session_factory, slack_stub) -> None:
 def test_the_org_modal_shows_the_chart(bot) -> None:
     (reply,) = bot.replies(bot.command("/signals", ""))
     bot.click(reply["blocks"], "org_open", block_id="item_actions|globex")
-    (update,) = bot.stub.wait_for("views.update")
-    assert update.ok
-    (image,) = _images(_view(update)["blocks"])
+    bot.settle()
+    # The detail fills the modal at once; the chart, drawn and uploaded after, is added to it.
+    (text_first, with_chart) = bot.stub.calls_to("views.update")
+    assert text_first.ok and with_chart.ok and _images(_view(text_first)["blocks"]) == []
+    assert "Globex" in json.dumps(_view(text_first)) and with_chart.args["view_id"] == text_first.args["view_id"]
+    (image,) = _images(_view(with_chart)["blocks"])
     assert image["slack_file"]["id"] == bot.stub.uploaded_files[0].file_id
+    # Opened again with the same numbers: the chart is already in Slack, in the first update.
+    bot.click(reply["blocks"], "org_open", block_id="item_actions|globex")
+    bot.settle()
+    (again,) = bot.stub.calls_to("views.update")[2:]
+    assert _images(_view(again)["blocks"]) == [image]
 
 
 # --- notes -----------------------------------------------------------------------------------
@@ -100,7 +116,7 @@ def test_the_org_modal_shows_the_chart(bot) -> None:
 
 def test_add_note_from_the_org_reply_round_trip(bot, session_factory) -> None:
     url = bot.command("/org", "initech")
-    (reply,) = bot.replies(url)
+    reply = bot.reply(url)
     assert "*Notes*\\nNone yet." in blocks_text(reply["blocks"])
     click_url = bot.click(reply["blocks"], "note_open", block_id="org_tools|initech", ephemeral=True)
     (opened,) = bot.stub.wait_for("views.open")
@@ -128,22 +144,22 @@ def test_add_note_from_the_org_reply_round_trip(bot, session_factory) -> None:
 def test_add_note_from_the_org_modal_redraws_the_modal(bot, session_factory) -> None:
     (reply,) = bot.replies(bot.command("/signals", ""))
     bot.click(reply["blocks"], "org_open", block_id="item_actions|acme")
-    (update,) = bot.stub.wait_for("views.update")
-    org_modal = bot.stub.views[update.response["view"]["id"]]
+    org_modal = bot.opened_org_modal()
+    before = len(bot.stub.calls_to("views.update"))
     bot.click(org_modal["blocks"], "note_open", block_id="org_tools|acme", view=org_modal)
     (pushed,) = bot.stub.wait_for("views.push")
     note_modal = bot.stub.views[pushed.response["view"]["id"]]
     status, ack = bot.submit(note_modal, {"note": {"note_text": "QBR booked for 3 December"}})
     assert status == 200 and ack["response_action"] == "update"
-    updates = bot.stub.wait_for("views.update", 3)
-    redrawn = [u for u in updates[1:] if u.args["view_id"] == org_modal["id"]]
+    updates = bot.stub.wait_for("views.update", before + 2)
+    redrawn = [u for u in updates[before:] if u.args["view_id"] == org_modal["id"]]
     assert redrawn and "QBR booked for 3 December" in json.dumps(_view(redrawn[-1]))
     with session_factory() as s:
         assert s.scalars(select(Note.text)).all() == ["QBR booked for 3 December"]
 
 
 def test_an_empty_note_is_refused_inline_and_nothing_is_stored(bot, session_factory) -> None:
-    (reply,) = bot.replies(bot.command("/org", "acme"))
+    reply = bot.reply(bot.command("/org", "acme"))
     bot.click(reply["blocks"], "note_open", block_id="org_tools|acme", ephemeral=True)
     (opened,) = bot.stub.wait_for("views.open")
     status, ack = bot.submit(bot.stub.views[opened.response["view"]["id"]], {"note": {"note_text": "   "}})
@@ -157,7 +173,7 @@ def test_notes_follow_the_same_authorization_as_tags(session_factory, slack_stub
     cfg = dataclasses.replace(Config(), slack=dataclasses.replace(Config().slack, authorized_users=["U0BEN"]))
     bot = start_bot(session_factory, slack_stub, cfg)
     try:
-        (reply,) = bot.replies(bot.command("/org", "acme"))
+        reply = bot.reply(bot.command("/org", "acme"))
         bot.click(reply["blocks"], "note_open", block_id="org_tools|acme", ephemeral=True)
         (opened,) = bot.stub.wait_for("views.open")
         modal = bot.stub.views[opened.response["view"]["id"]]
@@ -171,7 +187,7 @@ def test_notes_follow_the_same_authorization_as_tags(session_factory, slack_stub
 
 
 def test_a_note_submission_replayed_is_refused(bot, session_factory) -> None:
-    (reply,) = bot.replies(bot.command("/org", "acme"))
+    reply = bot.reply(bot.command("/org", "acme"))
     bot.click(reply["blocks"], "note_open", block_id="org_tools|acme", ephemeral=True)
     (opened,) = bot.stub.wait_for("views.open")
     body = interaction_body(view_submission_payload(bot.stub.views[opened.response["view"]["id"]],
@@ -190,7 +206,7 @@ def test_a_note_submission_replayed_is_refused(bot, session_factory) -> None:
 def test_assign_from_the_org_reply_is_stored_audited_and_followed_by_mine(bot, session_factory) -> None:
     (mine,) = bot.replies(bot.command("/signals", "mine", user_id="U0CAL"))
     assert "Acme Corp" not in blocks_text(mine["blocks"])
-    (reply,) = bot.replies(bot.command("/org", "acme"))
+    reply = bot.reply(bot.command("/org", "acme"))
     (tools,) = [b for b in reply["blocks"] if b.get("block_id") == "org_tools|acme"]
     assert [e["type"] for e in tools["elements"]] == ["button", "users_select"]
     url = bot.click(reply["blocks"], "org_assign", block_id="org_tools|acme", option_value="U0CAL", ephemeral=True)
@@ -217,15 +233,15 @@ def test_assign_in_the_org_modal_redraws_it_and_refuses_the_unauthorized(session
     try:
         (reply,) = bot.replies(bot.command("/signals", ""))
         bot.click(reply["blocks"], "org_open", block_id="item_actions|globex")
-        (update,) = bot.stub.wait_for("views.update")
-        modal = bot.stub.views[update.response["view"]["id"]]
+        modal = bot.opened_org_modal()
+        before = len(bot.stub.calls_to("views.update"))
         bot.click(modal["blocks"], "org_assign", block_id="org_tools|globex", option_value="U0BEN",
                   view=modal, user_id="U0CAL")
         (pushed,) = bot.stub.wait_for("views.push")
         assert "assign owners" in json.dumps(_view(pushed))
         bot.click(modal["blocks"], "org_assign", block_id="org_tools|globex", option_value="U0CAL", view=modal)
-        updates = bot.stub.wait_for("views.update", 2)
-        assert "Owner <@U0CAL>, assigned by <@U0ANA>" in json.dumps(_view(updates[1]), ensure_ascii=False)
+        updates = bot.stub.wait_for("views.update", before + 1)
+        assert "Owner <@U0CAL>, assigned by <@U0ANA>" in json.dumps(_view(updates[-1]), ensure_ascii=False)
         with session_factory() as s:
             assert s.get(OrgOwner, "globex").owner == "U0CAL"
     finally:

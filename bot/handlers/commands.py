@@ -1,13 +1,15 @@
 """`/signals` and `/org`: a dispatch table of commands. Every answer is ephemeral and goes
-to the command's response_url after the acknowledgement. `/org` also uploads the org's
-12-week chart (once per picture, ``bot.org_charts``) and shows it in the reply; without it
-(charts off, no history, a failed upload) the reply is the same minus the image."""
+to the command's response_url after the acknowledgement. `/org` also shows the org's 12-week
+chart (drawn and uploaded once per picture, ``bot.org_charts``): when it is not in Slack yet,
+the text answers first and the same reply with the chart replaces it a moment later; without
+it (charts off, no history, a failed upload) the reply is the same minus the image."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from bot.chart_upload import UploadedFile
 from bot.command_parsing import parse_signals_args
 from bot.directory import SlackDirectory
 from bot.messages import (
@@ -91,8 +93,12 @@ class Commands:
         if detail is None:  # deleted between the lookup and the read
             respond(**error_message(ORG_GONE))
             return
-        chart = self.charts.upload(client, detail)
-        respond_with_chart(respond, ephemeral(org_detail_message(detail, now, cfg, query=f"/org {query}", chart=chart)))
+
+        def send(chart: UploadedFile | None, again: bool) -> None:
+            message = ephemeral(org_detail_message(detail, now, cfg, query=f"/org {query}", chart=chart))
+            respond_with_chart(respond, {**message, "replace_original": True} if again else message)
+
+        self.charts.answer_then_add_chart(client, detail, send)
 
 
 def _filters_text(described: str, total: int, shown: int) -> str:

@@ -43,6 +43,7 @@ from bot.messages import (
     refusal_message,
 )
 from bot.blocks import Block
+from bot.chart_upload import UploadedFile
 from bot.org_charts import OrgCharts
 from bot.replies import ReplaceOriginal, Respond, respond_with_chart, tell, update_view_with_chart
 from bot.requests import ClickRequest, Container
@@ -86,16 +87,29 @@ class Interactions:
             if detail is None:
                 tell(click, client, respond, error_message(ORG_GONE))
                 return
-            message = org_detail_message(detail, now, self.tracker.cfg, query=f"/org {item.org_id}",
-                                         chart=self.charts.upload(client, detail))
-            respond_with_chart(respond, {**message, "replace_original": True})
+            found = detail
+
+            def replace(chart: UploadedFile | None, again: bool) -> None:
+                message = org_detail_message(found, now, self.tracker.cfg, query=f"/org {item.org_id}", chart=chart)
+                respond_with_chart(respond, {**message, "replace_original": True})
+
+            self.charts.answer_then_add_chart(client, detail, replace)
             return
         # The trigger_id expires 3 seconds after the click: open (or push) a modal at once,
-        # then fill it in, however long the detail takes.
+        # then fill it in, however long the detail takes (and add the chart after, if new).
         opener = client.views_push if click.container is Container.MODAL else client.views_open
         opened = opener(trigger_id=click.trigger_id, view=loading_modal(item.org_id))
+        view_id = opened["view"]["id"]
         detail, now = self._detail(item.org_id)
-        update_view_with_chart(client, self._detail_view(detail, now, client), view_id=opened["view"]["id"])
+        if detail is None:
+            client.views_update(view=notice_modal(ORG_GONE), view_id=view_id)
+            return
+        shown = detail
+
+        def fill(chart: UploadedFile | None, again: bool) -> None:
+            update_view_with_chart(client, org_detail_modal(shown, now, self.tracker.cfg, chart=chart), view_id=view_id)
+
+        self.charts.answer_then_add_chart(client, detail, fill)
 
     def _detail(self, org_id: str) -> tuple[OrgDetail | None, dt.datetime]:
         now = self.tracker.now()
