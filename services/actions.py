@@ -21,7 +21,7 @@ from domain.vocabulary import (
     STATUS_RESOLVED,
     STATUS_SNOOZED,
 )
-from storage import case_tags, notes, owners, signals
+from storage import case_tags, notes, owners, signal_ranking, signals
 from storage.models import Signal
 
 
@@ -44,6 +44,14 @@ def _state(sig: Signal) -> dict:
         "status": sig.status,
         "snoozed_until": sig.snoozed_until.isoformat() if sig.snoozed_until else None,
     }
+
+
+def _store_place(session: Session, sigs: list[Signal]) -> None:
+    """The changed orgs' place in the lists, stored with the change (``storage.signal_ranking``)."""
+    session.flush()
+    for application_id in {sig.application_id for sig in sigs}:
+        signal_ranking.store_ranks(session, application_id,
+                                   [sig.org_id for sig in sigs if sig.application_id == application_id])
 
 
 def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt.datetime,
@@ -83,6 +91,7 @@ def dismiss_signals(session: Session, signal_ids: list[int], actor: str, now: dt
     org_id = sigs[0].org_id
     if not changed:
         return ActionResult(False, "Nothing changed: " + "; ".join(skipped) + ".", org_id, [])
+    _store_place(session, sigs)
     verb = f"snoozed until {snooze_until:%Y-%m-%d}" if snooze_until else "dismissed"
     return ActionResult(True, f"{len(changed)} signal(s) {verb}.", org_id, changed)
 
@@ -100,6 +109,7 @@ def unsnooze_signals(session: Session, signal_ids: list[int], actor: str, now: d
             changed.append(sig.id)
     if not changed:
         return ActionResult(False, "Nothing changed: no dismissed or snoozed signal among those.")
+    _store_place(session, sigs)
     return ActionResult(True, f"{len(changed)} signal(s) active again.", sigs[0].org_id, changed)
 
 

@@ -26,7 +26,7 @@ from scoring.signals import evaluate_signals
 from services.config_history import segments_fingerprint, record_config
 from services.reasons import with_reasons
 from services.segmentation import Segmentation
-from storage import queries, scan_results, scan_runs
+from storage import queries, scan_results, scan_runs, signal_ranking
 from storage.db import find_application, get_or_create_application
 from storage.scan_lock import hold_scan_lock
 from storage.models import ScanRun
@@ -257,6 +257,7 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
                                open_signals=still_open)
             scan_results.replace_segments(session, app.id, _segment_columns(
                 seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
+            signal_ranking.store_ranks(session, app.id)
             if after_signals is not None:
                 after_signals(session, result, cfg)
 

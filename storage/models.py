@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -245,6 +246,9 @@ class Signal(Base):
             sqlite_where=text("status != 'resolved'"),
             postgresql_where=text("status != 'resolved'"),
         ),
+        # The summary cards' "opened / resolved this week": a range of each, not every signal.
+        Index("ix_signals_app_opened", "application_id", "opened_at"),
+        Index("ix_signals_app_resolved", "application_id", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -277,6 +281,9 @@ class OrgSegment(Base):
     __table_args__ = (
         Index("ix_org_segments_app_cell", "application_id", "cell"),
         Index("ix_org_segments_app_tier", "application_id", "tier"),
+        # The lists' order, and (covering) the summary cards' sums over orgs with signals.
+        Index("ix_org_segments_rank", "application_id", "top_priority", "snapshot_mrr", "org_id", "active_signals",
+              "at_risk", "onboarding"),
     )
 
     # Only org_id is a foreign key: every row is written by one scan, for one application, and
@@ -302,6 +309,13 @@ class OrgSegment(Base):
     account_priority: Mapped[float | None] = mapped_column(Float)
     suggested_case: Mapped[str | None] = mapped_column(String(20))
     case_why: Mapped[str | None] = mapped_column(Text)
+    # The org's place in the lists, over its active signals, kept by the scan and by every
+    # dismiss, snooze or restore (``storage.org_segments.store_ranks``): its highest priority
+    # (None: no active signal), how many, and whether one puts it at risk or only onboarding.
+    top_priority: Mapped[float | None] = mapped_column(Float)
+    active_signals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    at_risk: Mapped[bool] = mapped_column(default=False, server_default=false())
+    onboarding: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class CaseTag(Base):

@@ -40,9 +40,19 @@ def _select():
                   s.case_why)
 
 
+def _of_application(application_id: int, conditions: tuple[Any, ...]) -> Any:
+    """The application condition, kept out of index choice when other conditions are given:
+    those pick a few orgs by id (the primary key), and SQLite without statistics would
+    otherwise walk every org of the application through an index led by application_id
+    (``+ 0`` is SQLite's way to say "not through an index"; PostgreSQL plans the same)."""
+    if conditions:
+        return (OrgSegment.application_id + 0) == application_id
+    return OrgSegment.application_id == application_id
+
+
 def rows(session: Session, application_id: int, *conditions: Any) -> pd.DataFrame:
     """Stored rows (index org_id, ``ROW_COLUMNS``) of the application's orgs matching ``conditions``."""
-    stmt = _select().where(OrgSegment.application_id == application_id, *conditions)
+    stmt = _select().where(_of_application(application_id, conditions), *conditions)
     frame = queries.rows_frame(session.execute(stmt).all(), ROW_COLUMNS).set_index("org_id")
     for col in ("score", "snapshot_mrr", "prev_score", "mrr", "value", "potential", "account_priority"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
@@ -54,7 +64,7 @@ def rank_rows(session: Session, application_id: int, *conditions: Any) -> pd.Dat
     """What ranking a list needs of each matching org (index org_id): its latest snapshot's MRR
     (``mrr``) and the suggested case (``suggested_case``)."""
     stmt = select(OrgSegment.org_id, cast(OrgSegment.snapshot_mrr, Float), OrgSegment.suggested_case).where(
-        OrgSegment.application_id == application_id, *conditions)
+        _of_application(application_id, conditions), *conditions)
     frame = queries.rows_frame(session.execute(stmt).all(), ["org_id", "mrr", "suggested_case"]).set_index("org_id")
     frame["mrr"] = pd.to_numeric(frame["mrr"], errors="coerce").astype(float)
     return frame

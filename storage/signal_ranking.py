@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from domain.vocabulary import CASE_TYPES, INACTIVE_PAYING, RISK_SIGNAL_TYPES
+from domain.vocabulary import CASE_TYPES, INACTIVE_PAYING, RISK_SIGNAL_TYPES, STATUS_ACTIVE, STATUS_SNOOZED
 from storage import owners as owner_reads
 from storage.models import CaseTag, Org, OrgOwner, OrgSegment, Signal
 from storage.signals import visible_condition
@@ -96,24 +97,31 @@ def ranked_orgs(session: Session, application_id: int, now: dt.datetime, flt: Ra
     return [row.org_id for row in found], int(found[0].total) if found else 0
 
 
-def rank_counts(session: Session, application_id: int, now: dt.datetime) -> RankCounts:
-    """Orgs with a visible signal, visible signals, and the MRR (latest snapshot's) of orgs at
-    risk and of orgs only onboarding. At risk: a visible Revenue at risk, Usage drop or Inactive
+def _per_org(*conditions: Any):
+    """Per org of the signals matching ``conditions``: top priority, how many, and whether one
+    puts it at risk or onboarding (1/0). At risk: a Revenue at risk, Usage drop or Inactive
     paying signal, except an Inactive paying one suggesting onboarding (an org not active yet);
-    onboarding: such a signal on an org not at risk."""
+    onboarding: such a signal."""
     onboarding = and_(Signal.type == INACTIVE_PAYING, Signal.suggested_case == CASE_ONBOARDING)
     risky = and_(Signal.type.in_(list(RISK_SIGNAL_TYPES)), or_(
         Signal.type != INACTIVE_PAYING, Signal.suggested_case.is_(None),
         Signal.suggested_case != CASE_ONBOARDING))
-    per_org = (
+    return (
         select(Signal.org_id,
+               func.max(Signal.priority).label("top_priority"),
                func.count().label("signals"),
                func.max(case((risky, 1), else_=0)).label("risk"),
                func.max(case((onboarding, 1), else_=0)).label("onboarding"))
-        .where(Signal.application_id == application_id, visible_condition(now))
+        .where(*conditions)
         .group_by(Signal.org_id)
         .subquery("per_org")
     )
+
+
+def rank_counts(session: Session, application_id: int, now: dt.datetime) -> RankCounts:
+    """Orgs with a visible signal, visible signals, and the MRR (latest snapshot's) of orgs at
+    risk and of orgs only onboarding (an onboarding signal on an org not at risk)."""
+    per_org = _per_org(Signal.application_id == application_id, visible_condition(now))
     mrr = func.coalesce(cast(OrgSegment.snapshot_mrr, Float), 0.0)
     row = session.execute(
         select(func.count(), func.coalesce(func.sum(per_org.c.signals), 0),
@@ -123,6 +131,82 @@ def rank_counts(session: Session, application_id: int, now: dt.datetime) -> Rank
         .select_from(per_org)
         .outerjoin(OrgSegment, and_(OrgSegment.org_id == per_org.c.org_id,
                                     OrgSegment.application_id == application_id))
+    ).one()
+    return RankCounts(orgs_with_signals=int(row[0]), active_signals=int(row[1]),
+                      mrr_at_risk=float(row[2]), onboarding_mrr=float(row[3]))
+
+
+# --- Each org's place in the lists, kept in its org_segments row -------------------------------
+#
+# Between two scans the visible signals change only by a person's dismiss, snooze or restore
+# (each followed by ``store_ranks`` for that org) and by a snooze running out. While no snooze
+# has run out, the unfiltered list (or one cell's or tier's) is the stored rows in index order:
+# the first 25 orgs are read, not every org with a signal ranked.
+
+
+def store_ranks(session: Session, application_id: int, org_ids: list[str] | None = None) -> None:
+    """Write the orgs' top priority, active signals and risk/onboarding flags (all orgs of the
+    application when ``org_ids`` is None) from their active signals, in the same transaction as
+    the change that moved them."""
+    seg = OrgSegment
+    mine = [seg.application_id == application_id]
+    if org_ids is not None:
+        mine.append(seg.org_id.in_(sorted(set(org_ids))))
+    session.execute(update(seg).where(*mine).values(top_priority=None, active_signals=0, at_risk=False,
+                                                       onboarding=False))
+    active = [Signal.application_id == application_id, Signal.status == STATUS_ACTIVE]
+    if org_ids is not None:
+        active.append(Signal.org_id.in_(sorted(set(org_ids))))
+    per_org = _per_org(*active)
+    session.execute(
+        update(seg).where(*mine, seg.org_id == per_org.c.org_id)
+        .values(top_priority=per_org.c.top_priority, active_signals=per_org.c.signals,
+                at_risk=per_org.c.risk == 1, onboarding=per_org.c.onboarding == 1)
+        .execution_options(synchronize_session=False))
+
+
+def snooze_ran_out(session: Session, application_id: int, now: dt.datetime) -> bool:
+    """Whether a snoozed signal is visible again (its snooze over, no scan since to see it)."""
+    # Through the status index (few snoozed signals), not every signal of the application
+    # (``+ 0`` keeps SQLite from choosing the application_id index).
+    return session.scalar(select(literal(True)).where(
+        (Signal.application_id + 0) == application_id, Signal.status == STATUS_SNOOZED,
+        Signal.snoozed_until <= now).limit(1)) is not None
+
+
+def _stored_conditions(application_id: int, cell: str | None, tier: str | None) -> list[Any]:
+    conditions = [OrgSegment.application_id == application_id, OrgSegment.top_priority.is_not(None)]
+    if cell is not None:
+        conditions.append(OrgSegment.cell == cell)
+    if tier is not None:
+        conditions.append(OrgSegment.tier == tier)
+    return conditions
+
+
+def stored_ranked_orgs(session: Session, application_id: int, limit: int, cell: str | None = None,
+                       tier: str | None = None) -> tuple[list[str], int]:
+    """``ranked_orgs`` from the stored places (no type, case or owner filter; no snooze run out)."""
+    conditions = _stored_conditions(application_id, cell, tier)
+    total = int(session.scalar(select(func.count()).select_from(OrgSegment).where(*conditions)) or 0)
+    if limit <= 0 or total == 0:
+        return [], total
+    found = session.scalars(
+        select(OrgSegment.org_id).where(*conditions)
+        .order_by(OrgSegment.top_priority.desc(), OrgSegment.snapshot_mrr.desc(),
+                  _bytewise(session, OrgSegment.org_id).asc())
+        .limit(limit)).all()
+    return list(found), total
+
+
+def stored_rank_counts(session: Session, application_id: int) -> RankCounts:
+    """``rank_counts`` from the stored places (no snooze run out)."""
+    seg = OrgSegment
+    mrr = cast(seg.snapshot_mrr, Float)
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(seg.active_signals), 0),
+               func.coalesce(func.sum(case((seg.at_risk, mrr), else_=0.0)), 0.0),
+               func.coalesce(func.sum(case((and_(~seg.at_risk, seg.onboarding), mrr), else_=0.0)), 0.0))
+        .where(*_stored_conditions(application_id, None, None))
     ).one()
     return RankCounts(orgs_with_signals=int(row[0]), active_signals=int(row[1]),
                       mrr_at_risk=float(row[2]), onboarding_mrr=float(row[3]))

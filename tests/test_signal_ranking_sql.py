@@ -6,6 +6,8 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -13,8 +15,10 @@ from domain.config import Config
 from domain.vocabulary import (CASE_TYPES, CELL_KEYS, EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK,
                                TIERS, USAGE_DROP)
 from scan_golden import READ_AT, generate, scan_series
-from services import segmentation, signal_list
+from services import actions, segmentation, signal_list
+from services.tracker import Tracker
 from services.signal_list import SignalFilter
+from storage import signal_ranking
 from storage.db import find_application
 from storage.models import CaseTag, Org, OrgOwner, Signal
 
@@ -47,6 +51,8 @@ def _people_tag_and_assign(factory) -> tuple[str, str]:
         s.add(Signal(application_id=at_risk.application_id, org_id=at_risk.org_id, type=INACTIVE_PAYING,
                      status="active", priority=1.0, evidence={}, reason="not active yet",
                      suggested_case=CASE_TYPES[1], opened_at=READ_AT, updated_at=READ_AT))
+        s.flush()  # signals change only by a scan or a person, who both store the org's place
+        signal_ranking.store_ranks(s, at_risk.application_id, [at_risk.org_id])
     assert owner
     return owner, "New.CSM@example.com"
 
@@ -79,24 +85,63 @@ def test_the_database_ranks_exactly_as_pandas_for_every_filter(session_factory, 
         computed = segmentation.segmentation_for_day(s, app_id, READ_AT.date(), cfg, cached=False)
         non_empty = 0
         for flt in _filters(owner, assigned, some_orgs):
-            stored = segmentation.stored_segmentation_at(s, app_id, READ_AT, cfg)
-            assert stored is not None  # the read is on the last scan's day, same configuration
-            by_sql = signal_list.list_signals(s, app_id, READ_AT, flt, cfg, segmentation=stored)
-            stored_frame = segmentation.stored_segmentation_at(s, app_id, READ_AT, cfg)
-            for seg in (stored_frame, computed):
-                by_frame = signal_list._frame_list(s, app_id, READ_AT, flt, cfg, seg)
-                assert [i.org_id for i in by_sql.items] == [i.org_id for i in by_frame.items], flt
-                assert by_sql.items == by_frame.items, flt
-                assert by_sql.total == by_frame.total, flt
-                got, want = by_sql.cards, by_frame.cards
-                assert (got.orgs_with_signals, got.active_signals, got.opened_this_week, got.resolved_this_week,
-                        got.scanned_at) == (want.orgs_with_signals, want.active_signals, want.opened_this_week,
-                                            want.resolved_this_week, want.scanned_at)
-                assert got.mrr_at_risk == pytest.approx(want.mrr_at_risk, abs=1e-6)
-                assert got.onboarding_mrr == pytest.approx(want.onboarding_mrr, abs=1e-6)
+            by_sql = _assert_both_ways_alike(s, app_id, READ_AT, flt, cfg, computed)
             non_empty += bool(by_sql.items)
         # The filters are not vacuous: most of them list orgs, and the cards count something.
         assert non_empty >= 15
         assert by_sql.cards.orgs_with_signals > 30 and by_sql.cards.mrr_at_risk > 0 and by_sql.cards.onboarding_mrr > 0
         # The SQL path is the one taken when the stored segments are valid.
         assert isinstance(segmentation.load_segmentation(s, app_id, READ_AT, cfg), segmentation.StoredSegmentation)
+
+
+def _assert_both_ways_alike(s, app_id: int, now, flt: SignalFilter, cfg: Config, computed=None):
+    """The database's list equals pandas' (on the stored segments, and on ``computed`` ones)."""
+    stored = segmentation.stored_segmentation_at(s, app_id, now, cfg)
+    assert stored is not None  # the read is on the last scan's day, same configuration
+    by_sql = signal_list.list_signals(s, app_id, now, flt, cfg, segmentation=stored)
+    stored_frame = segmentation.stored_segmentation_at(s, app_id, now, cfg)
+    for seg in (stored_frame, computed) if computed is not None else (stored_frame,):
+        by_frame = signal_list._frame_list(s, app_id, now, flt, cfg, seg)
+        assert [i.org_id for i in by_sql.items] == [i.org_id for i in by_frame.items], flt
+        assert by_sql.items == by_frame.items, flt
+        assert by_sql.total == by_frame.total, flt
+        got, want = by_sql.cards, by_frame.cards
+        assert (got.orgs_with_signals, got.active_signals, got.opened_this_week, got.resolved_this_week,
+                got.scanned_at) == (want.orgs_with_signals, want.active_signals, want.opened_this_week,
+                                    want.resolved_this_week, want.scanned_at)
+        assert got.mrr_at_risk == pytest.approx(want.mrr_at_risk, abs=1e-6)
+        assert got.onboarding_mrr == pytest.approx(want.onboarding_mrr, abs=1e-6)
+    return by_sql
+
+
+def test_the_stored_places_follow_every_dismiss_snooze_and_restore(session_factory, demo_data) -> None:
+    """Between scans the list reads each org's stored place; a person's dismiss, snooze or
+    restore moves it at once, and a snooze running out is seen without a scan."""
+    cfg = Config()
+    scan_series(session_factory, demo_data, cfg)
+    tracker = Tracker(session_factory, cfg, clock=lambda: READ_AT)
+    flts = [SignalFilter(top=25), SignalFilter(top=500), SignalFilter(top=500, cell="revenue_at_risk"),
+            SignalFilter(top=500, tier=TIERS[0])]
+
+    def listed(now=READ_AT) -> list[str]:
+        with session_factory() as s:
+            app_id = find_application(s, cfg.application).id
+            for flt in flts:
+                _assert_both_ways_alike(s, app_id, now, flt, cfg)
+            return [i.org_id for i in signal_list.list_signals(s, app_id, now, SignalFilter(top=500), cfg).items]
+
+    before = listed()
+    first, second, third = before[:3]
+    assert tracker.dismiss_open(first, None, "U1", READ_AT).changed
+    assert tracker.dismiss_open(second, None, "U1", READ_AT, snooze_until=READ_AT + dt.timedelta(days=7)).changed
+    assert tracker.dismiss_open(third, None, "U1", READ_AT, snooze_until=READ_AT + dt.timedelta(minutes=30)).changed
+    after = listed()
+    assert after == [o for o in before if o not in (first, second, third)]
+    # Half an hour later the third org's snooze has run out: it is back in its place.
+    later = READ_AT + dt.timedelta(hours=1)
+    assert listed(later) == [o for o in before if o not in (first, second)]
+    # Restored, the second org is back too.
+    with session_factory() as s, s.begin():
+        ids = list(s.scalars(select(Signal.id).where(Signal.org_id == second, Signal.status == "snoozed")))
+        assert actions.unsnooze_signals(s, ids, "U1", READ_AT).changed
+    assert listed(later) == [o for o in before if o != first]
