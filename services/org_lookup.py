@@ -5,9 +5,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
 from storage import org_search
+
+CANDIDATES = 200  # names kept by the fast comparison for difflib to rank
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,18 @@ def find_orgs(session: Session, application_id: int, query: str, limit: int = 10
         if total == limit:
             total = org_search.count_partial_matches(session, application_id, q) or total
         return LookupResult([OrgMatch(*r) for r in partial], [], total=total)
-    lowered = {n.lower(): n for n in org_search.org_names(session, application_id)}
-    closest = difflib.get_close_matches(ql, list(lowered), n=5, cutoff=0.5)
-    return LookupResult([], [lowered[c] for c in closest])
+    return LookupResult([], closest_names(ql, org_search.org_names(session, application_id)))
+
+
+def closest_names(typed: str, names: list[str], n: int = 5, cutoff: float = 0.5) -> list[str]:
+    """The names most like ``typed`` (lower-cased), best first, as difflib ranks them.
+
+    difflib alone compares the text with every name (0.3-0.9 s at 30,000 orgs, seconds at
+    100,000). rapidfuzz's ratio, from the longest common subsequence, is never below
+    difflib's for the same pair, so every name difflib would accept is among the ones it
+    keeps at the same cutoff, in milliseconds; difflib then ranks those few as before."""
+    lowered = {name.lower(): name for name in names}
+    kept = process.extract(typed, list(lowered), scorer=fuzz.ratio, score_cutoff=cutoff * 100,
+                           limit=CANDIDATES)
+    closest = difflib.get_close_matches(typed, [choice for choice, _score, _index in kept], n=n, cutoff=cutoff)
+    return [lowered[c] for c in closest]

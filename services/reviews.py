@@ -50,7 +50,7 @@ def review_status(session: Session, application_id: int, org_id: str, tier: str 
     """The org's review cadence (None without a tier)."""
     if not tier:
         return None
-    return _status(tier, notes.last_reviews(session, application_id).get(org_id), now, cfg)
+    return _status(tier, notes.last_reviews(session, application_id, [org_id]).get(org_id), now, cfg)
 
 
 def reviews_due(session: Session, application_id: int, seg: Segmentation, now: dt.datetime,

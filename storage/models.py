@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -101,6 +102,11 @@ class Org(Base):
     application: Mapped[Application] = relationship(back_populates="orgs")
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="org")
 
+
+
+# `/org acme` looks for the typed text as a name or domain in any case: an index each.
+Index("ix_orgs_lower_name", func.lower(Org.name))
+Index("ix_orgs_lower_domain", func.lower(Org.domain))
 
 class Subscription(Base):
     __tablename__ = "subscriptions"

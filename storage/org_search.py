@@ -30,7 +30,9 @@ def exact_matches(session: Session, application_id: int, typed: str) -> list[Org
     lowered = typed.lower()
     rows = session.execute(
         select(Org.org_id, Org.name, Org.domain)
-        .where(Org.application_id == application_id,
+        # Each alternative through its own index (id, lower-cased domain and name); ``+ 0``
+        # keeps SQLite from walking every org of the application instead.
+        .where((Org.application_id + 0) == application_id,
                or_(Org.org_id == typed, func.lower(Org.domain) == lowered, func.lower(Org.name) == lowered))
         .order_by(Org.name)
     ).all()
@@ -61,4 +63,7 @@ def count_partial_matches(session: Session, application_id: int, typed: str) -> 
 
 
 def org_names(session: Session, application_id: int) -> list[str]:
-    return list(session.scalars(select(Org.name).where(Org.application_id == application_id)).all())
+    """Every org's name (for "did you mean"): read through the Core connection, since the ORM's
+    per-row handling doubled the time of 100,000 names."""
+    return list(session.connection().execute(select(Org.name).where(Org.application_id == application_id))
+                .scalars().all())

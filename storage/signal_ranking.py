@@ -149,14 +149,17 @@ def store_ranks(session: Session, application_id: int, org_ids: list[str] | None
     application when ``org_ids`` is None) from their active signals, in the same transaction as
     the change that moved them."""
     seg = OrgSegment
-    mine = [seg.application_id == application_id]
-    if org_ids is not None:
-        mine.append(seg.org_id.in_(sorted(set(org_ids))))
+    if org_ids is None:
+        mine = [seg.application_id == application_id]
+        active = [Signal.application_id == application_id, Signal.status == STATUS_ACTIVE]
+    else:  # a few orgs by id: through the org_id indexes (``+ 0``, ``|| ''`` keep SQLite off the others)
+        ids = sorted(set(org_ids))
+        mine = [(seg.application_id + 0) == application_id, seg.org_id.in_(ids)]
+        active = [(Signal.application_id + 0) == application_id, (Signal.status + "") == STATUS_ACTIVE,
+                  Signal.org_id.in_(ids)]
     session.execute(update(seg).where(*mine).values(top_priority=None, active_signals=0, at_risk=False,
-                                                       onboarding=False))
-    active = [Signal.application_id == application_id, Signal.status == STATUS_ACTIVE]
-    if org_ids is not None:
-        active.append(Signal.org_id.in_(sorted(set(org_ids))))
+                                                       onboarding=False)
+                    .execution_options(synchronize_session=False))
     per_org = _per_org(*active)
     session.execute(
         update(seg).where(*mine, seg.org_id == per_org.c.org_id)

@@ -3,7 +3,12 @@ matches is the true one."""
 
 from __future__ import annotations
 
-from services.org_lookup import find_orgs
+import difflib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.org_lookup import closest_names, find_orgs
 from storage.org_search import like_pattern
 from storage.db import get_or_create_application
 from storage.models import Org
@@ -38,3 +43,20 @@ def test_many_matches_report_the_true_total(session) -> None:
 
 def test_like_pattern_escapes_the_escape_first() -> None:
     assert like_pattern("a\\%_b") == "%a\\\\\\%\\_b%"
+
+
+@settings(max_examples=150, deadline=None)
+@given(typed=st.text(alphabet="abcdeio rst", min_size=1, max_size=12),
+       names=st.lists(st.text(alphabet="abcdeioABCD rst-", min_size=1, max_size=20), max_size=60))
+def test_did_you_mean_names_the_same_orgs_as_difflib_over_every_name(typed: str, names: list[str]) -> None:
+    """The fast comparison only narrows the names down; the suggestions are difflib's."""
+    lowered = {n.lower(): n for n in names}
+    want = [lowered[c] for c in difflib.get_close_matches(typed, list(lowered), n=5, cutoff=0.5)]
+    assert closest_names(typed, names) == want
+
+
+def test_a_typo_suggests_the_closest_names(session) -> None:
+    app_id = _seed(session, ["Acme Corp", "Globex", "Initech", "Umbrella"] + [f"Widget {n:04d}" for n in range(400)])
+    found = find_orgs(session, app_id, "initeck")
+    assert found.matches == [] and found.closest[0] == "Initech"
+    assert find_orgs(session, app_id, "acmme corp").closest[0] == "Acme Corp"

@@ -1,6 +1,6 @@
 """org_segments: each org's place in the lists (top priority, active signals, at risk,
 onboarding), kept by the scan and by every dismiss, snooze or restore; signals indexed by
-when they opened and resolved (the summary cards' week)
+when they opened and resolved (the summary cards' week); orgs by lower-cased name and domain
 
 Revision ID: 0006
 Revises: 0005
@@ -29,12 +29,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('onboarding', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index('ix_org_segments_rank', ['application_id', 'top_priority', 'snapshot_mrr', 'org_id',
                                                        'active_signals', 'at_risk', 'onboarding'], unique=False)
+    op.create_index('ix_orgs_lower_name', 'orgs', [sa.text('lower(name)')], unique=False)
+    op.create_index('ix_orgs_lower_domain', 'orgs', [sa.text('lower(domain)')], unique=False)
     with op.batch_alter_table('signals', schema=None) as batch_op:
         batch_op.create_index('ix_signals_app_opened', ['application_id', 'opened_at'], unique=False)
         batch_op.create_index('ix_signals_app_resolved', ['application_id', 'resolved_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_orgs_lower_domain', table_name='orgs')
+    op.drop_index('ix_orgs_lower_name', table_name='orgs')
     with op.batch_alter_table('signals', schema=None) as batch_op:
         batch_op.drop_index('ix_signals_app_resolved')
         batch_op.drop_index('ix_signals_app_opened')
