@@ -288,6 +288,28 @@ def snooze(ctx: click.Context, org_name: str, days: int, type_: str | None, acto
 
 @cli.command()
 @click.argument("org_name")
+@click.option("--type", "type_", help="Only this signal type; default all open.")
+@click.option("--actor", help="Who is restoring, recorded in the audit log.")
+@click.pass_context
+def unsnooze(ctx: click.Context, org_name: str, type_: str | None, actor: str | None) -> None:
+    """Put an org's dismissed or snoozed signals back on the lists (the undo of dismiss and
+    snooze); signals the scan has resolved since stay resolved.
+
+    \b
+    Example:
+      saas-tracker unsnooze umbrella --actor ana@example.com
+    """
+    kind = _type_option(type_)
+    tracker = _tracker(ctx)
+    org_id = _resolve_org(ctx, tracker, org_name)
+    result = tracker.restore_open(org_id, [kind] if kind else None, _actor(actor), _now(), via="cli")
+    if not result.changed and "no open signal" in result.message:
+        raise click.ClickException(result.message.rstrip("."))
+    click.echo(result.message)
+
+
+@cli.command()
+@click.argument("org_name")
 @click.argument("case_type", type=click.Choice(CASE_TYPES))
 @click.option("--actor", help="Who is tagging, recorded in the audit log.")
 @click.pass_context

@@ -186,6 +186,17 @@ class Tracker:
                 return actions.ActionResult(False, f"{org_id} has no open signal{kind}.", org_id)
             return actions.dismiss_signals(session, ids, actor, now, snooze_until=snooze_until, via=via)
 
+    def restore_open(self, org_id: str, types: Sequence[str] | None, actor: str, now: dt.datetime,
+                     via: str = "cli") -> actions.ActionResult:
+        """Put an org's dismissed or snoozed open signals (or those of the given types) back on
+        the lists: the undo of a dismiss or snooze."""
+        with self._write() as (session, _app_id):
+            ids = actions.open_signal_ids(session, org_id, list(types) if types else None)
+            if not ids:
+                kind = " of that type" if types else ""
+                return actions.ActionResult(False, f"{org_id} has no open signal{kind}.", org_id)
+            return actions.unsnooze_signals(session, ids, actor, now, via=via)
+
     def add_note(self, org_id: str, text: str, actor: str, now: dt.datetime,
                  via: str = "slack") -> actions.ActionResult:
         with self._write() as (session, _app_id):

@@ -24,8 +24,8 @@ ALL = _commands(cli)
 
 def test_the_expected_commands_exist() -> None:
     top = {path[0] for path in ALL}
-    assert {"db", "demo-data", "import", "scan", "signals", "org", "dismiss", "snooze", "tag", "audit", "serve",
-            "worker", "digest", "outbox", "revenue", "segments", "tiers", "config"} <= top
+    assert {"db", "demo-data", "import", "scan", "signals", "org", "dismiss", "snooze", "unsnooze", "tag", "audit",
+            "serve", "worker", "digest", "outbox", "revenue", "segments", "tiers", "config"} <= top
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p))

@@ -137,3 +137,17 @@ def test_terminal_commands_on_the_demo(demo, monkeypatch) -> None:
     with factory() as s:
         assert s.get(CaseTag, "hooli").case_type == "onboarding"
         assert [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.id))] == ["tag", "snooze", "dismiss"]
+    # Undone: the dismissed drop is back on the list (and again, nothing left to restore).
+    def drop_status() -> str:
+        with factory() as s:
+            return s.scalar(select(Signal.status).where(Signal.org_id == "globex", Signal.type == "usage_drop",
+                                                        Signal.status != "resolved"))
+
+    assert drop_status() == "dismissed"
+    out = runner.invoke(cli, ["unsnooze", "globex", "--type", "drop", "--actor", "ana@example.com"])
+    assert out.exit_code == 0 and "1 signal(s) active again" in out.output, out.output
+    assert drop_status() == "active"
+    out = runner.invoke(cli, ["unsnooze", "globex"])
+    assert out.exit_code == 0 and "Nothing changed" in out.output
+    out = runner.invoke(cli, ["signals", "--top", "50", "--type", "drop", "--as-of", "2026-11-20"])
+    assert "Globex" in out.output
