@@ -255,9 +255,11 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             # this scan has in hand (its snapshots, the signals left open), stored per org.
             seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
                                open_signals=still_open)
-            scan_results.replace_segments(session, app.id, _segment_columns(
-                seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
-            signal_ranking.store_ranks(session, app.id)
+            segments = _segment_columns(seg, orgs, health, ctx, snapshots, app.id, day, run.id,
+                                        segments_fingerprint(cfg))
+            # Each org's place in the lists, from the signals this scan leaves active.
+            segments.update(signal_ranking.rank_columns(session, app.id, segments["org_id"]))
+            scan_results.replace_segments(session, app.id, segments)
             if after_signals is not None:
                 after_signals(session, result, cfg)
 

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -166,6 +167,23 @@ def store_ranks(session: Session, application_id: int, org_ids: list[str] | None
         .values(top_priority=per_org.c.top_priority, active_signals=per_org.c.signals,
                 at_risk=per_org.c.risk == 1, onboarding=per_org.c.onboarding == 1)
         .execution_options(synchronize_session=False))
+
+
+def rank_columns(session: Session, application_id: int, org_ids: list[str]) -> dict[str, list[Any]]:
+    """The place columns of ``org_ids``' org_segments rows, from their active signals: what a
+    scan writes with the rows it inserts (one read, no UPDATE of every row)."""
+    per_org = _per_org(Signal.application_id == application_id, Signal.status == STATUS_ACTIVE)
+    found = session.execute(select(per_org.c.org_id, per_org.c.top_priority, per_org.c.signals, per_org.c.risk,
+                                   per_org.c.onboarding)).all()
+    frame = pd.DataFrame(found, columns=["org_id", "top_priority", "signals", "risk", "onboarding"])
+    frame = frame.set_index("org_id").reindex(pd.Index(org_ids))
+    top = frame["top_priority"].astype(float)
+    return {
+        "top_priority": [None if v != v else v for v in top.tolist()],
+        "active_signals": frame["signals"].fillna(0).astype(int).tolist(),
+        "at_risk": (frame["risk"].fillna(0).astype(int) == 1).tolist(),
+        "onboarding": (frame["onboarding"].fillna(0).astype(int) == 1).tolist(),
+    }
 
 
 def snooze_ran_out(session: Session, application_id: int, now: dt.datetime) -> bool:
