@@ -171,3 +171,27 @@ def test_past_due_mrr_and_the_health_of_four_weeks_ago(session) -> None:
     # The health an org had renewal_fall_days (28) before the scan: its latest scan on or before then.
     ctx = scanning.scan_context(session, app.id, AS_OF, Config())
     assert ctx.health_before.to_dict() == {"p": 80.0}
+
+
+def test_last_seen_of_orgs_quiet_through_the_windows_and_of_the_scan_day(session) -> None:
+    """Last seen comes with the windows' own aggregate; an org with no event in those days is
+    looked up in the older rollups, and a day whose last event is after ``as_of`` does not
+    count (the rollup does not say when that day's earlier events were)."""
+    app_id = _seed(session)
+    session.add_all([Org(org_id="c", application_id=app_id, name="Dormant"),
+                     Org(org_id="d", application_id=app_id, name="Late today")])
+    session.flush()
+    _usage(session, "c", DAY - dt.timedelta(days=400), {"u1": 1}, {"reports": 1}, hour=7)
+    _usage(session, "c", DAY - dt.timedelta(days=401), {"u1": 1}, {"reports": 1}, hour=9)
+    _usage(session, "d", DAY - dt.timedelta(days=200), {"u1": 1}, {"reports": 1}, hour=8)
+    late = DAY + dt.timedelta(days=1)  # stored as a day's rollup ending after as_of
+    session.add(UsageDaily(org_id="d", day=DAY, events=3, active_users=1, distinct_features=1,
+                           last_event_at=dt.datetime.combine(late, dt.time(0, 30), tzinfo=UTC)))
+    session.commit()
+    frame = queries.org_frame(session, app_id, AS_OF, Config())
+    assert frame.loc["a", "last_seen"] == dt.datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    assert frame.loc["c", "last_seen"] == dt.datetime.combine(DAY - dt.timedelta(days=400), dt.time(7), tzinfo=UTC)
+    assert frame.loc["d", "last_seen"] == dt.datetime.combine(DAY - dt.timedelta(days=200), dt.time(8), tzinfo=UTC)
+    assert str(frame.loc["b", "last_seen"]) == "NaT"
+    by_org = queries.last_seen_by_org(session, app_id, AS_OF)
+    assert by_org.reindex(frame.index).equals(frame["last_seen"].rename(by_org.name))
