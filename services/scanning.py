@@ -126,6 +126,17 @@ def _stored_view(orgs: pd.DataFrame, health: pd.DataFrame) -> pd.DataFrame:
     }, index=orgs.index)
 
 
+def _segment_attributes(orgs: pd.DataFrame) -> pd.DataFrame:
+    """The org attributes the segments read (``services.revenue.load_org_frame``), from the
+    scan's own org frame instead of read again: renewal dates as that reader has them (days,
+    without a time zone); no owner (tiers and cases do not read it)."""
+    return pd.DataFrame({
+        "name": orgs["name"], "source": orgs["source"], "created_at": orgs["created_at"],
+        "renewal_date": orgs["renewal_date"].dt.tz_convert(None),
+        "icp_fit": orgs["icp_fit"], "strategic": orgs["strategic"], "relationship": orgs["relationship"],
+    }, index=orgs.index)
+
+
 def _signal_values(row: dict[Hashable, Any]) -> dict[str, Any]:
     evidence = {k: scan_results.plain(v) for k, v in dict(row["evidence"]).items()}
     # Kept so "why this rank" can be shown later from the stored signal alone.
@@ -254,7 +265,7 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             # What the lists, /org and the cells show, as of the scan's day: built from what
             # this scan has in hand (its snapshots, the signals left open), stored per org.
             seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
-                               open_signals=still_open)
+                               open_signals=still_open, attributes=_segment_attributes(orgs))
             scan_results.replace_segments(session, app.id, _segment_columns(
                 seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
             if after_signals is not None:

@@ -54,13 +54,15 @@ class Segmentation:
     """
 
     def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config, *,
-                 snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None) -> None:
+                 snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None,
+                 attributes: pd.DataFrame | None = None) -> None:
         self.application = application
         self.as_of = as_of
         self.cfg = cfg
         self.subscriptions = revenue.load_subscriptions(session, application)
         self.orgs = revenue.load_org_frame(session, application, as_of, subs=self.subscriptions,
-                                           snapshots=snapshots, open_signals=open_signals)
+                                           snapshots=snapshots, open_signals=open_signals,
+                                           attributes=attributes)
         self.segments = revenue.segments_report(session, application, as_of, cfg, orgs=self.orgs)
         self.suggestions = revenue.case_suggestions(session, application, as_of, cfg, orgs=self.orgs,
                                                     segments=self.segments)
