@@ -265,7 +265,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             # What the lists, /org and the cells show, as of the scan's day: built from what
             # this scan has in hand (its snapshots, the signals left open), stored per org.
             seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
-                               open_signals=still_open, attributes=_segment_attributes(orgs))
+                               open_signals=still_open, attributes=_segment_attributes(orgs),
+                               mrr=orgs["mrr"])
             scan_results.replace_segments(session, app.id, _segment_columns(
                 seg, orgs, health, ctx, snapshots, app.id, day, run.id, segments_fingerprint(cfg)))
             if after_signals is not None:

@@ -195,3 +195,32 @@ def test_last_seen_of_orgs_quiet_through_the_windows_and_of_the_scan_day(session
     assert str(frame.loc["b", "last_seen"]) == "NaT"
     by_org = queries.last_seen_by_org(session, app_id, AS_OF)
     assert by_org.reindex(frame.index).equals(frame["last_seen"].rename(by_org.name))
+
+
+def test_the_scans_mrr_is_the_revenue_readers_to_the_float(session) -> None:
+    """The scan hands its aggregated MRR to the segments instead of their reading every
+    subscription again: the same subscriptions count (trials never, canceled ones only through
+    their end, nothing from its end day on or before its start) and the same floats come out."""
+    from scoring import revenue as rev
+    from storage import revenue_data
+
+    app_id = _seed(session)
+    session.add(Org(org_id="c", application_id=app_id, name="Cents"))
+    session.flush()
+    cents = ["19.99", "29.99", "0.01", "0.07", "1234.56", "0.10", "0.20"]
+    session.add_all([
+        *[Subscription(subscription_id=f"c{i}", org_id="c", mrr=v, started_at=dt.date(2026, 1, 1))
+          for i, v in enumerate(cents)],
+        Subscription(subscription_id="c-past-due", org_id="c", mrr="33.33", started_at=DAY, status="past_due"),
+        Subscription(subscription_id="c-canceled-open", org_id="c", mrr="5.55", started_at=dt.date(2026, 1, 1),
+                     status="canceled"),
+        Subscription(subscription_id="c-ends-today", org_id="b", mrr="7.77", started_at=dt.date(2026, 1, 1),
+                     ended_at=DAY),
+        Subscription(subscription_id="c-trial", org_id="b", mrr="8.88", started_at=dt.date(2026, 1, 1),
+                     status="trialing"),
+    ])
+    session.commit()
+    frame = queries.org_frame(session, app_id, AS_OF, Config())
+    expected = rev.mrr_by_org(revenue_data.subscriptions(session, app_id), DAY).reindex(frame.index, fill_value=0.0)
+    assert frame["mrr"].tolist() == expected.tolist()
+    assert frame.loc["c", "mrr"] == 1318.25  # the seven and the past-due one; not the open-ended cancel
