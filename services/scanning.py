@@ -103,9 +103,14 @@ def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, ru
         "left_out": scan_results.json_lists(
             [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()]),
         "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],
-        "last_seen": [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]],
+        "last_seen": _datetimes(orgs["last_seen"]),
         "usage": scan_results.json_objects(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
     }
+
+
+def _datetimes(values: pd.Series) -> list[dt.datetime | None]:
+    """A datetime column as Python datetimes (None where missing), converted by pandas at once."""
+    return [None if v is pd.NaT else v for v in values.dt.to_pydatetime().tolist()]
 
 
 def _rounded(values: pd.Series) -> pd.Series:
