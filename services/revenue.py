@@ -84,7 +84,8 @@ def load_org_names(session: Session, application: str) -> pd.Series:
 
 def load_org_frame(session: Session, application: str, as_of: dt.date,
                    subs: pd.DataFrame | None = None, snapshots: pd.DataFrame | None = None,
-                   open_signals: pd.DataFrame | None = None) -> pd.DataFrame:
+                   open_signals: pd.DataFrame | None = None,
+                   attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None) -> pd.DataFrame:
     """One row per org of the application (index org_id) with what tiers and cases read.
 
     Columns: name, owner, source, created_at, renewal_date, icp_fit, strategic, relationship,
@@ -94,14 +95,19 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
 
     A scan passes what it has just written instead of reading it back: ``snapshots`` (the
     columns ``storage.revenue_data.latest_snapshot_numbers`` reads, as stored) and
-    ``open_signals`` (org_id, type).
+    ``open_signals`` (org_id, type), and the org attributes it read (``attributes``: the
+    columns of ``storage.revenue_data.org_attributes`` but the owner, which tiers and cases
+    do not read) and the MRR on ``as_of`` it aggregated (``mrr``: the same subscriptions
+    counted, summed by the database to the cent, so the same floats).
     """
     app_id = _application_id(session, application)
-    orgs = revenue_data.org_attributes(session, app_id)
+    orgs = revenue_data.org_attributes(session, app_id) if attributes is None else attributes.copy()
 
-    if subs is None:
-        subs = revenue_data.subscriptions(session, app_id)
-    orgs["mrr"] = rev.mrr_by_org(subs, as_of).reindex(orgs.index, fill_value=0.0)
+    if mrr is None:
+        if subs is None:
+            subs = revenue_data.subscriptions(session, app_id)
+        mrr = rev.mrr_by_org(subs, as_of)
+    orgs["mrr"] = mrr.reindex(orgs.index, fill_value=0.0)
 
     snaps = revenue_data.latest_snapshot_numbers(session, app_id, as_of) if snapshots is None else snapshots
     orgs = orgs.join(snaps.drop(columns="last_seen"))

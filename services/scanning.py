@@ -103,9 +103,14 @@ def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, ru
         "left_out": scan_results.json_lists(
             [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()]),
         "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],
-        "last_seen": [None if pd.isna(x) else x.to_pydatetime() for x in orgs["last_seen"]],
+        "last_seen": _datetimes(orgs["last_seen"]),
         "usage": scan_results.json_objects(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
     }
+
+
+def _datetimes(values: pd.Series) -> list[dt.datetime | None]:
+    """A datetime column as Python datetimes (None where missing), converted by pandas at once."""
+    return [None if v is pd.NaT else v for v in values.dt.to_pydatetime().tolist()]
 
 
 def _rounded(values: pd.Series) -> pd.Series:
@@ -123,6 +128,17 @@ def _stored_view(orgs: pd.DataFrame, health: pd.DataFrame) -> pd.DataFrame:
         "usage_change": _rounded(health["trend_value"]),
         "seat_utilization": _rounded(health["seat_utilization_value"]),
         "last_seen": pd.to_datetime(orgs["last_seen"], utc=True),
+    }, index=orgs.index)
+
+
+def _segment_attributes(orgs: pd.DataFrame) -> pd.DataFrame:
+    """The org attributes the segments read (``services.revenue.load_org_frame``), from the
+    scan's own org frame instead of read again: renewal dates as that reader has them (days,
+    without a time zone); no owner (tiers and cases do not read it)."""
+    return pd.DataFrame({
+        "name": orgs["name"], "source": orgs["source"], "created_at": orgs["created_at"],
+        "renewal_date": orgs["renewal_date"].dt.tz_convert(None),
+        "icp_fit": orgs["icp_fit"], "strategic": orgs["strategic"], "relationship": orgs["relationship"],
     }, index=orgs.index)
 
 
@@ -254,7 +270,8 @@ def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | N
             # What the lists, /org and the cells show, as of the scan's day: built from what
             # this scan has in hand (its snapshots, the signals left open), stored per org.
             seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
-                               open_signals=still_open)
+                               open_signals=still_open, attributes=_segment_attributes(orgs),
+                               mrr=orgs["mrr"])
             segments = _segment_columns(seg, orgs, health, ctx, snapshots, app.id, day, run.id,
                                         segments_fingerprint(cfg))
             # Each org's place in the lists, from the signals this scan leaves active.

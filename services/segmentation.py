@@ -54,19 +54,30 @@ class Segmentation:
     """
 
     def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config, *,
-                 snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None) -> None:
+                 snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None,
+                 attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None) -> None:
         self.application = application
         self.as_of = as_of
         self.cfg = cfg
-        self.subscriptions = revenue.load_subscriptions(session, application)
-        self.orgs = revenue.load_org_frame(session, application, as_of, subs=self.subscriptions,
-                                           snapshots=snapshots, open_signals=open_signals)
+        # A scan hands over the attributes and MRR it has just aggregated (see
+        # ``revenue.load_org_frame``): then no subscriptions are read, and none are kept.
+        self._subscriptions = None if mrr is not None else revenue.load_subscriptions(session, application)
+        self.orgs = revenue.load_org_frame(session, application, as_of, subs=self._subscriptions,
+                                           snapshots=snapshots, open_signals=open_signals,
+                                           attributes=attributes, mrr=mrr)
         self.segments = revenue.segments_report(session, application, as_of, cfg, orgs=self.orgs)
         self.suggestions = revenue.case_suggestions(session, application, as_of, cfg, orgs=self.orgs,
                                                     segments=self.segments)
         self._lock = threading.Lock()
         self._tiers: pd.DataFrame | None = None
         self._snapshots: pd.DataFrame | None = None
+
+    @property
+    def subscriptions(self) -> pd.DataFrame:
+        """The application's subscriptions (``revenue.load_subscriptions``)."""
+        if self._subscriptions is None:
+            raise ValueError("this segmentation was built from a scan's MRR: it holds no subscriptions")
+        return self._subscriptions
 
     @property
     def tiers(self) -> pd.DataFrame:

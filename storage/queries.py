@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import JSON, BigInteger, Float, String, and_, case, cast, column, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from domain.config import Config
@@ -48,7 +48,15 @@ def rows_frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.Data
 
 
 def _frame(session: Session, stmt, columns: Sequence[str]) -> pd.DataFrame:
-    return rows_frame(session.execute(stmt).all(), columns).set_index("org_id")
+    """The rows of a Core statement as a frame indexed by org_id. Run on the session's
+    connection: the ORM's result layer adds nothing to plain column rows but its cost."""
+    return rows_frame(session.connection().execute(stmt).all(), columns).set_index("org_id")
+
+
+def _int_sum(expr):
+    """SUM of a BIGINT expression as a BIGINT: PostgreSQL sums bigints to NUMERIC, which the
+    driver hands over as one Decimal per value; the sums here are whole numbers anyway."""
+    return cast(func.sum(expr), BigInteger)
 
 
 def _app_orgs(application_id: int):
@@ -93,11 +101,16 @@ def mrr_by_org(session: Session, application_id: int, day: dt.date) -> pd.DataFr
     return frame.astype(float)
 
 
-def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
+def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config,
+                  as_of: dt.datetime | None = None) -> pd.DataFrame:
     """Per org: the recent and previous windows, the activity window, and the events of each
     of the last ``USAGE_WEEKS`` weeks (``events_week_k``: the 7 days ending k weeks before
     ``as_of_day``), all from one GROUP BY over the daily rollups; then active users and
-    champions (``users_and_champions``) and features from their own rollups."""
+    champions (``users_and_champions``) and features from their own rollups.
+
+    With ``as_of``, also ``last_seen`` from the same GROUP BY: the latest event time at or
+    before ``as_of`` among these days (NaN for an org with none in them: its last event, if
+    any, is older than the windows, see ``last_seen_by_org``)."""
     recent_days = cfg.scan.recent_window_days
     recent_start = as_of_day - (recent_days - 1) * DAY
     prev_start = recent_start - recent_days * DAY
@@ -109,25 +122,27 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
     in_prev_window = and_(d.day >= prev_start, d.day < recent_start)
     # Events since the start of each week (one comparison a row and week); each week's own
     # events are the differences, taken below.
-    since_week = [func.sum(case((d.day > as_of_day - (7 * k + 7) * DAY, d.events), else_=0))
+    since_week = [_int_sum(case((d.day > as_of_day - (7 * k + 7) * DAY, d.events), else_=0))
                   for k in range(USAGE_WEEKS - 1)]
     stmt = (
         select(
             d.org_id,
-            func.sum(case((in_recent, d.events), else_=0)),
-            func.sum(case((in_prev_window, d.events), else_=0)),
+            _int_sum(case((in_recent, d.events), else_=0)),
+            _int_sum(case((in_prev_window, d.events), else_=0)),
             func.sum(case((and_(in_recent, d.events > 0), 1), else_=0)),
             func.sum(case((and_(in_prev_window, d.events > 0), 1), else_=0)),
             func.sum(case((and_(d.day >= act_start, d.events > 0), 1), else_=0)),
             *since_week,
-            func.sum(case((d.day >= weeks_start, d.events), else_=0)),
+            _int_sum(case((d.day >= weeks_start, d.events), else_=0)),
+            *([func.max(case((d.last_event_at <= as_of, d.last_event_at)))] if as_of is not None else []),
         )
         .where(d.org_id.in_(_app_orgs(application_id)), d.day >= lower, d.day <= as_of_day)
         .group_by(d.org_id)
     )
     since = [f"_since_{k}" for k in range(USAGE_WEEKS)]
     frame = _frame(session, stmt, ["org_id", "recent_events", "previous_events", "recent_active_days",
-                                   "previous_active_days", "activity_active_days", *since])
+                                   "previous_active_days", "activity_active_days", *since,
+                                   *(["last_seen"] if as_of is not None else [])])
     cumulative = frame[since].apply(pd.to_numeric).fillna(0).to_numpy()
     weekly = np.diff(cumulative, axis=1, prepend=0)  # week k = events since week k's start − since week k−1's
     frame = frame.drop(columns=since).assign(**{col: weekly[:, k] for k, col in enumerate(WEEK_COLUMNS)})
@@ -196,7 +211,7 @@ def users_and_champions(session: Session, application_id: int, as_of_day: dt.dat
         func.sum(r.in_previous),
         func.sum(case((champion, 1), else_=0)),
         func.sum(case((silent, 1), else_=0)),
-        func.sum(case((silent, r.previous), else_=0)),
+        _int_sum(case((silent, r.previous), else_=0)),
     ).group_by(r.org_id)
     return _frame(session, stmt, ["org_id", "recent_active_users", "previous_active_users", "champions",
                                   "champions_silent", "champions_silent_previous_events"])
@@ -222,14 +237,16 @@ def champion_users(session: Session, org_id: str, as_of_day: dt.date, cfg: Confi
             if p and int(p) >= cfg.signals.champion_min_share * total]
 
 
-def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime) -> pd.Series:
+def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime,
+                     org_ids: Sequence[str] | None = None) -> pd.Series:
     """Latest event time at or before ``as_of`` per org (NaT when never seen).
 
     A rollup row's ``last_event_at`` lies within its own day, so the latest event is the one
     of the latest day that qualifies: found per org through the (org_id, day) primary key,
     newest first, instead of aggregating the org's whole usage history. A day whose last
     event is after ``as_of`` (the scan's own day) is skipped: the rollup does not say when
-    that day's earlier events were.
+    that day's earlier events were. ``org_ids``: only these orgs (every org of the
+    application by default).
     """
     d = UsageDaily
     latest = (
@@ -240,8 +257,22 @@ def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime) 
         .scalar_subquery()
     )
     stmt = select(Org.org_id, latest).where(Org.application_id == application_id)
-    frame = _frame(session, stmt, ["org_id", "last_seen"])
+    columns = ["org_id", "last_seen"]
+    if org_ids is None:
+        frame = _frame(session, stmt, columns)
+    else:
+        ids = list(org_ids)
+        frames = [_frame(session, stmt.where(Org.org_id.in_(ids[i:i + _ID_CHUNK])), columns)
+                  for i in range(0, len(ids), _ID_CHUNK)]
+        frame = pd.concat(frames) if frames else rows_frame([], columns).set_index("org_id")
     return pd.to_datetime(frame["last_seen"], utc=True)
+
+
+# Orgs named per statement in an IN list (well under SQLite's limit on bound values).
+_ID_CHUNK = 5000
+# Up to this many orgs without a recent event, their last event is looked up by name;
+# beyond it, for every org (one index probe each either way).
+_FEW_UNSEEN = 20000
 
 
 def open_tickets(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
@@ -310,10 +341,11 @@ def key_feature_total(session: Session, application_id: int, as_of: dt.datetime,
     if cfg.health.key_features:
         return len(set(cfg.health.key_features))
     f = UsageDailyFeature
-    stmt = select(func.count(func.distinct(f.feature))).where(
-        f.org_id.in_(_app_orgs(application_id)), f.day <= as_of.date()
-    )
-    return int(session.scalar(stmt) or 0)
+    # COUNT(*) over a DISTINCT subquery rather than COUNT(DISTINCT …): the same number, which
+    # PostgreSQL finds by hashing the features instead of sorting every feature row (a third of
+    # the time at 10k orgs); SQLite plans both alike.
+    features = select(f.feature).where(f.org_id.in_(_app_orgs(application_id)), f.day <= as_of.date()).distinct()
+    return int(session.scalar(select(func.count()).select_from(features.subquery())) or 0)
 
 
 _INT_COLUMNS = (
@@ -330,8 +362,17 @@ def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Co
     as_of_day = as_of.date()
     frame = org_attributes(session, application_id)
     frame = frame.join(mrr_by_org(session, application_id, as_of_day))
-    frame = frame.join(usage_windows(session, application_id, as_of_day, cfg))
-    frame = frame.join(last_seen_by_org(session, application_id, as_of).rename("last_seen"))
+    windows = usage_windows(session, application_id, as_of_day, cfg, as_of=as_of)
+    frame = frame.join(windows.drop(columns="last_seen"))
+    # Last seen from the windows' own GROUP BY; only orgs with no event in them are looked
+    # up one by one (their latest day with an event, through the rollups' primary key).
+    last_seen = pd.to_datetime(windows["last_seen"], utc=True).reindex(frame.index)
+    unseen = frame.index[last_seen.isna().to_numpy()]
+    if len(unseen):
+        older = last_seen_by_org(session, application_id, as_of,
+                                 org_ids=unseen.tolist() if len(unseen) <= _FEW_UNSEEN else None)
+        last_seen = last_seen.fillna(older.reindex(frame.index))
+    frame["last_seen"] = last_seen
     frame = frame.join(open_tickets(session, application_id, as_of, cfg))
     frame = frame.join(survey_nps(session, application_id, as_of, cfg))
     for col in _INT_COLUMNS:
@@ -388,9 +429,17 @@ def previous_snapshots(session: Session, application_id: int, before_day: dt.dat
     ``score`` and one column of component scores per ``HEALTH_COMPONENTS``."""
     h = HealthSnapshot
     latest = latest_snapshot_days(application_id, before=before_day)
-    stmt = select(latest.c.org_id, h.score, *[component_field(c, "score").label(c) for c in HEALTH_COMPONENTS]).join(
-        h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day)
-    )
+    rows = latest.join(h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day))
+    if session.get_bind().dialect.name == "postgresql":
+        # A json column is text: each ``#>>`` parses the whole object again. json_to_record
+        # parses it once into one column per component, and ``->>`` reads each small object.
+        parts = func.json_to_record(h.components).table_valued(
+            *[column(c, JSON) for c in HEALTH_COMPONENTS]).render_derived(name="parts", with_types=True)
+        scores = [cast(parts.c[c].op("->>")("score"), Float).label(c) for c in HEALTH_COMPONENTS]
+        rows = rows.outerjoin(parts, true())
+    else:
+        scores = [component_field(c, "score").label(c) for c in HEALTH_COMPONENTS]
+    stmt = select(latest.c.org_id, h.score, *scores).select_from(rows)
     return _frame(session, stmt, ["org_id", "score", *HEALTH_COMPONENTS])
 
 

@@ -26,7 +26,7 @@ def application_id(session: Session, name: str) -> int | None:
 
 
 def _frame(session: Session, stmt: Select) -> pd.DataFrame:
-    result = session.execute(stmt)
+    result = session.connection().execute(stmt)  # Core rows: the ORM's result layer adds only cost
     return queries.rows_frame(result.all(), list(result.keys()))
 
 

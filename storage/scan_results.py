@@ -91,9 +91,15 @@ def nested_json_objects(parts: Mapping[str, pd.DataFrame]) -> list[str]:
     """One JSON object per row: {name: {column: value}} for each (name, frame) of ``parts``
     (frames with the same rows)."""
     names = list(parts)
-    texts = [json_objects(parts[n]) for n in names]
-    template = "{" + ", ".join(f"{json.dumps(n)}: %s" for n in names) + "}"
-    return [template % values for values in zip(*texts)]
+    # One template over every column of every part: one string formatted per row, not one
+    # per part and row and then one more to join them.
+    template = "{" + ", ".join(
+        f"{json.dumps(n)}: " + ("{" + ", ".join(f"{json.dumps(str(k))}: %s" for k in parts[n].columns) + "}")
+        for n in names) + "}"
+    columns = [json_values(parts[n].iloc[:, i]) for n in names for i in range(parts[n].shape[1])]
+    if not columns:
+        return [template] * (len(parts[names[0]]) if names else 0)
+    return [template % values for values in zip(*columns)]
 
 
 def json_lists(rows: Sequence[Sequence[str]]) -> list[str]:

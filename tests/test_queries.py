@@ -171,3 +171,56 @@ def test_past_due_mrr_and_the_health_of_four_weeks_ago(session) -> None:
     # The health an org had renewal_fall_days (28) before the scan: its latest scan on or before then.
     ctx = scanning.scan_context(session, app.id, AS_OF, Config())
     assert ctx.health_before.to_dict() == {"p": 80.0}
+
+
+def test_last_seen_of_orgs_quiet_through_the_windows_and_of_the_scan_day(session) -> None:
+    """Last seen comes with the windows' own aggregate; an org with no event in those days is
+    looked up in the older rollups, and a day whose last event is after ``as_of`` does not
+    count (the rollup does not say when that day's earlier events were)."""
+    app_id = _seed(session)
+    session.add_all([Org(org_id="c", application_id=app_id, name="Dormant"),
+                     Org(org_id="d", application_id=app_id, name="Late today")])
+    session.flush()
+    _usage(session, "c", DAY - dt.timedelta(days=400), {"u1": 1}, {"reports": 1}, hour=7)
+    _usage(session, "c", DAY - dt.timedelta(days=401), {"u1": 1}, {"reports": 1}, hour=9)
+    _usage(session, "d", DAY - dt.timedelta(days=200), {"u1": 1}, {"reports": 1}, hour=8)
+    late = DAY + dt.timedelta(days=1)  # stored as a day's rollup ending after as_of
+    session.add(UsageDaily(org_id="d", day=DAY, events=3, active_users=1, distinct_features=1,
+                           last_event_at=dt.datetime.combine(late, dt.time(0, 30), tzinfo=UTC)))
+    session.commit()
+    frame = queries.org_frame(session, app_id, AS_OF, Config())
+    assert frame.loc["a", "last_seen"] == dt.datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    assert frame.loc["c", "last_seen"] == dt.datetime.combine(DAY - dt.timedelta(days=400), dt.time(7), tzinfo=UTC)
+    assert frame.loc["d", "last_seen"] == dt.datetime.combine(DAY - dt.timedelta(days=200), dt.time(8), tzinfo=UTC)
+    assert str(frame.loc["b", "last_seen"]) == "NaT"
+    by_org = queries.last_seen_by_org(session, app_id, AS_OF)
+    assert by_org.reindex(frame.index).equals(frame["last_seen"].rename(by_org.name))
+
+
+def test_the_scans_mrr_is_the_revenue_readers_to_the_float(session) -> None:
+    """The scan hands its aggregated MRR to the segments instead of their reading every
+    subscription again: the same subscriptions count (trials never, canceled ones only through
+    their end, nothing from its end day on or before its start) and the same floats come out."""
+    from scoring import revenue as rev
+    from storage import revenue_data
+
+    app_id = _seed(session)
+    session.add(Org(org_id="c", application_id=app_id, name="Cents"))
+    session.flush()
+    cents = ["19.99", "29.99", "0.01", "0.07", "1234.56", "0.10", "0.20"]
+    session.add_all([
+        *[Subscription(subscription_id=f"c{i}", org_id="c", mrr=v, started_at=dt.date(2026, 1, 1))
+          for i, v in enumerate(cents)],
+        Subscription(subscription_id="c-past-due", org_id="c", mrr="33.33", started_at=DAY, status="past_due"),
+        Subscription(subscription_id="c-canceled-open", org_id="c", mrr="5.55", started_at=dt.date(2026, 1, 1),
+                     status="canceled"),
+        Subscription(subscription_id="c-ends-today", org_id="b", mrr="7.77", started_at=dt.date(2026, 1, 1),
+                     ended_at=DAY),
+        Subscription(subscription_id="c-trial", org_id="b", mrr="8.88", started_at=dt.date(2026, 1, 1),
+                     status="trialing"),
+    ])
+    session.commit()
+    frame = queries.org_frame(session, app_id, AS_OF, Config())
+    expected = rev.mrr_by_org(revenue_data.subscriptions(session, app_id), DAY).reindex(frame.index, fill_value=0.0)
+    assert frame["mrr"].tolist() == expected.tolist()
+    assert frame.loc["c", "mrr"] == 1318.25  # the seven and the past-due one; not the open-ended cancel
