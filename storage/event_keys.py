@@ -31,7 +31,7 @@ from sqlalchemy import BigInteger, Column, Table, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
-from storage.reader import WorkDB
+from storage.reader import VECTOR_ROWS, WorkDB
 from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, temp_table
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -150,11 +150,12 @@ class KeyStore:
         self.raw: Any = conn.connection.driver_connection  # sqlite3 or psycopg connection
 
     def _batches(self, query: str) -> Iterator[list[int]]:
-        """The keys of a DuckDB query, ``KEY_BATCH`` at a time, as Python ints."""
+        """The keys of a DuckDB query, about ``KEY_BATCH`` at a time, as Python ints (fetched
+        as numpy columns: a tuple per row cost a third of storing the keys)."""
         with self.work.con.cursor() as cursor:
             cursor.execute(f"SELECT key FROM ({query})")
-            while rows := cursor.fetchmany(KEY_BATCH):
-                yield [row[0] for row in rows]
+            while len(frame := cursor.fetch_df_chunk(max(1, KEY_BATCH // VECTOR_ROWS))):
+                yield frame["key"].to_numpy(dtype=np.int64).tolist()
 
     def _any_stored(self) -> bool:
         return self.conn.execute(select(EventKey.key).limit(1)).first() is not None

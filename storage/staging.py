@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 from sqlalchemy import Column, Date, MetaData, Table, delete
 from sqlalchemy.engine import Connection
+
+from storage.reader import VECTOR_ROWS
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -126,6 +129,35 @@ def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duc
                     copy.write(data)
     finally:
         path.unlink(missing_ok=True)
+
+
+def insert_decoded_from_duckdb(conn: Connection, table: Table, names: Sequence[str],
+                               duck: duckdb.DuckDBPyConnection, query: str,
+                               decoders: Sequence[np.ndarray | None]) -> None:
+    """SQLite: append the rows of a DuckDB ``query`` to ``table`` where each column whose
+    ``decoders`` entry is an array holds integer positions in it (a name by its code), and
+    the others the stored values themselves. Rows come over as numpy columns, a chunk at a
+    time, so a name repeated on many rows is one Python string, not one per row (fetching
+    rows as tuples made a string per value and cost as much as SQLite's inserts)."""
+    if check_dialect(conn) != "sqlite":
+        raise NotImplementedError("decoded inserts are for SQLite; PostgreSQL copies text from DuckDB")
+    raw: Any = conn.connection.driver_connection
+    quoted = ", ".join(f'"{n}"' for n in names)
+    target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
+    sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
+    vectors = max(1, SQLITE_BATCH_ROWS // VECTOR_ROWS)
+    cur = raw.cursor()
+    try:
+        with duck.cursor() as source:
+            source.execute(query)
+            while len(frame := source.fetch_df_chunk(vectors)):
+                columns = []
+                for i, decoder in enumerate(decoders):
+                    values = frame.iloc[:, i].to_numpy()
+                    columns.append((values if decoder is None else decoder[values]).tolist())
+                cur.executemany(sql, zip(*columns))
+    finally:
+        cur.close()
 
 
 def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
