@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
 from storage.reader import VECTOR_ROWS, WorkDB
-from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, temp_table
+from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, loading_into, temp_table
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -208,7 +208,8 @@ class KeyStore:
         says whether any of them may be stored already (then those are skipped)."""
         ordered = f"SELECT key FROM ({query}) ORDER BY key"
         if self.dialect != "sqlite" and not some_stored:
-            insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
+            with loading_into(self.conn, self.table):
+                insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
             return
         if self.dialect == "sqlite":
             # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.

@@ -36,6 +36,7 @@ from storage.staging import (
     duckdb_time,
     insert_decoded_from_duckdb,
     insert_from_duckdb,
+    loading_into,
     temp_table,
 )
 
@@ -155,7 +156,8 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
             insert_decoded_from_duckdb(conn, table, names, work.con, query, decoders)
     else:
         for table, (names, query) in _selects(prefix, new_only, coded=codes is not None).items():
-            insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+            with loading_into(conn, table):
+                insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
     counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
