@@ -65,8 +65,14 @@ def _fnv1a(values: np.ndarray) -> np.ndarray:
         return h
     code_points = text.view(np.uint32).reshape(n, width).T.astype(np.uint64)
     lengths = np.char.str_len(text)
+    # Positions every value reaches (all of them when the values have one length, as
+    # exported ids often do) need no per-value test.
+    common = int(lengths.min())
     for pos in range(width):
-        h = np.where(pos < lengths, (h ^ code_points[pos]) * FNV_PRIME, h)
+        if pos < common:
+            h = (h ^ code_points[pos]) * FNV_PRIME
+        else:
+            h = np.where(pos < lengths, (h ^ code_points[pos]) * FNV_PRIME, h)
     return h
 
 
