@@ -17,7 +17,10 @@ per file in the import's DuckDB scratch database, and every database row is writ
    ones it already holds: those events were imported before. New events on an org-day that
    came from daily rollup files are errors (``storage.daily_import``). The new keys are
    stored, and the new events grouped per org and UTC day, user and feature, then written
-   by ``storage.rollup.add_rollups``.
+   by ``storage.rollup.add_rollups``. The grouping is by integer codes (each distinct org,
+   user and event name's rank in byte order, given once per file in step 1), not by the
+   names: integers group and sort faster, rows sorted by code are in the tables' key order,
+   and SQLite gets each name as one Python string however many rows repeat it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 # (unknown orgs), supplied by the importer, which knows the import's orgs.
 RelationCheck = Callable[[pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]]
 
-_EV_COLUMNS = "rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, org_c INTEGER, user_c INTEGER, event_c INTEGER"
+_EV_COLUMNS = ("rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, "
+               "org_c INTEGER, user_c INTEGER, event_c INTEGER")
 _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 

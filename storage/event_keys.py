@@ -145,7 +145,8 @@ class KeyStore:
     primary key (one JSON array unpacked by ``json_each`` in C), on PostgreSQL all at once
     (COPY into a temporary table, one join); only the keys already stored come back. New
     keys are appended in key order, so the B-tree is walked once: through ``json_each`` on
-    SQLite, COPY on PostgreSQL.
+    SQLite, COPY on PostgreSQL (into an empty table with its primary key built afterwards,
+    ``storage.staging.loading_into``).
     """
 
     def __init__(self, conn: Connection, work: WorkDB) -> None:

@@ -10,6 +10,11 @@ leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_f
   already stored go through a staging table and ``INSERT ... ON CONFLICT DO UPDATE`` adding
   the new events, after which their distinct counts are recomputed from the per-user and
   per-feature rows (a user already active that day counts once).
+* The events import's tables also carry integer codes for names and days (``Codes``): on
+  SQLite the new org-days are fetched by code and the names looked up in arrays, a string
+  per distinct name rather than per row; on PostgreSQL DuckDB writes text for COPY, sorted
+  by code. A load into an empty table on PostgreSQL builds the primary key afterwards
+  (``storage.staging.loading_into``).
 * ``replace_rollups`` (daily files) replaces each org-day it names: its rows are deleted and
   the file's rows inserted, so importing the same files again leaves the same rows.
 """
@@ -182,7 +187,8 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
             conn.execute(delete(table).where(tuple_(table.c.org_id, table.c.day).in_(replaced_days)))
         drop_temp_table(conn, days)
     for table, (names, query) in _selects(prefix, "").items():
-        insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+        with loading_into(conn, table):
+            insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
     counts.new_days = counts.days - replaced
     return counts
 

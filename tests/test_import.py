@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli import cli
@@ -229,7 +230,7 @@ def test_a_first_import_leaves_every_primary_key_in_place(session_factory, tmp_p
         after = {t: inspect(s.connection()).get_pk_constraint(t) for t in tables}
     assert after == before
     assert all(pk["constrained_columns"] for pk in after.values())
-    with pytest.raises(Exception), session_factory() as s, s.begin():
+    with pytest.raises(IntegrityError), session_factory() as s, s.begin():
         s.add(UsageDailyUser(org_id="acme", day=D1, user_id="u1", events=1))
 
 
