@@ -91,7 +91,10 @@ class EventImport:
         finally:
             bar.close()
             # Their memory counts against DuckDB's limit for the grouping that follows.
-            for table in ("lane", "slow_ok", "known_orgs"):
+            # raw_events too: from here on the events are ``ev`` (codes, hashes, time and
+            # count); the file's text is the largest table, and dropping it keeps the grouping
+            # and sorting below within DuckDB's memory instead of spilling (30k orgs).
+            for table in ("lane", "slow_ok", "known_orgs", "raw_events"):
                 self.work.con.execute(f"DROP TABLE IF EXISTS {table}")
             for c in _HASHED:  # the names stay, by code, for the roll-up (``dict_<column>``)
                 self.work.con.execute(f"CREATE OR REPLACE TABLE dict_{c} AS SELECT code, v FROM hash_{c}")
@@ -222,10 +225,9 @@ class EventImport:
         if not total:
             return
         shown = con.execute(
-            f"SELECT r.rec, raw.org_id, CAST(make_timestamp(e.ts_us) AS DATE) FROM "
+            f"SELECT r.rec, o.v, CAST(make_timestamp(e.ts_us) AS DATE) FROM "
             f"(SELECT rec FROM ({flagged}) ORDER BY rec LIMIT {self.errors.limit}) r "
-            "JOIN ev e ON e.rec = r.rec JOIN (SELECT rowid AS rec, org_id FROM raw_events) raw ON raw.rec = r.rec "
-            "ORDER BY r.rec"
+            "JOIN ev e ON e.rec = r.rec JOIN dict_org_id o ON o.code = e.org_c ORDER BY r.rec"
         ).fetchall()
         rows = [(int(rec), f'{day.isoformat()} of org "{org}" was imported from daily rollups; '
                  "raw events can't be added to it", None) for rec, org, day in shown]
