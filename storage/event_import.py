@@ -17,7 +17,10 @@ per file in the import's DuckDB scratch database, and every database row is writ
    ones it already holds: those events were imported before. New events on an org-day that
    came from daily rollup files are errors (``storage.daily_import``). The new keys are
    stored, and the new events grouped per org and UTC day, user and feature, then written
-   by ``storage.rollup.add_rollups``.
+   by ``storage.rollup.add_rollups``. The grouping is by integer codes (each distinct org,
+   user and event name's rank in byte order, given once per file in step 1), not by the
+   names: integers group and sort faster, rows sorted by code are in the tables' key order,
+   and SQLite gets each name as one Python string however many rows repeat it.
 """
 
 from __future__ import annotations
@@ -35,14 +38,15 @@ from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
 from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash
 from storage.reader import WorkDB, load_file, query_frames
-from storage.rollup import add_rollups
+from storage.rollup import Codes, add_rollups
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
 # (unknown orgs), supplied by the importer, which knows the import's orgs.
 RelationCheck = Callable[[pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]]
 
-_EV_COLUMNS = "rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT"
+_EV_COLUMNS = ("rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, "
+               "org_c INTEGER, user_c INTEGER, event_c INTEGER")
 _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 
@@ -87,8 +91,14 @@ class EventImport:
         finally:
             bar.close()
             # Their memory counts against DuckDB's limit for the grouping that follows.
-            for table in ("lane", "slow_ok", "known_orgs", *(f"hash_{c}" for c in _HASHED)):
+            # raw_events too: from here on the events are ``ev`` (codes, hashes, time and
+            # count); the file's text is the largest table, and dropping it keeps the grouping
+            # and sorting below within DuckDB's memory instead of spilling (30k orgs).
+            for table in ("lane", "slow_ok", "known_orgs", "raw_events"):
                 self.work.con.execute(f"DROP TABLE IF EXISTS {table}")
+            for c in _HASHED:  # the names stay, by code, for the roll-up (``dict_<column>``)
+                self.work.con.execute(f"CREATE OR REPLACE TABLE dict_{c} AS SELECT code, v FROM hash_{c}")
+                self.work.con.execute(f"DROP TABLE IF EXISTS hash_{c}")
 
     def _known_orgs(self) -> None:
         frame = pd.DataFrame({"org_id": pd.Series(np.asarray(self.known_orgs, dtype=object), dtype=object)})
@@ -99,18 +109,23 @@ class EventImport:
     def _lane(self, names: set[str]) -> None:
         """DuckDB table ``lane``: per record, whether the fast lane vouches for it
         (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
-        org, user and event name, each distinct name hashed once."""
+        org, user and event name, each distinct name hashed once, and their codes: each
+        distinct name's rank in byte order, so the roll-up groups and sorts integers and
+        names are turned into text once per distinct value (``storage.rollup.Codes``)."""
         con = self.work.con
         for column in _HASHED:
             values = np.asarray(con.execute(f'SELECT DISTINCT "{column}" AS v FROM raw_events').fetchnumpy()["v"],
                                 dtype=object)
             con.register("hash_frame", pd.DataFrame({"v": values, "h": text_hash(values).view(np.int64)}))
-            con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS SELECT v, h FROM hash_frame")
+            con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS "
+                        "SELECT v, h, CAST(row_number() OVER (ORDER BY v) - 1 AS INTEGER) AS code FROM hash_frame")
             con.unregister("hash_frame")
         joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
         hashes = [f"h_{c}" for c in _HASHED]
-        source = f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)} FROM raw_events r {joins})"
-        con.execute(f"CREATE OR REPLACE TABLE lane AS {fast_lane(EVENTS, names, source, 'known_orgs', hashes)}")
+        codes = [f"c_{c}" for c in _HASHED]
+        source = (f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)}, "
+                  f"{', '.join(f'h_{c}.code AS c_{c}' for c in _HASHED)} FROM raw_events r {joins})")
+        con.execute(f"CREATE OR REPLACE TABLE lane AS {fast_lane(EVENTS, names, source, 'known_orgs', hashes + codes)}")
 
     def _slow_lane(self, f: InputFile, header: Header) -> None:
         """The rows the fast lane didn't vouch for, through the full validator (exact messages
@@ -142,9 +157,9 @@ class EventImport:
             con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
         con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
         event_id = "r.event_id" if has_event_id else "''"
-        query = (f"SELECT l.rec AS __rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n "
-                 "FROM lane l POSITIONAL JOIN raw_events r")
-        names = ["org_h", "user_h", "event_h", "event_id", "ts_us", "n"]
+        query = (f"SELECT l.rec AS __rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n, "
+                 "l.c_org_id, l.c_user_id, l.c_event FROM lane l POSITIONAL JOIN raw_events r")
+        names = ["org_h", "user_h", "event_h", "event_id", "ts_us", "n", "org_c", "user_c", "event_c"]
         for records, chunk in query_frames(self.work, query, names, self.chunk_rows):
             bar.update(len(chunk))
             ids = chunk["event_id"].to_numpy(dtype=object)
@@ -155,8 +170,9 @@ class EventImport:
             keys = keys_from_hashes(org_h, chunk["user_h"].to_numpy(dtype=np.int64),
                                     chunk["event_h"].to_numpy(dtype=np.int64), id_h, ids != "", ts_us, n)
             con.register("ev_chunk", pd.DataFrame({"rec": records, "key": keys, "org_h": org_h, "ts_us": ts_us,
-                                                   "n": n}))
-            con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n FROM ev_chunk")
+                                                   "n": n, "org_c": chunk["org_c"], "user_c": chunk["user_c"],
+                                                   "event_c": chunk["event_c"]}))
+            con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n, org_c, user_c, event_c FROM ev_chunk")
             con.unregister("ev_chunk")
 
     # -- 2. write ----------------------------------------------------------------------------
@@ -179,7 +195,7 @@ class EventImport:
         self.counts.new = self.work.count("new_recs")
         self.counts.duplicate = self.counts.read - self.counts.new
         self._roll_up(all_new=self.counts.new == self.counts.read)
-        self.counts.days_touched = add_rollups(self.conn, self.work, "ne").days
+        self.counts.days_touched = add_rollups(self.conn, self.work, "ne", self._codes()).days
 
     def _markers(self) -> None:
         """DuckDB table ``markers`` (key, org_h, dayn): the rollup-day key of every org-day
@@ -209,36 +225,48 @@ class EventImport:
         if not total:
             return
         shown = con.execute(
-            f"SELECT r.rec, raw.org_id, CAST(make_timestamp(e.ts_us) AS DATE) FROM "
+            f"SELECT r.rec, o.v, CAST(make_timestamp(e.ts_us) AS DATE) FROM "
             f"(SELECT rec FROM ({flagged}) ORDER BY rec LIMIT {self.errors.limit}) r "
-            "JOIN ev e ON e.rec = r.rec JOIN (SELECT rowid AS rec, org_id FROM raw_events) raw ON raw.rec = r.rec "
-            "ORDER BY r.rec"
+            "JOIN ev e ON e.rec = r.rec JOIN dict_org_id o ON o.code = e.org_c ORDER BY r.rec"
         ).fetchall()
         rows = [(int(rec), f'{day.isoformat()} of org "{org}" was imported from daily rollups; '
                  "raw events can't be added to it", None) for rec, org, day in shown]
         self.errors.add_records(f.label, f.path, _ROLLUP_DAY_COLUMN, rows, total)
 
     def _roll_up(self, all_new: bool) -> None:
-        """DuckDB tables ne_daily, ne_users, ne_features (``storage.rollup.DUCK_TABLES``)
-        from the new events."""
+        """DuckDB tables nc_daily, nc_users, nc_features grouped by the codes of org, user and
+        feature and the day number, and over them the views ne_daily, ne_users, ne_features
+        (``storage.rollup.DUCK_TABLES``, with the codes too), from the new events."""
         con = self.work.con
-        # Records line up with raw_events rows: ev was appended chunk by chunk in file order.
         keep = "" if all_new else "SEMI JOIN new_recs n ON x.rec = n.rec"
         con.execute(f"""
             CREATE OR REPLACE VIEW new_events AS
-            SELECT x.org_id, x.user_id, x.event, x.ts_us, x.n, CAST(make_timestamp(x.ts_us) AS DATE) AS day
-            FROM (SELECT r.org_id, r.user_id, r.event, e.rec, e.ts_us, e.n
-                  FROM (SELECT org_id, user_id, event FROM raw_events) r POSITIONAL JOIN ev e) x
-            {keep}
+            SELECT x.org_c, x.user_c, x.event_c, x.ts_us, x.n,
+                   CAST(x.ts_us // {MICROS_PER_DAY} AS INTEGER) AS dayn
+            FROM ev x {keep}
         """)
-        con.execute("""CREATE OR REPLACE TABLE ne_users AS
-            SELECT org_id, day, user_id, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
-        con.execute("""CREATE OR REPLACE TABLE ne_features AS
-            SELECT org_id, day, event AS feature, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
-        con.execute("""CREATE OR REPLACE TABLE ne_daily AS
-            SELECT d.org_id, d.day, d.events, d.last_us, u.active_users, f.distinct_features
-            FROM (SELECT org_id, day, sum(n)::BIGINT AS events, max(ts_us) AS last_us FROM new_events GROUP BY ALL) d
-            JOIN (SELECT org_id, day, count(*) AS active_users FROM ne_users GROUP BY ALL) u USING (org_id, day)
-            JOIN (SELECT org_id, day, count(*) AS distinct_features FROM ne_features GROUP BY ALL) f
-                USING (org_id, day)""")
+        con.execute("""CREATE OR REPLACE TABLE nc_users AS
+            SELECT org_c, dayn, user_c, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
+        con.execute("""CREATE OR REPLACE TABLE nc_features AS
+            SELECT org_c, dayn, event_c AS feature_c, sum(n)::BIGINT AS events FROM new_events GROUP BY ALL""")
+        con.execute("""CREATE OR REPLACE TABLE nc_daily AS
+            SELECT d.org_c, d.dayn, d.events, d.last_us, u.active_users, f.distinct_features
+            FROM (SELECT org_c, dayn, sum(n)::BIGINT AS events, max(ts_us) AS last_us FROM new_events GROUP BY ALL) d
+            JOIN (SELECT org_c, dayn, count(*) AS active_users FROM nc_users GROUP BY ALL) u USING (org_c, dayn)
+            JOIN (SELECT org_c, dayn, count(*) AS distinct_features FROM nc_features GROUP BY ALL) f
+                USING (org_c, dayn)""")
+        day = "CAST(DATE '1970-01-01' + r.dayn AS DATE) AS day"
+        org = "JOIN dict_org_id o ON o.code = r.org_c"
+        con.execute(f"""CREATE OR REPLACE VIEW ne_daily AS SELECT o.v AS org_id, {day}, r.events, r.last_us,
+            r.active_users, r.distinct_features, r.org_c, r.dayn FROM nc_daily r {org}""")
+        con.execute(f"""CREATE OR REPLACE VIEW ne_users AS SELECT o.v AS org_id, {day}, u.v AS user_id, r.events,
+            r.org_c, r.dayn, r.user_c FROM nc_users r {org} JOIN dict_user_id u ON u.code = r.user_c""")
+        con.execute(f"""CREATE OR REPLACE VIEW ne_features AS SELECT o.v AS org_id, {day}, f.v AS feature, r.events,
+            r.org_c, r.dayn, r.feature_c FROM nc_features r {org} JOIN dict_event f ON f.code = r.feature_c""")
 
+    def _codes(self) -> Codes:
+        def names(column: str) -> np.ndarray:
+            values = self.work.con.execute(f"SELECT v FROM dict_{column} ORDER BY code").fetchnumpy()["v"]
+            return np.asarray(values, dtype=object)
+
+        return Codes(orgs=names("org_id"), users=names("user_id"), features=names("event"))

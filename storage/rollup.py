@@ -10,6 +10,11 @@ leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_f
   already stored go through a staging table and ``INSERT ... ON CONFLICT DO UPDATE`` adding
   the new events, after which their distinct counts are recomputed from the per-user and
   per-feature rows (a user already active that day counts once).
+* The events import's tables also carry integer codes for names and days (``Codes``): on
+  SQLite the new org-days are fetched by code and the names looked up in arrays, a string
+  per distinct name rather than per row; on PostgreSQL DuckDB writes text for COPY, sorted
+  by code. A load into an empty table on PostgreSQL builds the primary key afterwards
+  (``storage.staging.loading_into``).
 * ``replace_rollups`` (daily files) replaces each org-day it names: its rows are deleted and
   the file's rows inserted, so importing the same files again leaves the same rows.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Column, Date, String, Table, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +39,9 @@ from storage.staging import (
     drop_temp_table,
     duckdb_date,
     duckdb_time,
+    insert_decoded_from_duckdb,
     insert_from_duckdb,
+    loading_into,
     temp_table,
 )
 
@@ -51,6 +59,18 @@ DUCK_TABLES = {
 
 
 @dataclass
+class Codes:
+    """Names by integer code, for rollup tables that also carry codes (the events import's):
+    ``org_c``, ``user_c``, ``feature_c`` index these arrays, ``dayn`` is days since
+    1970-01-01. Codes rank the names in byte order, so rows sorted by code are in the
+    tables' primary-key order, and each name becomes text once instead of once per row."""
+
+    orgs: np.ndarray
+    users: np.ndarray
+    features: np.ndarray
+
+
+@dataclass
 class RollupCounts:
     days: int = 0  # org-days written
     new_days: int = 0  # of which not stored before
@@ -58,20 +78,23 @@ class RollupCounts:
     features: int = 0  # usage_daily_features rows given
 
 
-def _selects(prefix: str, join: str) -> dict[Table, tuple[list[str], str]]:
+def _selects(prefix: str, join: str, coded: bool = False) -> dict[Table, tuple[list[str], str]]:
     """Per target table: (columns, DuckDB query giving them as stored text), the org-days
-    restricted by ``join`` (e.g. ``ANTI JOIN known_days k USING (org_id, day)``)."""
+    restricted by ``join`` (e.g. ``ANTI JOIN known_days k USING (org_id, day)``). ``coded``:
+    the tables carry codes (``Codes``), sorting by which is cheaper and gives the same order."""
     day = duckdb_date("r.day")
+    org_day, user, feature = ("r.org_c, r.dayn", "r.user_c", "r.feature_c") if coded else \
+        ("r.org_id, r.day", "r.user_id", "r.feature")
     return {
         DAILY: (["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
                 f"SELECT r.org_id, {day}, r.events, r.active_users, r.distinct_features, {duckdb_time('r.last_us')} "
-                f"FROM {prefix}_daily r {join} ORDER BY r.org_id, r.day"),
+                f"FROM {prefix}_daily r {join} ORDER BY {org_day}"),
         USERS: (["org_id", "day", "user_id", "events"],
                 f"SELECT r.org_id, {day}, r.user_id, r.events FROM {prefix}_users r {join} "
-                "ORDER BY r.org_id, r.day, r.user_id"),
+                f"ORDER BY {org_day}, {user}"),
         FEATURES: (["org_id", "day", "feature", "events"],
                    f"SELECT r.org_id, {day}, r.feature, r.events FROM {prefix}_features r {join} "
-                   "ORDER BY r.org_id, r.day, r.feature"),
+                   f"ORDER BY {org_day}, {feature}"),
     }
 
 
@@ -98,15 +121,48 @@ def stored_days(conn: Connection, work: WorkDB, prefix: str) -> int:
     return total
 
 
-def add_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:
-    """Add the rollup of new events to the stored one (see the module docstring)."""
+def _coded_selects(prefix: str, join: str, codes: Codes, first_day: int,
+                   last_day: int) -> dict[Table, tuple[list[str], str, list[np.ndarray | None]]]:
+    """Like ``_selects`` for rollup tables with codes (``Codes``): per target table its
+    columns, a DuckDB query giving codes where a name or day goes, and per column the array
+    the code indexes (None: the value as it is). Sorted by code: primary-key order."""
+    days = (np.datetime64("1970-01-01", "D") + np.arange(first_day, last_day + 1)).astype(str)
+    day_text = np.asarray(days, dtype=object)
+    day = f"r.dayn - {first_day}"
+    return {
+        DAILY: (["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
+                f"SELECT r.org_c, {day}, r.events, r.active_users, r.distinct_features, "
+                f"{duckdb_time('r.last_us')} FROM {prefix}_daily r {join} ORDER BY r.org_c, r.dayn",
+                [codes.orgs, day_text, None, None, None, None]),
+        USERS: (["org_id", "day", "user_id", "events"],
+                f"SELECT r.org_c, {day}, r.user_c, r.events FROM {prefix}_users r {join} "
+                "ORDER BY r.org_c, r.dayn, r.user_c",
+                [codes.orgs, day_text, codes.users, None]),
+        FEATURES: (["org_id", "day", "feature", "events"],
+                   f"SELECT r.org_c, {day}, r.feature_c, r.events FROM {prefix}_features r {join} "
+                   "ORDER BY r.org_c, r.dayn, r.feature_c",
+                   [codes.orgs, day_text, codes.features, None]),
+    }
+
+
+def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None = None) -> RollupCounts:
+    """Add the rollup of new events to the stored one (see the module docstring). With
+    ``codes`` the tables also carry codes (``Codes``), which SQLite's inserts use."""
     counts = _counts(work, prefix)
     if counts.days == 0:
         return counts
-    if stored_days(conn, work, prefix):
+    known = stored_days(conn, work, prefix)
+    if known:
         _merge_stored(conn, work, prefix)
-    for table, (names, query) in _selects(prefix, "ANTI JOIN known_days k USING (org_id, day)").items():
-        insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+    new_only = "ANTI JOIN known_days k USING (org_id, day)" if known else ""
+    if codes is not None and check_dialect(conn) == "sqlite":
+        first_day, last_day = (int(d) for d in work.row(f"SELECT min(dayn), max(dayn) FROM {prefix}_daily"))
+        for table, (names, query, decoders) in _coded_selects(prefix, new_only, codes, first_day, last_day).items():
+            insert_decoded_from_duckdb(conn, table, names, work.con, query, decoders)
+    else:
+        for table, (names, query) in _selects(prefix, new_only, coded=codes is not None).items():
+            with loading_into(conn, table):
+                insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
     counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
@@ -131,7 +187,8 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
             conn.execute(delete(table).where(tuple_(table.c.org_id, table.c.day).in_(replaced_days)))
         drop_temp_table(conn, days)
     for table, (names, query) in _selects(prefix, "").items():
-        insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+        with loading_into(conn, table):
+            insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
     counts.new_days = counts.days - replaced
     return counts
 

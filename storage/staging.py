@@ -14,13 +14,17 @@ connection is dropped before being created again, and dropped explicitly when do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy import Column, Date, MetaData, Table, delete
+import numpy as np
+from sqlalchemy import Column, Date, MetaData, Table, delete, inspect, select
 from sqlalchemy.engine import Connection
+
+from storage.reader import VECTOR_ROWS
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -126,6 +130,60 @@ def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duc
                     copy.write(data)
     finally:
         path.unlink(missing_ok=True)
+
+
+def insert_decoded_from_duckdb(conn: Connection, table: Table, names: Sequence[str],
+                               duck: duckdb.DuckDBPyConnection, query: str,
+                               decoders: Sequence[np.ndarray | None]) -> None:
+    """SQLite: append the rows of a DuckDB ``query`` to ``table`` where each column whose
+    ``decoders`` entry is an array holds integer positions in it (a name by its code), and
+    the others the stored values themselves. Rows come over as numpy columns, a chunk at a
+    time, so a name repeated on many rows is one Python string, not one per row (fetching
+    rows as tuples made a string per value and cost as much as SQLite's inserts)."""
+    if check_dialect(conn) != "sqlite":
+        raise NotImplementedError("decoded inserts are for SQLite; PostgreSQL copies text from DuckDB")
+    raw: Any = conn.connection.driver_connection
+    quoted = ", ".join(f'"{n}"' for n in names)
+    target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
+    sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
+    vectors = max(1, SQLITE_BATCH_ROWS // VECTOR_ROWS)
+    cur = raw.cursor()
+    try:
+        with duck.cursor() as source:
+            source.execute(query)
+            while len(frame := source.fetch_df_chunk(vectors)):
+                columns = []
+                for i, decoder in enumerate(decoders):
+                    values = frame.iloc[:, i].to_numpy()
+                    columns.append((values if decoder is None else decoder[values]).tolist())
+                cur.executemany(sql, zip(*columns))
+    finally:
+        cur.close()
+
+
+@contextmanager
+def loading_into(conn: Connection, table: Table) -> Iterator[None]:
+    """Around a bulk load of ``table``: on PostgreSQL, when the table is empty, its primary
+    key is dropped before and added back after, in the same transaction. Building the index
+    once from all the rows costs about half of inserting them into it one by one (1.1M event
+    keys: 0.49 s against 0.88 s; 670k feature rows: 0.68 s against 1.04 s), and the import
+    still fails as a whole if a key repeats. Dropping the key locks the table (ACCESS
+    EXCLUSIVE) until the import commits, which is why only an empty table, one nobody reads
+    anything from yet, gets this; a table with rows is loaded through its index. SQLite's
+    rollup tables are their primary key (WITHOUT ROWID) and event_keys' key is the rowid:
+    nothing to drop."""
+    if check_dialect(conn) != "postgresql" or conn.execute(select(1).select_from(table).limit(1)).first():
+        yield
+        return
+    pk = inspect(conn).get_pk_constraint(table.name)
+    name, columns = pk.get("name"), pk.get("constrained_columns") or []
+    if not name or not columns:
+        yield
+        return
+    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" DROP CONSTRAINT "{name}"')
+    yield
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" PRIMARY KEY ({quoted})')
 
 
 def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:

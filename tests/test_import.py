@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli import cli
@@ -214,6 +215,44 @@ def test_importing_the_same_files_twice_changes_nothing(session_factory, tmp_pat
         "applications": 1, "orgs": 2, "subscriptions": 2, "support_tickets": 2, "survey_responses": 2,
         "usage_daily": 3, "usage_daily_users": 5, "usage_daily_features": 4, "event_keys": 6,
     }
+
+
+def test_a_first_import_leaves_every_primary_key_in_place(session_factory, tmp_path):
+    """On PostgreSQL a load into an empty table drops its primary key and builds it again
+    afterwards (``storage.staging.loading_into``): it must be back, and enforced."""
+    from sqlalchemy import inspect
+
+    tables = ("usage_daily", "usage_daily_users", "usage_daily_features", "event_keys")
+    with session_factory() as s:
+        before = {t: inspect(s.connection()).get_pk_constraint(t) for t in tables}
+    import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    with session_factory() as s:
+        after = {t: inspect(s.connection()).get_pk_constraint(t) for t in tables}
+    assert after == before
+    assert all(pk["constrained_columns"] for pk in after.values())
+    with pytest.raises(IntegrityError), session_factory() as s, s.begin():
+        s.add(UsageDailyUser(org_id="acme", day=D1, user_id="u1", events=1))
+
+
+def test_names_roll_up_by_code_whatever_their_bytes(session_factory, tmp_path):
+    """Rollups group and sort org, user and feature names by integer codes and write them
+    back by code: non-ASCII names, names that are prefixes of others and case stay apart."""
+    events = """org_id,user_id,event,timestamp,count
+acme,Zoë,réports,2024-05-01T09:00:00Z,1
+acme,zoe,reports,2024-05-01T10:00:00Z,2
+acme,Zo,réports,2024-05-01T11:00:00Z,3
+acme,Zoë,Reports,2024-05-02T09:00:00Z,4
+beta,Zoë,réports,2024-05-01T09:00:00Z,5
+"""
+    import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=events)], session_factory)
+    assert sorted(per_user(session_factory)) == sorted([
+        ("acme", D1, "Zo", 3), ("acme", D1, "Zoë", 1), ("acme", D1, "zoe", 2), ("acme", D2, "Zoë", 4),
+        ("beta", D1, "Zoë", 5)])
+    assert sorted(per_feature(session_factory)) == sorted([
+        ("acme", D1, "reports", 2), ("acme", D1, "réports", 4), ("acme", D2, "Reports", 4),
+        ("beta", D1, "réports", 5)])
+    assert [row[:4] for row in daily(session_factory)] == [("acme", D1, 6, 3), ("acme", D2, 4, 1),
+                                                           ("beta", D1, 5, 1)]
 
 
 def test_values_are_parsed_and_stored_in_utc(session_factory, tmp_path):
