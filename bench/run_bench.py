@@ -3,14 +3,16 @@ and (when ``BENCH_DATABASE_URL`` is set) PostgreSQL, printed as one table.
 
 Usage:
     .venv/bin/python bench/run_bench.py [--sizes 10000,30000] [--pairs 3] [--slack 200] [--cold 5]
-        [--import-bench]
+        [--import-pairs 3] [--alert-runs 3]
 
 Each (database, size) runs ``bench/scan_bench.py`` in its own process (so each peak RSS is its
 own) on cached datasets (bench/out/). The growth exponent is the slope of log(time) against
 log(orgs) between the smallest and the largest size (1.0: linear).
 
-``--import-bench`` also runs ``bench/import_bench.py`` (the import's own benchmark, product
-against a bare bulk load) for each size and prints its output under the table.
+The import rows come from ``bench/import_bench.py`` (the product's events import against a bare
+bulk load of the same file, ``--import-pairs`` pairs per size) and the import-to-alert row from
+``bench/import_to_alert.py`` at the smallest size (``--alert-runs`` runs), on the same
+databases; their own output goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations
@@ -98,7 +100,51 @@ def table(results: list[dict[str, Any]], sizes: list[int]) -> str:
                 lambda r, k=k: (f"{_ms(r['slack'][k]['p50'])} / {_ms(r['slack'][k]['p99'])} ({r['slack'][k]['n']})"
                                 if k in r.get("slack", {}) else "—"))
     row("peak RSS MB (scan and Slack)", lambda r: f"{r['peak_mb']:.0f}")
+    if any("import" in r for r in results):
+        def imp(fmt):
+            return lambda r: fmt(r["import"]) if "import" in r else "—"
+        row("import (events CSV): product s (median)", imp(lambda i: f"{i['product_s']:.2f}"))
+        row("import: floor s, bare bulk load (median)", imp(lambda i: f"{i['floor_s']:.2f}"))
+        row("import: ratio (median of pairs, range)",
+            imp(lambda i: f"{i['ratio']:.2f} ({i['ratio_min']:.2f}–{i['ratio_max']:.2f})"))
+        row("import peak RSS MB, product / floor", imp(lambda i: f"{i['rss_product_mb']} / {i['rss_floor_mb']}"))
+    if any("import_to_alert" in r for r in results):
+        row("import to alert posted, s (median; max)",
+            lambda r: (f"{r['import_to_alert']['total_s']:.2f}; {r['import_to_alert']['total_max_s']:.2f}"
+                       if "import_to_alert" in r else "—"))
     return "\n".join(lines)
+
+
+def _result_line(cmd: list[str], tag: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Run a benchmark script, echo its output, and return the entries of its ``RESULT <tag>`` line."""
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False, env=env)
+    found: list[dict[str, Any]] = []
+    for line in done.stdout.splitlines():
+        if line.startswith(f"RESULT {tag} "):
+            found = json.loads(line.split(" ", 2)[2])["results"]
+        else:
+            print(line, file=sys.stderr)
+    if done.returncode != 0:
+        print(f"{' '.join(cmd)} failed ({done.returncode})", file=sys.stderr)
+    return found
+
+
+def add_import_results(results: list[dict[str, Any]], sizes: list[int], args: argparse.Namespace) -> None:
+    """bench/import_bench.py per size and bench/import_to_alert.py at the smallest size, on the
+    same databases, each entry added to its (database, size) column."""
+    by = {(r["db"], r["orgs"]): r for r in results}
+    env = dict(os.environ)
+    cmd = [sys.executable, str(ROOT / "bench" / "import_bench.py"), "--sizes", ",".join(map(str, sizes)),
+           "--pairs", str(args.import_pairs)]
+    for entry in _result_line(cmd, "import", env):
+        if (entry["database"], entry["orgs"]) in by:
+            by[(entry["database"], entry["orgs"])]["import"] = entry
+    if args.alert_runs > 0:
+        cmd = [sys.executable, str(ROOT / "bench" / "import_to_alert.py"), "--orgs", str(min(sizes)),
+               "--runs", str(args.alert_runs)]
+        for entry in _result_line(cmd, "import_to_alert", env):
+            if (entry["database"], entry["orgs"]) in by:
+                by[(entry["database"], entry["orgs"])]["import_to_alert"] = entry
 
 
 def _median(values: list[float]) -> float:
@@ -113,7 +159,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--slack", type=int, default=200)
     parser.add_argument("--cold", type=int, default=5)
-    parser.add_argument("--import-bench", action="store_true", help="also run bench/import_bench.py per size")
+    parser.add_argument("--import-pairs", type=int, default=3,
+                        help="product/floor pairs of bench/import_bench.py per size (0: no import rows)")
+    parser.add_argument("--alert-runs", type=int, default=3,
+                        help="runs of bench/import_to_alert.py at the smallest size (0: none)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     urls: list[str | None] = [None]
@@ -123,16 +172,13 @@ def main() -> None:
     for url in urls:
         for orgs in sizes:
             results.append(run_one(orgs, url, args))
+    if args.import_pairs > 0:
+        add_import_results(results, sizes, args)
     print(f"\n{dt.date.today().isoformat()} · {machine()}")
     print("Data: the demo generator, 60 days, ~106 events per org. Scan: median of "
           f"{args.pairs} pairs (scan, then its floor query). Slack: answer time through the real app, "
           "request sent to reply at the response_url; cold = first request after a scan.\n")
     print(table(results, sizes))
-    if args.import_bench:
-        # The import has its own benchmark (bench/import_bench.py); its output follows as it prints it.
-        for orgs in sizes:
-            print(f"\nbench/import_bench.py --orgs {orgs}:")
-            subprocess.run([sys.executable, str(ROOT / "bench" / "import_bench.py"), "--orgs", str(orgs)], check=False)
 
 
 if __name__ == "__main__":
