@@ -167,3 +167,38 @@ def test_signal_evidence_keeps_the_severity_for_why_this_rank(session_factory) -
     (sig,) = _open_inactive(session_factory)
     # 21 days silent, 7 beyond the threshold: x / (x + 14) = 1/3
     assert sig.evidence["severity"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_the_garbage_collector_is_off_during_a_scan_and_as_it_was_after(session_factory, monkeypatch) -> None:
+    import gc
+
+    cfg = Config()
+    _seed(session_factory)
+    seen: list[bool] = []
+    real = scanning.apply_signals
+
+    def watching(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scanning, "apply_signals", watching)
+    assert gc.isenabled()
+    scanning.run_scan(session_factory, cfg, at(14))
+    assert seen == [False] and gc.isenabled()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(scanning, "apply_signals", explode)
+    with pytest.raises(RuntimeError):
+        scanning.run_scan(session_factory, cfg, at(15))
+    assert gc.isenabled()  # a failed scan turns it back on too
+
+    monkeypatch.setattr(scanning, "apply_signals", watching)
+    gc.disable()
+    try:
+        scanning.run_scan(session_factory, cfg, at(16))
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+    assert seen == [False, False]
