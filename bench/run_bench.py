@@ -3,7 +3,7 @@ and (when ``BENCH_DATABASE_URL`` is set) PostgreSQL, printed as one table.
 
 Usage:
     .venv/bin/python bench/run_bench.py [--sizes 10000,30000] [--pairs 3] [--slack 200] [--cold 5]
-        [--import-pairs 3] [--alert-runs 3]
+        [--import-pairs 3] [--import-sizes 10000,30000] [--alert-runs 3]
 
 Each (database, size) runs ``bench/scan_bench.py`` in its own process (so each peak RSS is its
 own) on cached datasets (bench/out/). The growth exponent is the slope of log(time) against
@@ -134,7 +134,8 @@ def add_import_results(results: list[dict[str, Any]], sizes: list[int], args: ar
     same databases, each entry added to its (database, size) column."""
     by = {(r["db"], r["orgs"]): r for r in results}
     env = dict(os.environ)
-    cmd = [sys.executable, str(ROOT / "bench" / "import_bench.py"), "--sizes", ",".join(map(str, sizes)),
+    import_sizes = [int(x) for x in args.import_sizes.split(",")] if args.import_sizes else sizes
+    cmd = [sys.executable, str(ROOT / "bench" / "import_bench.py"), "--sizes", ",".join(map(str, import_sizes)),
            "--pairs", str(args.import_pairs)]
     for entry in _result_line(cmd, "import", env):
         if (entry["database"], entry["orgs"]) in by:
@@ -145,6 +146,11 @@ def add_import_results(results: list[dict[str, Any]], sizes: list[int], args: ar
         for entry in _result_line(cmd, "import_to_alert", env):
             if (entry["database"], entry["orgs"]) in by:
                 by[(entry["database"], entry["orgs"])]["import_to_alert"] = entry
+
+
+def _save(path: Path, results: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1))
 
 
 def _median(values: list[float]) -> float:
@@ -161,8 +167,13 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--import-pairs", type=int, default=3,
                         help="product/floor pairs of bench/import_bench.py per size (0: no import rows)")
+    parser.add_argument("--import-sizes", default="",
+                        help="org counts for the import rows, comma-separated (default: --sizes)")
     parser.add_argument("--alert-runs", type=int, default=3,
                         help="runs of bench/import_to_alert.py at the smallest size (0: none)")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "out" / "bench_results.json",
+                        help="where each size's results are saved as they come (a long run that "
+                             "fails late keeps what it measured)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     urls: list[str | None] = [None]
@@ -171,9 +182,16 @@ def main() -> None:
     results = []
     for url in urls:
         for orgs in sizes:
-            results.append(run_one(orgs, url, args))
+            try:
+                results.append(run_one(orgs, url, args))
+            except subprocess.CalledProcessError as exc:
+                print(f"{orgs} orgs on {'PostgreSQL' if url else 'SQLite'} failed ({exc.returncode}); "
+                      "its column is left out", file=sys.stderr)
+                continue
+            _save(args.results, results)
     if args.import_pairs > 0:
         add_import_results(results, sizes, args)
+        _save(args.results, results)
     print(f"\n{dt.date.today().isoformat()} · {machine()}")
     print("Data: the demo generator, 60 days, ~106 events per org. Scan: median of "
           f"{args.pairs} pairs (scan, then its floor query). Slack: answer time through the real app, "
