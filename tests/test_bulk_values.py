@@ -1,0 +1,45 @@
+"""Bulk rows bypass SQLAlchemy's per-row binding: the text they write must be what it writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, create_engine
+
+from storage.models import UTCDateTime
+from storage.staging import bound_values
+
+_zones = st.one_of(st.none(), st.integers(-14 * 60, 14 * 60).map(lambda m: dt.timezone(dt.timedelta(minutes=m))))
+_moments = st.one_of(
+    st.none(),
+    st.builds(lambda d, z: d.replace(tzinfo=z),
+              st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1)), _zones),
+)
+
+
+def _one_by_one(conn, column: Column, values: list) -> list:
+    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return [None if v is None else proc(v) for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_moments, max_size=40))
+def test_a_column_of_timestamps_is_the_text_sqlalchemy_writes_value_by_value(values) -> None:
+    column = Column("at", UTCDateTime())
+    with create_engine("sqlite://").connect() as conn:
+        assert list(bound_values(conn, column, values)) == _one_by_one(conn, column, values)
+
+
+def test_nanoseconds_are_cut_like_sqlalchemy_cuts_them_and_odd_values_fall_back() -> None:
+    column = Column("at", UTCDateTime())
+    stamps = [pd.Timestamp("2026-10-01 12:00:00.123456789", tz="UTC"),
+              pd.Timestamp("2026-10-01 14:00:00.000000999", tz="Europe/Paris"), None]
+    far = [dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone.utc), dt.datetime(1, 1, 1)]  # past pandas' range
+    with create_engine("sqlite://").connect() as conn:
+        got = list(bound_values(conn, column, stamps))
+        assert got == ["2026-10-01 12:00:00.123456", "2026-10-01 12:00:00.000000", None]
+        assert got == _one_by_one(conn, column, stamps)
+        assert list(bound_values(conn, column, far)) == ["9999-12-31 23:59:00.000000", "0001-01-01 00:00:00.000000"]
