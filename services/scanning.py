@@ -11,7 +11,7 @@ import datetime as dt
 import gc
 import json
 import logging
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,22 +144,29 @@ def _segment_attributes(orgs: pd.DataFrame) -> pd.DataFrame:
     }, index=orgs.index)
 
 
-def _signal_values(row: dict[Hashable, Any]) -> dict[str, Any]:
-    evidence = {k: scan_results.plain(v) for k, v in dict(row["evidence"]).items()}
-    # Kept so "why this rank" can be shown later from the stored signal alone.
-    evidence["severity"] = scan_results.plain(float(row["severity"]))
-    if "revenue_reference" in row:
-        evidence["revenue_reference"] = scan_results.plain(float(row["revenue_reference"]))
+def _signal_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
+    """The stored values of the signals in ``rows``, a column each (one list per column, not a
+    dict per row: 30,000 signals at 100k orgs). The evidence keeps the severity (and the revenue
+    reference the priority used) so "why this rank" can be shown later from the stored signal
+    alone."""
+    plain = scan_results.plain
+    severity = [plain(v) for v in rows["severity"].astype(float).tolist()]
+    extra: dict[str, list[Any]] = {"severity": severity}
+    if "revenue_reference" in rows:
+        extra["revenue_reference"] = [plain(v) for v in rows["revenue_reference"].astype(float).tolist()]
+    names = list(extra)
+    evidence = []
+    for facts, *added in zip(rows["evidence"].tolist(), *extra.values()):
+        stored = {k: plain(v) for k, v in dict(facts).items()}
+        stored.update(zip(names, added))
+        evidence.append(json.dumps(stored))
+    n = len(rows)
     return {
-        "priority": float(row["priority"]),
-        "evidence": json.dumps(evidence),
-        "reason": str(row["reason"]),
-        "suggested_case": row.get("suggested_case"),
+        "priority": rows["priority"].astype(float).tolist(),
+        "evidence": evidence,
+        "reason": [str(r) for r in rows["reason"].tolist()],
+        "suggested_case": rows["suggested_case"].tolist() if "suggested_case" in rows else [None] * n,
     }
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
 
 
 def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
@@ -168,29 +175,29 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
     Returns the (org_id, type) of every signal still open afterwards."""
     before = scan_results.open_signals(session, application_id)
     plan = plan_episodes(before, current, as_of)
-    if len(plan.to_open):
-        opened = [
-            {
-                "application_id": application_id,
-                "org_id": row["org_id"],
-                "type": row["type"],
-                "status": STATUS_ACTIVE,
-                "opened_at": as_of,
-                "updated_at": as_of,
-                "opened_scan_id": run_id,
-                **_signal_values(row),
-            }
-            for row in plan.to_open.to_dict("records")
-        ]
-        ids = scan_results.insert_signals(session, _columns(opened))
+    if n := len(plan.to_open):
+        opened = {
+            "application_id": [application_id] * n,
+            "org_id": plan.to_open["org_id"].tolist(),
+            "type": plan.to_open["type"].tolist(),
+            "status": [STATUS_ACTIVE] * n,
+            "opened_at": [as_of] * n,
+            "updated_at": [as_of] * n,
+            "opened_scan_id": [run_id] * n,
+            **_signal_columns(plan.to_open),
+        }
+        ids = scan_results.insert_signals(session, opened)
         result.opened_ids = sorted(int(i) for i in ids)
-    if len(plan.to_update):
-        records = plan.to_update.to_dict("records")
-        updates = [{"id": int(row["id"]), "updated_at": as_of, "status": row["new_status"], **_signal_values(row)}
-                   for row in records]
-        scan_results.update_signals(session, _columns(updates),
-                                    [row["new_status"] == STATUS_ACTIVE for row in records])
-        result.updated = len(updates)
+    if n := len(plan.to_update):
+        status = plan.to_update["new_status"].tolist()
+        updates = {
+            "id": plan.to_update["id"].astype("int64").tolist(),
+            "updated_at": [as_of] * n,
+            "status": status,
+            **_signal_columns(plan.to_update),
+        }
+        scan_results.update_signals(session, updates, [st == STATUS_ACTIVE for st in status])
+        result.updated = n
     resolve_ids = [int(i) for i in plan.to_resolve]
     scan_results.resolve_signals(session, resolve_ids, as_of)
     result.resolved = len(resolve_ids)

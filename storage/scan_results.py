@@ -47,8 +47,11 @@ def _float_text(v: float) -> str:
 def plain(value: Any) -> Any:
     """JSON-safe Python scalars: NaN/NaT become None, numpy numbers Python numbers, floats
     rounded to 4 decimals, timestamps ISO text."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is float:  # the common case first: evidence is mostly Python floats
+        return None if value != value else round(value, 4)
+    if value is None or kind is int or kind is str or kind is bool:
+        return value
     if isinstance(value, (float, np.floating)):
         return None if np.isnan(value) else round(float(value), 4)
     if isinstance(value, np.integer):
