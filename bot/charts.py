@@ -18,6 +18,10 @@ Why it is written this way:
   layout so titles and tick labels are never cut off, and is saved without the
   "Software" PNG text chunk, so the same input gives byte-identical output (cacheable,
   and easy to compare in tests).
+* Each chart is drawn with Python's cyclic garbage collector paused and its young
+  generation collected right after (``domain.collector``): a figure is some 60,000 objects in
+  reference cycles, which would otherwise reach the oldest generation and make every later
+  full collection, in the middle of some Slack answer, walk them (150-350 ms each).
 * Odd data (no rows, all zeros, all health missing, huge amounts) draws an honest chart
   or a "No data" panel instead of raising: a missing picture must never stop a digest.
   Inputs of mismatched lengths are a caller bug and raise ValueError.
@@ -25,12 +29,14 @@ Why it is written this way:
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, cast
 
+from domain.collector import collector_paused
 from domain.vocabulary import CELL_KEYS, CELL_LABELS
 
 if TYPE_CHECKING:  # only for annotations: keeps `import bot.charts` free of matplotlib
@@ -134,6 +140,20 @@ def _month_label(day: date) -> str:
 # --- figure plumbing -------------------------------------------------------------------------
 
 
+_P = ParamSpec("_P")
+
+
+def _drawn_apart(draw: Callable[_P, bytes]) -> Callable[_P, bytes]:
+    """The chart drawn with the collector paused, its figure's cycles freed young after."""
+
+    @functools.wraps(draw)
+    def drawn(*args: _P.args, **kwargs: _P.kwargs) -> bytes:
+        with collector_paused(free_young_after=True):
+            return draw(*args, **kwargs)
+
+    return drawn
+
+
 def _new_figure() -> "Figure":
     """A fixed-size figure with its own Agg canvas (no pyplot, no shared state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -194,6 +214,7 @@ def _check_lengths(**sequences: Sequence[Any]) -> None:
 # --- org trend -------------------------------------------------------------------------------
 
 
+@_drawn_apart
 def org_trend_png(
     weeks: Sequence[date],
     health: Sequence[float | None],
@@ -271,6 +292,7 @@ def _draw_events(ax: "Axes", counts: Sequence[float | None]) -> None:
 # --- Revenue × Health grid -----------------------------------------------------------------
 
 
+@_drawn_apart
 def revenue_health_map_png(
     cells: Sequence[tuple[str, int, float]],
     *,
@@ -337,6 +359,7 @@ def _draw_cell(ax: "Axes", index: int, name: str, count: int, mrr: float, share:
 # --- MRR trend -----------------------------------------------------------------------------
 
 
+@_drawn_apart
 def mrr_trend_png(months: Sequence[date], mrr: Sequence[float], *, currency_symbol: str = "$") -> bytes:
     """Monthly MRR as bars with money ticks ($12k), the latest month labelled.
 

@@ -8,17 +8,16 @@ failed run is still recorded, in its own transaction, so operators can see it ha
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.collector import collector_paused
 from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS, STATUS_ACTIVE
 from scoring.episodes import plan_episodes
@@ -190,7 +189,7 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
         result.opened_ids = sorted(int(i) for i in ids)
     if n := len(plan.to_update):
         status = plan.to_update["new_status"].tolist()
-        updates = {
+        updates: dict[str, list[Any]] = {
             "id": plan.to_update["id"].astype("int64").tolist(),
             "updated_at": [as_of] * n,
             "status": status,
@@ -243,28 +242,11 @@ def _segment_columns(seg: Segmentation, orgs: pd.DataFrame, health: pd.DataFrame
     }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the scan, back on (and run once) after.
-
-    A scan allocates millions of short-lived objects (rows, floats, strings) that are freed by
-    reference counting, none in cycles; the collector still walks every live container each
-    time allocations pass its thresholds, and at 100k orgs its full passes over the frames and
-    rows cost several percent of the scan. Process-wide: a scan in the bot's process pauses it
-    for its few seconds too, which is harmless; the next automatic pass after it catches up."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def run_scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None = None,
              application: str | None = None, after_signals: AfterSignals | None = None) -> ScanResult:
     """Scan every org of one application as of `as_of` (default now) and persist the results."""
-    with _collector_paused():
+    # Millions of short-lived objects, none in cycles: see domain.collector.
+    with collector_paused():
         return _scan(factory, cfg, as_of, application, after_signals)
 
 

@@ -249,3 +249,17 @@ def test_an_org_chart_is_drawn_once_per_set_of_numbers(monkeypatch) -> None:
     # A scan later the numbers differ: drawn again.
     later = dataclasses.replace(shown, usage_weeks=shown.usage_weeks[1:] + (7,))
     assert charts.png(later) != first and len(drawn) == 2
+
+
+def test_a_chart_leaves_no_cycles_for_a_full_collection_to_walk() -> None:
+    """A figure is tens of thousands of objects in reference cycles: freed young, right after
+    the drawing, they never reach the generation a full collection (mid Slack answer) walks."""
+    import gc
+
+    org_trend_png(WEEKS, HEALTH, EVENTS, title="warm-up")  # matplotlib's own first-use caches
+    gc.collect()
+    png = org_trend_png(WEEKS, HEALTH, EVENTS, title="Initech")
+    mrr_trend_png([date(2026, m, 1) for m in range(1, 7)], [10_000.0 * m for m in range(1, 7)])
+    assert gc.collect() < 2_000  # drawn with the collector running: over 8,000 here
+    _assert_real_chart(png)
+    assert gc.isenabled()

@@ -41,8 +41,9 @@ def upgrade() -> None:
                     batch_op.drop_constraint(_name(table, column, referred), type_='foreignkey')
             continue
         for fk in sa.inspect(bind).get_foreign_keys(table):
-            if fk.get('name') and set(fk['constrained_columns']) <= columns:
-                op.drop_constraint(fk['name'], table, type_='foreignkey')
+            name = fk.get('name')
+            if name and set(fk['constrained_columns']) <= columns:
+                op.drop_constraint(name, table, type_='foreignkey')
 
 
 def downgrade() -> None:
