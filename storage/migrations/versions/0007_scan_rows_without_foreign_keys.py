@@ -25,6 +25,9 @@ KEYS = {
 # SQLite's keys have no name: batch mode names the reflected ones by this convention so that
 # they can be dropped (and the downgrade creates them under these names on both databases).
 CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+# Reflect only the table being rebuilt, not the tables its keys refer to: reflecting `orgs`
+# would warn, on every upgrade, that SQLite cannot reflect its expression-based indexes.
+NO_REFERRED_TABLES = {"resolve_fks": False}
 
 
 def _name(table: str, column: str, referred: str) -> str:
@@ -36,7 +39,8 @@ def upgrade() -> None:
     for table, keys in KEYS.items():
         columns = {column for column, _, _ in keys}
         if bind.dialect.name == 'sqlite':
-            with op.batch_alter_table(table, naming_convention=CONVENTION, recreate='always') as batch_op:
+            with op.batch_alter_table(table, naming_convention=CONVENTION, recreate='always',
+                                    reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
                 for column, referred, _ in keys:
                     batch_op.drop_constraint(_name(table, column, referred), type_='foreignkey')
             continue
@@ -48,6 +52,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, keys in KEYS.items():
-        with op.batch_alter_table(table) as batch_op:
+        with op.batch_alter_table(table, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
             for column, referred, referred_column in keys:
                 batch_op.create_foreign_key(_name(table, column, referred), referred, [column], [referred_column])
