@@ -113,16 +113,23 @@ def open_database(url: str) -> sessionmaker[Session]:
 def read_only_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session the database itself refuses to write through (PostgreSQL: a READ ONLY
     transaction; SQLite: ``query_only``), so a report can run against the production database
-    while the bot serves and provably changes nothing."""
-    with factory() as session:
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    while the bot serves and provably changes nothing.
+
+    On SQLite ``query_only`` belongs to the connection, not the transaction: the session is
+    bound to one connection, which is switched back before it returns to the pool (a session
+    on the pool could end on another connection and leave this one refusing every write)."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with factory() as session:
+            session.connection().exec_driver_sql("SET TRANSACTION READ ONLY")
             yield session
-            return
+        return
+    with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA query_only = ON")
         try:
-            yield session
+            with factory(bind=connection) as session:
+                yield session
         finally:
-            session.rollback()
-            session.connection().exec_driver_sql("PRAGMA query_only = OFF")
+            if connection.in_transaction():
+                connection.rollback()
+            connection.exec_driver_sql("PRAGMA query_only = OFF")

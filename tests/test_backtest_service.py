@@ -218,3 +218,19 @@ def test_the_json_output_carries_the_same_figures(history, tmp_path, monkeypatch
     assert {row["type"] for row in data["result"]["signals"]} >= {"inactive_paying", "revenue_at_risk"}
     assert data["plan"]["horizon_days"] == 60
 
+
+
+def test_the_read_only_session_leaves_no_pooled_connection_read_only(history) -> None:
+    """``query_only`` is a SQLite connection's setting: with several connections in the pool
+    (a scan's side reads leave some), the one the report read on must write again after."""
+    engine = history.kw["bind"]
+    first, second = engine.connect(), engine.connect()
+    first.close(), second.close()  # two idle connections in the pool, handed out in turn
+    with read_only_session(history) as session:
+        raw = session.connection().connection.driver_connection
+        session.scalar(select(func.count()).select_from(Base.metadata.tables["orgs"]))
+    if engine.dialect.name == "sqlite":
+        assert raw.execute("PRAGMA query_only").fetchone()[0] == 0
+    for _ in range(3):  # every pooled connection writes
+        with history() as s, s.begin():
+            s.execute(text("UPDATE orgs SET name = name"))
