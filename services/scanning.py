@@ -30,6 +30,7 @@ from services.segmentation import Segmentation
 from storage import queries, scan_results, scan_runs, signal_ranking
 from storage.db import find_application, get_or_create_application
 from storage.scan_lock import hold_scan_lock
+from storage.side_reads import Submit, done_now, side_reads
 from storage.models import ScanRun
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,19 @@ class ScanResult:
 AfterSignals = Callable[[Session, ScanResult, Config], None]
 
 
-def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> ScanContext:
+def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg: Config,
+                 submit: Submit | None = None) -> ScanContext:
     """What the scoring needs beside the org frame: the previous scan's components and health
     ("what moved"), each org's health four weeks back (falling health before a renewal), and
-    the application-wide denominators (key features, whether tickets exist at all)."""
-    prev = queries.previous_snapshots(session, application_id, as_of.date())
+    the application-wide denominators (key features, whether tickets exist at all). The
+    three larger reads go through ``submit`` when given (``storage.side_reads``)."""
+    submit = submit or (lambda fn: done_now(fn, session))
+    previous = submit(lambda side: queries.previous_snapshots(side, application_id, as_of.date()))
+    key_features = submit(lambda side: queries.key_feature_total(side, application_id, as_of, cfg))
+    health_before = submit(lambda side: queries.health_on_or_before(
+        side, application_id, as_of.date() - dt.timedelta(days=cfg.signals.renewal_fall_days)))
+    tickets_available = queries.tickets_available(session, application_id, as_of)
+    prev = previous.result()
     if len(prev):
         comp = prev[list(HEALTH_COMPONENTS)].astype(float)
         prev_health = prev["score"].astype(float)
@@ -74,12 +83,11 @@ def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg:
         prev_health = pd.Series(dtype=float)
     return ScanContext(
         as_of=as_of,
-        key_feature_total=queries.key_feature_total(session, application_id, as_of, cfg),
-        tickets_available=queries.tickets_available(session, application_id, as_of),
+        key_feature_total=key_features.result(),
+        tickets_available=tickets_available,
         previous_components=comp,
         previous_health=prev_health,
-        health_before=queries.health_on_or_before(
-            session, application_id, as_of.date() - dt.timedelta(days=cfg.signals.renewal_fall_days)),
+        health_before=health_before.result(),
     )
 
 
@@ -265,8 +273,10 @@ def _scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None
             _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)
             # Read and score first, write after: on SQLite the write lock is then held only
             # for the writing, not for the whole scan.
-            orgs = queries.org_frame(session, app.id, as_of, cfg)
-            ctx = scan_context(session, app.id, as_of, cfg)
+            # The aggregates run side by side where the database can share their snapshot.
+            with side_reads(session) as submit:
+                orgs = queries.org_frame(session, app.id, as_of, cfg, submit=submit)
+                ctx = scan_context(session, app.id, as_of, cfg, submit=submit)
             health = score_health(orgs, ctx, cfg)
             current = with_reasons(evaluate_signals(orgs, health, ctx, cfg), cfg)
             run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running",

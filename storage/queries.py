@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS
 from domain.org_frame import ORG_COLUMNS, USAGE_WEEKS, WEEK_COLUMNS
+from storage.side_reads import Submit, done_now
 from storage.models import (
     HealthSnapshot,
     Org,
@@ -102,15 +103,28 @@ def mrr_by_org(session: Session, application_id: int, day: dt.date) -> pd.DataFr
 
 
 def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config,
-                  as_of: dt.datetime | None = None) -> pd.DataFrame:
+                  as_of: dt.datetime | None = None, submit: Submit | None = None) -> pd.DataFrame:
     """Per org: the recent and previous windows, the activity window, and the events of each
     of the last ``USAGE_WEEKS`` weeks (``events_week_k``: the 7 days ending k weeks before
-    ``as_of_day``), all from one GROUP BY over the daily rollups; then active users and
-    champions (``users_and_champions``) and features from their own rollups.
+    ``as_of_day``), all from one GROUP BY over the daily rollups (``daily_windows``); then
+    active users and champions (``users_and_champions``) and features (``feature_counts``)
+    from their own rollups, through ``submit`` (``storage.side_reads``) when given: the three
+    aggregates are independent, and the database can compute them side by side.
 
     With ``as_of``, also ``last_seen`` from the same GROUP BY: the latest event time at or
     before ``as_of`` among these days (NaN for an org with none in them: its last event, if
     any, is older than the windows, see ``last_seen_by_org``)."""
+    submit = submit or (lambda fn: done_now(fn, session))
+    users = submit(lambda side: users_and_champions(side, application_id, as_of_day, cfg))
+    features = submit(lambda side: feature_counts(side, application_id, as_of_day, cfg))
+    frame = daily_windows(session, application_id, as_of_day, cfg, as_of)
+    return frame.join(users.result(), how="outer").join(features.result(), how="outer")
+
+
+def daily_windows(session: Session, application_id: int, as_of_day: dt.date, cfg: Config,
+                  as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The daily rollups' part of ``usage_windows``: events per window and week, active days,
+    and ``last_seen`` with ``as_of``."""
     recent_days = cfg.scan.recent_window_days
     recent_start = as_of_day - (recent_days - 1) * DAY
     prev_start = recent_start - recent_days * DAY
@@ -146,7 +160,14 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
     cumulative = frame[since].apply(pd.to_numeric).fillna(0).to_numpy()
     weekly = np.diff(cumulative, axis=1, prepend=0)  # week k = events since week k's start − since week k−1's
     frame = frame.drop(columns=since).assign(**{col: weekly[:, k] for k, col in enumerate(WEEK_COLUMNS)})
+    return frame
 
+
+def feature_counts(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
+    """Per org: distinct features used in the recent and previous windows, and key features
+    in the recent one (every feature is key when none are configured)."""
+    recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
+    prev_start = recent_start - cfg.scan.recent_window_days * DAY
     f = UsageDailyFeature
     key_features = list(cfg.health.key_features)
     counts = [
@@ -165,8 +186,7 @@ def usage_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
     feats_frame = _frame(session, feats, columns[: len(counts) + 1])
     if not key_features:
         feats_frame["recent_key_features"] = feats_frame["recent_features"]
-    users_frame = users_and_champions(session, application_id, as_of_day, cfg)
-    return frame.join(users_frame, how="outer").join(feats_frame, how="outer")
+    return feats_frame
 
 
 def users_and_champions(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
@@ -357,12 +377,14 @@ _INT_COLUMNS = (
 _FLOAT_COLUMNS = ("seats", "icp_fit", "strategic", "relationship", "mrr", "past_due_mrr", "support_penalty", "nps")
 
 
-def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Config) -> pd.DataFrame:
-    """One row per org of the application with every column of ORG_COLUMNS."""
+def org_frame(session: Session, application_id: int, as_of: dt.datetime, cfg: Config,
+              submit: Submit | None = None) -> pd.DataFrame:
+    """One row per org of the application with every column of ORG_COLUMNS (the usage
+    aggregates through ``submit``, see ``usage_windows``)."""
     as_of_day = as_of.date()
+    windows = usage_windows(session, application_id, as_of_day, cfg, as_of=as_of, submit=submit)
     frame = org_attributes(session, application_id)
     frame = frame.join(mrr_by_org(session, application_id, as_of_day))
-    windows = usage_windows(session, application_id, as_of_day, cfg, as_of=as_of)
     frame = frame.join(windows.drop(columns="last_seen"))
     # Last seen from the windows' own GROUP BY; only orgs with no event in them are looked
     # up one by one (their latest day with an event, through the rollups' primary key).
