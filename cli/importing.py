@@ -47,7 +47,7 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str
       saas-tracker import exports/orgs.csv exports/usage_events.csv --dry-run
       saas-tracker import exports/usage_events.parquet --scan --deliver   # new events to alerts
     """
-    from storage.importer import ImportRejected, InputError, import_paths
+    from storage.importer import ImportOutOfMemory, ImportRejected, InputError, import_paths
 
     if deliver and not scan_after:
         raise click.BadParameter("--deliver sends the alerts of the scan: give --scan too", param_hint="--deliver")
@@ -63,7 +63,7 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], application: str
             dry_run=dry_run,
             progress=not quiet and sys.stderr.isatty(),
         )
-    except InputError as exc:
+    except (InputError, ImportOutOfMemory) as exc:
         click.echo(f"import: {exc}", err=True)
         ctx.exit(1)
     except ImportRejected as exc:

@@ -40,6 +40,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
@@ -78,7 +79,7 @@ from storage.daily_import import DailyImport
 from storage.db import get_or_create_application, transaction
 from storage.event_import import EventImport
 from storage.models import Application, Org, Subscription, SupportTicket, SurveyResponse
-from storage.reader import WorkDB, file_header, frames, load_file
+from storage.reader import WORK_MEMORY_VARIABLE, WorkDB, file_header, frames, load_file, work_memory
 from storage.upsert import TableCounts, insert_missing, upsert_by_id
 from storage.validation import (
     MAX_REPORTED_ERRORS,
@@ -103,7 +104,8 @@ _MODELS: dict[str, type] = {
     SURVEYS.key: SurveyResponse,
 }
 
-__all__ = ["ImportRejected", "ImportReport", "InputError", "RowError", "TableCounts", "import_paths"]
+__all__ = ["ImportOutOfMemory", "ImportRejected", "ImportReport", "InputError", "RowError", "TableCounts",
+           "import_paths"]
 
 
 @dataclass
@@ -142,6 +144,17 @@ class ImportRejected(Exception):
         super().__init__(f"{total} error{'s' if total != 1 else ''}; nothing was written\n{shown}")
 
 
+class ImportOutOfMemory(Exception):
+    """DuckDB could not do the import's work within its memory limit; nothing was written."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(
+            f"the files need more working memory than the import's {limit} ({WORK_MEMORY_VARIABLE}); "
+            f"nothing was written. Give it more (for example {WORK_MEMORY_VARIABLE}=1GB), or import "
+            "daily rollups (usage_daily*.csv) instead of raw events")
+        self.limit = limit
+
+
 class _DryRun(Exception):
     def __init__(self, report: ImportReport) -> None:
         super().__init__("dry run")
@@ -162,12 +175,14 @@ def import_paths(
 
     ``application`` names the application of imported orgs whose row has no
     ``application`` value (default ``config.DEFAULT_APPLICATION``). Raises ``InputError``
-    when the paths can't be used at all, ``ImportRejected`` when any row is bad.
+    when the paths can't be used at all, ``ImportRejected`` when any row is bad,
+    ``ImportOutOfMemory`` when DuckDB can't do the work within its memory limit.
     """
     files = resolve_inputs(paths)
     started = time.perf_counter()
+    limit = work_memory()
     try:
-        with transaction(session_factory) as session, WorkDB() as work:
+        with transaction(session_factory) as session, WorkDB(limit) as work:
             run = _Import(session, work, application or DEFAULT_APPLICATION, progress, chunk_rows, max_errors)
             report = run.run(files)
             if run.errors:
@@ -178,6 +193,8 @@ def import_paths(
                 raise _DryRun(report)
     except _DryRun as done:
         return done.report
+    except duckdb.OutOfMemoryException:
+        raise ImportOutOfMemory(limit) from None
     return report
 
 

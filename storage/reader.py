@@ -27,9 +27,16 @@ import pandas as pd
 from storage.csv_files import (FileProblem, Header, InputFile, MalformedFile, StructureProblem, read_header,
                                structure_problems)
 
-# DuckDB's share of memory; beyond it its tables and hash tables spill to the scratch
-# directory. Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
-WORK_MEMORY = os.environ.get("SAAS_TRACKER_IMPORT_MEMORY", "192MB")
+# DuckDB's share of memory; beyond it its tables and sorts spill to the scratch directory.
+# Python's own chunks come on top (see EVENT_CHUNK_ROWS in storage.importer).
+DEFAULT_WORK_MEMORY = "192MB"
+WORK_MEMORY_VARIABLE = "SAAS_TRACKER_IMPORT_MEMORY"
+
+
+def work_memory() -> str:
+    """DuckDB's memory limit for an import, read when the import starts (so a process can
+    change it between imports)."""
+    return os.environ.get(WORK_MEMORY_VARIABLE, DEFAULT_WORK_MEMORY)
 VECTOR_ROWS = 2048  # DuckDB's vector size: chunks are fetched in whole vectors
 # Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves. DuckDB's
 # trim() of spaces is nearly free, trim() of a character set is not: the set is only used
@@ -41,11 +48,12 @@ _OTHER_WHITESPACE_CODES = "9, 10, 11, 12, 13"
 class WorkDB:
     """The import's DuckDB scratch database, removed with its directory on ``close``."""
 
-    def __init__(self, memory_limit: str = WORK_MEMORY) -> None:
+    def __init__(self, memory_limit: str | None = None) -> None:
+        self.memory_limit = memory_limit or work_memory()
         self._dir = tempfile.TemporaryDirectory(prefix="saas-tracker-import-")
         # In memory (faster than a database file), spilling to the directory beyond the limit.
         self.con = duckdb.connect(":memory:")
-        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
         self.con.execute(f"SET temp_directory = '{Path(self._dir.name) / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = true")
         self.con.execute("SET TimeZone = 'UTC'")  # Parquet times with a zone are read in UTC
@@ -112,6 +120,8 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
     source = _parquet_source(f, header) if f.parquet else _csv_source(f, header)
     try:
         work.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {source}")
+    except duckdb.OutOfMemoryException:
+        raise  # the import's memory limit, not the file: said as such by import_paths
     except duckdb.Error as exc:
         if f.parquet:
             raise FileProblem(0, "not a readable Parquet file") from exc

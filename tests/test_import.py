@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import cli
 from storage.event_keys import event_keys
-from storage.importer import ImportRejected, InputError, import_paths
+from storage.importer import ImportOutOfMemory, ImportRejected, InputError, import_paths
 from storage.models import (
     Application,
     EventKey,
@@ -520,6 +520,35 @@ def test_unusable_paths_are_refused_before_touching_the_database(session_factory
         import_paths([tmp_path / "x"], session_factory)
 
 
+def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, session_factory, tmp_path,
+                                                                      monkeypatch):
+    """DuckDB running out of the import's memory is neither a malformed file nor a traceback:
+    one line naming the limit and how to raise it, and the database as it was."""
+    import_paths([full_set(tmp_path / "first")], session_factory)
+    before = snapshot(session_factory)
+    second = write(tmp_path / "second", orgs=ORGS_CSV.replace("Beta Ltd", "Beta Renamed"),
+                   usage_events=EVENTS_CSV.replace("2024-05-01", "2024-05-03"))
+    monkeypatch.setenv("SAAS_TRACKER_IMPORT_MEMORY", "1MB")
+    with pytest.raises(ImportOutOfMemory) as err:
+        import_paths([second], session_factory)
+    assert err.value.limit == "1MB"
+    assert snapshot(session_factory) == before
+
+    result = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path)), "import", "--quiet", str(second)],
+                                env={"DATABASE_URL": db_url, "SAAS_TRACKER_IMPORT_MEMORY": "1MB"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "import: the files need more working memory than the import's 1MB (SAAS_TRACKER_IMPORT_MEMORY); "
+        "nothing was written. Give it more (for example SAAS_TRACKER_IMPORT_MEMORY=1GB), or import daily "
+        "rollups (usage_daily*.csv) instead of raw events"
+    ]
+    assert snapshot(session_factory) == before
+
+    monkeypatch.setenv("SAAS_TRACKER_IMPORT_MEMORY", "64MB")  # read at each import: enough now
+    report = import_paths([second], session_factory)
+    assert (report.orgs.updated, report.events_new) == (1, 2)  # two events without an id moved day
+
+
 # --- event keys -----------------------------------------------------------------------------
 
 def _reference_key(fields: list[str | int], tag: int) -> int:
@@ -643,9 +672,14 @@ def test_rows_the_fast_lane_vouches_for_are_valid_with_the_same_values():
 
 # --- CLI ------------------------------------------------------------------------------------
 
-def _invoke(db_url: str, tmp_path: Path, *args: str):
+def write_config(tmp_path: Path) -> Path:
     config = tmp_path / "saas-tracker.toml"
     config.write_text("")
+    return config
+
+
+def _invoke(db_url: str, tmp_path: Path, *args: str):
+    config = write_config(tmp_path)
     return CliRunner().invoke(cli, ["--config", str(config), "import", "--quiet", *args],
                               env={"DATABASE_URL": db_url})
 
