@@ -185,6 +185,10 @@ class Database:
         admin.dispose()
 
 
+class RunFailed(Exception):
+    """A product or floor run exited with an error (its traceback is on stderr)."""
+
+
 def child(kind: str, db: Database, data: Path, events: Path) -> dict[str, float]:
     """Run one measurement in its own process; adds its peak RSS in MB."""
     url, handle = db.fresh()
@@ -196,7 +200,7 @@ def child(kind: str, db: Database, data: Path, events: Path) -> dict[str, float]
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            sys.exit(f"{kind} run failed ({proc.returncode})")
+            raise RunFailed(f"{kind} run failed ({proc.returncode})")
         result = json.loads(out)
         result["rss_mb"] = usage.ru_maxrss / 1024
         return result
@@ -261,6 +265,7 @@ def main() -> None:
     if os.environ.get("BENCH_DATABASE_URL"):
         databases.append(Database(os.environ["BENCH_DATABASE_URL"], scratch))
     results = []
+    failed: list[str] = []
     for orgs in sizes:
         data = dataset(orgs, args.days, args.seed)
         events = events_file(data, args.fmt)
@@ -268,9 +273,17 @@ def main() -> None:
         print(f"{time.strftime('%Y-%m-%d')}: {orgs:,} orgs x {args.days} days, {events.name} {size:,.0f} MB; "
               f"{os.cpu_count()} CPU cores", flush=True)
         for db in databases:
-            results.append({"orgs": orgs, "days": args.days, "format": args.fmt, **bench(db, data, events, args.pairs)})
+            try:
+                measured = bench(db, data, events, args.pairs)
+            except RunFailed as exc:  # the other sizes and databases are still measured
+                failed.append(f"{db.name} {orgs:,} orgs: {exc}")
+                print(failed[-1], flush=True)
+                continue
+            results.append({"orgs": orgs, "days": args.days, "format": args.fmt, **measured})
     print("RESULT import " + json.dumps({"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
                                          "results": results}), flush=True)
+    if failed:
+        sys.exit("failed: " + "; ".join(failed))
 
 
 if __name__ == "__main__":
