@@ -31,6 +31,7 @@ from storage import queries, scan_results, scan_runs, signal_ranking
 from storage.db import find_application, get_or_create_application
 from storage.scan_lock import hold_scan_lock
 from storage.side_reads import Submit, done_now, side_reads
+from storage.upkeep import vacuum_after_scan
 from storage.models import ScanRun
 
 log = logging.getLogger(__name__)
@@ -311,6 +312,8 @@ def _scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None
             run.signals_resolved = result.resolved
             run.finished_at = dt.datetime.now(dt.timezone.utc)
             run.status = "ok"
+        # The first Slack answers after a scan read what it just replaced.
+        vacuum_after_scan(factory)
         log.info("scan %s as of %s: %d orgs, %d opened, %d updated, %d resolved", app_name,
                  as_of.isoformat(), result.orgs_scanned, result.opened, result.updated, result.resolved)
         return result

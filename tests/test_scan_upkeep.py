@@ -1,0 +1,53 @@
+"""After a scan: on PostgreSQL the tables Slack reads are vacuumed at once (a scan replaces
+every org's segments row; until VACUUM the lists' index reads visit every dead version);
+SQLite is left alone (its VACUUM would rewrite the whole file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import event, text
+
+from domain.config import Config
+from services.scanning import run_scan
+from storage.upkeep import SCAN_CHURNED_TABLES
+from test_queries import AS_OF, _seed
+
+
+def _vacuum_counts(factory) -> dict[str, int]:
+    with factory() as session:
+        rows = session.execute(text(
+            "SELECT relname, vacuum_count FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND relname = ANY(:names)"),
+            {"names": list(SCAN_CHURNED_TABLES)}).all()
+    return {name: int(count) for name, count in rows}
+
+
+def test_each_scan_vacuums_what_it_churned_on_postgresql_only(session_factory) -> None:
+    with session_factory() as session, session.begin():
+        _seed(session)
+        engine = session.get_bind()
+    vacuums: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("VACUUM"):
+            vacuums.append(statement)
+
+    postgresql = engine.dialect.name == "postgresql"
+    before = _vacuum_counts(session_factory) if postgresql else {}
+    run_scan(session_factory, Config(), AS_OF)
+    run_scan(session_factory, Config(), AS_OF + dt.timedelta(days=1))  # replaces every segments row
+    event.remove(engine, "before_cursor_execute", _seen)
+
+    if not postgresql:
+        assert vacuums == []
+        return
+    assert vacuums == [f'VACUUM (ANALYZE, SKIP_LOCKED) "{t}"' for t in SCAN_CHURNED_TABLES] * 2
+    after = _vacuum_counts(session_factory)
+    assert {t: after[t] - before.get(t, 0) for t in SCAN_CHURNED_TABLES} == {"org_segments": 2, "signals": 2}
+    with session_factory() as session:
+        dead = session.scalar(text(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+            "AND relname = 'org_segments'"))
+    assert dead == 0
