@@ -1,6 +1,7 @@
 """After a scan: on PostgreSQL the tables Slack reads are vacuumed at once (a scan replaces
-every org's segments row; until VACUUM the lists' index reads visit every dead version);
-SQLite is left alone (its VACUUM would rewrite the whole file)."""
+every org's segments row; until VACUUM the lists' index reads visit every dead version) and
+the snapshots analysed (the next scan looks each org's latest one up); SQLite is left alone
+(its VACUUM would rewrite the whole file)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import event, text
 
 from domain.config import Config
 from services.scanning import run_scan
-from storage.upkeep import SCAN_CHURNED_TABLES
+from storage.upkeep import SCAN_CHURNED_TABLES, SCAN_GROWN_TABLES
 from test_queries import AS_OF, _seed
 
 
@@ -31,7 +32,7 @@ def test_each_scan_vacuums_what_it_churned_on_postgresql_only(session_factory) -
 
     @event.listens_for(engine, "before_cursor_execute")
     def _seen(conn, cursor, statement, *args) -> None:
-        if statement.lstrip().upper().startswith("VACUUM"):
+        if statement.lstrip().upper().startswith(("VACUUM", "ANALYZE")):
             vacuums.append(statement)
 
     postgresql = engine.dialect.name == "postgresql"
@@ -43,9 +44,14 @@ def test_each_scan_vacuums_what_it_churned_on_postgresql_only(session_factory) -
     if not postgresql:
         assert vacuums == []
         return
-    assert vacuums == [f'VACUUM (ANALYZE, SKIP_LOCKED) "{t}"' for t in SCAN_CHURNED_TABLES] * 2
+    assert vacuums == ([f'VACUUM (ANALYZE, SKIP_LOCKED) "{t}"' for t in SCAN_CHURNED_TABLES]
+                       + [f'ANALYZE (SKIP_LOCKED) "{t}"' for t in SCAN_GROWN_TABLES]) * 2
     after = _vacuum_counts(session_factory)
     assert {t: after[t] - before.get(t, 0) for t in SCAN_CHURNED_TABLES} == {"org_segments": 2, "signals": 2}
+    with session_factory() as session:  # the planner knows the snapshots the two scans wrote
+        known = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'health_snapshots'::regclass"))
+        stored = session.scalar(text("SELECT count(*) FROM health_snapshots"))
+    assert stored > 0 and known == stored
     with session_factory() as session:
         dead = session.scalar(text(
             "SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname = current_schema() "
