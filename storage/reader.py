@@ -32,11 +32,6 @@ from storage.csv_files import (FileProblem, Header, InputFile, MalformedFile, St
 DEFAULT_WORK_MEMORY = "192MB"
 WORK_MEMORY_VARIABLE = "SAAS_TRACKER_IMPORT_MEMORY"
 
-
-def work_memory() -> str:
-    """DuckDB's memory limit for an import, read when the import starts (so a process can
-    change it between imports)."""
-    return os.environ.get(WORK_MEMORY_VARIABLE, DEFAULT_WORK_MEMORY)
 VECTOR_ROWS = 2048  # DuckDB's vector size: chunks are fetched in whole vectors
 # Trimmed around every cell: the ASCII whitespace a spreadsheet or exporter leaves. DuckDB's
 # trim() of spaces is nearly free, trim() of a character set is not: the set is only used
@@ -45,15 +40,21 @@ _WHITESPACE = " \t\r\n\f\v"
 _OTHER_WHITESPACE_CODES = "9, 10, 11, 12, 13"
 
 
+def work_memory() -> str:
+    """DuckDB's memory limit for an import, read when the import starts (so a process can
+    change it between imports)."""
+    return os.environ.get(WORK_MEMORY_VARIABLE, DEFAULT_WORK_MEMORY)
+
+
 class WorkDB:
     """The import's DuckDB scratch database, removed with its directory on ``close``."""
 
     def __init__(self, memory_limit: str | None = None) -> None:
-        self.memory_limit = memory_limit or work_memory()
+        limit = memory_limit or work_memory()
         self._dir = tempfile.TemporaryDirectory(prefix="saas-tracker-import-")
         # In memory (faster than a database file), spilling to the directory beyond the limit.
         self.con = duckdb.connect(":memory:")
-        self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        self.con.execute(f"SET memory_limit = '{limit}'")
         self.con.execute(f"SET temp_directory = '{Path(self._dir.name) / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = true")
         self.con.execute("SET TimeZone = 'UTC'")  # Parquet times with a zone are read in UTC
