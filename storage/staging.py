@@ -197,10 +197,15 @@ def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Seq
     if isinstance(column.type, Date):
         memo = {v: None if v is None else proc(v) for v in set(values)}
         return [memo[v] for v in values]
-    if conn.dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
-        text = _sqlite_utc_texts(values)
-        if text is not None:
-            return text
+    if isinstance(column.type, UTCDateTime):
+        if conn.dialect.name == "sqlite":
+            text = _sqlite_utc_texts(values)
+            if text is not None:
+                return text
+        # A scan's timestamps are mostly its own moment, once per row (100k orgs: 430k
+        # conversions of a handful of values); each distinct one is converted once.
+        stamps: dict[Any, Any] = {}
+        return [None if v is None else stamps[v] if v in stamps else stamps.setdefault(v, proc(v)) for v in values]
     return [None if v is None else proc(v) for v in values]
 
 

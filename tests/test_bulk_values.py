@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, create_engine
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from storage.models import UTCDateTime
 from storage.staging import bound_values
@@ -43,3 +45,18 @@ def test_nanoseconds_are_cut_like_sqlalchemy_cuts_them_and_odd_values_fall_back(
         assert got == ["2026-10-01 12:00:00.123456", "2026-10-01 12:00:00.000000", None]
         assert got == _one_by_one(conn, column, stamps)
         assert list(bound_values(conn, column, far)) == ["9999-12-31 23:59:00.000000", "0001-01-01 00:00:00.000000"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([None, dt.datetime(2026, 6, 1, 6, tzinfo=dt.timezone.utc),
+                                 dt.datetime(2026, 6, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+                                 dt.datetime(2026, 6, 1, 6), pd.Timestamp("2026-06-02 07:30", tz="Asia/Tokyo")])
+                | _moments, max_size=60))
+def test_postgresql_timestamps_repeated_or_not_are_what_sqlalchemy_binds_value_by_value(values) -> None:
+    """On PostgreSQL each distinct timestamp is converted once; equal instants in other zones
+    and naive values among aware ones must still come out as one by one."""
+    conn = SimpleNamespace(dialect=psycopg_dialect())
+    column = Column("at", UTCDateTime())
+    got = list(bound_values(conn, column, values))  # type: ignore[arg-type]
+    assert got == _one_by_one(conn, column, values)
+    assert all(v is None or v.tzinfo is None for v in got)
