@@ -233,7 +233,8 @@ class HealthSnapshot(Base):
     # the same transaction and its own run, and nothing deletes an org or a run; on PostgreSQL
     # checking both keys cost a 100k-org scan's COPY two trigger calls per row, seconds.
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    org_id: Mapped[str] = mapped_column(String(200), index=True)
+    # Looked up by org through uq_health_org_day, whose first column it is (migration 0008).
+    org_id: Mapped[str] = mapped_column(String(200))
     day: Mapped[dt.date]
     scan_run_id: Mapped[int | None] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float)
