@@ -2,7 +2,8 @@
 and each org's segments (Revenue × Health cell, tier, case suggestion) as of the scan's day.
 
 Every write goes through the drivers' bulk paths with plain tuples: ``executemany`` on SQLite,
-``COPY`` on PostgreSQL for new rows, ``executemany`` of one UPDATE for changed signals. The
+``COPY`` on PostgreSQL for new rows; changed signals by an ``executemany`` of one UPDATE on
+SQLite, on PostgreSQL COPied into a temporary table and applied by one UPDATE ... FROM. The
 SQLAlchemy ORM and Core executemany paths build a dictionary and run the bind processors per
 value; for a scan of 100k orgs that cost more than the database's own work.
 
@@ -180,7 +181,7 @@ def _update_staged(conn: Connection, table: Table, set_names: Sequence[str], key
     if clears:
         stage_columns.append(Column("clear_snooze", Boolean))
     stage = staging.temp_table(f"stage_{table.name}_updates", *stage_columns)
-    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{stage.name}"')
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS pg_temp."{stage.name}"')
     staging.create_temp_table(conn, stage)
     insert_rows(conn, stage, {n: columns[n] for n in [*names, *(["clear_snooze"] if clears else [])]})
     sets = [f'"{n}" = u."{n}"' for n in set_names]
@@ -188,7 +189,7 @@ def _update_staged(conn: Connection, table: Table, set_names: Sequence[str], key
         sets.append('"snoozed_until" = CASE WHEN u.clear_snooze THEN NULL ELSE t."snoozed_until" END')
     conn.exec_driver_sql(f'UPDATE "{table.name}" AS t SET {", ".join(sets)} FROM "{stage.name}" AS u '
                          f'WHERE t."{key}" = u."{key}"')
-    conn.exec_driver_sql(f'DROP TABLE "{stage.name}"')
+    conn.exec_driver_sql(f'DROP TABLE pg_temp."{stage.name}"')
 
 
 # --- snapshots -------------------------------------------------------------------------------

@@ -203,10 +203,19 @@ def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Seq
             if text is not None:
                 return text
         # A scan's timestamps are mostly its own moment, once per row (100k orgs: 430k
-        # conversions of a handful of values); each distinct one is converted once.
+        # conversions of a handful of values); each distinct one is converted once. Keyed
+        # with the offset too: Python holds two times of one zone equal by their wall clock,
+        # fold ignored, which in the hour a clock turns back are different instants.
         stamps: dict[Any, Any] = {}
-        return [None if v is None else stamps[v] if v in stamps else stamps.setdefault(v, proc(v)) for v in values]
+        return [None if v is None else _memo(stamps, (v, v.utcoffset()), proc, v) for v in values]
     return [None if v is None else proc(v) for v in values]
+
+
+def _memo(memo: dict[Any, Any], key: Any, proc: Any, value: Any) -> Any:
+    if key in memo:
+        return memo[key]
+    memo[key] = converted = proc(value)
+    return converted
 
 
 def _sqlite_utc_texts(values: Sequence[Any]) -> list[str | None] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from hypothesis import given, settings
@@ -60,3 +61,14 @@ def test_postgresql_timestamps_repeated_or_not_are_what_sqlalchemy_binds_value_b
     got = list(bound_values(conn, column, values))  # type: ignore[arg-type]
     assert got == _one_by_one(conn, column, values)
     assert all(v is None or v.tzinfo is None for v in got)
+
+
+def test_the_two_instants_of_an_hour_the_clock_turns_back_stay_two() -> None:
+    """01:30 on 2026-11-01 in New York happens twice (fold 0: 05:30 UTC, fold 1: 06:30 UTC);
+    Python holds the two equal, so a memo keyed by value alone would give both the first."""
+    zone = ZoneInfo("America/New_York")
+    first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    conn = SimpleNamespace(dialect=psycopg_dialect())
+    got = list(bound_values(conn, Column("at", UTCDateTime()), [first, second]))  # type: ignore[arg-type]
+    assert got == [dt.datetime(2026, 11, 1, 5, 30), dt.datetime(2026, 11, 1, 6, 30)]
