@@ -188,6 +188,9 @@ def loading_into(conn: Connection, table: Table) -> Iterator[None]:
     conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" PRIMARY KEY ({quoted})')
 
 
+_MISSING = object()
+
+
 def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
     """Values as SQLAlchemy would bind them (e.g. SQLite dates and datetimes as its text
     format); dates repeat a lot, so each distinct one is converted once."""
@@ -202,20 +205,22 @@ def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Seq
             text = _sqlite_utc_texts(values)
             if text is not None:
                 return text
-        # A scan's timestamps are mostly its own moment, once per row (100k orgs: 430k
-        # conversions of a handful of values); each distinct one is converted once. Keyed
-        # with the offset too: Python holds two times of one zone equal by their wall clock,
-        # fold ignored, which in the hour a clock turns back are different instants.
-        stamps: dict[Any, Any] = {}
-        return [None if v is None else _memo(stamps, (v, v.utcoffset()), proc, v) for v in values]
+        # A scan's timestamps are mostly its own moment, the same object row after row (100k
+        # orgs: 430k conversions of a handful of values): a run of one object is converted
+        # once. By identity, not equality: two times of one zone compare equal by their wall
+        # clock, fold ignored, which in the hour a clock turns back are different instants.
+        out: list[Any] = []
+        last_in: Any = _MISSING
+        last_out: Any = None
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            if v is not last_in:
+                last_in, last_out = v, proc(v)
+            out.append(last_out)
+        return out
     return [None if v is None else proc(v) for v in values]
-
-
-def _memo(memo: dict[Any, Any], key: Any, proc: Any, value: Any) -> Any:
-    if key in memo:
-        return memo[key]
-    memo[key] = converted = proc(value)
-    return converted
 
 
 def _sqlite_utc_texts(values: Sequence[Any]) -> list[str | None] | None:

@@ -54,8 +54,8 @@ def test_nanoseconds_are_cut_like_sqlalchemy_cuts_them_and_odd_values_fall_back(
                                  dt.datetime(2026, 6, 1, 6), pd.Timestamp("2026-06-02 07:30", tz="Asia/Tokyo")])
                 | _moments, max_size=60))
 def test_postgresql_timestamps_repeated_or_not_are_what_sqlalchemy_binds_value_by_value(values) -> None:
-    """On PostgreSQL each distinct timestamp is converted once; equal instants in other zones
-    and naive values among aware ones must still come out as one by one."""
+    """On PostgreSQL a run of one timestamp object is converted once; repeated values, equal
+    instants in other zones and naive values among aware ones must come out as one by one."""
     conn = SimpleNamespace(dialect=psycopg_dialect())
     column = Column("at", UTCDateTime())
     got = list(bound_values(conn, column, values))  # type: ignore[arg-type]
@@ -65,7 +65,8 @@ def test_postgresql_timestamps_repeated_or_not_are_what_sqlalchemy_binds_value_b
 
 def test_the_two_instants_of_an_hour_the_clock_turns_back_stay_two() -> None:
     """01:30 on 2026-11-01 in New York happens twice (fold 0: 05:30 UTC, fold 1: 06:30 UTC);
-    Python holds the two equal, so a memo keyed by value alone would give both the first."""
+    Python holds the two equal, so reusing a conversion for an equal value would give both the
+    first."""
     zone = ZoneInfo("America/New_York")
     first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=zone)
     second = first.replace(fold=1)
