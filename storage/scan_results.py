@@ -169,26 +169,20 @@ def _update_rows(conn: Connection, table: Table, set_names: Sequence[str], key: 
         cur.close()
 
 
-def _update_staged(conn: Connection, table: Table, set_names: Sequence[str], key: str,
-                   columns: Mapping[str, Sequence[Any]]) -> None:
-    """PostgreSQL: the rows COPied into a temporary table, then one UPDATE ... FROM it. An
-    executemany of one UPDATE per row was a statement per changed signal (23,000 at 100k
-    orgs: 1.1 s of a next-day scan). A ``clear_snooze`` column, when given, says which rows
-    also lose their snooze end."""
-    names = [*set_names, key]
-    stage_columns = [Column(n, table.c[n].type) for n in names]
-    clears = "clear_snooze" in columns
-    if clears:
-        stage_columns.append(Column("clear_snooze", Boolean))
-    stage = staging.temp_table(f"stage_{table.name}_updates", *stage_columns)
+def _update_signals_staged(conn: Connection, set_names: Sequence[str], columns: Mapping[str, Sequence[Any]],
+                           clear_snooze: Sequence[bool]) -> None:
+    """PostgreSQL: the rows COPied into a temporary table, then one UPDATE ... FROM it, the
+    snooze end cleared where ``clear_snooze`` says. An executemany of one UPDATE per row was
+    a statement per changed signal (23,000 at 100k orgs: 1.1 s of a next-day scan)."""
+    names = [*set_names, "id"]
+    stage = staging.temp_table("stage_signals_updates", *[Column(n, SIGNALS.c[n].type) for n in names],
+                               Column("clear_snooze", Boolean))
     conn.exec_driver_sql(f'DROP TABLE IF EXISTS pg_temp."{stage.name}"')
     staging.create_temp_table(conn, stage)
-    insert_rows(conn, stage, {n: columns[n] for n in [*names, *(["clear_snooze"] if clears else [])]})
-    sets = [f'"{n}" = u."{n}"' for n in set_names]
-    if clears:
-        sets.append('"snoozed_until" = CASE WHEN u.clear_snooze THEN NULL ELSE t."snoozed_until" END')
-    conn.exec_driver_sql(f'UPDATE "{table.name}" AS t SET {", ".join(sets)} FROM "{stage.name}" AS u '
-                         f'WHERE t."{key}" = u."{key}"')
+    insert_rows(conn, stage, {**{n: columns[n] for n in names}, "clear_snooze": clear_snooze})
+    sets = ", ".join([f'"{n}" = u."{n}"' for n in set_names]
+                     + ['"snoozed_until" = CASE WHEN u.clear_snooze THEN NULL ELSE t."snoozed_until" END'])
+    conn.exec_driver_sql(f'UPDATE "{SIGNALS.name}" AS t SET {sets} FROM "{stage.name}" AS u WHERE t.id = u.id')
     conn.exec_driver_sql(f'DROP TABLE pg_temp."{stage.name}"')
 
 
@@ -256,7 +250,7 @@ def update_signals(session: Session, columns: Mapping[str, Sequence[Any]], clear
     set_names = [n for n in columns if n != "id"]
     flags = np.asarray(clear_snooze, dtype=bool)
     if conn.dialect.name == "postgresql":
-        _update_staged(conn, SIGNALS, set_names, "id", {**columns, "clear_snooze": flags.tolist()})
+        _update_signals_staged(conn, set_names, columns, flags.tolist())
         return
     for flag, extra in ((True, '"snoozed_until" = NULL'), (False, "")):
         picked = np.flatnonzero(flags == flag).tolist()
