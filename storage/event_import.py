@@ -201,8 +201,10 @@ class EventImport:
         """DuckDB table ``markers`` (key, org_h, dayn): the rollup-day key of every org-day
         the file's unique events fall on."""
         con = self.work.con
+        # With no key repeated in the file (the usual case) every event is unique: no join.
+        unique = "" if self.work.count("uniq") == self.counts.read else "SEMI JOIN uniq USING (rec)"
         days = con.execute(
-            f"SELECT org_h, ts_us // {MICROS_PER_DAY} AS dayn FROM ev SEMI JOIN uniq USING (rec) GROUP BY ALL"
+            f"SELECT org_h, ts_us // {MICROS_PER_DAY} AS dayn FROM ev {unique} GROUP BY ALL"
         ).fetchnumpy()
         org_h = np.asarray(days["org_h"], dtype=np.int64)
         dayn = np.asarray(days["dayn"], dtype=np.int64)
@@ -245,21 +247,25 @@ class EventImport:
                    CAST(x.ts_us // {MICROS_PER_DAY} AS INTEGER) AS dayn
             FROM ev x {keep}
         """)
-        # Each grouping reads its rows sorted by its own keys first. At 100k orgs (10.8M
-        # events, 6-8M org-day-user and org-day-feature groups) a hash aggregate over the
-        # unsorted rows ran out of DuckDB's 192 MB; the sort spills to disk within the limit
-        # and the aggregate after it then holds only a few groups at a time.
+        # Each grouping of the events reads them sorted by its own keys first. At 100k orgs
+        # (10.8M events, 6-8M org-day-user and org-day-feature groups) a hash aggregate over
+        # the unsorted rows ran out of DuckDB's 192 MB; the sort spills to disk within the
+        # limit and the aggregate after it then holds only a few groups at a time. The daily
+        # rows come from the per-user groups (every event has one user), about half as many
+        # rows as the events, with the day's last event carried along. At 100k orgs: the
+        # daily rows 2.5 s from a third sort of every event, 1.5 s this way, for 0.5 s more
+        # in the per-user grouping.
         con.execute("""CREATE OR REPLACE TABLE nc_users AS
-            SELECT org_c, dayn, user_c, sum(n)::BIGINT AS events
-            FROM (SELECT org_c, dayn, user_c, n FROM new_events ORDER BY org_c, dayn, user_c) GROUP BY ALL""")
+            SELECT org_c, dayn, user_c, sum(n)::BIGINT AS events, max(ts_us) AS last_us
+            FROM (SELECT org_c, dayn, user_c, n, ts_us FROM new_events ORDER BY org_c, dayn, user_c) GROUP BY ALL""")
         con.execute("""CREATE OR REPLACE TABLE nc_features AS
             SELECT org_c, dayn, event_c AS feature_c, sum(n)::BIGINT AS events
             FROM (SELECT org_c, dayn, event_c, n FROM new_events ORDER BY org_c, dayn, event_c) GROUP BY ALL""")
         con.execute("""CREATE OR REPLACE TABLE nc_daily AS
-            SELECT d.org_c, d.dayn, d.events, d.last_us, u.active_users, f.distinct_features
-            FROM (SELECT org_c, dayn, sum(n)::BIGINT AS events, max(ts_us) AS last_us
-                  FROM (SELECT org_c, dayn, n, ts_us FROM new_events ORDER BY org_c, dayn) GROUP BY ALL) d
-            JOIN (SELECT org_c, dayn, count(*) AS active_users FROM nc_users GROUP BY ALL) u USING (org_c, dayn)
+            SELECT d.org_c, d.dayn, d.events, d.last_us, d.active_users, f.distinct_features
+            FROM (SELECT org_c, dayn, sum(events)::BIGINT AS events, max(last_us) AS last_us,
+                         count(*) AS active_users
+                  FROM nc_users GROUP BY ALL) d
             JOIN (SELECT org_c, dayn, count(*) AS distinct_features FROM nc_features GROUP BY ALL) f
                 USING (org_c, dayn)""")
         day = "CAST(DATE '1970-01-01' + r.dayn AS DATE) AS day"
