@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from storage.models import EventKey
 from storage.reader import VECTOR_ROWS, WorkDB
-from storage.staging import check_dialect, create_temp_table, insert_from_duckdb, loading_into, temp_table
+from storage.staging import check_dialect, copy_bigints, create_temp_table, loading_into, temp_table
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -156,13 +156,18 @@ class KeyStore:
         self.table: Table = EventKey.__table__  # type: ignore[assignment]
         self.raw: Any = conn.connection.driver_connection  # sqlite3 or psycopg connection
 
-    def _batches(self, query: str) -> Iterator[list[int]]:
-        """The keys of a DuckDB query, about ``KEY_BATCH`` at a time, as Python ints (fetched
+    def _arrays(self, query: str) -> Iterator[np.ndarray]:
+        """The keys of a DuckDB query, about ``KEY_BATCH`` at a time, as int64 arrays (fetched
         as numpy columns: a tuple per row cost a third of storing the keys)."""
         with self.work.con.cursor() as cursor:
             cursor.execute(f"SELECT key FROM ({query})")
             while len(frame := cursor.fetch_df_chunk(max(1, KEY_BATCH // VECTOR_ROWS))):
-                yield frame["key"].to_numpy(dtype=np.int64).tolist()
+                yield frame["key"].to_numpy(dtype=np.int64)
+
+    def _batches(self, query: str) -> Iterator[list[int]]:
+        """``_arrays`` as lists of Python ints, for the drivers' parameters."""
+        for keys in self._arrays(query):
+            yield keys.tolist()
 
     def _any_stored(self) -> bool:
         return self.conn.execute(select(EventKey.key).limit(1)).first() is not None
@@ -190,8 +195,7 @@ class KeyStore:
         staging = temp_table("import_keys", Column("key", BigInteger, nullable=False))
         self.conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{staging.name}"')
         create_temp_table(self.conn, staging)
-        insert_from_duckdb(self.conn, staging, ["key"], self.work.con, f"SELECT key FROM ({query})",
-                           self.work.scratch)
+        copy_bigints(self.conn, staging.name, "key", self._arrays(query))
         self.conn.exec_driver_sql(f'ANALYZE "{staging.name}"')
         total = 0
         with self.raw.cursor(name="import_stored_keys") as cur:
@@ -216,7 +220,7 @@ class KeyStore:
         ordered = f"SELECT key FROM ({query}) ORDER BY key"
         if self.dialect != "sqlite" and not some_stored:
             with loading_into(self.conn, self.table):
-                insert_from_duckdb(self.conn, self.table, ["key"], self.work.con, ordered, self.work.scratch)
+                copy_bigints(self.conn, self.table.name, "key", self._arrays(ordered))
             return
         if self.dialect == "sqlite":
             # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
