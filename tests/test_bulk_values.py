@@ -96,3 +96,47 @@ def test_binary_copy_of_bigints_lands_every_value_exactly(pg_schema_url) -> None
     finally:
         engine.dispose()
     assert stored == np.concatenate(chunks).tolist()
+
+
+def test_binary_copy_from_duckdb_lands_each_column_as_its_type_would_store_it(pg_schema_url) -> None:
+    """Rollup rows go from DuckDB to PostgreSQL as binary COPY, which converts nothing: each
+    column is cast to the target's type first. Text (non-ASCII too), dates, microsecond
+    times, int4 and int8 extremes and NULLs must land as themselves, and dates and times
+    handed over as the text the SQLite path writes must land as the same values."""
+    import duckdb
+    import pytest
+    from sqlalchemy import BigInteger, Date, Integer, MetaData, Numeric, String, Table, select
+
+    from storage.db import make_engine
+    from storage.staging import copy_from_duckdb
+
+    table = Table("copied_rows", MetaData(), Column("name", String(200)), Column("day", Date),
+                  Column("seen_at", UTCDateTime()), Column("small", Integer), Column("big", BigInteger))
+    duck = duckdb.connect()
+    duck.execute("""CREATE TABLE src AS SELECT * FROM (VALUES
+        ('acme', DATE '2025-06-01', TIMESTAMP '2025-06-01 23:59:59.999999', 2147483647, 9223372036854775807),
+        ('Zürich 東京 "q", x', DATE '1970-01-01', TIMESTAMP '1970-01-01 00:00:00', -2147483648, -9223372036854775808),
+        (NULL, NULL, NULL, NULL, NULL)) t(name, day, seen_at, small, big)""")
+    expected = [("acme", dt.date(2025, 6, 1), dt.datetime(2025, 6, 1, 23, 59, 59, 999999, tzinfo=dt.UTC),
+                 2147483647, 2**63 - 1),
+                ('Zürich 東京 "q", x', dt.date(1970, 1, 1), dt.datetime(1970, 1, 1, tzinfo=dt.UTC), -(2**31), -(2**63)),
+                (None, None, None, None, None)]
+    names = ["name", "day", "seen_at", "small", "big"]
+    engine = make_engine(pg_schema_url)
+    try:
+        with engine.begin() as conn:
+            table.create(conn)
+            typed = "SELECT name, day, seen_at, small, big FROM src ORDER BY big DESC"
+            copy_from_duckdb(conn, table, names, duck, typed)
+            as_text = ("SELECT name, strftime(day, '%Y-%m-%d'), strftime(seen_at, '%Y-%m-%d %H:%M:%S.%f'), "
+                       "small, big FROM src ORDER BY big DESC")
+            copy_from_duckdb(conn, table, names, duck, as_text)
+            copy_from_duckdb(conn, table, names, duck, "SELECT * FROM src WHERE false")  # nothing: still valid
+            stored = [tuple(row) for row in conn.execute(select(table))]
+            with pytest.raises(NotImplementedError, match="money"):
+                copy_from_duckdb(conn, Table("t", MetaData(), Column("money", Numeric(14, 2))), ["money"], duck,
+                                 "SELECT 1.5")
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert stored == expected + expected
