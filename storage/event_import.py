@@ -38,8 +38,7 @@ from tqdm import tqdm
 
 from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
-from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, text_hash,
-                                utf8_text_hash)
+from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import Codes, add_rollups
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
@@ -117,9 +116,8 @@ class EventImport:
         names are turned into text once per distinct value (``storage.rollup.Codes``)."""
         con = self.work.con
         for column in _HASHED:
-            values = np.asarray(con.execute(f'SELECT DISTINCT "{column}" AS v FROM raw_events').fetchnumpy()["v"],
-                                dtype=object)
-            con.register("hash_frame", pd.DataFrame({"v": values, "h": text_hash(values).view(np.int64)}))
+            values = con.sql(f'SELECT DISTINCT "{column}" AS v FROM raw_events').to_arrow_table()["v"]
+            con.register("hash_frame", pa.table({"v": values, "h": utf8_text_hash(values).view(np.int64)}))
             con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS "
                         "SELECT v, h, CAST(row_number() OVER (ORDER BY v) - 1 AS INTEGER) AS code FROM hash_frame")
             con.unregister("hash_frame")
