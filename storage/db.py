@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import Secrets
@@ -79,6 +80,16 @@ def database_reachable(factory: sessionmaker[Session]) -> bool:
 
 class DatabaseUnusable(RuntimeError):
     """The database can't be used as it is; the message says what to do, in one line."""
+
+
+def in_memory_sqlite(conn: Connection) -> bool:
+    """Whether ``conn``'s database is SQLite in memory: one connection's own, which no other
+    connection sees and whose driver connection no other thread may use (SQLAlchemy lets
+    only a file database's connections move between threads)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    url = conn.engine.url
+    return (url.database or "") in ("", ":memory:") or "mode=memory" in str(url)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -38,9 +38,11 @@ from tqdm import tqdm
 
 from storage.csv_contract import EVENTS
 from storage.csv_files import Header, InputFile
+from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import Codes, add_rollups
+from storage.side_thread import alongside
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
@@ -207,10 +209,15 @@ class EventImport:
         self._refuse_rollup_days(f)
         if self.errors:
             return
-        keys.store("SELECT key FROM uniq ANTI JOIN found USING (key)", some_stored=stored > 0)
         self.counts.new = self.work.count("new_recs")
         self.counts.duplicate = self.counts.read - self.counts.new
-        self._roll_up(all_new=self.counts.new == self.counts.read)
+        # The keys go to the database on a side thread while DuckDB rolls the new events up:
+        # the one waits on SQLite's inserts or PostgreSQL's server, the other is DuckDB's own
+        # threads, so both cores work (``storage.side_thread``).
+        new_keys = "SELECT key FROM uniq ANTI JOIN found USING (key)"
+        with keys.reader() as reader, alongside(lambda: keys.store(new_keys, stored > 0, reader),
+                                                inline=in_memory_sqlite(self.conn)):
+            self._roll_up(all_new=self.counts.new == self.counts.read)
         self.counts.days_touched = add_rollups(self.conn, self.work, "ne", self._codes()).days
 
     def _markers(self) -> None:

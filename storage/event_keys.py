@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Column, Table, select
@@ -156,17 +157,23 @@ class KeyStore:
         self.table: Table = EventKey.__table__  # type: ignore[assignment]
         self.raw: Any = conn.connection.driver_connection  # sqlite3 or psycopg connection
 
-    def _arrays(self, query: str) -> Iterator[np.ndarray]:
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB cursor of its own for ``store`` to read its keys on, made by the thread
+        that owns the work database, for when ``store`` runs on another
+        (``storage.side_thread.alongside``)."""
+        return self.work.con.cursor()
+
+    def _arrays(self, query: str, reader: duckdb.DuckDBPyConnection | None = None) -> Iterator[np.ndarray]:
         """The keys of a DuckDB query, about ``KEY_BATCH`` at a time, as int64 arrays (fetched
         as numpy columns: a tuple per row cost a third of storing the keys)."""
-        with self.work.con.cursor() as cursor:
+        with reader or self.work.con.cursor() as cursor:
             cursor.execute(f"SELECT key FROM ({query})")
             while len(frame := cursor.fetch_df_chunk(max(1, KEY_BATCH // VECTOR_ROWS))):
                 yield frame["key"].to_numpy(dtype=np.int64)
 
-    def _batches(self, query: str) -> Iterator[list[int]]:
+    def _batches(self, query: str, reader: duckdb.DuckDBPyConnection | None = None) -> Iterator[list[int]]:
         """``_arrays`` as lists of Python ints, for the drivers' parameters."""
-        for keys in self._arrays(query):
+        for keys in self._arrays(query, reader):
             yield keys.tolist()
 
     def _any_stored(self) -> bool:
@@ -214,23 +221,24 @@ class KeyStore:
         self.work.con.unregister("stored_batch")
         return len(batch)
 
-    def store(self, query: str, some_stored: bool) -> None:
+    def store(self, query: str, some_stored: bool, reader: duckdb.DuckDBPyConnection | None = None) -> None:
         """Add the keys of a DuckDB ``query`` (unique) to ``event_keys``; ``some_stored``
-        says whether any of them may be stored already (then those are skipped)."""
+        says whether any of them may be stored already (then those are skipped). ``reader``:
+        the cursor to read them on (``KeyStore.reader``), when this runs on a thread of its own."""
         ordered = f"SELECT key FROM ({query}) ORDER BY key"
         if self.dialect != "sqlite" and not some_stored:
             with loading_into(self.conn, self.table):
-                copy_bigints(self.conn, self.table.name, "key", self._arrays(ordered))
+                copy_bigints(self.conn, self.table.name, "key", self._arrays(ordered, reader))
             return
         if self.dialect == "sqlite":
             # The WHERE is for SQLite's parser: "INSERT ... SELECT ... ON CONFLICT" needs one.
             sql = ('INSERT INTO event_keys ("key") SELECT value FROM json_each(?) WHERE true'
                    + (" ON CONFLICT DO NOTHING" if some_stored else ""))
-            for keys in self._batches(ordered):
+            for keys in self._batches(ordered, reader):
                 self.raw.execute(sql, (json.dumps(keys),))
             return
         with self.raw.cursor() as cur:
-            for keys in self._batches(ordered):
+            for keys in self._batches(ordered, reader):
                 cur.execute("INSERT INTO event_keys (key) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (keys,))
 
 

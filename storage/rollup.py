@@ -13,8 +13,10 @@ leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_f
 * The events import's tables also carry integer codes for names and days (``Codes``): on
   SQLite the new org-days are fetched by code and the names looked up in arrays, a string
   per distinct name rather than per row; on PostgreSQL DuckDB hands them, sorted by code,
-  to a binary COPY (``storage.staging.copy_from_duckdb``). A load into an empty table on
-  PostgreSQL builds the primary key afterwards (``storage.staging.loading_into``).
+  to a binary COPY (``storage.staging.copy_batches``). Each table's DuckDB sort runs on a
+  side thread while the table before it is written (``storage.side_thread.started_ahead``).
+  A load into an empty table on PostgreSQL builds the primary key afterwards
+  (``storage.staging.loading_into``).
 * ``replace_rollups`` (daily files) replaces each org-day it names: its rows are deleted and
   the file's rows inserted, so importing the same files again leaves the same rows.
 """
@@ -33,12 +35,17 @@ from sqlalchemy.engine import Connection
 from storage.csv_contract import ID_MAX_LEN
 from storage.models import UsageDaily, UsageDailyFeature, UsageDailyUser, UTCDateTime
 from storage.reader import WorkDB
+from storage.side_thread import started_ahead
 from storage.staging import (
+    SQLITE_BATCH_ROWS,
     check_dialect,
+    copy_batches,
+    copy_source,
     create_temp_table,
     drop_temp_table,
+    duckdb_frames,
     duckdb_time,
-    insert_decoded_from_duckdb,
+    insert_decoded,
     insert_from_duckdb,
     loading_into,
     temp_table,
@@ -154,14 +161,24 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
     if known:
         _merge_stored(conn, work, prefix)
     new_only = "ANTI JOIN known_days k USING (org_id, day)" if known else ""
+    # Each table's rows are sorted by DuckDB before the first one can be written: in the
+    # events import (SQLite) and on PostgreSQL the next table's sort runs on a side thread
+    # while this one's rows are written.
     if codes is not None and check_dialect(conn) == "sqlite":
         first_day, last_day = (int(d) for d in work.row(f"SELECT min(dayn), max(dayn) FROM {prefix}_daily"))
-        for table, (names, query, decoders) in _coded_selects(prefix, new_only, codes, first_day, last_day).items():
-            insert_decoded_from_duckdb(conn, table, names, work.con, query, decoders)
+        coded = _coded_selects(prefix, new_only, codes, first_day, last_day)
+        sources = [duckdb_frames(work.con, query, SQLITE_BATCH_ROWS) for _, query, _ in coded.values()]
+        for (table, (names, _, decoders)), frames in zip(coded.items(), started_ahead(sources)):
+            insert_decoded(conn, table, names, frames, decoders)
+    elif check_dialect(conn) == "postgresql":
+        selects = _selects(prefix, new_only, coded=codes is not None)
+        batches = [copy_source(table, names, work.con, query) for table, (names, query) in selects.items()]
+        for (table, (names, _)), rows in zip(selects.items(), started_ahead(batches)):
+            with loading_into(conn, table):
+                copy_batches(conn, table, names, rows)
     else:
         for table, (names, query) in _selects(prefix, new_only, coded=codes is not None).items():
-            with loading_into(conn, table):
-                insert_from_duckdb(conn, table, names, work.con, query)
+            insert_from_duckdb(conn, table, names, work.con, query)
     counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts

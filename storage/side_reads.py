@@ -26,6 +26,8 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from storage.db import in_memory_sqlite
+
 T = TypeVar("T")
 
 # Side connections beside the scan's own: this project's machines have 2 cores.
@@ -47,13 +49,9 @@ def done_now(fn: Callable[[Session], T], session: Session) -> Future[T]:
 def _reads_beside(conn: Connection) -> bool:
     """Whether another connection to this database reads the same rows: PostgreSQL always,
     SQLite when the database is a file (each in-memory connection has a database of its own)."""
-    url = conn.engine.url
     if conn.dialect.name == "postgresql":
         return True
-    if conn.dialect.name == "sqlite":
-        database = url.database or ""
-        return database not in ("", ":memory:") and "mode=memory" not in str(url)
-    return False
+    return conn.dialect.name == "sqlite" and not in_memory_sqlite(conn)
 
 
 def _snapshot_id(conn: Connection) -> str:

@@ -16,12 +16,13 @@ connection is dropped before being created again, and dropped explicitly when do
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import closing, contextmanager
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pgpq import ArrowToPostgresBinaryEncoder
 from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, TypeDecorator,
                         delete, inspect, select)
@@ -29,6 +30,8 @@ from sqlalchemy.engine import Connection
 
 from storage.models import UTCDateTime
 from storage.reader import VECTOR_ROWS
+
+T = TypeVar("T")
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -175,23 +178,84 @@ _DUCKDB_TYPES: tuple[tuple[type, str], ...] = (
 
 def copy_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
                      query: str) -> None:
-    """PostgreSQL: append the rows of a DuckDB ``query`` to ``table`` by binary COPY.
+    """PostgreSQL: append the rows of a DuckDB ``query`` to ``table`` by binary COPY
+    (``copy_batches`` of ``copy_source``)."""
+    with closing(copy_source(table, names, duck, query)) as batches:
+        copy_batches(conn, table, names, batches)
 
-    DuckDB hands its result over as Arrow batches (no Python object per value) cast to the
-    target columns' types, and pgpq encodes them in PostgreSQL's binary COPY format, so the
-    server reads lengths and fixed-width values instead of parsing text. Against DuckDB
-    writing a CSV file for COPY to parse: 3M rollup rows 5.3 s -> 3.0 s on this project's
-    2-core machine."""
-    quoted = ", ".join(f'"{n}"' for n in names)
+
+def copy_source(table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
+                query: str) -> CursorStream[pa.RecordBatch]:
+    """The rows of a DuckDB ``query`` as Arrow batches cast to ``table``'s column types, for
+    ``copy_batches``; nothing runs until the first batch is asked for."""
     typed = _per_column(table, names, query, lambda column, duck_type: f"CAST({column} AS {duck_type})")
+    return duckdb_batches(duck, typed, COPY_BATCH_ROWS)
+
+
+def copy_batches(conn: Connection, table: Table, names: Sequence[str], batches: Iterator[pa.RecordBatch]) -> None:
+    """PostgreSQL: append Arrow ``batches`` (typed as ``copy_source`` gives them) to ``table``
+    by binary COPY.
+
+    pgpq encodes them in PostgreSQL's binary COPY format, so the server reads lengths and
+    fixed-width values instead of parsing text, and no value becomes a Python object.
+    Against DuckDB writing a CSV file for COPY to parse: 3M rollup rows 5.3 s -> 3.0 s on
+    this project's 2-core machine. No batch at all: no COPY."""
+    first = next(batches, None)
+    if first is None:
+        return
+    quoted = ", ".join(f'"{n}"' for n in names)
     raw: Any = conn.connection.driver_connection
-    reader = duck.sql(typed).to_arrow_reader(COPY_BATCH_ROWS)
-    encoder = ArrowToPostgresBinaryEncoder(reader.schema)
+    encoder = ArrowToPostgresBinaryEncoder(first.schema)
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT binary)') as copy:
         copy.write(encoder.write_header())
-        for batch in reader:
+        copy.write(encoder.write_batch(first))
+        for batch in batches:
             copy.write(encoder.write_batch(batch))
         copy.write(encoder.finish())
+
+
+class CursorStream(Iterator[T]):
+    """The results of one DuckDB query read on a cursor of its own: the stream can be started
+    on another thread than the one that made it (``storage.side_thread.started_ahead``), and
+    ``close`` closes the cursor even when the stream was never started."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, read: Callable[[duckdb.DuckDBPyConnection], Iterator[T]]):
+        self._cursor = cursor
+        self._items = read(cursor)
+
+    def __iter__(self) -> CursorStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return next(self._items)
+        except StopIteration:
+            self._cursor.close()
+            raise
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def duckdb_batches(duck: duckdb.DuckDBPyConnection, query: str, rows: int) -> CursorStream[pa.RecordBatch]:
+    """The result of a DuckDB ``query`` as Arrow batches of about ``rows`` rows."""
+    def read(cursor: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
+        yield from cursor.sql(query).to_arrow_reader(rows)
+
+    return CursorStream(duck.cursor(), read)
+
+
+def duckdb_frames(duck: duckdb.DuckDBPyConnection, query: str, rows: int) -> CursorStream[pd.DataFrame]:
+    """The result of a DuckDB ``query`` as pandas frames (numpy columns) of about ``rows``
+    rows, in whole vectors."""
+    vectors = max(1, rows // VECTOR_ROWS)
+
+    def read(cursor: duckdb.DuckDBPyConnection) -> Iterator[pd.DataFrame]:
+        cursor.execute(query)
+        while len(frame := cursor.fetch_df_chunk(vectors)):
+            yield frame
+
+    return CursorStream(duck.cursor(), read)
 
 
 # PostgreSQL's binary COPY: signature, flags, header extension length; each row a field
@@ -218,31 +282,27 @@ def copy_bigints(conn: Connection, table_name: str, column: str, chunks: Iterato
         copy.write(_PG_COPY_TRAILER)
 
 
-def insert_decoded_from_duckdb(conn: Connection, table: Table, names: Sequence[str],
-                               duck: duckdb.DuckDBPyConnection, query: str,
-                               decoders: Sequence[np.ndarray | None]) -> None:
-    """SQLite: append the rows of a DuckDB ``query`` to ``table`` where each column whose
-    ``decoders`` entry is an array holds integer positions in it (a name by its code), and
-    the others the stored values themselves. Rows come over as numpy columns, a chunk at a
-    time, so a name repeated on many rows is one Python string, not one per row (fetching
-    rows as tuples made a string per value and cost as much as SQLite's inserts)."""
+def insert_decoded(conn: Connection, table: Table, names: Sequence[str], frames: Iterator[pd.DataFrame],
+                   decoders: Sequence[np.ndarray | None]) -> None:
+    """SQLite: append the rows of ``frames`` (``duckdb_frames``) to ``table``, where each
+    column whose ``decoders`` entry is an array holds integer positions in it (a name by its
+    code), and the others the stored values themselves. Rows come over as numpy columns, so
+    a name repeated on many rows is one Python string, not one per row (fetching rows as
+    tuples made a string per value and cost as much as SQLite's inserts)."""
     if check_dialect(conn) != "sqlite":
-        raise NotImplementedError("decoded inserts are for SQLite; PostgreSQL copies text from DuckDB")
+        raise NotImplementedError("decoded inserts are for SQLite; PostgreSQL copies from DuckDB")
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     target = f'temp."{table.name}"' if table.info.get("temporary") else f'"{table.name}"'
     sql = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
-    vectors = max(1, SQLITE_BATCH_ROWS // VECTOR_ROWS)
     cur = raw.cursor()
     try:
-        with duck.cursor() as source:
-            source.execute(query)
-            while len(frame := source.fetch_df_chunk(vectors)):
-                columns = []
-                for i, decoder in enumerate(decoders):
-                    values = frame.iloc[:, i].to_numpy()
-                    columns.append((values if decoder is None else decoder[values]).tolist())
-                cur.executemany(sql, zip(*columns))
+        for frame in frames:
+            columns = []
+            for i, decoder in enumerate(decoders):
+                values = frame.iloc[:, i].to_numpy()
+                columns.append((values if decoder is None else decoder[values]).tolist())
+            cur.executemany(sql, zip(*columns))
     finally:
         cur.close()
 

@@ -997,3 +997,22 @@ def test_bad_parquet_values_are_reported_by_row(session_factory, tmp_path):
         import_paths([directory], session_factory)
     assert [str(e) for e in err.value.errors] == [f"{directory}/orgs.parquet: not a readable Parquet file"]
     assert snapshot(session_factory) == before
+
+
+def test_an_in_memory_sqlite_database_imports_the_same_rows_as_a_file(tmp_path):
+    """An in-memory database is one connection's own, which must not move to the import's
+    side thread (``storage.side_thread``): its keys are stored in line, with the same result."""
+    from storage.db import make_engine, make_session_factory
+    from storage.models import Base
+
+    rows = []
+    for url in (f"sqlite:///{tmp_path / 'file.db'}", "sqlite://"):
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        factory = make_session_factory(engine)
+        report = import_paths([full_set(tmp_path / "data")], factory)
+        assert (report.events_read, report.events_new) == (8, 6)
+        rows.append(snapshot(factory))
+        engine.dispose()
+    assert rows[0]["event_keys"] and rows[0]["usage_daily_users"]
+    assert rows[1] == rows[0]

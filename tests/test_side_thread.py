@@ -1,0 +1,136 @@
+"""The import's side thread: streams started one ahead, work run alongside.
+
+The events and the waits below make the order of the two threads observable without
+timing anything: a wait that should be released promptly gets a generous timeout, which
+only an implementation that runs the streams one after the other would ever reach.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from storage.side_thread import alongside, started_ahead
+from storage.staging import duckdb_frames
+
+PROMPT = 30.0  # seconds; reached only when the side thread never started the stream
+
+
+def _stream(name: str, items: list[int], log: list[str], started: threading.Event | None = None) -> Iterator[int]:
+    log.append(f"start {name}")
+    if started is not None:
+        started.set()
+    try:
+        yield from items
+    finally:
+        log.append(f"closed {name}")
+
+
+def test_every_stream_comes_whole_and_in_order() -> None:
+    log: list[str] = []
+    streams = [_stream("a", [1, 2], log), _stream("b", [], log), _stream("c", [3], log)]
+    assert [list(s) for s in started_ahead(streams)] == [[1, 2], [], [3]]
+    assert [e for e in log if e.startswith("start")] == ["start a", "start b", "start c"]
+
+
+def test_the_next_stream_starts_on_the_side_while_the_current_one_is_consumed() -> None:
+    log: list[str] = []
+    second_started = threading.Event()
+    consumer = threading.get_ident()
+    threads: dict[str, int] = {}
+
+    def second() -> Iterator[int]:
+        threads["second"] = threading.get_ident()
+        yield from _stream("b", [9], log, second_started)
+
+    streams = [_stream("a", [1, 2, 3], log), second()]
+    ahead = started_ahead(streams)
+    first = next(ahead)
+    assert next(first) == 1
+    # Still in the middle of the first stream: the second one was started meanwhile.
+    assert second_started.wait(PROMPT)
+    assert list(first) == [2, 3]
+    assert list(next(ahead)) == [9]
+    assert threads["second"] != consumer
+
+
+def test_an_error_starting_a_stream_reaches_the_consumer() -> None:
+    def broken() -> Iterator[int]:
+        raise RuntimeError("the sort ran out of disk")
+        yield 0  # pragma: no cover
+
+    ahead = started_ahead([iter([1]), broken()])
+    assert list(next(ahead)) == [1]
+    with pytest.raises(RuntimeError, match="ran out of disk"):
+        next(ahead)
+
+
+def test_streams_left_when_the_consumer_stops_are_closed() -> None:
+    log: list[str] = []
+    streams = [_stream("a", [1, 2], log), _stream("b", [3], log), _stream("c", [4], log)]
+    ahead = started_ahead(streams)
+    first = next(ahead)
+    assert next(first) == 1
+    ahead.close()  # the consumer gave up (an error writing "a", say)
+    assert "closed a" in log and "closed b" in log  # started ones have their cursors closed
+    assert "start c" not in log  # never started: nothing to close
+
+
+def test_work_alongside_runs_on_another_thread_and_is_waited_for() -> None:
+    main = threading.get_ident()
+    release = threading.Event()
+    seen: dict[str, object] = {}
+
+    def work() -> None:
+        seen["thread"] = threading.get_ident()
+        assert release.wait(PROMPT)
+        seen["done"] = True
+
+    with alongside(work):
+        release.set()  # the block runs while the work waits for it: not one after the other
+    assert seen == {"thread": seen["thread"], "done": True}
+    assert seen["thread"] != main
+
+
+def test_an_error_of_the_work_is_raised_when_the_block_ends() -> None:
+    def work() -> None:
+        raise ValueError("duplicate key")
+
+    with pytest.raises(ValueError, match="duplicate key"), alongside(work):
+        pass
+
+
+def test_the_block_failing_still_waits_for_the_work() -> None:
+    failing = threading.Event()
+    finished = threading.Event()
+
+    def work() -> None:
+        # Still running when the block fails: only waiting for it makes ``finished`` set.
+        assert failing.wait(PROMPT)
+        for _ in range(200):
+            threading.Event().wait(0.001)
+        finished.set()
+
+    with pytest.raises(KeyError), alongside(work):
+        failing.set()
+        raise KeyError("boom")
+    assert finished.is_set()
+
+
+def test_inline_work_runs_first_on_this_thread() -> None:
+    order: list[tuple[str, int]] = []
+    with alongside(lambda: order.append(("work", threading.get_ident())), inline=True):
+        order.append(("block", threading.get_ident()))
+    assert order == [("work", threading.get_ident()), ("block", threading.get_ident())]
+
+
+def test_duckdb_queries_started_ahead_give_their_sorted_rows() -> None:
+    duck = duckdb.connect()
+    duck.execute("CREATE TABLE t AS SELECT (range * 7919) % 10007 AS v FROM range(10007)")
+    queries = ["SELECT v FROM t ORDER BY v", "SELECT v FROM t WHERE v < 5 ORDER BY v DESC", "SELECT v FROM t LIMIT 0"]
+    streams = [duckdb_frames(duck, q, 2048) for q in queries]
+    got = [[int(x) for frame in frames for x in frame["v"]] for frames in started_ahead(streams)]
+    assert got == [list(range(10007)), [4, 3, 2, 1, 0], []]
