@@ -90,6 +90,9 @@ class EventImport:
                    disable=not self.progress)
         try:
             self._slow_lane(f, header)
+            # From here on the lane holds all the keys need: the file's text, the largest
+            # table, spilled to disk at 100k orgs, goes before they are made.
+            self.work.con.execute("DROP TABLE raw_events")
             if not self.errors:
                 self._keys("event_id" in names, bar)
         finally:
@@ -126,9 +129,12 @@ class EventImport:
         joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
         hashes = [f"h_{c}" for c in _HASHED]
         codes = [f"c_{c}" for c in _HASHED]
+        # The event id rides along, so the keys are made from the lane alone (``_keys``).
+        carried = ["event_id"] if "event_id" in names else []
         source = (f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)}, "
                   f"{', '.join(f'h_{c}.code AS c_{c}' for c in _HASHED)} FROM raw_events r {joins})")
-        con.execute(f"CREATE OR REPLACE TABLE lane AS {fast_lane(EVENTS, names, source, 'known_orgs', hashes + codes)}")
+        lane = fast_lane(EVENTS, names, source, "known_orgs", hashes + codes + carried)
+        con.execute(f"CREATE OR REPLACE TABLE lane AS {lane}")
 
     def _slow_lane(self, f: InputFile, header: Header) -> None:
         """The rows the fast lane didn't vouch for, through the full validator (exact messages
@@ -141,7 +147,7 @@ class EventImport:
         if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
             return
         cols = ", ".join(f'r."{n}"' for n in header.names)
-        query = (f"SELECT l.rec AS __rec, {cols} FROM raw_events r POSITIONAL JOIN lane l "
+        query = (f"SELECT l.rec AS __rec, {cols} FROM lane l JOIN raw_events r ON r.rowid = l.rec "
                  "WHERE NOT l.ok ORDER BY l.rec")
         for records, chunk in query_frames(self.work, query, header.names, self.chunk_rows):
             parsed, issues = check_frame(chunk, EVENTS, order)
@@ -165,9 +171,9 @@ class EventImport:
         if self.work.count("slow_ok"):
             con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
         con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
-        event_id = "r.event_id" if has_event_id else "''"
+        event_id = "l.event_id" if has_event_id else "''"
         query = (f"SELECT l.rec, l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n, "
-                 "l.c_org_id, l.c_user_id, l.c_event FROM lane l POSITIONAL JOIN raw_events r")
+                 "l.c_org_id, l.c_user_id, l.c_event FROM lane l")
         # A cursor of its own: the batches are inserted on the connection while this reads.
         with con.cursor() as cursor:
             for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
