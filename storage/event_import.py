@@ -81,7 +81,7 @@ class EventImport:
 
     def validate(self, f: InputFile, header: Header) -> None:
         """Check every row; the (record, key, org hash, time, count) of valid rows go to
-        DuckDB table ``ev``, in file order."""
+        DuckDB table ``ev``, in no particular order (``rec`` is the file record)."""
         self.counts.read = load_file(self.work, f, header, "raw_events")
         names = set(header.names)
         self._known_orgs()

@@ -16,7 +16,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,11 @@ def vacuum_after_scan(factory: sessionmaker[Session]) -> None:
     # to it rather than waited for.
     statements = ([f'VACUUM (ANALYZE, SKIP_LOCKED) "{table}"' for table in SCAN_CHURNED_TABLES]
                   + [f'ANALYZE (SKIP_LOCKED) "{table}"' for table in SCAN_GROWN_TABLES])
-    with ThreadPoolExecutor(max_workers=len(statements), thread_name_prefix="upkeep") as pool:
-        list(pool.map(lambda statement: _run_upkeep(bind, statement), statements))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(statements)), thread_name_prefix="upkeep") as pool:
+            list(pool.map(lambda statement: _run_upkeep(bind, statement), statements))
+    except Exception as exc:  # the pool itself (no thread to be had): the scan stays committed and ok
+        log.warning("upkeep after the scan failed (autovacuum will catch up): %s", exc)
 
 
 def _run_upkeep(engine: Engine, statement: str) -> None:
@@ -53,5 +55,5 @@ def _run_upkeep(engine: Engine, statement: str) -> None:
         # VACUUM runs outside a transaction.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(statement)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # whatever it is, the scan's results are committed: logged, not raised
         log.warning("upkeep after the scan failed (autovacuum will catch up): %s: %s", statement, exc)
