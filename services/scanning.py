@@ -110,6 +110,8 @@ def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, ru
         "score": [None if v != v else v for v in score.tolist()],
         "band": [None if b is None or b != b else b for b in health["band"].astype(object).tolist()],
         "components": scan_results.nested_json_objects(components),
+        "component_scores": scan_results.json_objects(health[[f"{c}_score" for c in HEALTH_COMPONENTS]],
+                                                      keys=HEALTH_COMPONENTS),
         "left_out": scan_results.json_lists(
             [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()]),
         "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],

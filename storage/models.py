@@ -241,6 +241,10 @@ class HealthSnapshot(Base):
     band: Mapped[str | None] = mapped_column(String(10))
     # {component: {"value": ..., "score": ..., "weight": ..., "contribution": ...}}
     components: Mapped[dict[str, Any]]
+    # {component: score}, the scores of ``components`` again: what the next scan reads of
+    # this one ("what moved") without parsing about 1 KB of JSON per org (migration 0009;
+    # NULL on snapshots written before it, which are read from ``components``).
+    component_scores: Mapped[dict[str, Any] | None]
     left_out: Mapped[list[Any]]
     mrr: Mapped[Decimal]
     last_seen: Mapped[dt.datetime | None]

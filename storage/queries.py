@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, BigInteger, Float, String, and_, case, cast, column, func, literal, or_, select, true
+from sqlalchemy import BigInteger, Float, String, and_, case, cast, column, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from domain.config import Config
@@ -452,15 +452,19 @@ def previous_snapshots(session: Session, application_id: int, before_day: dt.dat
     h = HealthSnapshot
     latest = latest_snapshot_days(application_id, before=before_day)
     rows = latest.join(h, and_(h.org_id == latest.c.org_id, h.day == latest.c.day))
+    # The scores come from ``component_scores``, a small object; snapshots written before it
+    # existed (NULL there) from ``components``, about 1 KB of JSON each.
+    old = h.component_scores.is_(None)
     if session.get_bind().dialect.name == "postgresql":
-        # A json column is text: each ``#>>`` parses the whole object again. json_to_record
-        # parses it once into one column per component, and ``->>`` reads each small object.
-        parts = func.json_to_record(h.components).table_valued(
-            *[column(c, JSON) for c in HEALTH_COMPONENTS]).render_derived(name="parts", with_types=True)
-        scores = [cast(parts.c[c].op("->>")("score"), Float).label(c) for c in HEALTH_COMPONENTS]
+        # A json column is text: json_to_record parses the small object once, straight into
+        # one float column per component.
+        parts = func.json_to_record(h.component_scores).table_valued(
+            *[column(c, Float) for c in HEALTH_COMPONENTS]).render_derived(name="parts", with_types=True)
+        scores = [case((old, component_field(c, "score")), else_=parts.c[c]).label(c) for c in HEALTH_COMPONENTS]
         rows = rows.outerjoin(parts, true())
     else:
-        scores = [component_field(c, "score").label(c) for c in HEALTH_COMPONENTS]
+        scores = [case((old, component_field(c, "score")), else_=h.component_scores[c].as_float()).label(c)
+                  for c in HEALTH_COMPONENTS]
     stmt = select(latest.c.org_id, h.score, *scores).select_from(rows)
     return _frame(session, stmt, ["org_id", "score", *HEALTH_COMPONENTS])
 

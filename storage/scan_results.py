@@ -32,7 +32,7 @@ from storage.models import HealthSnapshot, Org, OrgSegment, Signal
 SNAPSHOTS: Table = HealthSnapshot.__table__  # type: ignore[assignment]
 SIGNALS: Table = Signal.__table__  # type: ignore[assignment]
 SEGMENTS: Table = OrgSegment.__table__  # type: ignore[assignment]
-JSON_COLUMNS = {"components", "left_out", "usage", "evidence"}
+JSON_COLUMNS = {"components", "component_scores", "left_out", "usage", "evidence"}
 
 
 # --- JSON text, a column at a time ----------------------------------------------------------

@@ -224,3 +224,33 @@ def test_the_scans_mrr_is_the_revenue_readers_to_the_float(session) -> None:
     expected = rev.mrr_by_org(revenue_data.subscriptions(session, app_id), DAY).reindex(frame.index, fill_value=0.0)
     assert frame["mrr"].tolist() == expected.tolist()
     assert frame.loc["c", "mrr"] == 1318.25  # the seven and the past-due one; not the open-ended cancel
+
+
+def test_the_previous_scans_scores_read_the_same_from_their_own_column_or_from_the_components(session_factory):
+    """A snapshot keeps its component scores twice: in ``components`` and, since migration
+    0009, alone in ``component_scores``, which the next scan reads. Snapshots written before
+    (NULL there) are read from ``components``, with the same numbers."""
+    import pandas as pd
+    from sqlalchemy import select
+    from sqlalchemy import text as sql_text
+
+    from domain.config import Config
+    from domain.vocabulary import HEALTH_COMPONENTS
+    from services.scanning import run_scan
+    from storage.models import HealthSnapshot
+    from storage.queries import previous_snapshots
+
+    with session_factory() as session, session.begin():
+        app_id = _seed(session)
+    run_scan(session_factory, Config(), AS_OF)
+    next_day = AS_OF.date() + dt.timedelta(days=1)
+    with session_factory() as session:
+        stored = session.execute(select(HealthSnapshot.components, HealthSnapshot.component_scores)).all()
+        from_column = previous_snapshots(session, app_id, next_day).sort_values("org_id", ignore_index=True)
+    assert stored and all(scores == {c: parts[c]["score"] for c in HEALTH_COMPONENTS} for parts, scores in stored)
+    assert from_column[list(HEALTH_COMPONENTS)].notna().to_numpy().sum() > len(from_column)  # real numbers
+    with session_factory() as session, session.begin():
+        session.execute(sql_text("UPDATE health_snapshots SET component_scores = NULL"))
+    with session_factory() as session:
+        from_components = previous_snapshots(session, app_id, next_day).sort_values("org_id", ignore_index=True)
+    pd.testing.assert_frame_equal(from_components, from_column)
