@@ -667,14 +667,45 @@ FAST_LANE_SAMPLES = [
 
 def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
     """Tabs, vertical tabs and form feeds around a cell go, like spaces,
-    whether they lead or trail (an exporter's padding), and the cell then passes the fast lane."""
+    whether they lead or trail (an exporter's padding), in any mix, and the cell then passes
+    the fast lane."""
     padded = ("org_id,user_id,event,timestamp,count\n"
               "\tacme ,u1\x0b,dashboards\f,2024-05-01T09:00:00Z\f, 2\t\n"
-              "beta,\x0c u9,api, 2024-05-01T12:00:00Z,4\n")
+              "beta,\x0c u9,api \t, \t2024-05-01T12:00:00Z,4\n")
     report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=padded)], session_factory)
     assert (report.events_read, report.events_new) == (2, 2)
     assert per_user(session_factory) == [("acme", D1, "u1", 2), ("beta", D1, "u9", 4)]
     assert per_feature(session_factory) == [("acme", D1, "dashboards", 2), ("beta", D1, "api", 4)]
+
+
+@given(st.lists(st.tuples(st.text(" \t\r\n\f\vaé\u00a0\u3000\u2028", max_size=6), st.text(" \t\x0bx", max_size=4)),
+                min_size=1, max_size=20))
+@settings(max_examples=60, deadline=None)
+def test_the_reader_trims_ascii_whitespace_around_each_cell_and_nothing_else(cells):
+    """What DuckDB loads is each cell stripped of the ASCII whitespace and Unicode space
+    separators around it, in any mix (space then tab, tab then no-break space), inner ones
+    kept."""
+    import csv
+    import io
+    import tempfile
+    import unicodedata
+
+    from storage.csv_contract import EVENTS
+    from storage.csv_files import InputFile, read_header
+    from storage.reader import WorkDB, load_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "usage_events.csv"
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        writer.writerow(["org_id", "user_id"])
+        writer.writerows(cells)
+        path.write_text(text.getvalue(), encoding="utf-8")
+        with WorkDB() as work:
+            load_file(work, InputFile(EVENTS, path), read_header(path), "loaded")
+            rows = work.con.execute("SELECT org_id, user_id FROM loaded ORDER BY rowid").fetchall()
+    stripped = " \t\r\n\f\v" + "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
+    assert rows == [tuple(c.strip(stripped) for c in row) for row in cells]
 
 
 def test_rows_the_fast_lane_vouches_for_are_valid_with_the_same_values():
