@@ -541,7 +541,7 @@ def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, se
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "import: the files need more working memory than the import's 1MB (SAAS_TRACKER_IMPORT_MEMORY); "
-        "nothing was written. Give it more (for example SAAS_TRACKER_IMPORT_MEMORY=1GB), or import daily "
+        "nothing was written. Give it more (for example SAAS_TRACKER_IMPORT_MEMORY=2GB), or import daily "
         "rollups (usage_daily*.csv) instead of raw events"
     ]
     assert snapshot(session_factory) == before
@@ -549,6 +549,30 @@ def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, se
     monkeypatch.setenv("SAAS_TRACKER_IMPORT_MEMORY", "64MB")  # read at each import: enough now
     report = import_paths([second], session_factory)
     assert (report.orgs.updated, report.events_new) == (1, 2)  # two events without an id moved day
+
+
+def test_the_default_import_memory_is_an_eighth_of_the_machine_within_bounds(tmp_path, monkeypatch):
+    """A small container gets the 192 MB that suffices, a large machine at most 1 GB, and a
+    container's cgroup limit counts over the machine's physical memory; the variable wins."""
+    from storage import reader
+
+    gib = 2**30
+    assert reader.default_work_memory(None) == "192MB"
+    assert reader.default_work_memory(1 * gib) == "192MB"
+    assert reader.default_work_memory(4 * gib) == "512MB"
+    assert reader.default_work_memory(64 * gib) == "1024MB"
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(reader, "_CGROUP_MEMORY_LIMIT", limit)
+    physical = reader.machine_memory()
+    assert physical is not None and physical > 0
+    limit.write_text("max\n")  # a cgroup without a limit: the machine's memory
+    assert reader.machine_memory() == physical
+    limit.write_text(f"{2 * gib}\n")
+    assert reader.machine_memory() == min(2 * gib, physical)
+    monkeypatch.delenv("SAAS_TRACKER_IMPORT_MEMORY", raising=False)
+    assert reader.work_memory() == reader.default_work_memory(min(2 * gib, physical))
+    monkeypatch.setenv("SAAS_TRACKER_IMPORT_MEMORY", "300MB")
+    assert reader.work_memory() == "300MB"
 
 
 # --- event keys -----------------------------------------------------------------------------
