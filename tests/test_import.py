@@ -705,7 +705,7 @@ def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
 @given(st.lists(st.tuples(st.text(" \t\r\n\f\vaé\u00a0\u3000\u2028", max_size=6), st.text(" \t\x0bx", max_size=4)),
                 min_size=1, max_size=20))
 @settings(max_examples=60, deadline=None)
-def test_the_reader_trims_ascii_whitespace_around_each_cell_and_nothing_else(cells):
+def test_the_reader_trims_the_whitespace_around_each_cell_and_nothing_inside(cells):
     """What DuckDB loads is each cell stripped of the ASCII whitespace and Unicode space
     separators around it, in any mix (space then tab, tab then no-break space), inner ones
     kept."""
