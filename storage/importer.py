@@ -150,7 +150,7 @@ class ImportOutOfMemory(Exception):
     def __init__(self, limit: str) -> None:
         super().__init__(
             f"the files need more working memory than the import's {limit} ({WORK_MEMORY_VARIABLE}); "
-            f"nothing was written. Give it more (for example {WORK_MEMORY_VARIABLE}=2GB), or import "
+            f"nothing was written. Give it more (for example {WORK_MEMORY_VARIABLE}=4GB), or import "
             "daily rollups (usage_daily*.csv) instead of raw events")
         self.limit = limit
 

@@ -541,7 +541,7 @@ def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, se
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "import: the files need more working memory than the import's 1MB (SAAS_TRACKER_IMPORT_MEMORY); "
-        "nothing was written. Give it more (for example SAAS_TRACKER_IMPORT_MEMORY=2GB), or import daily "
+        "nothing was written. Give it more (for example SAAS_TRACKER_IMPORT_MEMORY=4GB), or import daily "
         "rollups (usage_daily*.csv) instead of raw events"
     ]
     assert snapshot(session_factory) == before
@@ -552,7 +552,7 @@ def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, se
 
 
 def test_the_default_import_memory_is_an_eighth_of_the_machine_within_bounds(tmp_path, monkeypatch):
-    """A small container gets the 192 MB that suffices, a large machine at most 1 GB, and a
+    """A small container gets the 192 MB that suffices, a large machine at most 2 GB, and a
     container's cgroup limit counts over the machine's physical memory; the variable wins."""
     from storage import reader
 
@@ -560,7 +560,8 @@ def test_the_default_import_memory_is_an_eighth_of_the_machine_within_bounds(tmp
     assert reader.default_work_memory(None) == "192MB"
     assert reader.default_work_memory(1 * gib) == "192MB"
     assert reader.default_work_memory(4 * gib) == "512MB"
-    assert reader.default_work_memory(64 * gib) == "1024MB"
+    assert reader.default_work_memory(8 * gib) == "1024MB"
+    assert reader.default_work_memory(64 * gib) == "2048MB"
     limit = tmp_path / "memory.max"
     monkeypatch.setattr(reader, "_CGROUP_MEMORY_LIMIT", limit)
     physical = reader.machine_memory()
