@@ -6,14 +6,14 @@ Usage:
 
 The import bench (``bench/import_bench.py``) sets the product's events import against a bare
 bulk load of the same file (the floor: one COPY of the CSV into a table without an index).
-The import also writes more than the floor does: one event key per event (what makes a
+The import also writes more than the floor does: one event key per event, packed in blocks (what makes a
 re-import exact) and the per-org-day, per-user and per-feature rollup rows the scan reads,
 each table with its primary key. This benchmark measures what that writing alone costs the
 server, with everything before it (reading, validating, keying, de-duplicating and rolling
 up) taken away:
 
 1. The product imports the events once into a fresh schema (timed, for reference).
-2. The four tables it wrote (``event_keys``, ``usage_daily``, ``usage_daily_users``,
+2. The four tables it wrote (``event_key_blocks``, ``usage_daily``, ``usage_daily_users``,
    ``usage_daily_features``) are copied out in PostgreSQL's binary COPY format into memory,
    in the order they are stored, which is the order the import wrote them in.
 3. Then pairs A B A B ...: **A, floor**: the bare bulk load of ``bench/import_bench.py``;
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from import_bench import Database, _schema_engine, dataset, run_floor, run_product  # noqa: E402
 
 # In the order the import writes them (the keys first, then the rollups: storage.event_import).
-WRITTEN_TABLES = ("event_keys", "usage_daily", "usage_daily_users", "usage_daily_features")
+WRITTEN_TABLES = ("event_key_blocks", "usage_daily", "usage_daily_users", "usage_daily_features")
 _BLOCK = 1 << 20
 
 

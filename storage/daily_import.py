@@ -186,7 +186,9 @@ class DailyImport:
         con.register("marker_frame", pd.DataFrame({"key": np.unique(markers)}))
         con.execute("CREATE OR REPLACE TABLE day_markers AS SELECT key FROM marker_frame")
         con.unregister("marker_frame")
-        KeyStore(self.conn, self.work).store("SELECT key FROM day_markers", some_stored=True)
+        keys = KeyStore(self.conn, self.work)
+        keys.stored_into("SELECT key FROM day_markers", "known_markers")
+        keys.store("SELECT key FROM day_markers ANTI JOIN known_markers USING (key)")
 
 
 def _off_day(parsed: dict[str, pd.Series], chunk: pd.DataFrame, order: dict[str, int]) -> list[Issue]:

@@ -13,8 +13,8 @@ per file in the import's DuckDB scratch database, and every database row is writ
    value, event ids chunk by chunk. Memory stays bounded by the chunk size and DuckDB's
    limit.
 2. ``write``: keys repeated inside the file keep their first row; all unique keys (and the
-   file's org-day markers) are looked up in ``event_keys`` in batches, which hands back the
-   ones it already holds: those events were imported before. New events on an org-day that
+   file's org-day markers) are looked up among the stored keys (``KeyStore``), which hands
+   back the ones it already holds: those events were imported before. New events on an org-day that
    came from daily rollup files are errors (``storage.daily_import``). The new keys are
    stored, and the new events grouped per org and UTC day, user and feature, then written
    by ``storage.rollup.add_rollups``. The grouping is by integer codes (each distinct org,
@@ -220,8 +220,8 @@ class EventImport:
         # The keys go to the database on a side thread while DuckDB rolls the new events up:
         # the one waits on SQLite's inserts or PostgreSQL's server, the other is DuckDB's own
         # threads, so both cores work (``storage.side_thread``).
-        new_keys = "SELECT key FROM uniq ANTI JOIN found USING (key)"
-        with keys.reader() as reader, alongside(lambda: keys.store(new_keys, stored > 0, reader),
+        new_keys = "SELECT key FROM uniq" + (" ANTI JOIN found USING (key)" if stored else "")
+        with keys.reader() as reader, alongside(lambda: keys.store(new_keys, reader),
                                                 inline=in_memory_sqlite(self.conn)):
             self._roll_up(all_new=self.counts.new == self.counts.read)
         self.counts.days_touched = add_rollups(self.conn, self.work, "ne", self._codes()).days

@@ -5,7 +5,7 @@ the customer's billing and CRM exports carry: re-importing the same file must hi
 rows, and a Slack button can carry the id a person will recognise.
 
 Raw usage events are never kept: the import rolls them up into per-org daily tables, which is
-all a scan reads. ``EventKey`` remembers which events were already counted so a re-import adds
+all a scan reads. ``EventKeyBlock`` remembers which events were already counted so a re-import adds
 nothing.
 """
 
@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Date,
@@ -24,10 +25,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     func,
     text,
@@ -173,15 +176,27 @@ class UsageDailyFeature(Base):
     events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class EventKey(Base):
-    """A 63-bit fingerprint of every event already rolled up (its event_id, or the whole row)."""
+class EventKeyBlock(Base):
+    """Up to ``KEY_BLOCK`` 63-bit event fingerprints (``storage.event_keys``), packed.
 
-    __tablename__ = "event_keys"
+    One row per block of keys, not one per key: the keys are only ever read all together
+    (a re-import's lookup joins the whole file against them), so a B-tree over ten million
+    random numbers, built on every first import and grown on every later one, bought nothing
+    but its cost. ``keys`` holds ``key_count`` keys in ascending order, each as 8 bytes
+    big-endian, so the bytes of a block sort the way its numbers do.
+    """
 
-    # On SQLite an INTEGER primary key is the table's rowid: one B-tree, not a table and an
-    # index. The keys are positive 63-bit numbers, which both types hold.
-    key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    __tablename__ = "event_key_blocks"
+
+    block_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_count: Mapped[int] = mapped_column(Integer)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# The blocks are random numbers: PostgreSQL's TOAST would try to compress each one in vain.
+event.listen(EventKeyBlock.__table__, "after_create",
+             DDL('ALTER TABLE event_key_blocks ALTER COLUMN "keys" SET STORAGE EXTERNAL').execute_if(
+                 dialect="postgresql"))
 
 
 class SupportTicket(Base):

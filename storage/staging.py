@@ -258,30 +258,6 @@ def duckdb_frames(duck: duckdb.DuckDBPyConnection, query: str, rows: int) -> Cur
     return CursorStream(duck.cursor(), read)
 
 
-# PostgreSQL's binary COPY: signature, flags, header extension length; each row a field
-# count, then per field its length and its bytes (big-endian); -1 ends the data.
-_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-_PG_COPY_TRAILER = b"\xff\xff"
-_PG_BIGINT_ROW = np.dtype([("fields", ">i2"), ("length", ">i4"), ("value", ">i8")])
-
-
-def copy_bigints(conn: Connection, table_name: str, column: str, chunks: Iterator[np.ndarray]) -> None:
-    """PostgreSQL: append int64 values to a one-BIGINT-column load of ``table_name`` by binary
-    COPY, each chunk laid out by numpy in one step. The server copies eight bytes per value
-    where CSV has it parse digits, and DuckDB writes no CSV first: 10.7M keys alone loaded
-    in 1.4 s instead of 2.8 s; the whole events import at 100k orgs 57 -> 54 s."""
-    raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f'COPY "{table_name}" ("{column}") FROM STDIN (FORMAT binary)') as copy:
-        copy.write(_PG_COPY_HEADER)
-        for values in chunks:
-            rows = np.empty(len(values), dtype=_PG_BIGINT_ROW)
-            rows["fields"] = 1
-            rows["length"] = 8
-            rows["value"] = values
-            copy.write(rows.tobytes())
-        copy.write(_PG_COPY_TRAILER)
-
-
 def insert_decoded(conn: Connection, table: Table, names: Sequence[str], frames: Iterator[pd.DataFrame],
                    decoders: Sequence[np.ndarray | None]) -> None:
     """SQLite: append the rows of ``frames`` (``duckdb_frames``) to ``table``, where each
@@ -316,8 +292,7 @@ def loading_into(conn: Connection, table: Table) -> Iterator[None]:
     still fails as a whole if a key repeats. Dropping the key locks the table (ACCESS
     EXCLUSIVE) until the import commits, which is why only an empty table, one nobody reads
     anything from yet, gets this; a table with rows is loaded through its index. SQLite's
-    rollup tables are their primary key (WITHOUT ROWID) and event_keys' key is the rowid:
-    nothing to drop."""
+    rollup tables are their primary key (WITHOUT ROWID): nothing to drop."""
     if check_dialect(conn) != "postgresql" or conn.execute(select(1).select_from(table).limit(1)).first():
         yield
         return

@@ -75,29 +75,6 @@ def test_the_two_instants_of_an_hour_the_clock_turns_back_stay_two() -> None:
     assert got == [dt.datetime(2026, 11, 1, 5, 30), dt.datetime(2026, 11, 1, 6, 30)]
 
 
-def test_binary_copy_of_bigints_lands_every_value_exactly(pg_schema_url) -> None:
-    """The event keys go to PostgreSQL as binary COPY, laid out by numpy: each value must land
-    as itself, the extremes and negatives included, across chunks of any length."""
-    import numpy as np
-    from sqlalchemy import text as sql_text
-
-    from storage.db import make_engine
-    from storage.staging import copy_bigints
-
-    extremes = np.array([0, 1, -1, 255, 256, -256, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)], dtype=np.int64)
-    random = np.random.default_rng(3).integers(-(2**63), 2**63 - 1, 5_000, dtype=np.int64)
-    chunks = [extremes, np.array([], dtype=np.int64), random[:1], random[1:]]
-    engine = make_engine(pg_schema_url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TEMPORARY TABLE copied (v BIGINT)")
-            copy_bigints(conn, "copied", "v", iter(chunks))
-            stored = [row[0] for row in conn.execute(sql_text("SELECT v FROM copied"))]
-    finally:
-        engine.dispose()
-    assert stored == np.concatenate(chunks).tolist()
-
-
 def test_binary_copy_from_duckdb_lands_each_column_as_its_type_would_store_it(pg_schema_url) -> None:
     """Rollup rows go from DuckDB to PostgreSQL as binary COPY, which converts nothing: each
     column is cast to the target's type first. Text (non-ASCII too), dates, microsecond

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from domain.config import Config
 from demo.generator import generate_demo_data
 from storage.importer import ImportRejected, InputError, import_paths
-from storage.models import Application, EventKey, UsageDaily, UsageDailyFeature, UsageDailyUser
+from storage.models import Application, EventKeyBlock, UsageDaily, UsageDailyFeature, UsageDailyUser
 from storage.queries import last_seen_by_org, usage_windows
 from test_import import D1, D2, EVENTS_CSV, ORGS_CSV, UTC, counts, daily, per_feature, per_user, snapshot, write
 
@@ -248,7 +248,7 @@ def test_warehouse_rollups_of_the_demo_data_give_the_scan_the_same_inputs(sessio
     assert len(raw_rows["usage_daily_users"]) > 1000
 
     with session_factory.begin() as s:  # start over with the same orgs, no usage
-        for model in (UsageDailyUser, UsageDailyFeature, UsageDaily, EventKey):
+        for model in (UsageDailyUser, UsageDailyFeature, UsageDaily, EventKeyBlock):
             s.execute(delete(model))
     report = import_paths([warehouse_rollups(data / "usage_events.csv", tmp_path / "rollups")], session_factory)
 

@@ -4,6 +4,7 @@ row, on SQLite and PostgreSQL (``db_url`` / ``session_factory`` fixtures)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +23,7 @@ from storage.event_keys import event_keys
 from storage.importer import ImportOutOfMemory, ImportRejected, InputError, import_paths
 from storage.models import (
     Application,
-    EventKey,
+    EventKeyBlock,
     Org,
     Subscription,
     SupportTicket,
@@ -34,7 +35,7 @@ from storage.models import (
 
 UTC = dt.timezone.utc
 ALL_MODELS = (Application, Org, Subscription, SupportTicket, SurveyResponse, UsageDaily, UsageDailyUser,
-              UsageDailyFeature, EventKey)
+              UsageDailyFeature, EventKeyBlock)
 
 ORGS_CSV = """org_id,name,domain,created_at,source,owner,plan,seats,industry,renewal_date,icp_fit,strategic,relationship
 acme,Acme Corp,acme.com,2023-01-05,signup,ana@example.com,enterprise,50,software,2025-06-30,80,90,70
@@ -79,8 +80,20 @@ def full_set(directory: Path) -> Path:
 
 
 def counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    """Rows per table; for the event keys, stored in blocks, the keys themselves."""
     with factory() as s:
-        return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in ALL_MODELS}
+        rows = {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in ALL_MODELS
+                if m is not EventKeyBlock}
+        return rows | {"event_keys": len(stored_keys(factory))}
+
+
+def stored_keys(factory: sessionmaker[Session]) -> list[int]:
+    """Every event key stored, in order, unpacked from its block."""
+    from storage.event_keys import unpack_keys
+
+    with factory() as s:
+        blocks = s.scalars(select(EventKeyBlock.keys)).all()
+    return sorted(int(k) for block in blocks for k in unpack_keys(block))
 
 
 def snapshot(factory: sessionmaker[Session]) -> dict[str, list[tuple]]:
@@ -179,17 +192,72 @@ acme,u1,exports,2024-05-01T20:00:00Z,1,e4
     assert counts(session_factory)["event_keys"] == 8
 
 
+def test_two_imports_of_the_same_events_at_once_count_them_once(session_factory, tmp_path, monkeypatch):
+    """Both imports reach their key lookup together; the stored keys are locked until the
+    first commits, so the second finds every event imported and adds nothing."""
+    import threading
+
+    import storage.event_keys
+
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], session_factory)
+    single = tmp_path / "single"
+    import_paths([write(single, orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
+    expected = (daily(session_factory), per_user(session_factory), per_feature(session_factory))
+    with session_factory.begin() as s:  # the same orgs, no usage yet
+        for model in (UsageDaily, UsageDailyUser, UsageDailyFeature, EventKeyBlock):
+            s.execute(delete(model))
+
+    both_there = threading.Barrier(2, timeout=60)
+    lookup = storage.event_keys.KeyStore.stored_into
+
+    def stored_into_together(self, query, table):
+        both_there.wait()
+        return lookup(self, query, table)
+
+    monkeypatch.setattr(storage.event_keys.KeyStore, "stored_into", stored_into_together)
+    events = write(tmp_path / "events", usage_events=EVENTS_CSV)
+    reports, failures = [], []
+
+    def run() -> None:
+        try:
+            reports.append(import_paths([events], session_factory))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures
+    assert sorted((r.events_new, r.events_duplicate) for r in reports) == [(0, 8), (6, 2)]
+    assert (daily(session_factory), per_user(session_factory), per_feature(session_factory)) == expected
+    assert counts(session_factory)["event_keys"] == 6
+
+
 def test_keys_staged_and_found_in_small_batches_give_the_same_result(session_factory, tmp_path, monkeypatch):
-    """Keys move between the databases in batches (KEY_BATCH); batch edges change nothing."""
+    """Keys move between the databases in batches (KEY_BATCH), are stored in blocks
+    (KEY_BLOCK) and read back a few blocks at a time (BLOCKS_PER_READ); the edges of
+    batches and blocks change nothing."""
     import storage.event_keys
 
     monkeypatch.setattr(storage.event_keys, "KEY_BATCH", 2)
+    monkeypatch.setattr(storage.event_keys, "KEY_BLOCK", 4)
+    monkeypatch.setattr(storage.event_keys, "BLOCKS_PER_READ", 1)
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
     second = EVENTS_CSV + "acme,u5,alerts,2024-05-01T08:00:00Z,5,e3\n"
     report = import_paths([write(tmp_path / "b", usage_events=second)], session_factory)
     assert (report.events_read, report.events_new, report.events_duplicate) == (9, 1, 8)
     assert daily(session_factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
-    assert counts(session_factory)["event_keys"] == 7
+    with session_factory() as s:
+        assert s.scalars(select(EventKeyBlock.key_count).order_by(EventKeyBlock.block_id)).all() == [4, 2, 1]
+    # Exactly the keys of the distinct events, by their documented definition.
+    events = pd.read_csv(io.StringIO(second), dtype=str, keep_default_na=False)
+    ts = pd.to_datetime(events["timestamp"], utc=True, format="ISO8601").dt.as_unit("us").astype("int64").to_numpy()
+    count = pd.to_numeric(events["count"].replace("", "1")).to_numpy(dtype=np.int64)
+    expected = event_keys(events["org_id"], events["user_id"], events["event"], ts, count, events["event_id"])
+    assert stored_keys(session_factory) == sorted(set(expected.tolist()))
+    assert len(stored_keys(session_factory)) == 7
 
 
 def test_an_earlier_event_does_not_move_last_event_at_back(session_factory, tmp_path):
@@ -224,7 +292,7 @@ def test_a_first_import_leaves_every_primary_key_in_place(session_factory, tmp_p
     afterwards (``storage.staging.loading_into``): it must be back, and enforced."""
     from sqlalchemy import inspect
 
-    tables = ("usage_daily", "usage_daily_users", "usage_daily_features", "event_keys")
+    tables = ("usage_daily", "usage_daily_users", "usage_daily_features")
     with session_factory() as s:
         before = {t: inspect(s.connection()).get_pk_constraint(t) for t in tables}
     import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=EVENTS_CSV)], session_factory)
@@ -1070,5 +1138,5 @@ def test_an_in_memory_sqlite_database_imports_the_same_rows_as_a_file(tmp_path):
         assert (report.events_read, report.events_new) == (8, 6)
         rows.append(snapshot(factory))
         engine.dispose()
-    assert rows[0]["event_keys"] and rows[0]["usage_daily_users"]
+    assert rows[0]["event_key_blocks"] and rows[0]["usage_daily_users"]
     assert rows[1] == rows[0]

@@ -70,7 +70,7 @@ def test_import_schema_keeps_the_rows_and_drops_the_per_row_org_checks(db_url: s
             return rows, key, fks
 
         assert state() == ((1, 1, 1), 9223372036854775807, (1, 1, 1))
-        migrate.upgrade(db_url)
+        migrate.upgrade(db_url, "0009")
         assert state() == ((1, 1, 1), 9223372036854775807, (0, 0, 0))
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
@@ -79,6 +79,39 @@ def test_import_schema_keeps_the_rows_and_drops_the_per_row_org_checks(db_url: s
             assert '"key" INTEGER NOT NULL' in ddl["event_keys"]
         migrate.downgrade(db_url, "0003")
         assert state() == ((1, 1, 1), 9223372036854775807, (1, 1, 1))
+        migrate.downgrade(db_url, "base")
+    finally:
+        engine.dispose()
+
+
+def test_event_keys_move_into_blocks_and_back_unchanged(db_url: str) -> None:
+    """0010: one row per event key becomes blocks of up to 65,536 keys, sorted, 8 bytes
+    each big-endian; every key survives both ways, the extremes included."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from storage.event_keys import unpack_keys
+
+    keys = np.unique(np.concatenate([
+        np.random.default_rng(5).integers(0, 2**63 - 1, 70_000, dtype=np.int64),
+        np.array([0, 1, 2**63 - 1], dtype=np.int64)]))
+    migrate.upgrade(db_url, "0009")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO event_keys VALUES (:k)"), [{"k": int(k)} for k in keys])
+        migrate.upgrade(db_url)
+        assert "event_keys" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            blocks = conn.execute(text("SELECT key_count, keys FROM event_key_blocks ORDER BY block_id")).all()
+        assert [count for count, _ in blocks] == [65_536, len(keys) - 65_536]
+        assert [len(packed) for _, packed in blocks] == [8 * 65_536, 8 * (len(keys) - 65_536)]
+        assert np.concatenate([unpack_keys(packed) for _, packed in blocks]).tolist() == keys.tolist()
+        migrate.downgrade(db_url, "0009")
+        with engine.connect() as conn:
+            back = [row[0] for row in conn.execute(text('SELECT "key" FROM event_keys ORDER BY "key"'))]
+        assert back == keys.tolist()
+        assert "event_key_blocks" not in inspect(engine).get_table_names()
         migrate.downgrade(db_url, "base")
     finally:
         engine.dispose()
