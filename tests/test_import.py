@@ -590,6 +590,58 @@ def test_unusable_paths_are_refused_before_touching_the_database(session_factory
         import_paths([tmp_path / "x"], session_factory)
 
 
+def test_groupings_that_do_not_fit_in_memory_are_sorted_first_with_the_same_result(session_factory, tmp_path,
+                                                                                   monkeypatch):
+    """The import's groupings (keys, per-user and per-feature rows) are hash aggregates when
+    their groups fit in DuckDB's memory, else the same grouping over rows sorted first. Each
+    hash aggregate is made to run out of memory here: the sorted way must give every row the
+    hash way gives."""
+    import duckdb
+
+    import storage.reader
+
+    hashed = write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)
+    import_paths([hashed], session_factory)
+    expected = snapshot(session_factory)
+    with session_factory.begin() as s:
+        for model in (UsageDaily, UsageDailyUser, UsageDailyFeature, EventKeyBlock):
+            s.execute(delete(model))
+
+    refused: list[str] = []
+
+    class HashRefusing:
+        """The work database's connection, refusing the three groupings unless over sorted rows."""
+
+        def __init__(self, con) -> None:
+            self._con = con
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+        def execute(self, query, *args):
+            table = query.split(" AS ")[0].split()[-1] if query.startswith("CREATE OR REPLACE TABLE") else None
+            if table in ("uniq", "nc_users", "nc_features") and "ORDER BY" not in query:
+                refused.append(table)
+                raise duckdb.OutOfMemoryException("out of memory (refused by the test)")
+            return self._con.execute(query, *args)
+
+    real_init = storage.reader.WorkDB.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        real_init(self, *args, **kwargs)
+        self.con = HashRefusing(self.con)
+
+    monkeypatch.setattr(storage.reader.WorkDB, "__init__", init)
+    report = import_paths([write(tmp_path / "b", usage_events=EVENTS_CSV)], session_factory)
+    assert sorted(refused) == ["nc_features", "nc_users", "uniq"]
+    assert (report.events_new, report.events_duplicate) == (6, 2)
+    got = snapshot(session_factory)
+    # A block's id is the database's next number, which PostgreSQL's sequence does not reuse.
+    for rows in (got, expected):
+        rows["event_key_blocks"] = [block[1:] for block in rows["event_key_blocks"]]
+    assert got == expected
+
+
 def test_an_import_beyond_its_memory_limit_says_so_and_writes_nothing(db_url, session_factory, tmp_path,
                                                                       monkeypatch):
     """DuckDB running out of the import's memory is neither a malformed file nor a traceback:
