@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Column, Date, String, Table, case, delete, func, or_, select, tuple_, update
@@ -109,10 +110,11 @@ def _counts(work: WorkDB, prefix: str) -> RollupCounts:
                         features=work.count(f"{prefix}_features"))
 
 
-def stored_days(conn: Connection, work: WorkDB, prefix: str) -> int:
-    """Copy the stored org-days in the date range of ``<prefix>_daily`` into DuckDB table
-    ``known_days`` (for an import of recent days: those days only); returns how many."""
-    lo, hi = work.row(f"SELECT min(day), max(day) FROM {prefix}_daily")
+def stored_days(conn: Connection, work: WorkDB, prefix: str, days: tuple[Any, Any] | None = None) -> int:
+    """Copy the stored org-days in the date range of ``<prefix>_daily`` (or ``days``, first
+    and last) into DuckDB table ``known_days`` (for an import of recent days: those days
+    only); returns how many."""
+    lo, hi = days or work.row(f"SELECT min(day), max(day) FROM {prefix}_daily")
     work.con.execute("CREATE OR REPLACE TABLE known_days (org_id VARCHAR, day DATE)")
     if lo is None:
         return 0
@@ -151,13 +153,15 @@ def _coded_selects(prefix: str, join: str, codes: Codes, first_day: int,
     }
 
 
-def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None = None) -> RollupCounts:
+def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None = None,
+                known: int | None = None) -> RollupCounts:
     """Add the rollup of new events to the stored one (see the module docstring). With
-    ``codes`` the tables also carry codes (``Codes``), which SQLite's inserts use."""
+    ``codes`` the tables also carry codes (``Codes``), which SQLite's inserts use.
+    ``known``: ``stored_days`` was called already for these days and found that many."""
     counts = _counts(work, prefix)
     if counts.days == 0:
         return counts
-    known = stored_days(conn, work, prefix)
+    known = stored_days(conn, work, prefix) if known is None else known
     if known:
         _merge_stored(conn, work, prefix)
     new_only = "ANTI JOIN known_days k USING (org_id, day)" if known else ""
@@ -182,6 +186,16 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
     counts.new_days = int(work.value(
         f"SELECT count(*) FROM {prefix}_daily ANTI JOIN known_days USING (org_id, day)"))
     return counts
+
+
+def copy_new_rollup(conn: Connection, table: Table, duck: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """PostgreSQL: one coded rollup table of ``prefix`` (``Codes``) whose org-days are all
+    new, COPied as a whole (``add_rollups``' way for such days), read on cursor ``duck``.
+    The events import writes each table this way as soon as DuckDB has made it, while it
+    makes the next one."""
+    names, query = _selects(prefix, "", coded=True)[table]
+    with loading_into(conn, table):
+        copy_batches(conn, table, names, copy_source(table, names, duck, query))
 
 
 def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:

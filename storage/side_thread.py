@@ -8,6 +8,8 @@ after the other, one core waits for the other. Two seams put them side by side:
 
 * ``alongside``: a function (storing the event keys) runs on a side thread while the caller
   goes on with DuckDB work that needs neither its database connection nor its results.
+* ``in_turn``: functions (writing one table each) run one after the other on a side
+  thread, each handed over as soon as the caller has produced what it writes.
 * ``started_ahead``: of several row streams written one after the other, the next one's
   query is started (its sort done, its first rows fetched) on a side thread while the
   caller writes the current one.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -43,6 +45,52 @@ def alongside(work: Callable[[], Any], inline: bool = False) -> Iterator[None]:
         done = side.submit(work)
         yield
         done.result()
+
+
+class InTurn:
+    """Functions run one after the other on a side thread, in the order handed over, while
+    the caller goes on (``in_turn``): the caller produces the next piece of work (a table in
+    DuckDB) while the side thread writes the last one. Once one has raised, the rest are
+    skipped: they share its transaction."""
+
+    def __init__(self, side: ThreadPoolExecutor) -> None:
+        self._side = side
+        self._done: list[Future[Any]] = []
+        self._failed = False
+
+    def then(self, work: Callable[[], Any]) -> None:
+        """Run ``work`` after everything handed over before it."""
+        def guarded() -> Any:
+            if self._failed:
+                return None
+            try:
+                return work()
+            except BaseException:
+                self._failed = True
+                raise
+
+        self._done.append(self._side.submit(guarded))
+
+    def wait(self) -> None:
+        """Wait for all of it; raise the first thing that raised."""
+        for done in self._done:
+            done.result()
+
+
+@contextmanager
+def in_turn() -> Iterator[InTurn]:
+    """An ``InTurn`` for the ``with`` block. On leaving it normally, everything handed over
+    is waited for and the first failure raised. Leaving by an exception cancels what has not
+    started and waits for what has (its connection must be free before the transaction is
+    rolled back)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-turn") as side:
+        turns = InTurn(side)
+        try:
+            yield turns
+        except BaseException:
+            side.shutdown(wait=True, cancel_futures=True)
+            raise
+        turns.wait()
 
 
 def _started(stream: Iterator[T]) -> Iterator[T]:

@@ -235,6 +235,76 @@ def test_two_imports_of_the_same_events_at_once_count_them_once(session_factory,
     assert counts(session_factory)["event_keys"] == 6
 
 
+@pytest.fixture
+def pg_factory(pg_schema_url):
+    """Sessions on PostgreSQL alone, its schema empty: for what only PostgreSQL's import does."""
+    from storage.db import make_engine, make_session_factory
+    from storage.models import Base
+
+    engine = make_engine(pg_schema_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+
+def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, tmp_path, monkeypatch):
+    """With none of its org-days stored yet, a PostgreSQL import writes the per-user rows,
+    then the per-feature rows, then the daily rows, each on the side thread while DuckDB
+    makes the next; what is stored is what the one-after-the-other way stores."""
+    import threading
+
+    import storage.event_import
+
+    factory = pg_factory
+    written: list[tuple[str, bool]] = []
+    copy = storage.event_import.copy_new_rollup
+
+    def observed(conn, table, duck, prefix) -> None:
+        written.append((table.name, threading.current_thread() is threading.main_thread()))
+        copy(conn, table, duck, prefix)
+
+    monkeypatch.setattr(storage.event_import, "copy_new_rollup", observed)
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], factory)
+    assert written == [("usage_daily_users", False), ("usage_daily_features", False), ("usage_daily", False)]
+    assert daily(factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+    assert per_user(factory)[0] == ("acme", D1, "u1", 3)
+    assert per_feature(factory)[-1] == ("beta", D1, "api", 4)
+    # An overlapping file touches stored org-days: the other way, which adds to them.
+    written.clear()
+    import_paths([write(tmp_path / "b", usage_events=EVENTS_CSV + "acme,u5,alerts,2024-05-01T08:00:00Z,5,e3\n")],
+                 factory)
+    assert written == []
+    assert daily(factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
+
+
+def test_a_rollup_table_failing_to_be_written_leaves_nothing_written(pg_factory, tmp_path, monkeypatch):
+    """The tables are written on a side thread, in the import's one transaction: the second
+    one failing stops the third and rolls the first (and the event keys) back."""
+    import storage.event_import
+
+    factory = pg_factory
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], factory)
+    before = snapshot(factory)
+    written: list[str] = []
+    copy = storage.event_import.copy_new_rollup
+
+    def failing(conn, table, duck, prefix) -> None:
+        written.append(table.name)
+        if table.name == "usage_daily_features":
+            raise RuntimeError("the server went away")
+        copy(conn, table, duck, prefix)
+
+    monkeypatch.setattr(storage.event_import, "copy_new_rollup", failing)
+    with pytest.raises(RuntimeError, match="the server went away"):
+        import_paths([write(tmp_path / "events", usage_events=EVENTS_CSV)], factory)
+    assert written == ["usage_daily_users", "usage_daily_features"]
+    assert snapshot(factory) == before
+
+
 def test_keys_staged_and_found_in_small_batches_give_the_same_result(session_factory, tmp_path, monkeypatch):
     """Keys move between the databases in batches (KEY_BATCH), are stored in blocks
     (KEY_BLOCK) and read back a few blocks at a time (BLOCKS_PER_READ); the edges of

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from storage.side_thread import alongside, started_ahead
+from storage.side_thread import alongside, in_turn, started_ahead
 from storage.staging import duckdb_frames
 
 PROMPT = 30.0  # seconds; reached only when the side thread never started the stream
@@ -134,3 +134,65 @@ def test_duckdb_queries_started_ahead_give_their_sorted_rows() -> None:
     streams = [duckdb_frames(duck, q, 2048) for q in queries]
     got = [[int(x) for frame in frames for x in frame["v"]] for frames in started_ahead(streams)]
     assert got == [list(range(10007)), [4, 3, 2, 1, 0], []]
+
+
+def test_work_in_turn_runs_in_order_on_one_side_thread_while_the_caller_goes_on() -> None:
+    log: list[str] = []
+    first_running = threading.Event()
+    caller_went_on = threading.Event()
+    caller = threading.get_ident()
+    threads: set[int] = set()
+
+    def first() -> None:
+        threads.add(threading.get_ident())
+        first_running.set()
+        # Released only by the caller handing over more work meanwhile.
+        assert caller_went_on.wait(PROMPT)
+        log.append("first")
+
+    def second() -> None:
+        threads.add(threading.get_ident())
+        log.append("second")
+
+    with in_turn() as turns:
+        turns.then(first)
+        assert first_running.wait(PROMPT)
+        turns.then(second)
+        caller_went_on.set()
+    assert log == ["first", "second"]
+    assert len(threads) == 1 and caller not in threads
+
+
+def test_after_a_failure_in_turn_the_rest_is_skipped_and_the_failure_raised() -> None:
+    log: list[str] = []
+
+    def fail() -> None:
+        raise RuntimeError("copy failed")
+
+    with pytest.raises(RuntimeError, match="copy failed"):
+        with in_turn() as turns:
+            turns.then(lambda: log.append("one"))
+            turns.then(fail)
+            turns.then(lambda: log.append("after"))
+    assert log == ["one"]
+
+
+def test_the_caller_failing_cancels_work_not_started_and_waits_for_the_running_one() -> None:
+    log: list[str] = []
+    running = threading.Event()
+    release = threading.Event()
+
+    def slow() -> None:
+        running.set()
+        assert release.wait(PROMPT)
+        log.append("slow done")
+
+    with pytest.raises(ValueError, match="duckdb failed"):
+        with in_turn() as turns:
+            turns.then(slow)
+            turns.then(lambda: log.append("never"))
+            assert running.wait(PROMPT)
+            threading.Timer(0.05, release.set).start()
+            raise ValueError("duckdb failed")
+    # Leaving the block waited for the running work; the next one never started.
+    assert log == ["slow done"]
