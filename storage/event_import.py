@@ -31,7 +31,6 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import duckdb
 import numpy as np
@@ -47,7 +46,7 @@ from storage.csv_files import Header, InputFile
 from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames
-from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, copy_new_rollup, stored_days
+from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, staged_rollup_copy, stored_days
 from storage.side_thread import alongside, in_turn
 from storage.staging import check_dialect
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
@@ -249,20 +248,15 @@ class EventImport:
 
     def _roll_up_in_turn(self, keys: KeyStore, new_keys: str, all_new: bool) -> int:
         """PostgreSQL, none of the new events' org-days stored yet: each rollup table is
-        written (``storage.rollup.copy_new_rollup``) as soon as DuckDB has made it, on a side
-        thread, after the keys, while DuckDB makes the next one. The server's work (the
-        COPYs and the primary keys built after them, one after the other on the import's one
-        connection) starts before the roll-up ends instead of after it. Returns the org-days."""
-        con = self.work.con
-
-        def copy(table: Table, cursor: duckdb.DuckDBPyConnection) -> None:
-            with cursor:
-                copy_new_rollup(self.conn, table, cursor, "ne")
-
+        staged as soon as DuckDB has grouped it and written on a side thread, after the keys,
+        while DuckDB makes the next one (``storage.rollup.staged_rollup_copy``). The server's
+        work (the COPYs and the primary keys built after them, one after the other on the
+        import's one connection) starts before the roll-up ends instead of after it.
+        Returns the org-days."""
         with keys.reader() as reader, in_turn() as turns:
             turns.then(lambda: keys.store(new_keys, reader))
-            # Each cursor made here, on the thread that owns the work database.
-            self._roll_up(all_new, made=lambda table: turns.then(partial(copy, table, con.cursor())))
+            self._roll_up(all_new, made=lambda table: turns.then(
+                staged_rollup_copy(self.conn, self.work, table, "ne")))
         return self.work.count("nc_daily")
 
     def _markers(self) -> None:

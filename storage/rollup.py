@@ -23,10 +23,10 @@ leave three tables named ``<prefix>_daily``, ``<prefix>_users`` and ``<prefix>_f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Column, Date, String, Table, case, delete, func, or_, select, tuple_, update
@@ -40,10 +40,13 @@ from storage.side_thread import started_ahead
 from storage.staging import (
     SQLITE_BATCH_ROWS,
     check_dialect,
+    COPY_BATCH_ROWS,
     copy_batches,
     copy_source,
+    copy_typed,
     create_temp_table,
     drop_temp_table,
+    duckdb_batches,
     duckdb_frames,
     duckdb_time,
     insert_decoded,
@@ -188,14 +191,26 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
     return counts
 
 
-def copy_new_rollup(conn: Connection, table: Table, duck: duckdb.DuckDBPyConnection, prefix: str) -> None:
+def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str) -> Callable[[], None]:
     """PostgreSQL: one coded rollup table of ``prefix`` (``Codes``) whose org-days are all
-    new, COPied as a whole (``add_rollups``' way for such days), read on cursor ``duck``.
-    The events import writes each table this way as soon as DuckDB has made it, while it
-    makes the next one."""
+    new (``add_rollups``' way for such days), in two steps. Called, it stages the rows in
+    DuckDB, named, typed and sorted in key order (this thread's work: it owns the work
+    database); the function it returns COPies them as they lie, on any thread. The events
+    import stages each table as soon as it is grouped and hands its COPY to a side thread,
+    so the server's work, one table after the other, never waits for a sort."""
     names, query = _selects(prefix, "", coded=True)[table]
-    with loading_into(conn, table):
-        copy_batches(conn, table, names, copy_source(table, names, duck, query))
+    staged = f"cp_{table.name}"
+    work.con.execute(f"CREATE OR REPLACE TABLE {staged} AS {copy_typed(table, names, query)}")
+    cursor = work.con.cursor()
+
+    def copy() -> None:
+        with cursor:
+            # In insertion order, which is key order (the work database preserves it).
+            with loading_into(conn, table):
+                copy_batches(conn, table, names, duckdb_batches(cursor, f"SELECT * FROM {staged}", COPY_BATCH_ROWS))
+            cursor.execute(f"DROP TABLE {staged}")
+
+    return copy
 
 
 def replace_rollups(conn: Connection, work: WorkDB, prefix: str) -> RollupCounts:

@@ -184,12 +184,17 @@ def copy_from_duckdb(conn: Connection, table: Table, names: Sequence[str], duck:
         copy_batches(conn, table, names, batches)
 
 
+def copy_typed(table: Table, names: Sequence[str], query: str) -> str:
+    """A DuckDB ``query`` with its columns cast to ``table``'s column types (``names``), as
+    ``copy_batches`` takes them."""
+    return _per_column(table, names, query, lambda column, duck_type: f"CAST({column} AS {duck_type})")
+
+
 def copy_source(table: Table, names: Sequence[str], duck: duckdb.DuckDBPyConnection,
                 query: str) -> CursorStream[pa.RecordBatch]:
     """The rows of a DuckDB ``query`` as Arrow batches cast to ``table``'s column types, for
     ``copy_batches``; nothing runs until the first batch is asked for."""
-    typed = _per_column(table, names, query, lambda column, duck_type: f"CAST({column} AS {duck_type})")
-    return duckdb_batches(duck, typed, COPY_BATCH_ROWS)
+    return duckdb_batches(duck, copy_typed(table, names, query), COPY_BATCH_ROWS)
 
 
 def copy_batches(conn: Connection, table: Table, names: Sequence[str], batches: Iterator[pa.RecordBatch]) -> None:

@@ -261,13 +261,18 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
 
     factory = pg_factory
     written: list[tuple[str, bool]] = []
-    copy = storage.event_import.copy_new_rollup
+    staged_copy = storage.event_import.staged_rollup_copy
 
-    def observed(conn, table, duck, prefix) -> None:
-        written.append((table.name, threading.current_thread() is threading.main_thread()))
-        copy(conn, table, duck, prefix)
+    def observed(conn, work, table, prefix):
+        copy = staged_copy(conn, work, table, prefix)
 
-    monkeypatch.setattr(storage.event_import, "copy_new_rollup", observed)
+        def observed_copy() -> None:
+            written.append((table.name, threading.current_thread() is threading.main_thread()))
+            copy()
+
+        return observed_copy
+
+    monkeypatch.setattr(storage.event_import, "staged_rollup_copy", observed)
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], factory)
     assert written == [("usage_daily_users", False), ("usage_daily_features", False), ("usage_daily", False)]
     assert daily(factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
@@ -290,15 +295,20 @@ def test_a_rollup_table_failing_to_be_written_leaves_nothing_written(pg_factory,
     import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], factory)
     before = snapshot(factory)
     written: list[str] = []
-    copy = storage.event_import.copy_new_rollup
+    staged_copy = storage.event_import.staged_rollup_copy
 
-    def failing(conn, table, duck, prefix) -> None:
-        written.append(table.name)
-        if table.name == "usage_daily_features":
-            raise RuntimeError("the server went away")
-        copy(conn, table, duck, prefix)
+    def failing(conn, work, table, prefix):
+        copy = staged_copy(conn, work, table, prefix)
 
-    monkeypatch.setattr(storage.event_import, "copy_new_rollup", failing)
+        def failing_copy() -> None:
+            written.append(table.name)
+            if table.name == "usage_daily_features":
+                raise RuntimeError("the server went away")
+            copy()
+
+        return failing_copy
+
+    monkeypatch.setattr(storage.event_import, "staged_rollup_copy", failing)
     with pytest.raises(RuntimeError, match="the server went away"):
         import_paths([write(tmp_path / "events", usage_events=EVENTS_CSV)], factory)
     assert written == ["usage_daily_users", "usage_daily_features"]
