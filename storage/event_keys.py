@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKeyBlock
@@ -246,10 +246,6 @@ class KeyStore:
 
     def _insert_block(self, keys: np.ndarray) -> None:
         self.conn.execute(insert(self.table), [{"key_count": len(keys), "keys": pack_keys(keys)}])
-
-    def count(self) -> int:
-        """How many keys are stored."""
-        return int(self.conn.execute(select(func.coalesce(func.sum(self.table.c.key_count), 0))).scalar_one())
 
 
 def utf8_text_hash(values: Any) -> np.ndarray:
