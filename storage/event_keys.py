@@ -119,14 +119,27 @@ def keys_from_hashes(org_h: np.ndarray, user_h: np.ndarray, event_h: np.ndarray,
     """``event_keys`` from the ``text_hash`` of each text field (uint64 or int64 arrays), so a
     caller can hash each distinct org, user and event name once for a whole file."""
     org_h = _u64(org_h)
-    by_id = combine(TAG_EVENT_ID, [org_h, _u64(event_id_h)])
-    by_row = combine(
-        TAG_WHOLE_ROW,
-        [org_h, _u64(user_h), _u64(event_h),
-         timestamp_us.astype(np.int64).view(np.uint64), count.astype(np.int64).view(np.uint64)],
-    )
-    keys = np.where(has_id, by_id, by_row) & KEY_MASK
-    return keys.astype(np.int64)
+    has_id = np.asarray(has_id, dtype=bool)
+    fields = {"org": org_h, "id": _u64(event_id_h), "user": _u64(user_h), "event": _u64(event_h),
+              "ts": timestamp_us.astype(np.int64).view(np.uint64), "count": count.astype(np.int64).view(np.uint64)}
+
+    def by_id(rows: Any) -> np.ndarray:
+        return combine(TAG_EVENT_ID, [fields["org"][rows], fields["id"][rows]])
+
+    def by_row(rows: Any) -> np.ndarray:
+        return combine(TAG_WHOLE_ROW, [fields[f][rows] for f in ("org", "user", "event", "ts", "count")])
+
+    # Each row's key one way only: exports mostly have ids on every row or on none, and a
+    # whole-row key costs five mixing rounds where an id key costs two.
+    if has_id.all():
+        keys = by_id(slice(None))
+    elif not has_id.any():
+        keys = by_row(slice(None))
+    else:
+        keys = np.empty(len(org_h), dtype=np.uint64)
+        keys[has_id] = by_id(has_id)
+        keys[~has_id] = by_row(~has_id)
+    return (keys & KEY_MASK).astype(np.int64)
 
 
 def _u64(values: np.ndarray) -> np.ndarray:

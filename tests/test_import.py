@@ -254,14 +254,21 @@ def pg_factory(pg_schema_url):
 def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, tmp_path, monkeypatch):
     """With none of its org-days stored yet, a PostgreSQL import writes the per-user rows,
     then the per-feature rows, then the daily rows, each on the side thread while DuckDB
-    makes the next; what is stored is what the one-after-the-other way stores."""
+    makes the next, and the event keys last; what is stored is what the
+    one-after-the-other way stores."""
     import threading
 
     import storage.event_import
+    import storage.event_keys
 
     factory = pg_factory
     written: list[tuple[str, bool]] = []
     staged_copy = storage.event_import.staged_rollup_copy
+    store_keys = storage.event_keys.KeyStore.store
+
+    def observed_store(self, query, reader=None):
+        written.append(("event_key_blocks", threading.current_thread() is threading.main_thread()))
+        return store_keys(self, query, reader)
 
     def observed(conn, work, table, prefix):
         copy = staged_copy(conn, work, table, prefix)
@@ -273,8 +280,11 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
         return observed_copy
 
     monkeypatch.setattr(storage.event_import, "staged_rollup_copy", observed)
+    monkeypatch.setattr(storage.event_keys.KeyStore, "store", observed_store)
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], factory)
-    assert written == [("usage_daily_users", False), ("usage_daily_features", False), ("usage_daily", False)]
+    assert written == [("usage_daily_users", False), ("usage_daily_features", False), ("usage_daily", False),
+                       ("event_key_blocks", False)]
+    assert counts(factory)["event_keys"] == 6
     assert daily(factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
     assert per_user(factory)[0] == ("acme", D1, "u1", 3)
     assert per_feature(factory)[-1] == ("beta", D1, "api", 4)
@@ -282,7 +292,7 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
     written.clear()
     import_paths([write(tmp_path / "b", usage_events=EVENTS_CSV + "acme,u5,alerts,2024-05-01T08:00:00Z,5,e3\n")],
                  factory)
-    assert written == []
+    assert written == [("event_key_blocks", False)]
     assert daily(factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
 
 
@@ -865,6 +875,9 @@ def test_event_keys_follow_their_documented_definition():
         _reference_key(["acme", "u1", "api", 1714554000000001, 1], 2),
     ]
     assert len(set(keys.tolist())) == 4 and all(0 <= k < 2**63 for k in keys.tolist())
+    # Ids on every row, or on none, take a shorter way to the same keys.
+    assert event_keys(org[:1], user[:1], event[:1], ts[:1], count[:1], event_id[:1]).tolist() == keys[:1].tolist()
+    assert event_keys(org[1:], user[1:], event[1:], ts[1:], count[1:], event_id[1:]).tolist() == keys[1:].tolist()
     # Pinned: a change of definition would make every previously imported event look new.
     assert keys[0] == _reference_key(["acme", "e1"], 1) == 6298155214074293388
     # Hashing without looking for repeats (event ids) gives the same hashes.
