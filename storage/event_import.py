@@ -215,9 +215,14 @@ class EventImport:
         """De-duplicate, check against rollup days, store keys and add the rollups."""
         con = self.work.con
         self._group("uniq", "SELECT key, min(rec) AS rec FROM {} GROUP BY key", "SELECT key, rec FROM ev", "key")
-        self._markers()
         keys = KeyStore(self.conn, self.work)
-        stored = keys.stored_into("SELECT key FROM uniq UNION ALL SELECT key FROM markers", "found")
+        if keys.holds_any():
+            self._markers()
+            stored = keys.stored_into("SELECT key FROM uniq UNION ALL SELECT key FROM markers", "found")
+        else:  # nothing imported yet, events or daily rollups: no event is old, no day refused
+            con.execute("CREATE OR REPLACE TABLE markers (key BIGINT, org_h BIGINT, dayn BIGINT)")
+            con.execute("CREATE OR REPLACE TABLE found (key BIGINT)")
+            stored = 0
         con.execute("CREATE OR REPLACE TABLE new_recs AS SELECT rec FROM uniq ANTI JOIN found USING (key)")
         self._refuse_rollup_days(f)
         if self.errors:
@@ -258,10 +263,15 @@ class EventImport:
         other on the import's one connection) starts before the roll-up ends instead of
         after it, and with the first table, not after the keys: at 100k orgs the keys took
         1.3 s at the head of that chain, sharing the machine with the roll-up, where at its
-        tail, DuckDB done, they take about 0.5 s. Returns the org-days."""
+        tail, DuckDB done, they take about 0.5 s. The primary keys are built after all three
+        COPYs: a COPY keeps one core busy and leaves the other to DuckDB, where a key build
+        takes both (PostgreSQL's parallel index build), so the builds wait for DuckDB to be
+        done instead of taking turns with it. Returns the org-days."""
+        primary_keys: list[Callable[[], None]] = []
         with keys.reader() as reader, in_turn() as turns:
             self._roll_up(all_new, made=lambda table: turns.then(
-                staged_rollup_copy(self.conn, self.work, table, "ne")))
+                staged_rollup_copy(self.conn, self.work, table, "ne", keys_later=primary_keys)))
+            turns.then(lambda: [add_back() for add_back in primary_keys])
             turns.then(lambda: keys.store(new_keys, reader))
         return self.work.count("nc_daily")
 

@@ -209,6 +209,12 @@ class KeyStore:
             # are read, so no other import can commit keys between the reading and the writing.
             self.conn.exec_driver_sql(f'UPDATE "{self.table.name}" SET key_count = key_count WHERE 0')
 
+    def holds_any(self) -> bool:
+        """Whether any key is stored (events or rollup days), the keys locked first (class
+        docstring): with none, nothing in a file can be old and its lookups can be skipped."""
+        self._lock()
+        return self._any_stored()
+
     def _any_stored(self) -> bool:
         return self.conn.execute(select(self.table.c.block_id).limit(1)).first() is not None
 

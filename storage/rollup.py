@@ -51,6 +51,7 @@ from storage.staging import (
     duckdb_time,
     insert_decoded,
     insert_from_duckdb,
+    key_dropped_while_empty,
     loading_into,
     temp_table,
 )
@@ -191,13 +192,18 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
     return counts
 
 
-def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str) -> Callable[[], None]:
+def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str,
+                       keys_later: list[Callable[[], None]] | None = None) -> Callable[[], None]:
     """PostgreSQL: one coded rollup table of ``prefix`` (``Codes``) whose org-days are all
     new (``add_rollups``' way for such days), in two steps. Called, it stages the rows in
     DuckDB, named, typed and sorted in key order (this thread's work: it owns the work
     database); the function it returns COPies them as they lie, on any thread. The events
     import stages each table as soon as it is grouped and hands its COPY to a side thread,
-    so the server's work, one table after the other, never waits for a sort."""
+    so the server's work, one table after the other, never waits for a sort.
+
+    An empty table's primary key is dropped for the load (``key_dropped_while_empty``);
+    with ``keys_later`` what adds it back is appended there for the caller to run after
+    every table is loaded, instead of right after this one."""
     names, query = _selects(prefix, "", coded=True)[table]
     staged = f"cp_{table.name}"
     work.con.execute(f"CREATE OR REPLACE TABLE {staged} AS {copy_typed(table, names, query)}")
@@ -205,10 +211,14 @@ def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str
 
     def copy() -> None:
         with cursor:
+            add_key_back = key_dropped_while_empty(conn, table)
             # In insertion order, which is key order (the work database preserves it).
-            with loading_into(conn, table):
-                copy_batches(conn, table, names, duckdb_batches(cursor, f"SELECT * FROM {staged}", COPY_BATCH_ROWS))
+            copy_batches(conn, table, names, duckdb_batches(cursor, f"SELECT * FROM {staged}", COPY_BATCH_ROWS))
             cursor.execute(f"DROP TABLE {staged}")
+        if keys_later is None:
+            add_key_back()
+        else:
+            keys_later.append(add_key_back)
 
     return copy
 

@@ -291,25 +291,40 @@ def insert_decoded(conn: Connection, table: Table, names: Sequence[str], frames:
 @contextmanager
 def loading_into(conn: Connection, table: Table) -> Iterator[None]:
     """Around a bulk load of ``table``: on PostgreSQL, when the table is empty, its primary
-    key is dropped before and added back after, in the same transaction. Building the index
-    once from all the rows costs about half of inserting them into it one by one (1.1M event
-    keys: 0.49 s against 0.88 s; 670k feature rows: 0.68 s against 1.04 s), and the import
-    still fails as a whole if a key repeats. Dropping the key locks the table (ACCESS
-    EXCLUSIVE) until the import commits, which is why only an empty table, one nobody reads
-    anything from yet, gets this; a table with rows is loaded through its index. SQLite's
-    rollup tables are their primary key (WITHOUT ROWID): nothing to drop."""
+    key is dropped before and added back after, in the same transaction
+    (``key_dropped_while_empty``)."""
+    add_back = key_dropped_while_empty(conn, table)
+    yield
+    add_back()
+
+
+def key_dropped_while_empty(conn: Connection, table: Table) -> Callable[[], None]:
+    """On PostgreSQL, when ``table`` is empty, drop its primary key; returns what adds it
+    back, which the caller runs after loading the rows, in the same transaction (a no-op
+    when nothing was dropped). Building the index once from all the rows costs about half
+    of inserting them into it one by one (1.1M event keys: 0.49 s against 0.88 s; 670k
+    feature rows: 0.68 s against 1.04 s), and the import still fails as a whole if a key
+    repeats. Dropping the key locks the table (ACCESS EXCLUSIVE) until the import commits,
+    which is why only an empty table, one nobody reads anything from yet, gets this; a
+    table with rows is loaded through its index. SQLite's rollup tables are their primary
+    key (WITHOUT ROWID): nothing to drop."""
     if check_dialect(conn) != "postgresql" or conn.execute(select(1).select_from(table).limit(1)).first():
-        yield
-        return
+        return _nothing
     pk = inspect(conn).get_pk_constraint(table.name)
     name, columns = pk.get("name"), pk.get("constrained_columns") or []
     if not name or not columns:
-        yield
-        return
+        return _nothing
     conn.exec_driver_sql(f'ALTER TABLE "{table.name}" DROP CONSTRAINT "{name}"')
-    yield
     quoted = ", ".join(f'"{c}"' for c in columns)
-    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" PRIMARY KEY ({quoted})')
+
+    def add_back() -> None:
+        conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" PRIMARY KEY ({quoted})')
+
+    return add_back
+
+
+def _nothing() -> None:
+    pass
 
 
 _MISSING = object()

@@ -208,13 +208,13 @@ def test_two_imports_of_the_same_events_at_once_count_them_once(session_factory,
             s.execute(delete(model))
 
     both_there = threading.Barrier(2, timeout=60)
-    lookup = storage.event_keys.KeyStore.stored_into
+    first_look = storage.event_keys.KeyStore.holds_any
 
-    def stored_into_together(self, query, table):
+    def holds_any_together(self):
         both_there.wait()
-        return lookup(self, query, table)
+        return first_look(self)
 
-    monkeypatch.setattr(storage.event_keys.KeyStore, "stored_into", stored_into_together)
+    monkeypatch.setattr(storage.event_keys.KeyStore, "holds_any", holds_any_together)
     events = write(tmp_path / "events", usage_events=EVENTS_CSV)
     reports, failures = [], []
 
@@ -260,18 +260,29 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
 
     import storage.event_import
     import storage.event_keys
+    import storage.rollup
 
     factory = pg_factory
     written: list[tuple[str, bool]] = []
     staged_copy = storage.event_import.staged_rollup_copy
     store_keys = storage.event_keys.KeyStore.store
+    dropped_key = storage.rollup.key_dropped_while_empty
 
     def observed_store(self, query, reader=None):
         written.append(("event_key_blocks", threading.current_thread() is threading.main_thread()))
         return store_keys(self, query, reader)
 
-    def observed(conn, work, table, prefix):
-        copy = staged_copy(conn, work, table, prefix)
+    def observed_key(conn, table):
+        add_back = dropped_key(conn, table)
+
+        def observed_add_back() -> None:
+            written.append((f"{table.name} primary key", threading.current_thread() is threading.main_thread()))
+            add_back()
+
+        return observed_add_back
+
+    def observed(conn, work, table, prefix, **options):
+        copy = staged_copy(conn, work, table, prefix, **options)
 
         def observed_copy() -> None:
             written.append((table.name, threading.current_thread() is threading.main_thread()))
@@ -281,9 +292,12 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
 
     monkeypatch.setattr(storage.event_import, "staged_rollup_copy", observed)
     monkeypatch.setattr(storage.event_keys.KeyStore, "store", observed_store)
+    monkeypatch.setattr(storage.rollup, "key_dropped_while_empty", observed_key)
     import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=EVENTS_CSV)], factory)
+    # The primary keys are built after the three COPYs, in the same order.
     assert written == [("usage_daily_users", False), ("usage_daily_features", False), ("usage_daily", False),
-                       ("event_key_blocks", False)]
+                       ("usage_daily_users primary key", False), ("usage_daily_features primary key", False),
+                       ("usage_daily primary key", False), ("event_key_blocks", False)]
     assert counts(factory)["event_keys"] == 6
     assert daily(factory)[0] == ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
     assert per_user(factory)[0] == ("acme", D1, "u1", 3)
@@ -307,8 +321,8 @@ def test_a_rollup_table_failing_to_be_written_leaves_nothing_written(pg_factory,
     written: list[str] = []
     staged_copy = storage.event_import.staged_rollup_copy
 
-    def failing(conn, work, table, prefix):
-        copy = staged_copy(conn, work, table, prefix)
+    def failing(conn, work, table, prefix, **options):
+        copy = staged_copy(conn, work, table, prefix, **options)
 
         def failing_copy() -> None:
             written.append(table.name)
