@@ -182,12 +182,18 @@ class EventImport:
         con.execute("CREATE OR REPLACE TABLE ev_key (key BIGINT)")
         event_id = "l.event_id" if has_event_id else "''"
         query = f"SELECT l.h_org_id, l.h_user_id, l.h_event, {event_id} AS event_id, l.ts_us, l.n FROM lane l"
-        # A cursor of its own: the keys are inserted on the connection while this reads. Both
-        # read the lane in its stored order (the work database preserves insertion order).
+        # A cursor of its own: the keys are inserted on the connection while this reads. This
+        # read and the POSITIONAL JOIN below both take the lane in its stored order: the work
+        # database preserves insertion order, the join scans both tables on one thread, and
+        # the UPDATE above changes the lane's rows in place.
         with con.cursor() as cursor:
             for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
                 bar.update(batch.num_rows)
                 self._insert_keys(batch, has_event_id)
+        # A key short would leave its row a NULL key (one event for all such rows), unseen.
+        lane_rows, key_rows = self.work.count("lane"), self.work.count("ev_key")
+        if lane_rows != key_rows:
+            raise RuntimeError(f"event keys made for {key_rows:,} of {lane_rows:,} rows")
         con.execute(f"CREATE OR REPLACE TABLE ev ({_EV_COLUMNS})")
         con.execute("INSERT INTO ev SELECT l.rec, k.key, l.h_org_id, l.ts_us, l.n, l.c_org_id, l.c_user_id, l.c_event "
                     "FROM lane l POSITIONAL JOIN ev_key k")
