@@ -61,6 +61,11 @@ _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 
 
+def _run_all(steps: list[Callable[[], None]]) -> None:
+    for step in steps:
+        step()
+
+
 @dataclass
 class EventCounts:
     read: int = 0
@@ -268,8 +273,8 @@ class EventImport:
         The server's work (the COPYs and the primary keys built after them, one after the
         other on the import's one connection) starts before the roll-up ends instead of
         after it, and with the first table, not after the keys: at 100k orgs the keys took
-        1.3 s at the head of that chain, sharing the machine with the roll-up, where at its
-        tail, DuckDB done, they take about 0.5 s. The primary keys are built after all three
+        1.3 s at the head of that chain, sharing the machine with the roll-up, and 0.9 s at
+        its tail, DuckDB done. The primary keys are built after all three
         COPYs: a COPY keeps one core busy and leaves the other to DuckDB, where a key build
         takes both (PostgreSQL's parallel index build), so the builds wait for DuckDB to be
         done instead of taking turns with it. Returns the org-days."""
@@ -277,7 +282,7 @@ class EventImport:
         with keys.reader() as reader, in_turn() as turns:
             self._roll_up(all_new, made=lambda table: turns.then(
                 staged_rollup_copy(self.conn, self.work, table, "ne", keys_later=primary_keys)))
-            turns.then(lambda: [add_back() for add_back in primary_keys])
+            turns.then(lambda: _run_all(primary_keys))
             turns.then(lambda: keys.store(new_keys, reader))
         return self.work.count("nc_daily")
 
