@@ -193,7 +193,7 @@ def add_rollups(conn: Connection, work: WorkDB, prefix: str, codes: Codes | None
 
 
 def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str,
-                       keys_later: list[Callable[[], None]] | None = None) -> Callable[[], None]:
+                       keys_later: list[Callable[[], None]]) -> Callable[[], None]:
     """PostgreSQL: one coded rollup table of ``prefix`` (``Codes``) whose org-days are all
     new (``add_rollups``' way for such days), in two steps. Called, it stages the rows in
     DuckDB, named, typed and sorted in key order (this thread's work: it owns the work
@@ -201,9 +201,9 @@ def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str
     import stages each table as soon as it is grouped and hands its COPY to a side thread,
     so the server's work, one table after the other, never waits for a sort.
 
-    An empty table's primary key is dropped for the load (``key_dropped_while_empty``);
-    with ``keys_later`` what adds it back is appended there for the caller to run after
-    every table is loaded, instead of right after this one."""
+    An empty table's primary key is dropped for the load (``key_dropped_while_empty``) and
+    what adds it back is appended to ``keys_later``, for the caller to run once every table
+    is loaded."""
     names, query = _selects(prefix, "", coded=True)[table]
     staged = f"cp_{table.name}"
     work.con.execute(f"CREATE OR REPLACE TABLE {staged} AS {copy_typed(table, names, query)}")
@@ -215,10 +215,7 @@ def staged_rollup_copy(conn: Connection, work: WorkDB, table: Table, prefix: str
             # In insertion order, which is key order (the work database preserves it).
             copy_batches(conn, table, names, duckdb_batches(cursor, f"SELECT * FROM {staged}", COPY_BATCH_ROWS))
             cursor.execute(f"DROP TABLE {staged}")
-        if keys_later is None:
-            add_key_back()
-        else:
-            keys_later.append(add_key_back)
+        keys_later.append(add_key_back)
 
     return copy
 
