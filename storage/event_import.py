@@ -16,7 +16,9 @@ per file in the import's DuckDB scratch database, and every database row is writ
    file's org-day markers) are looked up among the stored keys (``KeyStore``), which hands
    back the ones it already holds: those events were imported before. New events on an
    org-day that came from daily rollup files are errors (``storage.daily_import``). The new
-   keys are stored, and the new events grouped per org and UTC day, user and feature, then
+   keys are stored (on PostgreSQL, while none is stored yet, already in step 1, as they are
+   made: ``_store_while_keying``), and the new events grouped per org and UTC day, user and
+   feature, then
    written by ``storage.rollup.add_rollups``, or on PostgreSQL, when none of their org-days
    is stored yet, each table as soon as it is grouped (``_roll_up_in_turn``). The grouping
    is by integer codes (each distinct org, user and event name's rank in byte order, given
@@ -28,8 +30,10 @@ per file in the import's DuckDB scratch database, and every database row is writ
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import duckdb
@@ -61,6 +65,12 @@ _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 
 
+def _until_none(made: queue.SimpleQueue[np.ndarray | None]) -> Iterator[np.ndarray]:
+    """The arrays put on ``made`` until a None."""
+    while (item := made.get()) is not None:
+        yield item
+
+
 def _run_all(steps: list[Callable[[], None]]) -> None:
     for step in steps:
         step()
@@ -87,6 +97,10 @@ class EventImport:
         self.progress = progress
         self.relation_check = relation_check
         self.counts = EventCounts()
+        # Whether any key was stored before this file, when looked at before its keys were
+        # made (``_store_while_keying``); None: not looked at yet.
+        self.held_keys: bool | None = None
+        self.keys_stored = False  # this file's keys, all of them, stored while they were made
 
     # -- 1. validate -------------------------------------------------------------------------
 
@@ -105,7 +119,7 @@ class EventImport:
             # table, spilled to disk at 100k orgs, goes before they are made.
             self.work.con.execute("DROP TABLE raw_events")
             if not self.errors:
-                self._keys("event_id" in names, bar)
+                self._keys("event_id" in names, bar, self._store_while_keying())
         finally:
             bar.close()
             # Their memory counts against DuckDB's limit for the grouping that follows.
@@ -173,14 +187,29 @@ class EventImport:
             con.execute("INSERT INTO slow_ok SELECT rec, ts_us, n FROM slow_chunk")
             con.unregister("slow_chunk")
 
-    def _keys(self, has_event_id: bool, bar: tqdm) -> None:
+    def _store_while_keying(self) -> KeyStore | None:
+        """The key store, when this file's keys are to be stored as ``_keys`` makes them:
+        on PostgreSQL, while none is stored (the keys locked from here on, ``KeyStore``).
+        Then no key in the file can be old, and the server, idle while DuckDB and Python
+        make the keys, takes them on a core left free by the hashing (one thread) instead
+        of at the end of its own chain of writes. On SQLite the keys are stored in-process,
+        beside the roll-up (``write``)."""
+        if check_dialect(self.conn) != "postgresql":
+            return None
+        keys = KeyStore(self.conn, self.work)
+        self.held_keys = keys.holds_any()
+        return None if self.held_keys else keys
+
+    def _keys(self, has_event_id: bool, bar: tqdm, store: KeyStore | None = None) -> None:
         """Every row valid: ``ev`` from the lane (with the slow lane's times and counts) and
         each row's event key. Only what a key is made of crosses into Python, chunk by chunk
         as Arrow batches: the ids are hashed from their UTF-8 buffer (``utf8_text_hash``) and
         no value becomes a Python object (profiled at 10k orgs: 1.5 s -> 0.5 s). The keys
         come back as one column, in the lane's order, and ``ev`` is the lane and that column
         side by side (DuckDB's POSITIONAL JOIN): at 100k orgs, inserting every row's eight
-        columns chunk by chunk took 1.2 s, the one column and the join 0.6 s."""
+        columns chunk by chunk took 1.2 s, the one column and the join 0.6 s. With ``store``
+        (``_store_while_keying``) each chunk's keys are also handed to a side thread that
+        stores them, every row's key, repeats included (``write`` deals with those)."""
         con = self.work.con
         if self.work.count("slow_ok"):
             con.execute("UPDATE lane SET ts_us = s.ts_us, n = s.n FROM slow_ok s WHERE lane.rec = s.rec")
@@ -191,10 +220,18 @@ class EventImport:
         # read and the POSITIONAL JOIN below both take the lane in its stored order: the work
         # database preserves insertion order, the join scans both tables on one thread, and
         # the UPDATE above changes the lane's rows in place.
-        with con.cursor() as cursor:
-            for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
-                bar.update(batch.num_rows)
-                self._insert_keys(batch, has_event_id)
+        made: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        storing = alongside(lambda: store.store_arrays(_until_none(made))) if store else nullcontext()
+        with con.cursor() as cursor, storing:
+            try:
+                for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
+                    bar.update(batch.num_rows)
+                    keys = self._insert_keys(batch, has_event_id)
+                    if store:
+                        made.put(keys)
+            finally:
+                made.put(None)
+        self.keys_stored = store is not None
         # A key short would leave its row a NULL key (one event for all such rows), unseen.
         lane_rows, key_rows = self.work.count("lane"), self.work.count("ev_key")
         if lane_rows != key_rows:
@@ -204,8 +241,9 @@ class EventImport:
                     "FROM lane l POSITIONAL JOIN ev_key k")
         con.execute("DROP TABLE ev_key")
 
-    def _insert_keys(self, batch: pa.RecordBatch, has_event_id: bool) -> None:
-        """The event keys of one batch of ``_keys``' query, appended to ``ev_key``."""
+    def _insert_keys(self, batch: pa.RecordBatch, has_event_id: bool) -> np.ndarray:
+        """The event keys of one batch of ``_keys``' query, appended to ``ev_key``, and
+        returned."""
         def ints(name: str) -> np.ndarray:
             return batch.column(name).to_numpy(zero_copy_only=False)
 
@@ -219,6 +257,7 @@ class EventImport:
         con.register("key_chunk", pa.table({"key": keys}))
         con.execute("INSERT INTO ev_key SELECT key FROM key_chunk")
         con.unregister("key_chunk")
+        return keys
 
     # -- 2. write ----------------------------------------------------------------------------
 
@@ -227,7 +266,10 @@ class EventImport:
         con = self.work.con
         self._group("uniq", "SELECT key, min(rec) AS rec FROM {} GROUP BY key", "SELECT key, rec FROM ev", "key")
         keys = KeyStore(self.conn, self.work)
-        if keys.holds_any():
+        if self.keys_stored and self.work.count("uniq") < self.counts.read:
+            keys.forget_all()  # keys repeat in the file: its unique keys are stored below instead
+            self.keys_stored = False
+        if keys.holds_any() if self.held_keys is None else self.held_keys:
             self._markers()
             stored = keys.stored_into("SELECT key FROM uniq UNION ALL SELECT key FROM markers", "found")
         else:  # nothing imported yet, events or daily rollups: no event is old, no day refused
@@ -242,15 +284,19 @@ class EventImport:
         self.counts.duplicate = self.counts.read - self.counts.new
         all_new = self.counts.new == self.counts.read
         new_keys = "SELECT key FROM uniq" + (" ANTI JOIN found USING (key)" if stored else "")
+
+        def store_keys(reader: duckdb.DuckDBPyConnection) -> None:
+            if not self.keys_stored:
+                keys.store(new_keys, reader)
+
         known = self._known_days(all_new)
         if known == 0 and check_dialect(self.conn) == "postgresql":
-            self.counts.days_touched = self._roll_up_in_turn(keys, new_keys, all_new)
+            self.counts.days_touched = self._roll_up_in_turn(keys, store_keys, all_new)
             return
         # The keys go to the database on a side thread while DuckDB rolls the new events up:
         # the one waits on SQLite's inserts or PostgreSQL's server, the other is DuckDB's own
         # threads, so both cores work (``storage.side_thread``).
-        with keys.reader() as reader, alongside(lambda: keys.store(new_keys, reader),
-                                                inline=in_memory_sqlite(self.conn)):
+        with keys.reader() as reader, alongside(lambda: store_keys(reader), inline=in_memory_sqlite(self.conn)):
             self._roll_up(all_new)
         self.counts.days_touched = add_rollups(self.conn, self.work, "ne", self._codes(), known).days
 
@@ -266,10 +312,12 @@ class EventImport:
         return stored_days(self.conn, self.work, "ne", (epoch + dt.timedelta(days=int(first)),
                                                         epoch + dt.timedelta(days=int(last))))
 
-    def _roll_up_in_turn(self, keys: KeyStore, new_keys: str, all_new: bool) -> int:
+    def _roll_up_in_turn(self, keys: KeyStore, store_keys: Callable[[duckdb.DuckDBPyConnection], None],
+                         all_new: bool) -> int:
         """PostgreSQL, none of the new events' org-days stored yet: each rollup table is
         staged as soon as DuckDB has grouped it and written on a side thread while DuckDB
-        makes the next one (``storage.rollup.staged_rollup_copy``), and the keys after them.
+        makes the next one (``storage.rollup.staged_rollup_copy``), and the keys after them
+        unless they were stored as they were made (``_store_while_keying``).
         The server's work (the COPYs and the primary keys built after them, one after the
         other on the import's one connection) starts before the roll-up ends instead of
         after it, and with the first table, not after the keys: at 100k orgs the keys took
@@ -283,7 +331,7 @@ class EventImport:
             self._roll_up(all_new, made=lambda table: turns.then(
                 staged_rollup_copy(self.conn, self.work, table, "ne", keys_later=primary_keys)))
             turns.then(lambda: _run_all(primary_keys))
-            turns.then(lambda: keys.store(new_keys, reader))
+            turns.then(lambda: store_keys(reader))
         return self.work.count("nc_daily")
 
     def _markers(self) -> None:

@@ -22,14 +22,14 @@ that may already count them, so the events import refuses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from storage.models import EventKeyBlock
@@ -247,10 +247,16 @@ class KeyStore:
         the caller vouches that none is stored already and none repeats (``stored_into``).
         ``reader``: the cursor to read them on (``KeyStore.reader``), when this runs on a
         thread of its own. Returns how many keys were stored."""
+        return self.store_arrays(self._arrays(query, reader))
+
+    def store_arrays(self, arrays: Iterable[np.ndarray]) -> int:
+        """``store`` for keys handed over as int64 arrays, as they are made: the events
+        import stores a file's keys while it makes them when none is stored yet
+        (``storage.event_import``). Returns how many keys were stored."""
         self._lock()
         pending: list[np.ndarray] = []
         held = stored = 0
-        for keys in self._arrays(query, reader):
+        for keys in arrays:
             pending.append(keys)
             held += len(keys)
             while held >= KEY_BLOCK:
@@ -262,6 +268,13 @@ class KeyStore:
             self._insert_block(np.concatenate(pending))
             stored += held
         return stored
+
+    def forget_all(self) -> None:
+        """Remove every stored key. Only for an import that found none stored (the keys
+        locked since: every block is its own) and stored its keys as it made them, before
+        knowing that some repeat: it stores its unique keys again instead."""
+        self._lock()
+        self.conn.execute(delete(self.table))
 
     def _insert_block(self, keys: np.ndarray) -> None:
         self.conn.execute(insert(self.table), [{"key_count": len(keys), "keys": pack_keys(keys)}])

@@ -313,6 +313,73 @@ def test_postgresql_writes_each_rollup_table_as_soon_as_it_is_made(pg_factory, t
     assert daily(factory)[0] == ("acme", D1, 10, 4, 3, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC))
 
 
+def test_postgresql_stores_a_first_files_keys_while_making_them(pg_factory, tmp_path, monkeypatch):
+    """With no key stored yet, every key is stored as it is made, on a side thread, before
+    any rollup row is written, and not again after them. A file whose keys repeat stores
+    its unique keys instead; a store failing midway leaves nothing written."""
+    import threading
+
+    import storage.event_import
+    import storage.event_keys
+
+    factory = pg_factory
+    monkeypatch.setattr(storage.event_keys, "KEY_BLOCK", 4)
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], factory)
+    before = snapshot(factory)
+    written: list[tuple[str, bool]] = []
+    store_arrays, store, staged_copy = (storage.event_keys.KeyStore.store_arrays, storage.event_keys.KeyStore.store,
+                                        storage.event_import.staged_rollup_copy)
+
+    def observed_arrays(self, arrays):
+        written.append(("store_arrays", threading.current_thread() is threading.main_thread()))
+        return store_arrays(self, arrays)
+
+    def observed_store(self, query, reader=None):
+        written.append(("store", threading.current_thread() is threading.main_thread()))
+        return store(self, query, reader)
+
+    def observed_copy(conn, work, table, prefix, **options):
+        written.append((table.name, False))
+        return staged_copy(conn, work, table, prefix, **options)
+
+    monkeypatch.setattr(storage.event_keys.KeyStore, "store_arrays", observed_arrays)
+    monkeypatch.setattr(storage.event_keys.KeyStore, "store", observed_store)
+    monkeypatch.setattr(storage.event_import, "staged_rollup_copy", observed_copy)
+    # EVENTS_CSV without its two repeats (an event id twice; a time given in two zones)
+    no_repeats = EVENTS_CSV.replace("acme,u1,dashboards,2024-05-01T09:00:00Z,,e1\n", "", 1).replace(
+        "acme,u2,reports,2024-05-02T01:30:00Z,3,\n", "")
+    report = import_paths([write(tmp_path / "a", usage_events=no_repeats)], factory, chunk_rows=2)
+    assert (report.events_read, report.events_new) == (6, 6)
+    assert written == [("store_arrays", False), ("usage_daily_users", False), ("usage_daily_features", False),
+                       ("usage_daily", False)]
+    assert counts(factory)["event_keys"] == 6 and len(set(stored_keys(factory))) == 6
+    again = import_paths([write(tmp_path / "b", usage_events=no_repeats)], factory)
+    assert (again.events_new, again.events_duplicate) == (0, 6) and counts(factory)["event_keys"] == 6
+
+    with factory.begin() as s:  # the same orgs, no usage yet
+        for model in (UsageDaily, UsageDailyUser, UsageDailyFeature, EventKeyBlock):
+            s.execute(delete(model))
+    written.clear()
+    report = import_paths([write(tmp_path / "c", usage_events=EVENTS_CSV)], factory, chunk_rows=2)
+    assert (report.events_new, report.events_duplicate) == (6, 2)
+    # ``store`` hands its keys to ``store_arrays``
+    assert written[0] == ("store_arrays", False) and written[-2:] == [("store", False), ("store_arrays", False)]
+    assert counts(factory)["event_keys"] == 6 and len(set(stored_keys(factory))) == 6
+
+    with factory.begin() as s:
+        for model in (UsageDaily, UsageDailyUser, UsageDailyFeature, EventKeyBlock):
+            s.execute(delete(model))
+
+    def failing_arrays(self, arrays):
+        next(iter(arrays))
+        raise RuntimeError("the keys could not be stored")
+
+    monkeypatch.setattr(storage.event_keys.KeyStore, "store_arrays", failing_arrays)
+    with pytest.raises(RuntimeError, match="the keys could not be stored"):
+        import_paths([write(tmp_path / "d", usage_events=no_repeats)], factory, chunk_rows=2)
+    assert snapshot(factory) == before
+
+
 def _primary_keys(factory: sessionmaker[Session]) -> dict[str, list[str]]:
     from sqlalchemy import inspect
 
