@@ -304,6 +304,11 @@ def utf8_text_hash(values: Any) -> np.ndarray:
     lengths = np.diff(offsets)
     h = np.full(n, FNV_OFFSET, dtype=np.uint64)
     common, width = int(lengths.min()), int(lengths.max())
+    if common == width:  # one length (exported ids often have one): the bytes are a matrix
+        by_position = data.reshape(n, width).T
+        for pos in range(width):
+            h = (h ^ by_position[pos]) * FNV_PRIME
+        return fmix64(h)
     for pos in range(width):
         if pos < common:
             h = (h ^ data[starts + pos].astype(np.uint64)) * FNV_PRIME
