@@ -30,9 +30,8 @@ per file in the import's DuckDB scratch database, and every database row is writ
 from __future__ import annotations
 
 import datetime as dt
-import queue
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames
 from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, staged_rollup_copy, stored_days
-from storage.side_thread import alongside, in_turn
+from storage.side_thread import alongside, fed_alongside, in_turn
 from storage.staging import check_dialect
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane
 
@@ -63,12 +62,7 @@ _EV_COLUMNS = ("rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, "
                "org_c INTEGER, user_c INTEGER, event_c INTEGER")
 _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
-
-
-def _until_none(made: queue.SimpleQueue[np.ndarray | None]) -> Iterator[np.ndarray]:
-    """The arrays put on ``made`` until a None."""
-    while (item := made.get()) is not None:
-        yield item
+_KEY_CHUNKS_AHEAD = 16  # chunks of keys made but not yet stored, at most (``_keys``): 13 MB at 100k rows each
 
 
 def _run_all(steps: list[Callable[[], None]]) -> None:
@@ -220,17 +214,13 @@ class EventImport:
         # read and the POSITIONAL JOIN below both take the lane in its stored order: the work
         # database preserves insertion order, the join scans both tables on one thread, and
         # the UPDATE above changes the lane's rows in place.
-        made: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
-        storing = alongside(lambda: store.store_arrays(_until_none(made))) if store else nullcontext()
-        with con.cursor() as cursor, storing:
-            try:
-                for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
-                    bar.update(batch.num_rows)
-                    keys = self._insert_keys(batch, has_event_id)
-                    if store:
-                        made.put(keys)
-            finally:
-                made.put(None)
+        storing = fed_alongside(store.store_arrays, ahead=_KEY_CHUNKS_AHEAD) if store else nullcontext(None)
+        with con.cursor() as cursor, storing as hand_over:
+            for batch in cursor.sql(query).to_arrow_reader(self.chunk_rows):
+                bar.update(batch.num_rows)
+                keys = self._insert_keys(batch, has_event_id)
+                if hand_over is not None and not hand_over(keys):
+                    break  # the store failed: leaving the block raises what it raised
         self.keys_stored = store is not None
         # A key short would leave its row a NULL key (one event for all such rows), unseen.
         lane_rows, key_rows = self.work.count("lane"), self.work.count("ev_key")

@@ -8,6 +8,8 @@ after the other, one core waits for the other. Two seams put them side by side:
 
 * ``alongside``: a function (storing the event keys) runs on a side thread while the caller
   goes on with DuckDB work that needs neither its database connection nor its results.
+* ``fed_alongside``: a function (storing the event keys) consumes, on a side thread, items
+  the caller hands over one by one as it makes them (each chunk's keys).
 * ``in_turn``: functions (writing one table each) run one after the other on a side
   thread, each handed over as soon as the caller has produced what it writes.
 * ``started_ahead``: of several row streams written one after the other, the next one's
@@ -22,6 +24,8 @@ connection again. What each thread sees is the same transaction as without them.
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -45,6 +49,47 @@ def alongside(work: Callable[[], Any], inline: bool = False) -> Iterator[None]:
         done = side.submit(work)
         yield
         done.result()
+
+
+_END = object()  # what ends the items of ``fed_alongside``
+_POLL_SECONDS = 0.05  # how often a caller waiting to hand an item over looks whether the consumer stopped
+
+
+@contextmanager
+def fed_alongside(consume: Callable[[Iterator[Any]], Any], ahead: int) -> Iterator[Callable[[Any], bool]]:
+    """Run ``consume`` on a side thread over the items the caller hands over, one by one, as
+    it makes them: the ``with`` block gets the function that hands one over. At most
+    ``ahead`` items wait (what waits is held in memory, outside DuckDB's limit). Handing an
+    item over returns False once ``consume`` has stopped early (it raised): the caller can
+    stop making items. Leaving the block, normally or by an exception, ends the items,
+    waits for ``consume`` and raises what it raised."""
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stopped = threading.Event()
+
+    def items() -> Iterator[Any]:
+        while (item := waiting.get()) is not _END:
+            yield item
+
+    def run() -> None:
+        try:
+            consume(items())
+        finally:
+            stopped.set()
+
+    def hand_over(item: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                waiting.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    with alongside(run):
+        try:
+            yield hand_over
+        finally:
+            hand_over(_END)
 
 
 class InTurn:

@@ -380,6 +380,50 @@ def test_postgresql_stores_a_first_files_keys_while_making_them(pg_factory, tmp_
     assert snapshot(factory) == before
 
 
+def test_keys_failing_to_be_made_while_stored_stop_the_import_and_leave_nothing(pg_factory, tmp_path, monkeypatch):
+    """Making the keys raises partway, their store running beside: the import ends with that
+    error (it does not wait forever for the store), nothing is written, and the next import
+    stores every key."""
+    import threading
+
+    import storage.event_import
+    import storage.event_keys
+
+    factory = pg_factory
+    monkeypatch.setattr(storage.event_keys, "KEY_BLOCK", 4)
+    import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], factory)
+    before = snapshot(factory)
+    insert_keys = storage.event_import.EventImport._insert_keys
+    calls: list[int] = []
+
+    def failing_third(self, batch, has_event_id):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("a chunk could not be keyed")
+        return insert_keys(self, batch, has_event_id)
+
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            import_paths([write(tmp_path / "a", usage_events=EVENTS_CSV)], factory, chunk_rows=2)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcome.append(exc)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(storage.event_import.EventImport, "_insert_keys", failing_third)
+        importing = threading.Thread(target=run, daemon=True)
+        importing.start()
+        importing.join(120)
+    assert not importing.is_alive(), "the import waits forever for its key store"
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+    assert "could not be keyed" in str(outcome[0]) and len(calls) == 3
+    assert snapshot(factory) == before
+    report = import_paths([write(tmp_path / "b", usage_events=EVENTS_CSV)], factory, chunk_rows=2)
+    assert report.events_new == 6 and counts(factory)["event_keys"] == 6
+
+
 def _primary_keys(factory: sessionmaker[Session]) -> dict[str, list[str]]:
     from sqlalchemy import inspect
 
@@ -1043,7 +1087,10 @@ def test_event_ids_of_one_length_hash_as_each_value_alone(ids, skip):
     from storage.event_keys import utf8_text_hash
 
     arr = pa.array(["padding-of-another-length"] * skip + ids, type=pa.string()).slice(skip)
-    assert utf8_text_hash(arr).tolist() == [_reference_text_hash(t) for t in ids]
+    expected = [_reference_text_hash(t) for t in ids]
+    assert utf8_text_hash(arr).tolist() == expected
+    assert utf8_text_hash(pa.chunked_array([arr], type=pa.string())).tolist() == expected
+    assert utf8_text_hash(arr.cast(pa.large_string())).tolist() == expected
 
 
 FAST_LANE_SAMPLES = [

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from storage.side_thread import alongside, in_turn, started_ahead
+from storage.side_thread import alongside, fed_alongside, in_turn, started_ahead
 from storage.staging import duckdb_frames
 
 PROMPT = 30.0  # seconds; reached only when the side thread never started the stream
@@ -196,3 +196,74 @@ def test_the_caller_failing_cancels_work_not_started_and_waits_for_the_running_o
             raise ValueError("duckdb failed")
     # Leaving the block waited for the running work; the next one never started.
     assert log == ["slow done"]
+
+
+def test_items_fed_alongside_are_consumed_on_the_side_all_and_in_order() -> None:
+    consumed: list[int] = []
+    threads: set[bool] = set()
+
+    def consume(items: Iterator[int]) -> None:
+        for item in items:
+            threads.add(threading.current_thread() is threading.main_thread())
+            consumed.append(item)
+
+    with fed_alongside(consume, ahead=2) as hand_over:
+        handed = [hand_over(i) for i in range(50)]
+    assert handed == [True] * 50 and consumed == list(range(50)) and threads == {False}
+
+
+def _within_prompt(body) -> BaseException | None:
+    """Run ``body`` on a thread of its own and return what it raised: a body that waits
+    forever fails the test instead of hanging the suite."""
+    raised: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            body()
+            raised.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed back
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(PROMPT)
+    assert not thread.is_alive(), "fed_alongside waits forever"
+    return raised[0]
+
+
+def test_a_consumer_that_fails_stops_the_feeding_and_its_error_is_raised() -> None:
+    """Once the consumer has raised, handing over says so instead of waiting for room that
+    never comes (two items fit; the third would wait forever)."""
+    def consume(items: Iterator[int]) -> None:
+        next(items)
+        raise RuntimeError("the store went away")
+
+    refused: list[int] = []
+
+    def feed() -> None:
+        with fed_alongside(consume, ahead=2) as hand_over:
+            for i in range(100):
+                if not hand_over(i):
+                    refused.append(i)
+                    break
+
+    raised = _within_prompt(feed)
+    assert isinstance(raised, RuntimeError) and "the store went away" in str(raised)
+    assert len(refused) == 1 and 0 < refused[0] <= 4
+
+
+def test_a_caller_that_fails_ends_the_items_and_its_own_error_is_raised() -> None:
+    consumed: list[int] = []
+
+    def consume(items: Iterator[int]) -> None:
+        consumed.extend(items)
+
+    def feed() -> None:
+        with fed_alongside(consume, ahead=2) as hand_over:
+            hand_over(1)
+            hand_over(2)
+            raise ValueError("a bad chunk")
+
+    raised = _within_prompt(feed)
+    assert isinstance(raised, ValueError) and "a bad chunk" in str(raised)
+    assert consumed == [1, 2]
