@@ -18,9 +18,8 @@ per file in the import's DuckDB scratch database, and every database row is writ
    org-day that came from daily rollup files are errors (``storage.daily_import``). The new
    keys are stored (on PostgreSQL, while none is stored yet, already in step 1, as they are
    made: ``_store_while_keying``), and the new events grouped per org and UTC day, user and
-   feature, then
-   written by ``storage.rollup.add_rollups``, or on PostgreSQL, when none of their org-days
-   is stored yet, each table as soon as it is grouped (``_roll_up_in_turn``). The grouping
+   feature, then written by ``storage.rollup.add_rollups``, or on PostgreSQL, when none of
+   their org-days is stored yet, each table as soon as it is grouped (``_roll_up_in_turn``). The grouping
    is by integer codes (each distinct org, user and event name's rank in byte order, given
    once per file in step 1), not by the names: integers group and sort faster, rows sorted
    by code are in the tables' key order, and SQLite gets each name as one Python string
