@@ -43,15 +43,15 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
-from storage.csv_contract import EVENTS
+from storage.csv_contract import EVENTS, TEXT
 from storage.csv_files import Header, InputFile
 from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
-from storage.reader import WorkDB, load_file, query_frames
+from storage.reader import WorkDB, load_file, query_frames, trimmed
 from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, staged_rollup_copy, stored_days
 from storage.side_thread import alongside, fed_alongside, in_turn
 from storage.staging import check_dialect
-from storage.validation import ErrorLog, Issue, check_frame, fast_lane
+from storage.validation import ErrorLog, Issue, check_frame, fast_lane, fast_text_ok
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
 # (unknown orgs), supplied by the importer, which knows the import's orgs.
@@ -62,6 +62,10 @@ _EV_COLUMNS = ("rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, "
 _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 _KEY_CHUNKS_AHEAD = 16  # chunks of keys made but not yet stored, at most (``_keys``): 13 MB at 100k rows each
+
+
+def _quoted(column: str) -> str:
+    return f'"{column}"'
 
 
 def _run_all(steps: list[Callable[[], None]]) -> None:
@@ -100,7 +104,7 @@ class EventImport:
     def validate(self, f: InputFile, header: Header) -> None:
         """Check every row; the (record, key, org hash, time, count) of valid rows go to
         DuckDB table ``ev``, in no particular order (``rec`` is the file record)."""
-        self.counts.read = load_file(self.work, f, header, "raw_events")
+        self.counts.read = load_file(self.work, f, header, "raw_events", trim=False)
         names = set(header.names)
         self._known_orgs()
         self._lane(names)
@@ -122,7 +126,7 @@ class EventImport:
             for table in ("lane", "slow_ok", "known_orgs", "raw_events"):
                 self.work.con.execute(f"DROP TABLE IF EXISTS {table}")
             for c in _HASHED:  # the names stay, by code, for the roll-up (``dict_<column>``)
-                self.work.con.execute(f"CREATE OR REPLACE TABLE dict_{c} AS SELECT code, v FROM hash_{c}")
+                self.work.con.execute(f"CREATE OR REPLACE TABLE dict_{c} AS SELECT DISTINCT code, v FROM hash_{c}")
                 self.work.con.execute(f"DROP TABLE IF EXISTS hash_{c}")
 
     def _known_orgs(self) -> None:
@@ -139,20 +143,40 @@ class EventImport:
         names are turned into text once per distinct value (``storage.rollup.Codes``)."""
         con = self.work.con
         for column in _HASHED:
-            values = con.sql(f'SELECT DISTINCT "{column}" AS v FROM raw_events').to_arrow_table()["v"]
-            con.register("hash_frame", pa.table({"v": values, "h": utf8_text_hash(values).view(np.int64)}))
-            con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS "
-                        "SELECT v, h, CAST(row_number() OVER (ORDER BY v) - 1 AS INTEGER) AS code FROM hash_frame")
-            con.unregister("hash_frame")
-        joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.v = r."{c}"' for c in _HASHED)
+            self._hash_names(column)
+        joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.raw = r."{c}"' for c in _HASHED)
         hashes = [f"h_{c}" for c in _HASHED]
         codes = [f"c_{c}" for c in _HASHED]
         # The event id rides along, so the keys are made from the lane alone (``_keys``).
         carried = ["event_id"] if "event_id" in names else []
-        source = (f"(SELECT r.rowid AS rec, r.*, {', '.join(f'{h}.h AS {h}' for h in hashes)}, "
-                  f"{', '.join(f'h_{c}.code AS c_{c}' for c in _HASHED)} FROM raw_events r {joins})")
-        lane = fast_lane(EVENTS, names, source, "known_orgs", hashes + codes + carried)
+        # Cells are loaded as they are (``load_file``): the hashed names were trimmed per
+        # distinct value above, the other text columns are here. The time and the count are
+        # not: whitespace around them fails the fast lane's patterns, and the slow lane trims.
+        others = [c.name for c in EVENTS.columns if c.kind == TEXT and c.name in names and c.name not in _HASHED]
+        replacements = ", ".join(f'{trimmed(f"r.{_quoted(c)}")} AS {_quoted(c)}' for c in others)
+        replaced = f" REPLACE ({replacements})" if others else ""
+        source = (f"(SELECT r.rowid AS rec, r.*{replaced}, {', '.join(f'{h}.h AS {h}' for h in hashes)}, "
+                  f"{', '.join(f'h_{c}.code AS c_{c}' for c in _HASHED)}, "
+                  f"{', '.join(f'h_{c}.ok AS ok_{c}' for c in _HASHED)} FROM raw_events r {joins})")
+        lane = fast_lane(EVENTS, names, source, "known_orgs", hashes + codes + carried,
+                         checked={c: f"ok_{c}" for c in _HASHED})
         con.execute(f"CREATE OR REPLACE TABLE lane AS {lane}")
+
+    def _hash_names(self, column: str) -> None:
+        """DuckDB table ``hash_<column>``: per distinct cell of the column as loaded (``raw``),
+        its trimmed name ``v``, the name's ``text_hash`` ``h`` and code (its rank among the
+        distinct names in byte order: cells that differ only in the whitespace around them
+        are one name), and ``ok``, whether the fast lane vouches for the name
+        (``storage.validation.fast_text_ok``): each distinct value trimmed and checked once,
+        not each of the file's cells."""
+        con = self.work.con
+        names = con.sql(f'SELECT raw, {trimmed("raw")} AS v FROM (SELECT DISTINCT "{column}" AS raw FROM raw_events)')
+        table = names.to_arrow_table()
+        con.register("hash_frame", table.append_column("h", pa.array(utf8_text_hash(table["v"]).view(np.int64))))
+        con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS "
+                    "SELECT raw, v, h, CAST(dense_rank() OVER (ORDER BY v) - 1 AS INTEGER) AS code, "
+                    f"{fast_text_ok(EVENTS, column, 'v', 'known_orgs')} AS ok FROM hash_frame")
+        con.unregister("hash_frame")
 
     def _slow_lane(self, f: InputFile, header: Header) -> None:
         """The rows the fast lane didn't vouch for, through the full validator (exact messages
@@ -164,7 +188,7 @@ class EventImport:
         # where the query below joins every row's text to them (3.5 s at 100k orgs for none).
         if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
             return
-        cols = ", ".join(f'r."{n}"' for n in header.names)
+        cols = ", ".join(trimmed(f'r."{n}"') for n in header.names)
         query = (f"SELECT l.rec AS __rec, {cols} FROM lane l JOIN raw_events r ON r.rowid = l.rec "
                  "WHERE NOT l.ok ORDER BY l.rec")
         for records, chunk in query_frames(self.work, query, header.names, self.chunk_rows):

@@ -3,10 +3,11 @@
 DuckDB parses CSV in C++ on every core, reads Parquet natively, and keeps its tables in
 memory up to a limit, spilling to a temporary directory beyond it: a
 ten-million-row events file is read, de-duplicated and rolled up (``storage.event_import``)
-without holding it in Python. Every cell lands as text, trimmed, an empty cell as ""; the
-validator (``storage.validation``), not the reader, decides what a value means, for CSV and
-Parquet alike. A table's ``rowid`` is the record's position in the file (insertion order is
-preserved), which error messages turn into a physical line or a Parquet row.
+without holding it in Python. Every cell lands as text, trimmed (or trimmed later, where it
+is read: ``load_file``), an empty cell as ""; the validator (``storage.validation``), not
+the reader, decides what a value means, for CSV and Parquet alike. A table's ``rowid`` is
+the record's position in the file (insertion order is preserved), which error messages turn
+into a physical line or a Parquet row.
 
 A CSV file DuckDB refuses is handed to ``storage.csv_files.structure_problems`` for the
 physical line and a plain reason; DuckDB's own message never reaches the person importing.
@@ -149,12 +150,17 @@ def _parquet_schema(path: Path) -> dict[str, str]:
     return {row[0]: str(row[1]) for row in rows}
 
 
-def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
+def load_file(work: WorkDB, f: InputFile, header: Header, table: str, trim: bool = True) -> int:
     """Read ``f`` into ``table`` (one text column per header name); returns the row count.
+
+    ``trim=False`` leaves the whitespace around cells for the caller to trim (``trimmed``)
+    where it reads them: the events import trims each distinct name once instead of every
+    cell (at 100k orgs, 10.7M events: loading 3.6-4.1 s -> 2.1-2.7 s).
 
     Raises ``MalformedFile`` for a CSV file with rows of the wrong width or broken quoting or
     encoding, ``FileProblem`` for an unreadable Parquet file."""
-    columns = ", ".join(f"{_trimmed(_quote(src))} AS {_quote(name)}" for src, name in _sources(f, header))
+    cell = trimmed if trim else _filled
+    columns = ", ".join(f"{cell(_quote(src))} AS {_quote(name)}" for src, name in _sources(f, header))
     source = _parquet_source(f, header) if f.parquet else _csv_source(f, header)
     try:
         work.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {source}")
@@ -170,7 +176,12 @@ def load_file(work: WorkDB, f: InputFile, header: Header, table: str) -> int:
     return work.count(table)
 
 
-def _trimmed(col: str) -> str:
+def _filled(col: str) -> str:
+    """SQL for a cell as it is, "" for an empty or missing one."""
+    return f"coalesce({col}, '')"
+
+
+def trimmed(col: str) -> str:
     """SQL for a cell without surrounding whitespace, "" for an empty or missing cell.
 
     Only a cell whose first or last character could be whitespace (a control character,
@@ -185,7 +196,7 @@ def _trimmed(col: str) -> str:
     first, last = f"ascii({col})", f"ascii(substring({col}, length({col}), 1))"
     edge = " OR ".join(f"NOT ({c} BETWEEN {_LAST_ASCII_SPACE + 1} AND {_FIRST_OTHER_SPACE - 1})"
                        for c in (first, last))
-    return f"CASE WHEN {edge} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE coalesce({col}, '') END"
+    return f"CASE WHEN {edge} THEN trim({col}, {_literal(_WHITESPACE)}) ELSE {_filled(col)} END"
 
 
 def _sources(f: InputFile, header: Header) -> list[tuple[str, str]]:

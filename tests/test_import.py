@@ -1134,6 +1134,62 @@ def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
     assert per_feature(session_factory) == [("acme", D1, "dashboards", 2), ("beta", D1, "api", 4)]
 
 
+_PADS = ("", " ", "\t", "\u00a0", "", "\u3000 ", "\u2007\t")
+
+
+def _padded(csv_text: str) -> str:
+    """``csv_text`` with whitespace around its data cells, in a mix that pads the same name
+    differently in different rows."""
+    header, *rows = csv_text.strip("\n").split("\n")
+    cells = [row.split(",") for row in rows]
+    out = [[_PADS[(3 * r + c) % len(_PADS)] + cell + _PADS[(r + 2 * c) % len(_PADS)] for c, cell in enumerate(row)]
+           for r, row in enumerate(cells)]
+    return "\n".join([header, *(",".join(row) for row in out)]) + "\n"
+
+
+def test_whitespace_around_any_cell_changes_no_event_and_no_rollup(session_factory, tmp_path):
+    """The events file is loaded untrimmed and each distinct name trimmed once: " u1\t" and
+    "\u2007\tu1\u2007\t" are user u1 of the rollups and of the event keys, as "u1" is.
+    The padded fixture gives exactly the hand-worked numbers of the bare one, and the bare
+    file imported after it is every event again."""
+    padded = _padded(EVENTS_CSV)
+    spellings = {line.split(",")[1] for line in padded.splitlines()[1:] if line.split(",")[1].strip() == "u1"}
+    assert len(spellings) == 3  # the case this test is for: one name, spelled three ways in one file
+
+    report = import_paths([write(tmp_path / "padded", orgs=ORGS_CSV, usage_events=padded)], session_factory)
+    assert (report.events_read, report.events_new, report.events_duplicate) == (8, 6, 2)
+    assert daily(session_factory) == [
+        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
+        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+    ]
+    assert per_user(session_factory) == [
+        ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
+        ("beta", D1, "u9", 4),
+    ]
+    assert per_feature(session_factory) == [
+        ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
+        ("beta", D1, "api", 4),
+    ]
+    keys = stored_keys(session_factory)
+    assert len(keys) == 6
+    again = import_paths([write(tmp_path / "bare", usage_events=EVENTS_CSV)], session_factory)
+    assert (again.events_new, again.events_duplicate) == (0, 8)
+    assert stored_keys(session_factory) == keys
+
+
+def test_a_name_of_only_whitespace_is_the_empty_name_the_validator_names(session_factory, tmp_path):
+    """A user id of spaces is an empty user id: the row is refused with its line and
+    column, as an empty cell is, and nothing is written."""
+    events = ("org_id,user_id,event,timestamp,count\n"
+              "acme,u1,dashboards,2024-05-01T09:00:00Z,1\n"
+              "acme, \u00a0\t,dashboards,2024-05-01T10:00:00Z,1\n")
+    with pytest.raises(ImportRejected) as err:
+        import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=events)], session_factory)
+    assert [(e.line, e.column, e.reason) for e in err.value.errors] == [(3, "user_id", "empty required value")]
+    assert per_user(session_factory) == [] and stored_keys(session_factory) == []
+
+
 def test_the_trim_test_skips_no_whitespace_character():
     """The reader only trims a cell whose first or last character is outside 33..159 (one
     range, so DuckDB plans no join); every character it trims must be outside it."""
