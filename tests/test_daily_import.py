@@ -18,7 +18,8 @@ from demo.generator import generate_demo_data
 from storage.importer import ImportRejected, InputError, import_paths
 from storage.models import Application, EventKeyBlock, UsageDaily, UsageDailyFeature, UsageDailyUser
 from storage.queries import last_seen_by_org, usage_windows
-from test_import import D1, D2, EVENTS_CSV, ORGS_CSV, UTC, counts, daily, per_feature, per_user, snapshot, write
+from test_import import (D1, D2, EVENTS_CSV, EVENTS_DAILY, EVENTS_PER_FEATURE, EVENTS_PER_USER, ORGS_CSV, UTC, counts,
+                         daily, per_feature, per_user, snapshot, write)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -54,20 +55,10 @@ def test_rollup_files_give_the_rows_the_raw_events_give(session_factory, tmp_pat
 
     assert (report.daily_rows, report.daily_user_rows, report.daily_feature_rows) == (3, 5, 4)
     assert (report.days_new, report.days_replaced) == (3, 0)
-    # Exactly test_import.test_rollup_numbers_are_exact's rows.
-    assert daily(session_factory) == [
-        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
-        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
-        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
-    ]
-    assert per_user(session_factory) == [
-        ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
-        ("beta", D1, "u9", 4),
-    ]
-    assert per_feature(session_factory) == [
-        ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
-        ("beta", D1, "api", 4),
-    ]
+    # Exactly the rows the raw events give (test_import.test_rollup_numbers_are_exact).
+    assert daily(session_factory) == EVENTS_DAILY
+    assert per_user(session_factory) == EVENTS_PER_USER
+    assert per_feature(session_factory) == EVENTS_PER_FEATURE
     # Three org-days remembered as rollup days; no event keys.
     assert counts(session_factory)["event_keys"] == 3
 

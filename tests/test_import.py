@@ -133,6 +133,23 @@ def per_feature(factory: sessionmaker[Session]) -> list[tuple]:
 
 D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 
+# The rollups of EVENTS_CSV, worked out by hand (``daily``, ``per_user``, ``per_feature``).
+EVENTS_DAILY = [
+    # e1 (1) + exports (count 2) + e2 (1) + e6 (1); users u1 u3 u4; features dashboards, exports
+    ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
+    # 23:30 at -02:00 is 01:30 UTC the next day: reports, count 3, once
+    ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
+    ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
+]
+EVENTS_PER_USER = [
+    ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
+    ("beta", D1, "u9", 4),
+]
+EVENTS_PER_FEATURE = [
+    ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
+    ("beta", D1, "api", 4),
+]
+
 
 # --- rollups ---------------------------------------------------------------------------------
 
@@ -143,21 +160,9 @@ def test_rollup_numbers_are_exact(session_factory, tmp_path):
     # again (no event_id, same normalized content); beta's e1 is another org's event.
     assert (report.events_read, report.events_new, report.events_duplicate) == (8, 6, 2)
     assert report.days_touched == 3
-    assert daily(session_factory) == [
-        # e1 (1) + exports (count 2) + e2 (1) + e6 (1); users u1 u3 u4; features dashboards, exports
-        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
-        # 23:30 at -02:00 is 01:30 UTC the next day: reports, count 3, once
-        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
-        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
-    ]
-    assert per_user(session_factory) == [
-        ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
-        ("beta", D1, "u9", 4),
-    ]
-    assert per_feature(session_factory) == [
-        ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
-        ("beta", D1, "api", 4),
-    ]
+    assert daily(session_factory) == EVENTS_DAILY
+    assert per_user(session_factory) == EVENTS_PER_USER
+    assert per_feature(session_factory) == EVENTS_PER_FEATURE
     assert counts(session_factory)["event_keys"] == 6
 
 
@@ -1158,19 +1163,8 @@ def test_whitespace_around_any_cell_changes_no_event_and_no_rollup(session_facto
 
     report = import_paths([write(tmp_path / "padded", orgs=ORGS_CSV, usage_events=padded)], session_factory)
     assert (report.events_read, report.events_new, report.events_duplicate) == (8, 6, 2)
-    assert daily(session_factory) == [
-        ("acme", D1, 5, 3, 2, dt.datetime(2024, 5, 1, 15, 45, 10, 500000, tzinfo=UTC)),
-        ("acme", D2, 3, 1, 1, dt.datetime(2024, 5, 2, 1, 30, tzinfo=UTC)),
-        ("beta", D1, 4, 1, 1, dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)),
-    ]
-    assert per_user(session_factory) == [
-        ("acme", D1, "u1", 3), ("acme", D1, "u3", 1), ("acme", D1, "u4", 1), ("acme", D2, "u2", 3),
-        ("beta", D1, "u9", 4),
-    ]
-    assert per_feature(session_factory) == [
-        ("acme", D1, "dashboards", 2), ("acme", D1, "exports", 3), ("acme", D2, "reports", 3),
-        ("beta", D1, "api", 4),
-    ]
+    assert (daily(session_factory), per_user(session_factory), per_feature(session_factory)) == (
+        EVENTS_DAILY, EVENTS_PER_USER, EVENTS_PER_FEATURE)
     keys = stored_keys(session_factory)
     assert len(keys) == 6
     again = import_paths([write(tmp_path / "bare", usage_events=EVENTS_CSV)], session_factory)
