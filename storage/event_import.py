@@ -47,7 +47,7 @@ from storage.csv_contract import EVENTS, TEXT
 from storage.csv_files import Header, InputFile
 from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
-from storage.reader import WorkDB, load_file, query_frames, trimmed
+from storage.reader import WorkDB, load_file, query_frames, quoted, trimmed
 from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, staged_rollup_copy, stored_days
 from storage.side_thread import alongside, fed_alongside, in_turn
 from storage.staging import check_dialect
@@ -62,10 +62,6 @@ _EV_COLUMNS = ("rec BIGINT, key BIGINT, org_h BIGINT, ts_us BIGINT, n BIGINT, "
 _ROLLUP_DAY_COLUMN = "timestamp"
 _HASHED = ("org_id", "user_id", "event")  # text fields of the key hashed once per distinct value
 _KEY_CHUNKS_AHEAD = 16  # chunks of keys made but not yet stored, at most (``_keys``): 13 MB at 100k rows each
-
-
-def _quoted(column: str) -> str:
-    return f'"{column}"'
 
 
 def _run_all(steps: list[Callable[[], None]]) -> None:
@@ -140,27 +136,42 @@ class EventImport:
         (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
         org, user and event name, each distinct name hashed once, and their codes: each
         distinct name's rank in byte order, so the roll-up groups and sorts integers and
-        names are turned into text once per distinct value (``storage.rollup.Codes``)."""
+        names are turned into text once per distinct value (``storage.rollup.Codes``).
+
+        Cells are loaded as they are (``load_file``): the names are trimmed once per distinct
+        value (``_hash_names``), the event id here. The time and the count are not: whitespace
+        around them fails the fast lane's patterns, and the rows it fails are given a second
+        pass with every cell trimmed, which costs a file without such padding nothing and one
+        with it a pass over those rows (not the validator's, a hundred times slower)."""
         con = self.work.con
         for column in _HASHED:
             self._hash_names(column)
-        joins = " ".join(f'LEFT JOIN hash_{c} h_{c} ON h_{c}.raw = r."{c}"' for c in _HASHED)
+        ids = [c.name for c in EVENTS.columns if c.kind == TEXT and c.name in names and c.name not in _HASHED]
+        con.execute(f"CREATE OR REPLACE TABLE lane AS {self._lane_query(names, trim=ids)}")
+        if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
+            return
+        padded = [c.name for c in EVENTS.columns if c.name in names and c.name not in _HASHED]
+        second = self._lane_query(names, trim=padded, where="r.rowid IN (SELECT rec FROM lane WHERE NOT ok)")
+        con.execute(f"UPDATE lane SET ok = true, ts_us = t.ts_us, n = t.n FROM ({second}) t "
+                    "WHERE lane.rec = t.rec AND t.ok")
+
+    def _lane_query(self, names: set[str], trim: list[str], where: str = "") -> str:
+        """``fast_lane`` over the loaded events (``raw_events``, optionally restricted by
+        ``where``) with their names' hashes, codes and verdicts (``_hash_names``), the
+        ``trim`` columns trimmed. The event id rides along, so the keys are made from the
+        lane alone (``_keys``)."""
+        joins = " ".join(f"LEFT JOIN hash_{c} h_{c} ON h_{c}.raw = r.{quoted(c)}" for c in _HASHED)
         hashes = [f"h_{c}" for c in _HASHED]
         codes = [f"c_{c}" for c in _HASHED]
-        # The event id rides along, so the keys are made from the lane alone (``_keys``).
         carried = ["event_id"] if "event_id" in names else []
-        # Cells are loaded as they are (``load_file``): the hashed names were trimmed per
-        # distinct value above, the other text columns are here. The time and the count are
-        # not: whitespace around them fails the fast lane's patterns, and the slow lane trims.
-        others = [c.name for c in EVENTS.columns if c.kind == TEXT and c.name in names and c.name not in _HASHED]
-        replacements = ", ".join(f'{trimmed(f"r.{_quoted(c)}")} AS {_quoted(c)}' for c in others)
-        replaced = f" REPLACE ({replacements})" if others else ""
+        replacements = ", ".join(f"{trimmed(f'r.{quoted(c)}')} AS {quoted(c)}" for c in trim)
+        replaced = f" REPLACE ({replacements})" if trim else ""
         source = (f"(SELECT r.rowid AS rec, r.*{replaced}, {', '.join(f'{h}.h AS {h}' for h in hashes)}, "
                   f"{', '.join(f'h_{c}.code AS c_{c}' for c in _HASHED)}, "
-                  f"{', '.join(f'h_{c}.ok AS ok_{c}' for c in _HASHED)} FROM raw_events r {joins})")
-        lane = fast_lane(EVENTS, names, source, "known_orgs", hashes + codes + carried,
+                  f"{', '.join(f'h_{c}.ok AS ok_{c}' for c in _HASHED)} FROM raw_events r {joins}"
+                  f"{f' WHERE {where}' if where else ''})")
+        return fast_lane(EVENTS, names, source, "known_orgs", hashes + codes + carried,
                          checked={c: f"ok_{c}" for c in _HASHED})
-        con.execute(f"CREATE OR REPLACE TABLE lane AS {lane}")
 
     def _hash_names(self, column: str) -> None:
         """DuckDB table ``hash_<column>``: per distinct cell of the column as loaded (``raw``),
@@ -170,7 +181,8 @@ class EventImport:
         (``storage.validation.fast_text_ok``): each distinct value trimmed and checked once,
         not each of the file's cells."""
         con = self.work.con
-        names = con.sql(f'SELECT raw, {trimmed("raw")} AS v FROM (SELECT DISTINCT "{column}" AS raw FROM raw_events)')
+        distinct = f"SELECT DISTINCT {quoted(column)} AS raw FROM raw_events"
+        names = con.sql(f'SELECT raw, {trimmed("raw")} AS v FROM ({distinct})')
         table = names.to_arrow_table()
         con.register("hash_frame", table.append_column("h", pa.array(utf8_text_hash(table["v"]).view(np.int64))))
         con.execute(f"CREATE OR REPLACE TABLE hash_{column} AS "
@@ -188,7 +200,7 @@ class EventImport:
         # where the query below joins every row's text to them (3.5 s at 100k orgs for none).
         if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
             return
-        cols = ", ".join(trimmed(f'r."{n}"') for n in header.names)
+        cols = ", ".join(trimmed(f"r.{quoted(n)}") for n in header.names)
         query = (f"SELECT l.rec AS __rec, {cols} FROM lane l JOIN raw_events r ON r.rowid = l.rec "
                  "WHERE NOT l.ok ORDER BY l.rec")
         for records, chunk in query_frames(self.work, query, header.names, self.chunk_rows):

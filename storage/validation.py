@@ -400,8 +400,8 @@ def _sql_text_ok(col: ColumnSpec, name: str | None = None) -> str:
 
 def fast_text_ok(spec: TableSpec, column: str, value: str, known_orgs_table: str) -> str:
     """DuckDB condition: the text ``value`` (SQL) is what the fast lane vouches for in
-    ``column``: within its limits, and for an org id, a known org. For callers that check
-    each distinct value once (``fast_lane``'s ``checked``); never NULL."""
+    ``column``: within its limits, and for an org id, a known org; never NULL. ``fast_lane``
+    checks each row's with it, unless the caller checked each distinct value (``checked``)."""
     col = next(c for c in spec.columns if c.name == column)
     conds = [_sql_text_ok(col, value)]
     if column == "org_id":
@@ -427,12 +427,9 @@ def fast_lane(spec: TableSpec, names: set[str], source: str, known_orgs_table: s
         if col.name not in names:
             continue
         name = f'"{col.name}"'
-        if col.kind == TEXT and checked and col.name in checked:
-            conds.append(checked[col.name])
-        elif col.kind == TEXT:
-            conds.append(_sql_text_ok(col))
-            if col.name == "org_id":
-                conds.append(f"{name} IN (SELECT org_id FROM {known_orgs_table})")
+        if col.kind == TEXT:
+            conds.append(checked[col.name] if checked and col.name in checked
+                         else fast_text_ok(spec, col.name, name, known_orgs_table))
         elif col.kind == TIMESTAMP:
             ts_sql = (f"CASE WHEN regexp_full_match({name}, '{FAST_TIMESTAMP_PATTERN}') "
                       f"THEN epoch_us(TRY_CAST({name} AS TIMESTAMPTZ)) END")

@@ -1123,17 +1123,42 @@ FAST_LANE_SAMPLES = [
     ("2024-05-01T09:00:00Z", "007", "acme", True),
     ("2024-05-01T09:00:00Z", "1", "nobody", False),
     ("2024-05-01T09:00:00Z", "1", "", False),
+    # Whitespace around a time or a count fails the patterns: the events import trims such
+    # cells and passes their rows through the fast lane again (``EventImport._lane``).
+    (" 2024-05-01T09:00:00Z", "1", "acme", False),
+    ("2024-05-01T09:00:00Z\u00a0", "1", "acme", False),
+    ("2024-05-01T09:00:00Z", "1 ", "acme", False),
+    ("2024-05-01T09:00:00Z", "\t", "acme", False),
 ]
 
 
-def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path):
+def _validator_calls(monkeypatch) -> list[int]:
+    """The sizes of the chunks handed to the full validator (``check_frame``) by the
+    events import's slow lane, recorded from here on."""
+    import storage.event_import
+
+    calls: list[int] = []
+    check = storage.event_import.check_frame
+
+    def recorded(frame, *args, **kwargs):
+        calls.append(len(frame))
+        return check(frame, *args, **kwargs)
+
+    monkeypatch.setattr(storage.event_import, "check_frame", recorded)
+    return calls
+
+
+def test_cells_are_trimmed_of_any_ascii_whitespace(session_factory, tmp_path, monkeypatch):
     """Tabs, vertical tabs and form feeds around a cell go, like spaces,
-    whether they lead or trail (an exporter's padding), in any mix, and the cell then passes
-    the fast lane."""
+    whether they lead or trail (an exporter's padding), in any mix, and the row then passes
+    the fast lane (its second pass, for a padded time or count): no row goes through the
+    validator."""
     padded = ("org_id,user_id,event,timestamp,count\n"
               "\tacme ,u1\x0b,dashboards\f,2024-05-01T09:00:00Z\f, 2\t\n"
               "beta,\x0c u9,api \t, \t2024-05-01T12:00:00Z,4\n")
+    validated = _validator_calls(monkeypatch)
     report = import_paths([write(tmp_path, orgs=ORGS_CSV, usage_events=padded)], session_factory)
+    assert validated == []
     assert (report.events_read, report.events_new) == (2, 2)
     assert per_user(session_factory) == [("acme", D1, "u1", 2), ("beta", D1, "u9", 4)]
     assert per_feature(session_factory) == [("acme", D1, "dashboards", 2), ("beta", D1, "api", 4)]
@@ -1152,17 +1177,19 @@ def _padded(csv_text: str) -> str:
     return "\n".join([header, *(",".join(row) for row in out)]) + "\n"
 
 
-def test_whitespace_around_any_cell_changes_no_event_and_no_rollup(session_factory, tmp_path):
+def test_whitespace_around_any_cell_changes_no_event_and_no_rollup(session_factory, tmp_path, monkeypatch):
     """The events file is loaded untrimmed and each distinct name trimmed once: " u1\t" and
     "\u2007\tu1\u2007\t" are user u1 of the rollups and of the event keys, as "u1" is.
     The padded fixture gives exactly the hand-worked numbers of the bare one, and the bare
     file imported after it is every event again."""
     padded = _padded(EVENTS_CSV)
+    validated = _validator_calls(monkeypatch)
     spellings = {line.split(",")[1] for line in padded.splitlines()[1:] if line.split(",")[1].strip() == "u1"}
     assert len(spellings) == 3  # the case this test is for: one name, spelled three ways in one file
 
     report = import_paths([write(tmp_path / "padded", orgs=ORGS_CSV, usage_events=padded)], session_factory)
     assert (report.events_read, report.events_new, report.events_duplicate) == (8, 6, 2)
+    assert validated == []  # every row vouched for by the fast lane, padded times and counts too
     assert (daily(session_factory), per_user(session_factory), per_feature(session_factory)) == (
         EVENTS_DAILY, EVENTS_PER_USER, EVENTS_PER_FEATURE)
     keys = stored_keys(session_factory)
