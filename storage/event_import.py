@@ -4,7 +4,8 @@ Why this shape: Python touches an event only to validate a row DuckDB can't vouc
 to finish its durable key (``storage.event_keys``); everything else is one set operation
 per file in the import's DuckDB scratch database, and every database row is written once.
 
-1. ``validate``: the file is loaded into DuckDB (``storage.reader``). A fast lane in SQL
+1. ``validate``: the file is loaded into DuckDB as it is (``storage.reader``; the names are
+   trimmed and checked once per distinct value, ``_hash_names``). A fast lane in SQL
    (``storage.validation.fast_lane``) vouches for the plainly valid rows (known org,
    canonical ISO time, whole count, ids within limits) and computes their time and count;
    only the other rows are streamed to the pandas validator, in chunks, which gives each bad
