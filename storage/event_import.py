@@ -104,11 +104,11 @@ class EventImport:
         self.counts.read = load_file(self.work, f, header, "raw_events", trim=False)
         names = set(header.names)
         self._known_orgs()
-        self._lane(names)
+        unvouched = self._lane(names)
         bar = tqdm(desc=f.path.name, total=self.counts.read, unit=" events", unit_scale=True, file=sys.stderr,
                    disable=not self.progress)
         try:
-            self._slow_lane(f, header)
+            self._slow_lane(f, header, unvouched)
             # From here on the lane holds all the keys need: the file's text, the largest
             # table, spilled to disk at 100k orgs, goes before they are made.
             self.work.con.execute("DROP TABLE raw_events")
@@ -132,7 +132,7 @@ class EventImport:
         self.work.con.execute("CREATE OR REPLACE TABLE known_orgs AS SELECT DISTINCT org_id FROM known_org_frame")
         self.work.con.unregister("known_org_frame")
 
-    def _lane(self, names: set[str]) -> None:
+    def _lane(self, names: set[str]) -> int:
         """DuckDB table ``lane``: per record, whether the fast lane vouches for it
         (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
         org, user and event name, each distinct name hashed once, and their codes: each
@@ -143,18 +143,24 @@ class EventImport:
         value (``_hash_names``), the event id here. The time and the count are not: whitespace
         around them fails the fast lane's patterns, and the rows it fails are given a second
         pass with every cell trimmed, which costs a file without such padding nothing and one
-        with it a pass over those rows (not the validator's, a hundred times slower)."""
+        with it a pass over those rows (not the validator's, a hundred times slower).
+        Returns how many rows it did not vouch for."""
         con = self.work.con
         for column in _HASHED:
             self._hash_names(column)
         ids = [c.name for c in EVENTS.columns if c.kind == TEXT and c.name in names and c.name not in _HASHED]
         con.execute(f"CREATE OR REPLACE TABLE lane AS {self._lane_query(names, trim=ids)}")
-        if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
-            return
+        if not self._unvouched():
+            return 0
         padded = [c.name for c in EVENTS.columns if c.name in names and c.name not in _HASHED]
         second = self._lane_query(names, trim=padded, where="r.rowid IN (SELECT rec FROM lane WHERE NOT ok)")
         con.execute(f"UPDATE lane SET ok = true, ts_us = t.ts_us, n = t.n FROM ({second}) t "
                     "WHERE lane.rec = t.rec AND t.ok")
+        return self._unvouched()
+
+    def _unvouched(self) -> int:
+        # Counting the fast lane's verdicts reads one column; usually it vouches for every row.
+        return int(self.work.value("SELECT count(*) FROM lane WHERE NOT ok"))
 
     def _lane_query(self, names: set[str], trim: list[str], where: str = "") -> str:
         """``fast_lane`` over the loaded events (``raw_events``, optionally restricted by
@@ -191,15 +197,16 @@ class EventImport:
                     f"{fast_text_ok(EVENTS, column, 'v', 'known_orgs')} AS ok FROM hash_frame")
         con.unregister("hash_frame")
 
-    def _slow_lane(self, f: InputFile, header: Header) -> None:
-        """The rows the fast lane didn't vouch for, through the full validator (exact messages
-        for the bad ones; parsed time and count for the good ones, into ``slow_ok``)."""
+    def _slow_lane(self, f: InputFile, header: Header, unvouched: int) -> None:
+        """The ``unvouched`` rows the fast lane didn't vouch for, through the full validator
+        (exact messages for the bad ones; parsed time and count for the good ones, into
+        ``slow_ok``)."""
         order = {name: i for i, name in enumerate(header.names)}
         con = self.work.con
         con.execute("CREATE OR REPLACE TABLE slow_ok (rec BIGINT, ts_us BIGINT, n BIGINT)")
-        # Usually the fast lane vouches for every row: counting its verdicts reads one column,
-        # where the query below joins every row's text to them (3.5 s at 100k orgs for none).
-        if not self.work.value("SELECT count(*) FROM lane WHERE NOT ok"):
+        # None (the usual case): the query below would join every row's text to the verdicts
+        # (3.5 s at 100k orgs) for nothing.
+        if not unvouched:
             return
         cols = ", ".join(trimmed(f"r.{quoted(n)}") for n in header.names)
         query = (f"SELECT l.rec AS __rec, {cols} FROM lane l JOIN raw_events r ON r.rowid = l.rec "
