@@ -42,6 +42,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,6 +72,13 @@ def copied_out(url: str) -> dict[str, tuple[bytes, int]]:
             out[name] = (bytes(data), rows)
     engine.dispose()
     return out
+
+
+def _copy_in(cur: Any, table: str, data: bytes) -> None:
+    """Binary COPY data copied out before (``copied_out``) into ``table``, a block at a time."""
+    with cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+        for at in range(0, len(data), _BLOCK):
+            copy.write(data[at:at + _BLOCK])
 
 
 # The narrow design (``--narrow``): name -> (SELECT over the product's tables, column DDL, primary
@@ -138,9 +146,7 @@ def run_narrow_bound(url: str, tables: dict[str, tuple[bytes, int]]) -> dict[str
                 data, _ = tables[name]
                 t0 = time.perf_counter()
                 cur.execute(f"CREATE TABLE narrow_{name} ({columns})")
-                with cur.copy(f"COPY narrow_{name} FROM STDIN (FORMAT binary)") as copy:
-                    for at in range(0, len(data), _BLOCK):
-                        copy.write(data[at:at + _BLOCK])
+                _copy_in(cur, f"narrow_{name}", data)
                 cur.execute(f"ALTER TABLE narrow_{name} ADD PRIMARY KEY ({primary})")
                 if unique:
                     cur.execute(f"ALTER TABLE narrow_{name} ADD UNIQUE ({unique})")
@@ -164,9 +170,8 @@ def run_write_bound(url: str, tables: dict[str, tuple[bytes, int]]) -> dict[str,
             data, _ = tables[name]
             t0 = time.perf_counter()
             with loading_into(conn, Base.metadata.tables[name]):
-                with raw.cursor() as cur, cur.copy(f'COPY "{name}" FROM STDIN (FORMAT binary)') as copy:
-                    for at in range(0, len(data), _BLOCK):
-                        copy.write(data[at:at + _BLOCK])
+                with raw.cursor() as cur:
+                    _copy_in(cur, f'"{name}"', data)
             per_table[name] = round(time.perf_counter() - t0, 3)
     seconds = time.perf_counter() - started
     engine.dispose()
