@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from slack_stub import Failure, SlackStub
 from storage.db import get_or_create_application
-from storage.models import Org, Outbox, Subscription, UsageDaily, UsageDailyUser
+from storage.models import Org, Outbox, Subscription
+from usage_rows import add_event
 
 UTC = dt.timezone.utc
 # Orgs are created long before and last seen on SEEN: the real scan opens "Revenue at risk"
@@ -40,12 +41,6 @@ def seed_orgs(factory: sessionmaker[Session], mrr: dict[str, float], *, names: d
                 s.add(Subscription(subscription_id=f"sub-{org_id}", org_id=org_id, mrr=amount,
                                    started_at=starts.get(org_id, dt.date(2026, 1, 1))))
             add_event(s, org_id, seen)
-
-
-def add_event(session: Session, org_id: str, when: dt.datetime) -> None:
-    session.add(UsageDaily(org_id=org_id, day=when.date(), events=3, active_users=1, distinct_features=1,
-                           last_event_at=when))
-    session.add(UsageDailyUser(org_id=org_id, day=when.date(), user_id="u1", events=3))
 
 
 def outbox_rows(factory: sessionmaker[Session]) -> list[Outbox]:

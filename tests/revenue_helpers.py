@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from storage.db import get_or_create_application
-from storage.models import HealthSnapshot, Org, Signal, Subscription, UsageDaily
+from storage.models import HealthSnapshot, Org, Signal, Subscription
+from usage_rows import add_usage_day
 
 UTC = dt.timezone.utc
 AS_OF = dt.date(2026, 3, 31)
@@ -92,17 +93,17 @@ def seed(session: Session) -> None:
             _snapshot("D", D(2026, 3, 31), 20.0, activity=0.0),
             _snapshot("F", D(2026, 3, 31), 90.0, activity=90.0),
             _snapshot("X", D(2026, 3, 31), 10.0, activity=10.0),
-            UsageDaily(org_id="A", day=D(2026, 3, 29), events=5, active_users=1, distinct_features=1,
-                       last_event_at=dt.datetime(2026, 3, 29, 17, 5, tzinfo=UTC)),
-            UsageDaily(org_id="B", day=D(2026, 3, 31), events=9, active_users=2, distinct_features=2,
-                       last_event_at=None),
-            UsageDaily(org_id="D", day=D(2026, 4, 5), events=3, active_users=1, distinct_features=1,
-                       last_event_at=dt.datetime(2026, 4, 5, 9, 0, tzinfo=UTC)),
-            UsageDaily(org_id="E", day=D(2026, 3, 30), events=2, active_users=1, distinct_features=1,
-                       last_event_at=None),
             _signal(app.id, "A", "revenue_at_risk", "resolved"),
             _signal(app.id, "C", "expansion_candidate", "dismissed"),
             _signal(app.id, "D", "inactive_paying", "active"),
         ]
     )
+    # Daily rows alone: the revenue reads only when each org was last active.
+    for org_id, day, events, users, features, last in (
+            ("A", D(2026, 3, 29), 5, 1, 1, dt.datetime(2026, 3, 29, 17, 5, tzinfo=UTC)),
+            ("B", D(2026, 3, 31), 9, 2, 2, None),
+            ("D", D(2026, 4, 5), 3, 1, 1, dt.datetime(2026, 4, 5, 9, 0, tzinfo=UTC)),
+            ("E", D(2026, 3, 30), 2, 1, 1, None)):
+        add_usage_day(session, org_id, day, events=events, active_users=users, distinct_features=features,
+                      last_event_at=last)
     session.commit()

@@ -11,7 +11,8 @@ from freezegun import freeze_time
 
 from bot.client import make_web_client
 from bot.limits import MESSAGE_MAX_BLOCKS, validate_message
-from delivery_helpers import SEEN, add_event, outbox_rows, seed_orgs
+from delivery_helpers import SEEN, outbox_rows, seed_orgs
+from usage_rows import add_event
 from services import actions
 from services.alerts import alerts_hook, enqueue_alerts
 from domain.config import Config, PriorityConfig

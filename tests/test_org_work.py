@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import cli
-from delivery_helpers import SEEN, add_event, seed_orgs
+from delivery_helpers import SEEN, seed_orgs
+from usage_rows import add_event
 from domain.config import Config
 from services import org_history, signal_list
 from services.read_models import HealthMove

@@ -14,10 +14,8 @@ from storage.models import (
     Subscription,
     SupportTicket,
     SurveyResponse,
-    UsageDaily,
-    UsageDailyFeature,
-    UsageDailyUser,
 )
+from usage_rows import add_usage_day
 
 UTC = dt.timezone.utc
 AS_OF = dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=UTC)
@@ -25,14 +23,8 @@ DAY = AS_OF.date()
 
 
 def _usage(session, org_id: str, day: dt.date, users: dict[str, int], features: dict[str, int], hour: int = 10):
-    events = sum(users.values())
-    session.add(UsageDaily(org_id=org_id, day=day, events=events, active_users=len(users),
-                           distinct_features=len(features),
-                           last_event_at=dt.datetime.combine(day, dt.time(hour), tzinfo=UTC)))
-    for user, n in users.items():
-        session.add(UsageDailyUser(org_id=org_id, day=day, user_id=user, events=n))
-    for feature, n in features.items():
-        session.add(UsageDailyFeature(org_id=org_id, day=day, feature=feature, events=n))
+    add_usage_day(session, org_id, day, users=users, features=features,
+                  last_event_at=dt.datetime.combine(day, dt.time(hour), tzinfo=UTC))
 
 
 def _seed(session) -> int:
@@ -185,8 +177,8 @@ def test_last_seen_of_orgs_quiet_through_the_windows_and_of_the_scan_day(session
     _usage(session, "c", DAY - dt.timedelta(days=401), {"u1": 1}, {"reports": 1}, hour=9)
     _usage(session, "d", DAY - dt.timedelta(days=200), {"u1": 1}, {"reports": 1}, hour=8)
     late = DAY + dt.timedelta(days=1)  # stored as a day's rollup ending after as_of
-    session.add(UsageDaily(org_id="d", day=DAY, events=3, active_users=1, distinct_features=1,
-                           last_event_at=dt.datetime.combine(late, dt.time(0, 30), tzinfo=UTC)))
+    add_usage_day(session, "d", DAY, events=3, active_users=1, distinct_features=1,
+                  last_event_at=dt.datetime.combine(late, dt.time(0, 30), tzinfo=UTC))
     session.commit()
     frame = queries.org_frame(session, app_id, AS_OF, Config())
     assert frame.loc["a", "last_seen"] == dt.datetime(2026, 11, 20, 22, 0, tzinfo=UTC)

@@ -134,7 +134,8 @@ def test_not_active_yet_is_reported_as_onboarding_mrr_everywhere(session_factory
     from services import revenue, signal_list
     from services.scanning import run_scan
     from storage.db import get_or_create_application
-    from storage.models import Org, Subscription, UsageDaily
+    from storage.models import Org, Subscription
+    from usage_rows import add_usage_day
 
     seen = AS_OF - 20 * DAY
     with session_factory() as s, s.begin():
@@ -145,8 +146,7 @@ def test_not_active_yet_is_reported_as_onboarding_mrr_everywhere(session_factory
         s.flush()
         s.add(Subscription(subscription_id="h1", org_id="hooli", mrr=3000, started_at=(AS_OF - 45 * DAY).date()))
         s.add(Subscription(subscription_id="u1", org_id="umbrella", mrr=6000, started_at=(AS_OF - 45 * DAY).date()))
-        s.add(UsageDaily(org_id="umbrella", day=seen.date(), events=30, active_users=3, distinct_features=2,
-                         last_event_at=seen))
+        add_usage_day(s, "umbrella", seen.date(), events=30, active_users=3, distinct_features=2, last_event_at=seen)
     run_scan(session_factory, CFG, AS_OF)
     with session_factory() as s:
         listing = signal_list.list_signals(s, app.id, AS_OF, signal_list.SignalFilter(top=10), CFG)
@@ -390,7 +390,8 @@ def test_the_drivers_name_the_champions_who_went_quiet(session_factory) -> None:
     from services import org_details
     from services.scanning import run_scan
     from storage.db import get_or_create_application
-    from storage.models import Org, Subscription, UsageDaily, UsageDailyUser
+    from storage.models import Org, Subscription
+    from usage_rows import add_usage_day
 
     with session_factory() as s, s.begin():
         app = get_or_create_application(s)
@@ -400,10 +401,7 @@ def test_the_drivers_name_the_champions_who_went_quiet(session_factory) -> None:
         # Previous fortnight: ana 40 events, ben 30, cy 5; recent fortnight: cy 20 only.
         for days_back, users in ((20, {"ana": 40, "ben": 30, "cy": 5}), (3, {"cy": 20})):
             day = (AS_OF - days_back * DAY).date()
-            s.add(UsageDaily(org_id="acme", day=day, events=sum(users.values()), active_users=len(users),
-                             distinct_features=1, last_event_at=AS_OF - days_back * DAY))
-            for user, n in users.items():
-                s.add(UsageDailyUser(org_id="acme", day=day, user_id=user, events=n))
+            add_usage_day(s, "acme", day, users=users, distinct_features=1, last_event_at=AS_OF - days_back * DAY)
     run_scan(session_factory, CFG, AS_OF)
     with session_factory() as s:
         detail = org_details.org_detail(s, app.id, "acme", AS_OF, CFG)

@@ -26,7 +26,8 @@ from services import scanning
 from services import segmentation, signal_list
 from domain.config import Config, config_from_dict
 from storage.db import get_or_create_application, make_engine, make_session_factory
-from storage.models import Base, Org, Subscription, UsageDaily, UsageDailyUser
+from storage.models import Base, Org, Subscription
+from usage_rows import add_usage_day
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -46,10 +47,8 @@ def _seed(factory: sessionmaker[Session], mrr: float = 1200) -> int:
         for back in range(28):  # days 1-28 before day 1's scan, and day 1 itself
             day = (at(1) - dt.timedelta(days=back)).date()
             events = 4 if back < 14 else 2
-            s.add(UsageDaily(org_id="growing", day=day, events=events, active_users=2, distinct_features=1,
-                             last_event_at=dt.datetime.combine(day, dt.time(9), tzinfo=UTC)))
-            for user in ("u1", "u2"):
-                s.add(UsageDailyUser(org_id="growing", day=day, user_id=user, events=events // 2))
+            add_usage_day(s, "growing", day, users={"u1": events // 2, "u2": events // 2}, distinct_features=1,
+                          last_event_at=dt.datetime.combine(day, dt.time(9), tzinfo=UTC))
         return app.id
 
 

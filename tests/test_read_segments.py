@@ -40,7 +40,8 @@ from domain.config import Config, config_from_dict
 from domain.vocabulary import EXPANSION_CANDIDATE, INACTIVE_PAYING, REVENUE_AT_RISK, USAGE_DROP
 from services.read_models import CellView
 from storage.db import get_or_create_application
-from storage.models import HealthSnapshot, Org, Signal, Subscription, UsageDaily
+from storage.models import HealthSnapshot, Org, Signal, Subscription
+from usage_rows import add_usage_day
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -95,8 +96,8 @@ def _seed(session: Session) -> int:
         session.add(HealthSnapshot(org_id=org_id, day=SNAP_DAY, score=health, band=_band(health),
                                    components=components, left_out=[], mrr=mrr, last_seen=seen, usage={}))
         if org_id != "new":  # new was imported and never used the product
-            session.add(UsageDaily(org_id=org_id, day=D(2026, 6, 28), events=4, active_users=1,
-                                   distinct_features=1, last_event_at=dt.datetime(2026, 6, 28, 10, 0, tzinfo=UTC)))
+            add_usage_day(session, org_id, D(2026, 6, 28), events=4, active_users=1, distinct_features=1,
+                          last_event_at=dt.datetime(2026, 6, 28, 10, 0, tzinfo=UTC))
     at = NOW - dt.timedelta(days=1)
     for org_id, (type_, priority, case) in SIGNALS.items():
         session.add(Signal(application_id=app.id, org_id=org_id, type=type_, status="active", priority=priority,

@@ -12,7 +12,8 @@ from services import signal_list
 from domain.config import Config
 from domain.vocabulary import INACTIVE_PAYING
 from storage.db import get_or_create_application
-from storage.models import HealthSnapshot, Org, ScanRun, Signal, Subscription, UsageDaily, UsageDailyUser
+from storage.models import HealthSnapshot, Org, ScanRun, Signal, Subscription
+from usage_rows import add_event
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -29,13 +30,7 @@ def _seed(factory) -> None:
                   created_at=START - dt.timedelta(days=200)))
         s.flush()
         s.add(Subscription(subscription_id="q1", org_id="quiet", mrr=1200, started_at=dt.date(2026, 1, 1)))
-        _event(s, "quiet", at(0))
-
-
-def _event(session, org_id: str, when: dt.datetime) -> None:
-    session.add(UsageDaily(org_id=org_id, day=when.date(), events=3, active_users=1, distinct_features=1,
-                           last_event_at=when))
-    session.add(UsageDailyUser(org_id=org_id, day=when.date(), user_id="u1", events=3))
+        add_event(s, "quiet", at(0))
 
 
 def _open_inactive(factory) -> list[Signal]:
@@ -78,7 +73,7 @@ def test_episode_life_cycle_open_update_dismiss_hidden_clear_reopen(session_fact
 
     # The org comes back: the condition clears and the dismissed episode resolves.
     with session_factory() as s, s.begin():
-        _event(s, "quiet", at(17))
+        add_event(s, "quiet", at(17))
     r = scanning.run_scan(session_factory, cfg, at(17))
     (closed,) = _open_inactive(session_factory)
     assert closed.status == "resolved" and closed.resolved_at == at(17) and r.resolved >= 1
