@@ -19,7 +19,8 @@ from storage.importer import ImportRejected, InputError, import_paths
 from storage.models import Application, EventKeyBlock, UsageDaily, UsageDailyFeature, UsageDailyUser
 from storage.queries import last_seen_by_org, usage_windows
 from test_import import (D1, D2, EVENTS_CSV, EVENTS_DAILY, EVENTS_PER_FEATURE, EVENTS_PER_USER, ORGS_CSV, UTC, counts,
-                         daily, per_feature, per_user, snapshot, write)
+                         snapshot, write)
+from usage_rows import daily, per_feature, per_user
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

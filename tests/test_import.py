@@ -32,6 +32,7 @@ from storage.models import (
     UsageDailyFeature,
     UsageDailyUser,
 )
+from usage_rows import daily, per_feature, per_user
 
 UTC = dt.timezone.utc
 ALL_MODELS = (Application, Org, Subscription, SupportTicket, SurveyResponse, UsageDaily, UsageDailyUser,
@@ -105,30 +106,6 @@ def snapshot(factory: sessionmaker[Session]) -> dict[str, list[tuple]]:
             rows = s.execute(select(table)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
-
-
-def daily(factory: sessionmaker[Session]) -> list[tuple]:
-    with factory() as s:
-        rows = s.execute(select(UsageDaily.org_id, UsageDaily.day, UsageDaily.events, UsageDaily.active_users,
-                                UsageDaily.distinct_features, UsageDaily.last_event_at)
-                         .order_by(UsageDaily.org_id, UsageDaily.day)).all()
-    return [tuple(r) for r in rows]
-
-
-def per_user(factory: sessionmaker[Session]) -> list[tuple]:
-    with factory() as s:
-        rows = s.execute(select(UsageDailyUser.org_id, UsageDailyUser.day, UsageDailyUser.user_id,
-                                UsageDailyUser.events).order_by(UsageDailyUser.org_id, UsageDailyUser.day,
-                                                                 UsageDailyUser.user_id)).all()
-    return [tuple(r) for r in rows]
-
-
-def per_feature(factory: sessionmaker[Session]) -> list[tuple]:
-    with factory() as s:
-        rows = s.execute(select(UsageDailyFeature.org_id, UsageDailyFeature.day, UsageDailyFeature.feature,
-                                UsageDailyFeature.events).order_by(UsageDailyFeature.org_id, UsageDailyFeature.day,
-                                                                    UsageDailyFeature.feature)).all()
-    return [tuple(r) for r in rows]
 
 
 D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)

@@ -1,8 +1,9 @@
-"""Rollup rows for tests, written by names: one place that knows how usage is stored.
+"""Rollup rows for tests, by names: one place that knows how usage is stored.
 
 Tests that need usage without importing events write an org-day here instead of building the
-rollup models themselves, so a change in how the rollups are keyed or laid out changes this
-file, not every test that needs a busy or a quiet org.
+rollup models themselves, and the import tests read what was stored through ``daily``,
+``per_user`` and ``per_feature``, so a change in how the rollups are keyed or laid out
+changes this file, not every test that needs a busy org or checks an import.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import UsageDaily, UsageDailyFeature, UsageDailyUser
 
@@ -38,3 +40,29 @@ def add_usage_day(session: Session, org_id: str, day: dt.date, *, users: Mapping
 def add_event(session: Session, org_id: str, when: dt.datetime) -> None:
     """A small day of use at ``when``: three events by one user, one feature counted."""
     add_usage_day(session, org_id, when.date(), users={"u1": 3}, distinct_features=1, last_event_at=when)
+
+
+# -- reading what an import stored, ordered by org, day and name ---------------------------
+
+def daily(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDaily.org_id, UsageDaily.day, UsageDaily.events, UsageDaily.active_users,
+                                UsageDaily.distinct_features, UsageDaily.last_event_at)
+                         .order_by(UsageDaily.org_id, UsageDaily.day)).all()
+    return [tuple(r) for r in rows]
+
+
+def per_user(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDailyUser.org_id, UsageDailyUser.day, UsageDailyUser.user_id,
+                                UsageDailyUser.events).order_by(UsageDailyUser.org_id, UsageDailyUser.day,
+                                                                 UsageDailyUser.user_id)).all()
+    return [tuple(r) for r in rows]
+
+
+def per_feature(factory: sessionmaker[Session]) -> list[tuple]:
+    with factory() as s:
+        rows = s.execute(select(UsageDailyFeature.org_id, UsageDailyFeature.day, UsageDailyFeature.feature,
+                                UsageDailyFeature.events).order_by(UsageDailyFeature.org_id, UsageDailyFeature.day,
+                                                                    UsageDailyFeature.feature)).all()
+    return [tuple(r) for r in rows]
