@@ -44,25 +44,22 @@ def add_event(session: Session, org_id: str, when: dt.datetime) -> None:
 
 # -- reading what an import stored, ordered by org, day and name ---------------------------
 
-def daily(factory: sessionmaker[Session]) -> list[tuple]:
+def _stored(factory: sessionmaker[Session], columns: tuple, order: tuple) -> list[tuple]:
     with factory() as s:
-        rows = s.execute(select(UsageDaily.org_id, UsageDaily.day, UsageDaily.events, UsageDaily.active_users,
-                                UsageDaily.distinct_features, UsageDaily.last_event_at)
-                         .order_by(UsageDaily.org_id, UsageDaily.day)).all()
-    return [tuple(r) for r in rows]
+        return [tuple(r) for r in s.execute(select(*columns).order_by(*order)).all()]
+
+
+def daily(factory: sessionmaker[Session]) -> list[tuple]:
+    d = UsageDaily
+    return _stored(factory, (d.org_id, d.day, d.events, d.active_users, d.distinct_features, d.last_event_at),
+                   (d.org_id, d.day))
 
 
 def per_user(factory: sessionmaker[Session]) -> list[tuple]:
-    with factory() as s:
-        rows = s.execute(select(UsageDailyUser.org_id, UsageDailyUser.day, UsageDailyUser.user_id,
-                                UsageDailyUser.events).order_by(UsageDailyUser.org_id, UsageDailyUser.day,
-                                                                 UsageDailyUser.user_id)).all()
-    return [tuple(r) for r in rows]
+    u = UsageDailyUser
+    return _stored(factory, (u.org_id, u.day, u.user_id, u.events), (u.org_id, u.day, u.user_id))
 
 
 def per_feature(factory: sessionmaker[Session]) -> list[tuple]:
-    with factory() as s:
-        rows = s.execute(select(UsageDailyFeature.org_id, UsageDailyFeature.day, UsageDailyFeature.feature,
-                                UsageDailyFeature.events).order_by(UsageDailyFeature.org_id, UsageDailyFeature.day,
-                                                                    UsageDailyFeature.feature)).all()
-    return [tuple(r) for r in rows]
+    f = UsageDailyFeature
+    return _stored(factory, (f.org_id, f.day, f.feature, f.events), (f.org_id, f.day, f.feature))
