@@ -6,6 +6,10 @@ events, previous features) and the key-feature total. Nothing else: no scoring, 
 A scan can't be faster than the database doing this work and handing the rows over, so the
 benchmark times the scan against it, in pairs, and reports the ratio. ``check_floor`` compares
 the query's values with what the scan stored, org by org.
+
+The rollups are keyed by numbers, and the floor reads them the way the scan does: filtered and
+grouped by the numbers, the names joined to the grouped rows (the user ids, which break the
+champions' ties, to one row per user; the org ids to one row per org).
 """
 
 from __future__ import annotations
@@ -27,17 +31,19 @@ DAY = dt.timedelta(days=1)
 def floor_sql(cfg: Config) -> str:
     penalty = " ".join(f"WHEN '{sev}' THEN {float(points)!r}" for sev, points in cfg.health.severity_penalty.items())
     keys = ", ".join(f"'{k}'" for k in cfg.health.key_features)
-    key_count = (f"COUNT(DISTINCT CASE WHEN f.day >= :recent_start AND f.feature IN ({keys}) THEN f.feature END)"
-                 if keys else "COUNT(DISTINCT CASE WHEN f.day >= :recent_start THEN f.feature END)")
+    key_count = ("COUNT(DISTINCT CASE WHEN f.day >= :recent_start AND f.feature_key IN "
+                 f"(SELECT feature_key FROM usage_features WHERE feature IN ({keys})) THEN f.feature_key END)"
+                 if keys else "COUNT(DISTINCT CASE WHEN f.day >= :recent_start THEN f.feature_key END)")
     key_total = (f"{len(set(cfg.health.key_features))}" if keys else
-                 "(SELECT COUNT(DISTINCT f2.feature) FROM usage_daily_features f2 "
-                 "JOIN orgs o2 ON o2.org_id = f2.org_id WHERE o2.application_id = :app AND f2.day <= :as_of_day)")
+                 "(SELECT COUNT(DISTINCT f2.feature_key) FROM usage_daily_features f2 "
+                 "JOIN app_keys a2 ON a2.org_key = f2.org_key WHERE f2.day <= :as_of_day)")
     since_week = ",\n".join(
         f"SUM(CASE WHEN d.day > :week_{k} THEN d.events ELSE 0 END) AS since_{k}" for k in range(USAGE_WEEKS - 1))
     return f"""
 WITH app_orgs AS (SELECT org_id FROM orgs WHERE application_id = :app),
+app_keys AS (SELECT k.org_key FROM usage_orgs k JOIN orgs o ON o.org_id = k.org_id WHERE o.application_id = :app),
 usage AS (
-  SELECT d.org_id,
+  SELECT d.org_key,
     SUM(CASE WHEN d.day >= :recent_start THEN d.events ELSE 0 END) AS recent_events,
     SUM(CASE WHEN d.day >= :prev_start AND d.day < :recent_start THEN d.events ELSE 0 END) AS previous_events,
     SUM(CASE WHEN d.day >= :recent_start AND d.events > 0 THEN 1 ELSE 0 END) AS recent_active_days,
@@ -47,43 +53,43 @@ usage AS (
     {since_week},
     SUM(CASE WHEN d.day >= :weeks_start THEN d.events ELSE 0 END) AS since_all,
     MAX(CASE WHEN d.last_event_at <= :as_of THEN d.last_event_at END) AS last_seen
-  FROM usage_daily d JOIN app_orgs a ON a.org_id = d.org_id
+  FROM usage_daily d JOIN app_keys a ON a.org_key = d.org_key
   WHERE d.day <= :as_of_day
-  GROUP BY d.org_id
+  GROUP BY d.org_key
 ),
-per_user AS (
-  SELECT u.org_id, u.user_id,
+per_key AS (
+  SELECT u.org_key, u.user_key,
     SUM(CASE WHEN u.day < :recent_start THEN u.events ELSE 0 END) AS previous,
     SUM(CASE WHEN u.day >= :recent_start THEN u.events ELSE 0 END) AS recent,
     MAX(CASE WHEN u.day >= :recent_start THEN 1 ELSE 0 END) AS in_recent,
     MAX(CASE WHEN u.day < :recent_start THEN 1 ELSE 0 END) AS in_previous
-  FROM usage_daily_users u JOIN app_orgs a ON a.org_id = u.org_id
+  FROM usage_daily_users u JOIN app_keys a ON a.org_key = u.org_key
   WHERE u.day >= :prev_start AND u.day <= :as_of_day
-  GROUP BY u.org_id, u.user_id
+  GROUP BY u.org_key, u.user_key
 ),
 ranked AS (
-  SELECT org_id, previous, recent, in_recent, in_previous,
-    ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY previous DESC, user_id) AS rnk,
-    SUM(previous) OVER (PARTITION BY org_id) AS org_previous
-  FROM per_user
+  SELECT p.org_key, p.previous, p.recent, p.in_recent, p.in_previous,
+    ROW_NUMBER() OVER (PARTITION BY p.org_key ORDER BY p.previous DESC, n.user_id) AS rnk,
+    SUM(p.previous) OVER (PARTITION BY p.org_key) AS org_previous
+  FROM per_key p JOIN usage_users n ON n.user_key = p.user_key
 ),
 users AS (
-  SELECT org_id, SUM(in_recent) AS recent_active_users, SUM(in_previous) AS previous_active_users,
+  SELECT org_key, SUM(in_recent) AS recent_active_users, SUM(in_previous) AS previous_active_users,
     SUM(CASE WHEN rnk <= :top AND previous > 0 AND previous >= :share * org_previous THEN 1 ELSE 0 END) AS champions,
     SUM(CASE WHEN rnk <= :top AND previous > 0 AND previous >= :share * org_previous AND recent = 0
         THEN 1 ELSE 0 END) AS champions_silent,
     SUM(CASE WHEN rnk <= :top AND previous > 0 AND previous >= :share * org_previous AND recent = 0
         THEN previous ELSE 0 END) AS champions_silent_previous_events
-  FROM ranked GROUP BY org_id
+  FROM ranked GROUP BY org_key
 ),
 feats AS (
-  SELECT f.org_id,
-    COUNT(DISTINCT CASE WHEN f.day >= :recent_start THEN f.feature END) AS recent_features,
-    COUNT(DISTINCT CASE WHEN f.day < :recent_start THEN f.feature END) AS previous_features,
+  SELECT f.org_key,
+    COUNT(DISTINCT CASE WHEN f.day >= :recent_start THEN f.feature_key END) AS recent_features,
+    COUNT(DISTINCT CASE WHEN f.day < :recent_start THEN f.feature_key END) AS previous_features,
     {key_count} AS recent_key_features
-  FROM usage_daily_features f JOIN app_orgs a ON a.org_id = f.org_id
+  FROM usage_daily_features f JOIN app_keys a ON a.org_key = f.org_key
   WHERE f.day >= :prev_start AND f.day <= :as_of_day
-  GROUP BY f.org_id
+  GROUP BY f.org_key
 ),
 mrr AS (
   SELECT s.org_id, SUM(s.mrr) AS mrr, SUM(CASE WHEN s.status = 'past_due' THEN s.mrr ELSE 0 END) AS past_due_mrr
@@ -131,9 +137,10 @@ SELECT o.org_id,
   {", ".join(f"usage.since_{k}" for k in range(USAGE_WEEKS - 1))}, usage.since_all,
   {key_total} AS key_feature_total
 FROM orgs o
-LEFT JOIN usage ON usage.org_id = o.org_id
-LEFT JOIN users ON users.org_id = o.org_id
-LEFT JOIN feats ON feats.org_id = o.org_id
+LEFT JOIN usage_orgs k ON k.org_id = o.org_id
+LEFT JOIN usage ON usage.org_key = k.org_key
+LEFT JOIN users ON users.org_key = k.org_key
+LEFT JOIN feats ON feats.org_key = k.org_key
 LEFT JOIN mrr ON mrr.org_id = o.org_id
 LEFT JOIN tickets ON tickets.org_id = o.org_id
 LEFT JOIN survey ON survey.org_id = o.org_id

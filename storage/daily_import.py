@@ -36,6 +36,7 @@ from storage.event_keys import MICROS_PER_DAY, KeyStore, day_marker_keys, text_h
 from storage.reader import WorkDB, frames, load_file
 from storage.rollup import RollupCounts, replace_rollups
 from storage.validation import ErrorLog, Issue, check_frame
+from storage.usage_numbers import number_features, number_orgs, number_users
 
 RelationCheck = Callable[[TableSpec, pd.DataFrame, np.ndarray, dict[str, int]], list[Issue]]
 
@@ -162,25 +163,29 @@ class DailyImport:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self) -> RollupCounts:
-        """Replace the org-days given and remember them as rollup days."""
+        """Remember the org-days given as rollup days (which takes the import's lock, before
+        anything is numbered) and replace them, keyed by number (``storage.usage_numbers``)."""
         con = self.work.con
-        con.execute(f"CREATE OR REPLACE TABLE dl_users AS SELECT org_id, day, user_id, events "
-                    f"FROM {_table(DAILY_USERS)}")
-        con.execute(f"CREATE OR REPLACE TABLE dl_features AS SELECT org_id, day, feature, events "
-                    f"FROM {_table(DAILY_FEATURES)}")
-        con.execute(f"""CREATE OR REPLACE TABLE dl_daily AS
-            SELECT d.org_id, d.day, d.events, d.last_us, u.n AS active_users, f.n AS distinct_features
-            FROM {_table(DAILY)} d
-            JOIN (SELECT org_id, day, count(*) AS n FROM dl_users GROUP BY ALL) u USING (org_id, day)
-            JOIN (SELECT org_id, day, count(*) AS n FROM dl_features GROUP BY ALL) f USING (org_id, day)""")
         self._remember_days()
+        number_orgs(self.conn, self.work, f"SELECT org_id FROM {_table(DAILY)}")
+        number_users(self.conn, self.work, f"SELECT org_id, user_id FROM {_table(DAILY_USERS)}")
+        number_features(self.conn, self.work, f"SELECT feature FROM {_table(DAILY_FEATURES)}")
+        con.execute(f"""CREATE OR REPLACE TABLE dl_users AS SELECT n.org_key, t.day, n.user_key, t.events
+            FROM {_table(DAILY_USERS)} t JOIN num_users n USING (org_id, user_id)""")
+        con.execute(f"""CREATE OR REPLACE TABLE dl_features AS SELECT o.org_key, t.day, n.feature_key, t.events
+            FROM {_table(DAILY_FEATURES)} t JOIN num_orgs o USING (org_id) JOIN num_features n USING (feature)""")
+        con.execute(f"""CREATE OR REPLACE TABLE dl_daily AS
+            SELECT o.org_key, d.day, d.events, d.last_us, u.n AS active_users, f.n AS distinct_features
+            FROM {_table(DAILY)} d JOIN num_orgs o USING (org_id)
+            JOIN (SELECT org_key, day, count(*) AS n FROM dl_users GROUP BY ALL) u USING (org_key, day)
+            JOIN (SELECT org_key, day, count(*) AS n FROM dl_features GROUP BY ALL) f USING (org_key, day)""")
         return replace_rollups(self.conn, self.work, "dl")
 
     def _remember_days(self) -> None:
         con = self.work.con
         days = con.execute(
             "SELECT org_id, CAST(date_diff('day', DATE '1970-01-01', day) AS BIGINT) AS dayn "
-            "FROM dl_daily").fetchnumpy()
+            f"FROM {_table(DAILY)}").fetchnumpy()
         org_ids = pd.Series(np.asarray(days["org_id"], dtype=object))
         markers = day_marker_keys(text_hash(org_ids), np.asarray(days["dayn"], dtype=np.int64))
         con.register("marker_frame", pd.DataFrame({"key": np.unique(markers)}))

@@ -22,9 +22,10 @@ per file in the import's DuckDB scratch database, and every database row is writ
    feature, then written by ``storage.rollup.add_rollups``, or on PostgreSQL, when none of
    their org-days is stored yet, each table as soon as it is grouped (``_roll_up_in_turn``). The grouping
    is by integer codes (each distinct org, user and event name's rank in byte order, given
-   once per file in step 1), not by the names: integers group and sort faster, rows sorted
-   by code are in the tables' key order, and SQLite gets each name as one Python string
-   however many rows repeat it.
+   once per file in step 1), not by the names: integers group and sort faster. The codes
+   are then turned into the stored numbers of the names (``storage.usage_numbers``), once
+   per distinct name; for names the database never saw the number is the code plus a
+   constant, with no join.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ from storage.csv_files import Header, InputFile
 from storage.db import in_memory_sqlite
 from storage.event_keys import (MICROS_PER_DAY, KeyStore, day_marker_keys, keys_from_hashes, utf8_text_hash)
 from storage.reader import WorkDB, load_file, query_frames, quoted, trimmed
-from storage.rollup import DAILY, FEATURES, USERS, Codes, add_rollups, staged_rollup_copy, stored_days
+from storage.rollup import DAILY, FEATURES, USERS, add_rollups, staged_rollup_copy, stored_days
 from storage.side_thread import alongside, fed_alongside, in_turn
 from storage.staging import check_dialect
+from storage.usage_numbers import Later, Numbered, number_features, number_orgs, number_users
 from storage.validation import ErrorLog, Issue, check_frame, fast_lane, fast_text_ok
 
 # Chunk frame, its record numbers, the header's column positions -> relation issues
@@ -68,6 +70,14 @@ _KEY_CHUNKS_AHEAD = 16  # chunks of keys made but not yet stored, at most (``_ke
 def _run_all(steps: list[Callable[[], None]]) -> None:
     for step in steps:
         step()
+
+
+def _keys_kept(store: Callable[[], Callable[[], None]], keys_later: list[Callable[[], None]]) -> Callable[[], None]:
+    """``store`` run, and what adds its indexes back appended to ``keys_later``."""
+    def run() -> None:
+        keys_later.append(store())
+
+    return run
 
 
 @dataclass
@@ -95,6 +105,8 @@ class EventImport:
         # made (``_store_while_keying``); None: not looked at yet.
         self.held_keys: bool | None = None
         self.keys_stored = False  # this file's keys, all of them, stored while they were made
+        # How the roll-up's views get the org's and the feature's number (``_key_of``).
+        self._org_key = self._feature_key = ("", "")
 
     # -- 1. validate -------------------------------------------------------------------------
 
@@ -137,7 +149,7 @@ class EventImport:
         (``storage.validation.fast_lane``), its time and count, and the ``text_hash`` of its
         org, user and event name, each distinct name hashed once, and their codes: each
         distinct name's rank in byte order, so the roll-up groups and sorts integers and
-        names are turned into text once per distinct value (``storage.rollup.Codes``).
+        names are numbered once per distinct value (``_number``).
 
         Cells are loaded as they are (``load_file``): the names are trimmed once per distinct
         value (``_hash_names``), the event id here. The time and the count are not: whitespace
@@ -330,8 +342,11 @@ class EventImport:
         # the one waits on SQLite's inserts or PostgreSQL's server, the other is DuckDB's own
         # threads, so both cores work (``storage.side_thread``).
         with keys.reader() as reader, alongside(lambda: store_keys(reader), inline=in_memory_sqlite(self.conn)):
-            self._roll_up(all_new)
-        self.counts.days_touched = add_rollups(self.conn, self.work, "ne", self._codes(), known).days
+            self._group_new(all_new)
+        self._number()
+        for table in (USERS, FEATURES, DAILY):
+            self._numbered_view(table)
+        self.counts.days_touched = add_rollups(self.conn, self.work, "ne", coded=True, known=known).days
 
     def _known_days(self, all_new: bool) -> int | None:
         """``storage.rollup.stored_days`` for the days of the new events: how many of their
@@ -361,7 +376,7 @@ class EventImport:
         done instead of taking turns with it. Returns the org-days."""
         primary_keys: list[Callable[[], None]] = []
         with keys.reader() as reader, in_turn() as turns:
-            self._roll_up(all_new, made=lambda table: turns.then(
+            self._roll_up(all_new, turns.then, primary_keys, made=lambda table: turns.then(
                 staged_rollup_copy(self.conn, self.work, table, "ne", keys_later=primary_keys)))
             turns.then(lambda: _run_all(primary_keys))
             turns.then(lambda: store_keys(reader))
@@ -405,11 +420,36 @@ class EventImport:
                  "raw events can't be added to it", None) for rec, org, day in shown]
         self.errors.add_records(f.label, f.path, _ROLLUP_DAY_COLUMN, rows, total)
 
-    def _roll_up(self, all_new: bool, made: Callable[[Table], None] = lambda table: None) -> None:
-        """DuckDB tables nc_users, nc_features, nc_daily grouped by the codes of org, user and
-        feature and the day number, and over each its view ne_users, ne_features, ne_daily
-        (``storage.rollup.DUCK_TABLES``, with the codes too), from the new events. ``made``
-        is told each rollup table whose rows are ready, in that order."""
+    def _roll_up(self, all_new: bool, then: Callable[[Callable[[], None]], None],
+                 keys_later: list[Callable[[], None]], made: Callable[[Table], None]) -> None:
+        """PostgreSQL, table by table (``_roll_up_in_turn``): each of ``_group_new``'s tables
+        grouped, turned into its view by number (``_numbered_view``) and ``made`` told it is
+        ready. The names are numbered once the per-user rows are grouped, before any write
+        starts (the connection is this thread's until then); the new numbers are stored by
+        functions handed to ``then``, ahead of the rows that use them, and what adds their
+        indexes back appended to ``keys_later`` like the rollups' primary keys."""
+        stores: Later = []
+        self._group_users(all_new)
+        self._number(stores)
+        for store in stores:
+            then(_keys_kept(store, keys_later))
+        self._numbered_view(USERS)
+        made(USERS)
+        self._group_features()
+        self._numbered_view(FEATURES)
+        made(FEATURES)
+        self._group_daily()
+        self._numbered_view(DAILY)
+        made(DAILY)
+
+    def _group_new(self, all_new: bool) -> None:
+        """DuckDB tables nc_users, nc_features, nc_daily, the new events grouped by the codes
+        of org, user and feature and the day number."""
+        self._group_users(all_new)
+        self._group_features()
+        self._group_daily()
+
+    def _group_users(self, all_new: bool) -> None:
         con = self.work.con
         keep = "" if all_new else "SEMI JOIN new_recs n ON x.rec = n.rec"
         con.execute(f"""
@@ -418,32 +458,76 @@ class EventImport:
                    CAST(x.ts_us // {MICROS_PER_DAY} AS INTEGER) AS dayn
             FROM ev x {keep}
         """)
-        day = "CAST(DATE '1970-01-01' + r.dayn AS DATE) AS day"
-        org = "JOIN dict_org_id o ON o.code = r.org_c"
         self._group("nc_users", "SELECT org_c, dayn, user_c, sum(n)::BIGINT AS events, max(ts_us) AS last_us "
                     "FROM {} GROUP BY ALL", "SELECT org_c, dayn, user_c, n, ts_us FROM new_events",
                     "org_c, dayn, user_c")
-        con.execute(f"""CREATE OR REPLACE VIEW ne_users AS SELECT o.v AS org_id, {day}, u.v AS user_id, r.events,
-            r.org_c, r.dayn, r.user_c FROM nc_users r {org} JOIN dict_user_id u ON u.code = r.user_c""")
-        made(USERS)
+
+    def _group_features(self) -> None:
         self._group("nc_features", "SELECT org_c, dayn, event_c AS feature_c, sum(n)::BIGINT AS events "
                     "FROM {} GROUP BY ALL", "SELECT org_c, dayn, event_c, n FROM new_events", "org_c, dayn, event_c")
-        con.execute(f"""CREATE OR REPLACE VIEW ne_features AS SELECT o.v AS org_id, {day}, f.v AS feature, r.events,
-            r.org_c, r.dayn, r.feature_c FROM nc_features r {org} JOIN dict_event f ON f.code = r.feature_c""")
-        made(FEATURES)
+
+    def _group_daily(self) -> None:
         # The daily rows come from the per-user groups (every event has one user), about
         # half as many rows as the events, with the day's last event carried along. At 100k
         # orgs: the daily rows 2.5 s from a third pass over every event, 1.5 s this way.
-        con.execute("""CREATE OR REPLACE TABLE nc_daily AS
+        self.work.con.execute("""CREATE OR REPLACE TABLE nc_daily AS
             SELECT d.org_c, d.dayn, d.events, d.last_us, d.active_users, f.distinct_features
             FROM (SELECT org_c, dayn, sum(events)::BIGINT AS events, max(last_us) AS last_us,
                          count(*) AS active_users
                   FROM nc_users GROUP BY ALL) d
             JOIN (SELECT org_c, dayn, count(*) AS distinct_features FROM nc_features GROUP BY ALL) f
                 USING (org_c, dayn)""")
-        con.execute(f"""CREATE OR REPLACE VIEW ne_daily AS SELECT o.v AS org_id, {day}, r.events, r.last_us,
-            r.active_users, r.distinct_features, r.org_c, r.dayn FROM nc_daily r {org}""")
-        made(DAILY)
+
+    def _number(self, later: Later | None = None) -> None:
+        """The stored numbers of the file's orgs, users (those with new events: ``nc_users``)
+        and features (``storage.usage_numbers``), as ``_org_key`` and ``_feature_key`` (a
+        code plus a constant when every name was new, else a join) and DuckDB table
+        ``map_users (org_c, user_c, org_key, user_key)``."""
+        con = self.work.con
+        orgs = number_orgs(self.conn, self.work, "SELECT v AS org_id FROM dict_org_id", later)
+        con.execute("""CREATE OR REPLACE TABLE file_pairs AS
+            SELECT p.org_c, p.user_c, o.v AS org_id, u.v AS user_id
+            FROM (SELECT DISTINCT org_c, user_c FROM nc_users) p
+            JOIN dict_org_id o ON o.code = p.org_c JOIN dict_user_id u ON u.code = p.user_c""")
+        number_users(self.conn, self.work, "SELECT org_id, user_id FROM file_pairs", later)
+        con.execute("""CREATE OR REPLACE TABLE map_users AS
+            SELECT p.org_c, p.user_c, n.org_key, n.user_key
+            FROM file_pairs p JOIN num_users n USING (org_id, user_id)""")
+        con.execute("DROP TABLE file_pairs")
+        features = number_features(self.conn, self.work, "SELECT v AS feature FROM dict_event", later)
+        self._org_key = self._key_of("org", orgs, "dict_org_id o JOIN num_orgs n ON n.org_id = o.v", "n.org_key")
+        self._feature_key = self._key_of("feature", features, "dict_event o JOIN num_features n ON n.feature = o.v",
+                                         "n.feature_key")
+
+    def _key_of(self, kind: str, numbered: Numbered, names: str, key: str) -> tuple[str, str]:
+        """How a view gets a ``kind``'s number from its code: (expression, join). Every name
+        new: numbered in the codes' order (byte order, ``storage.usage_numbers``), so the
+        number is the code plus the first number; else through DuckDB table ``map_<kind>``."""
+        code = f"r.{kind}_c"
+        if numbered.all_new:
+            return f"CAST({code} + {numbered.first} AS INTEGER)", ""
+        self.work.con.execute(f"CREATE OR REPLACE TABLE map_{kind} AS SELECT o.code, {key} AS k FROM {names}")
+        return f"m_{kind}.k", f"JOIN map_{kind} m_{kind} ON m_{kind}.code = {code}"
+
+    def _numbered_view(self, table: Table) -> None:
+        """View ne_users, ne_features or ne_daily over its nc_ table: the rows keyed by
+        number (``storage.rollup.DUCK_TABLES``), with the day number too."""
+        day = "CAST(DATE '1970-01-01' + r.dayn AS DATE) AS day"
+        org_key, org_join = self._org_key
+        if table is USERS:
+            query = (f"SELECT m.org_key, {day}, m.user_key, r.events, r.dayn FROM nc_users r "
+                     "JOIN map_users m USING (org_c, user_c)")
+            name = "ne_users"
+        elif table is FEATURES:
+            feature_key, feature_join = self._feature_key
+            query = (f"SELECT {org_key} AS org_key, {day}, {feature_key} AS feature_key, r.events, r.dayn "
+                     f"FROM nc_features r {org_join} {feature_join}")
+            name = "ne_features"
+        else:
+            query = (f"SELECT {org_key} AS org_key, {day}, r.events, r.last_us, r.active_users, "
+                     f"r.distinct_features, r.dayn FROM nc_daily r {org_join}")
+            name = "ne_daily"
+        self.work.con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
     def _group(self, table: str, grouping: str, rows: str, order: str) -> None:
         """DuckDB table ``table`` from ``grouping`` (a GROUP BY with ``{}`` for its input)
@@ -458,10 +542,3 @@ class EventImport:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {grouping.format(f'({rows})')}")
         except duckdb.OutOfMemoryException:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {grouping.format(f'({rows} ORDER BY {order})')}")
-
-    def _codes(self) -> Codes:
-        def names(column: str) -> np.ndarray:
-            values = self.work.con.execute(f"SELECT v FROM dict_{column} ORDER BY code").fetchnumpy()["v"]
-            return np.asarray(values, dtype=object)
-
-        return Codes(orgs=names("org_id"), users=names("user_id"), features=names("event"))

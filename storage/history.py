@@ -8,14 +8,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Org, Subscription, UsageDaily
+from storage.queries import app_org_keys
 
 
 def usage_span(session: Session, application_id: int) -> tuple[dt.date, dt.date] | None:
-    """First and last day with usage rolled up for the application; None without usage."""
+    """First and last day with usage rolled up for the application; None without usage. The
+    rollups are keyed by the orgs' numbers: filtered by those of the application's orgs."""
     first, last = session.execute(
         select(func.min(UsageDaily.day), func.max(UsageDaily.day))
-        .join(Org, Org.org_id == UsageDaily.org_id)
-        .where(Org.application_id == application_id)
+        .where(UsageDaily.org_key.in_(app_org_keys(application_id)))
     ).one()
     return (first, last) if first is not None else None
 

@@ -137,13 +137,45 @@ class Subscription(Base):
 ROLLUP_TABLE_ARGS = {"sqlite_with_rowid": False}
 
 
+class UsageOrg(Base):
+    """An org's number in the usage rollups. The rollups key their rows by numbers, not
+    names: every row and index entry is shorter, so the import writes and indexes fewer
+    bytes and the scan groups integers (``storage.usage_numbers`` gives the numbers)."""
+
+    __tablename__ = "usage_orgs"
+
+    org_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org_id: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class UsageUser(Base):
+    """A user's number in the usage rollups: one per (org, user id), user ids being scoped by
+    their org."""
+
+    __tablename__ = "usage_users"
+    __table_args__ = (UniqueConstraint("org_key", "user_id"),)
+
+    user_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org_key: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(200))
+
+
+class UsageFeature(Base):
+    """A feature's (event name's) number in the usage rollups."""
+
+    __tablename__ = "usage_features"
+
+    feature_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    feature: Mapped[str] = mapped_column(String(200), unique=True)
+
+
 class UsageDaily(Base):
     """Per org and day: the rollup every scan reads instead of raw events."""
 
     __tablename__ = "usage_daily"
     __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
     active_users: Mapped[int] = mapped_column(Integer, default=0)
@@ -158,9 +190,9 @@ class UsageDailyUser(Base):
     __tablename__ = "usage_daily_users"
     __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -170,9 +202,9 @@ class UsageDailyFeature(Base):
     __tablename__ = "usage_daily_features"
     __table_args__ = ROLLUP_TABLE_ARGS
 
-    org_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
-    feature: Mapped[str] = mapped_column(String(200), primary_key=True)
+    feature_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -5,6 +5,11 @@ GROUP BY over the daily rollups; ``org_frame`` joins them into the frame describ
 ``domain.org_frame.ORG_COLUMNS``. Only rows up to the scan's ``as_of`` are read, so history
 can be replayed. Rollups are daily: the day that contains ``as_of`` counts as a whole day.
 
+The rollups key their rows by numbers (``org_key``, ``user_key``, ``feature_key``), not
+names: the aggregates filter and group by the numbers, and the names (org ids, user ids) are
+joined from ``usage_orgs`` and ``usage_users`` to the grouped rows afterwards, one per org or
+user, never to the millions of rollup rows scanned.
+
 Everything here is SQLAlchemy Core so the same statements run on SQLite and PostgreSQL.
 """
 
@@ -16,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Float, String, and_, case, cast, column, func, literal, or_, select, true
+from sqlalchemy import BigInteger, Float, Select, String, and_, case, cast, column, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from domain.config import Config
@@ -32,6 +37,9 @@ from storage.models import (
     UsageDaily,
     UsageDailyFeature,
     UsageDailyUser,
+    UsageFeature,
+    UsageOrg,
+    UsageUser,
 )
 
 DAY = dt.timedelta(days=1)
@@ -62,6 +70,28 @@ def _int_sum(expr):
 
 def _app_orgs(application_id: int):
     return select(Org.org_id).where(Org.application_id == application_id)
+
+
+def app_org_keys(application_id: int) -> Select:
+    """The rollup numbers of the application's orgs, to filter rollup rows by: the rollups are
+    keyed by ``org_key``, the application's orgs listed by org id (``usage_orgs`` pairs them)."""
+    return (select(UsageOrg.org_key).join(Org, Org.org_id == UsageOrg.org_id)
+            .where(Org.application_id == application_id))
+
+
+def org_key_of(org_id: str):
+    """One org's rollup number, as a scalar subquery: NULL, which matches no rollup row, for an
+    org no usage was ever imported for."""
+    return select(UsageOrg.org_key).where(UsageOrg.org_id == org_id).scalar_subquery()
+
+
+def named_by_org(grouped: Select) -> Select:
+    """``grouped``, an aggregate per org whose first column is ``org_key``, with the org's id in
+    its place: the ids are joined to the grouped rows, one per org, after the rollup rows were
+    grouped by their numbers."""
+    g = grouped.subquery("grouped")
+    key, *values = g.c
+    return select(UsageOrg.org_id, *values).join_from(g, UsageOrg, UsageOrg.org_key == key)
 
 
 def mrr_condition(day: dt.date):
@@ -138,9 +168,9 @@ def daily_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
     # events are the differences, taken below.
     since_week = [_int_sum(case((d.day > as_of_day - (7 * k + 7) * DAY, d.events), else_=0))
                   for k in range(USAGE_WEEKS - 1)]
-    stmt = (
+    stmt = named_by_org(
         select(
-            d.org_id,
+            d.org_key,
             _int_sum(case((in_recent, d.events), else_=0)),
             _int_sum(case((in_prev_window, d.events), else_=0)),
             func.sum(case((and_(in_recent, d.events > 0), 1), else_=0)),
@@ -150,8 +180,8 @@ def daily_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
             _int_sum(case((d.day >= weeks_start, d.events), else_=0)),
             *([func.max(case((d.last_event_at <= as_of, d.last_event_at)))] if as_of is not None else []),
         )
-        .where(d.org_id.in_(_app_orgs(application_id)), d.day >= lower, d.day <= as_of_day)
-        .group_by(d.org_id)
+        .where(d.org_key.in_(app_org_keys(application_id)), d.day >= lower, d.day <= as_of_day)
+        .group_by(d.org_key)
     )
     since = [f"_since_{k}" for k in range(USAGE_WEEKS)]
     frame = _frame(session, stmt, ["org_id", "recent_events", "previous_events", "recent_active_days",
@@ -165,22 +195,26 @@ def daily_windows(session: Session, application_id: int, as_of_day: dt.date, cfg
 
 def feature_counts(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
     """Per org: distinct features used in the recent and previous windows, and key features
-    in the recent one (every feature is key when none are configured)."""
+    in the recent one (every feature is key when none are configured). Features are counted by
+    their numbers, one per name; the key features' numbers are looked up first, so each row
+    compares an integer with a few constants (a key feature never imported has no number and
+    matches nothing, as its name matched nothing)."""
     recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
     prev_start = recent_start - cfg.scan.recent_window_days * DAY
     f = UsageDailyFeature
     key_features = list(cfg.health.key_features)
     counts = [
-        func.count(func.distinct(case((f.day >= recent_start, f.feature)))),
-        func.count(func.distinct(case((f.day < recent_start, f.feature)))),
+        func.count(func.distinct(case((f.day >= recent_start, f.feature_key)))),
+        func.count(func.distinct(case((f.day < recent_start, f.feature_key)))),
     ]
     if key_features:  # without key features every feature is key: the first count again, not recounted
-        counts.append(func.count(func.distinct(case((and_(f.day >= recent_start, f.feature.in_(key_features)),
-                                                      f.feature)))))
-    feats = (
-        select(f.org_id, *counts)
-        .where(f.org_id.in_(_app_orgs(application_id)), f.day >= prev_start, f.day <= as_of_day)
-        .group_by(f.org_id)
+        keys = feature_keys(session, key_features)
+        counts.append(func.count(func.distinct(case((and_(f.day >= recent_start, f.feature_key.in_(keys)),
+                                                      f.feature_key)))))
+    feats = named_by_org(
+        select(f.org_key, *counts)
+        .where(f.org_key.in_(app_org_keys(application_id)), f.day >= prev_start, f.day <= as_of_day)
+        .group_by(f.org_key)
     )
     columns = ["org_id", "recent_features", "previous_features", "recent_key_features"]
     feats_frame = _frame(session, feats, columns[: len(counts) + 1])
@@ -189,67 +223,90 @@ def feature_counts(session: Session, application_id: int, as_of_day: dt.date, cf
     return feats_frame
 
 
+def feature_keys(session: Session, features: Sequence[str]) -> list[int]:
+    """The rollup numbers of these feature names, those that have one."""
+    return list(session.scalars(select(UsageFeature.feature_key).where(UsageFeature.feature.in_(list(features)))))
+
+
 def users_and_champions(session: Session, application_id: int, as_of_day: dt.date, cfg: Config) -> pd.DataFrame:
     """Per org, from one aggregate over the per-user rollups: active users in the recent and
     previous windows; how many champions it has (its ``signals.champion_top_users`` most
     active users of the previous window, each with at least ``signals.champion_min_share`` of
     that window's events); how many of them have no event in the recent window; and their
-    events in the previous window."""
+    events in the previous window.
+
+    The rollup rows are grouped by the users' numbers; their user ids, which break ties in
+    the ranking, are joined to the grouped rows (one per user) before it."""
     recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
     prev_start = recent_start - cfg.scan.recent_window_days * DAY
     u = UsageDailyUser
-    per_user = (
+    per_key = (
         select(
-            u.org_id.label("org_id"),
-            u.user_id.label("user_id"),
+            u.org_key.label("org_key"),
+            u.user_key.label("user_key"),
             func.sum(case((u.day < recent_start, u.events), else_=0)).label("previous"),
             func.sum(case((u.day >= recent_start, u.events), else_=0)).label("recent"),
             func.max(case((u.day >= recent_start, 1), else_=0)).label("in_recent"),
             func.max(case((u.day < recent_start, 1), else_=0)).label("in_previous"),
         )
-        .where(u.org_id.in_(_app_orgs(application_id)), u.day >= prev_start, u.day <= as_of_day)
-        .group_by(u.org_id, u.user_id)
+        .where(u.org_key.in_(app_org_keys(application_id)), u.day >= prev_start, u.day <= as_of_day)
+        .group_by(u.org_key, u.user_key)
+        .subquery("per_key")
+    )
+    k = per_key.c
+    per_user = (
+        select(k.org_key, UsageUser.user_id, k.previous, k.recent, k.in_recent, k.in_previous)
+        .join_from(per_key, UsageUser, UsageUser.user_key == k.user_key)
         .subquery("per_user")
     )
     ranked = select(
-        per_user.c.org_id,
+        per_user.c.org_key,
         per_user.c.previous,
         per_user.c.recent,
         per_user.c.in_recent,
         per_user.c.in_previous,
-        func.row_number().over(partition_by=per_user.c.org_id,
+        func.row_number().over(partition_by=per_user.c.org_key,
                                order_by=(per_user.c.previous.desc(), per_user.c.user_id)).label("rank"),
-        func.sum(per_user.c.previous).over(partition_by=per_user.c.org_id).label("org_previous"),
+        func.sum(per_user.c.previous).over(partition_by=per_user.c.org_key).label("org_previous"),
     ).subquery("ranked")
     r = ranked.c
     champion = and_(r.rank <= cfg.signals.champion_top_users, r.previous > 0,
                     r.previous >= literal(float(cfg.signals.champion_min_share)) * r.org_previous)
     silent = and_(champion, r.recent == 0)
-    stmt = select(
-        r.org_id,
+    stmt = named_by_org(select(
+        r.org_key,
         func.sum(r.in_recent),
         func.sum(r.in_previous),
         func.sum(case((champion, 1), else_=0)),
         func.sum(case((silent, 1), else_=0)),
         _int_sum(case((silent, r.previous), else_=0)),
-    ).group_by(r.org_id)
+    ).group_by(r.org_key))
     return _frame(session, stmt, ["org_id", "recent_active_users", "previous_active_users", "champions",
                                   "champions_silent", "champions_silent_previous_events"])
 
 
 def champion_users(session: Session, org_id: str, as_of_day: dt.date, cfg: Config) -> list[tuple[str, int, int]]:
     """One org's champions as (user_id, previous events, recent events), most active first:
-    who the drivers name when a champion has gone quiet."""
+    who the drivers name when a champion has gone quiet. Grouped by the users' numbers, their
+    ids joined to the grouped rows for the ties and the answer."""
     recent_start = as_of_day - (cfg.scan.recent_window_days - 1) * DAY
     prev_start = recent_start - cfg.scan.recent_window_days * DAY
     u = UsageDailyUser
-    previous = func.sum(case((u.day < recent_start, u.events), else_=0))
-    recent = func.sum(case((u.day >= recent_start, u.events), else_=0))
+    per_user = (
+        select(
+            u.user_key.label("user_key"),
+            func.sum(case((u.day < recent_start, u.events), else_=0)).label("previous"),
+            func.sum(case((u.day >= recent_start, u.events), else_=0)).label("recent"),
+        )
+        .where(u.org_key == org_key_of(org_id), u.day >= prev_start, u.day <= as_of_day)
+        .group_by(u.user_key)
+        .subquery("per_user")
+    )
+    p = per_user.c
     rows = session.execute(
-        select(u.user_id, previous, recent)
-        .where(u.org_id == org_id, u.day >= prev_start, u.day <= as_of_day)
-        .group_by(u.user_id)
-        .order_by(previous.desc(), u.user_id)
+        select(UsageUser.user_id, p.previous, p.recent)
+        .join_from(per_user, UsageUser, UsageUser.user_key == p.user_key)
+        .order_by(p.previous.desc(), UsageUser.user_id)
     ).all()
     total = sum(int(p or 0) for _, p, _ in rows)
     top = rows[: cfg.signals.champion_top_users]
@@ -262,7 +319,7 @@ def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime,
     """Latest event time at or before ``as_of`` per org (NaT when never seen).
 
     A rollup row's ``last_event_at`` lies within its own day, so the latest event is the one
-    of the latest day that qualifies: found per org through the (org_id, day) primary key,
+    of the latest day that qualifies: found per org through the (org_key, day) primary key,
     newest first, instead of aggregating the org's whole usage history. A day whose last
     event is after ``as_of`` (the scan's own day) is skipped: the rollup does not say when
     that day's earlier events were. ``org_ids``: only these orgs (every org of the
@@ -271,12 +328,14 @@ def last_seen_by_org(session: Session, application_id: int, as_of: dt.datetime,
     d = UsageDaily
     latest = (
         select(d.last_event_at)
-        .where(d.org_id == Org.org_id, d.day <= as_of.date(), d.last_event_at <= as_of)
+        .where(d.org_key == UsageOrg.org_key, d.day <= as_of.date(), d.last_event_at <= as_of)
         .order_by(d.day.desc())
         .limit(1)
         .scalar_subquery()
     )
-    stmt = select(Org.org_id, latest).where(Org.application_id == application_id)
+    # An org without a number has no usage: its key is NULL and its last event too.
+    stmt = (select(Org.org_id, latest).outerjoin(UsageOrg, UsageOrg.org_id == Org.org_id)
+            .where(Org.application_id == application_id))
     columns = ["org_id", "last_seen"]
     if org_ids is None:
         frame = _frame(session, stmt, columns)
@@ -363,8 +422,9 @@ def key_feature_total(session: Session, application_id: int, as_of: dt.datetime,
     f = UsageDailyFeature
     # COUNT(*) over a DISTINCT subquery rather than COUNT(DISTINCT …): the same number, which
     # PostgreSQL finds by hashing the features instead of sorting every feature row (a third of
-    # the time at 10k orgs); SQLite plans both alike.
-    features = select(f.feature).where(f.org_id.in_(_app_orgs(application_id)), f.day <= as_of.date()).distinct()
+    # the time at 10k orgs); SQLite plans both alike. Features by number: one per name.
+    features = (select(f.feature_key)
+                .where(f.org_key.in_(app_org_keys(application_id)), f.day <= as_of.date()).distinct())
     return int(session.scalar(select(func.count()).select_from(features.subquery())) or 0)
 
 
@@ -483,7 +543,7 @@ def weekly_usage(session: Session, org_id: str, end_day: dt.date, weeks: int = 1
     start = end_day - (weeks * 7 - 1) * DAY
     rows = session.execute(
         select(UsageDaily.day, UsageDaily.events).where(
-            UsageDaily.org_id == org_id, UsageDaily.day >= start, UsageDaily.day <= end_day
+            UsageDaily.org_key == org_key_of(org_id), UsageDaily.day >= start, UsageDaily.day <= end_day
         )
     ).all()
     buckets = np.zeros(weeks, dtype=np.int64)

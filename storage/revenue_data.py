@@ -84,17 +84,18 @@ def latest_snapshot_numbers(session: Session, app_id: int, as_of: dt.date) -> pd
 
 
 def rollup_last_seen(session: Session, app_id: int, as_of: dt.date, org_ids: pd.Index) -> pd.Series:
-    """Last seen from the daily usage rollups, for orgs no scan has looked at yet."""
-    stmt = (
-        select(UsageDaily.org_id, func.max(UsageDaily.last_event_at).label("last_event_at"),
-               func.max(UsageDaily.day).label("last_day"))
-        .join(Org, Org.org_id == UsageDaily.org_id)
-        .where(Org.application_id == app_id, UsageDaily.day <= as_of, UsageDaily.events > 0)
-        .group_by(UsageDaily.org_id)
-    )
+    """Last seen from the daily usage rollups, for orgs no scan has looked at yet: grouped by
+    the orgs' numbers, their ids joined to the grouped rows."""
+    d = UsageDaily
+    orgs = queries.app_org_keys(app_id)
     if len(org_ids) <= FEW_ORGS:
-        stmt = stmt.where(UsageDaily.org_id.in_(org_ids.tolist()))
-    seen = _frame(session, stmt).set_index("org_id")
+        orgs = orgs.where(Org.org_id.in_(org_ids.tolist()))
+    grouped = (
+        select(d.org_key, func.max(d.last_event_at).label("last_event_at"), func.max(d.day).label("last_day"))
+        .where(d.org_key.in_(orgs), d.day <= as_of, d.events > 0)
+        .group_by(d.org_key)
+    )
+    seen = _frame(session, queries.named_by_org(grouped)).set_index("org_id")
     # A day with events but no recorded time still means "seen": fall back to that day.
     last_seen = pd.to_datetime(seen["last_event_at"], utc=True).fillna(pd.to_datetime(seen["last_day"], utc=True))
     return last_seen.reindex(org_ids)

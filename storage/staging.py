@@ -299,9 +299,9 @@ def loading_into(conn: Connection, table: Table) -> Iterator[None]:
 
 
 def key_dropped_while_empty(conn: Connection, table: Table) -> Callable[[], None]:
-    """On PostgreSQL, when ``table`` is empty, drop its primary key; returns what adds it
-    back, which the caller runs after loading the rows, in the same transaction (a no-op
-    when nothing was dropped). Building the index once from all the rows costs about half
+    """On PostgreSQL, when ``table`` is empty, drop its primary key and unique constraints;
+    returns what adds them back, which the caller runs after loading the rows, in the same
+    transaction (a no-op when nothing was dropped). Building the index once from all the rows costs about half
     of inserting them into it one by one (1.1M event keys: 0.49 s against 0.88 s; 670k
     feature rows: 0.68 s against 1.04 s), and the import still fails as a whole if a key
     repeats. Dropping the key locks the table (ACCESS EXCLUSIVE) until the import commits,
@@ -310,15 +310,19 @@ def key_dropped_while_empty(conn: Connection, table: Table) -> Callable[[], None
     key (WITHOUT ROWID): nothing to drop."""
     if check_dialect(conn) != "postgresql" or conn.execute(select(1).select_from(table).limit(1)).first():
         return _nothing
-    pk = inspect(conn).get_pk_constraint(table.name)
-    name, columns = pk.get("name"), pk.get("constrained_columns") or []
-    if not name or not columns:
-        return _nothing
-    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" DROP CONSTRAINT "{name}"')
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    schema = inspect(conn)
+    pk = schema.get_pk_constraint(table.name)
+    keys = [(pk.get("name"), "PRIMARY KEY", pk.get("constrained_columns") or [])]
+    # A unique constraint is an index too (the dictionaries' names, ``storage.usage_numbers``).
+    keys += [(u.get("name"), "UNIQUE", u.get("column_names") or []) for u in schema.get_unique_constraints(table.name)]
+    dropped = [(name, kind, columns) for name, kind, columns in keys if name and columns]
+    for name, _, _ in dropped:
+        conn.exec_driver_sql(f'ALTER TABLE "{table.name}" DROP CONSTRAINT "{name}"')
 
     def add_back() -> None:
-        conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" PRIMARY KEY ({quoted})')
+        for name, kind, columns in dropped:
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {kind} ({quoted})')
 
     return add_back
 

@@ -31,6 +31,8 @@ from storage.models import (
     UsageDaily,
     UsageDailyFeature,
     UsageDailyUser,
+    UsageOrg,
+    UsageUser,
 )
 from usage_rows import daily, per_feature, per_user
 
@@ -426,7 +428,7 @@ def test_a_rollup_table_failing_to_be_written_leaves_nothing_written(pg_factory,
     factory = pg_factory
     import_paths([write(tmp_path / "orgs", orgs=ORGS_CSV)], factory)
     before, keys_before = snapshot(factory), _primary_keys(factory)
-    assert keys_before["usage_daily_users"] == ["org_id", "day", "user_id"]
+    assert keys_before["usage_daily_users"] == ["org_key", "day", "user_key"]
     written: list[str] = []
     staged_copy = storage.event_import.staged_rollup_copy
 
@@ -569,8 +571,12 @@ def test_a_first_import_leaves_every_primary_key_in_place(session_factory, tmp_p
         after = {t: inspect(s.connection()).get_pk_constraint(t) for t in tables}
     assert after == before
     assert all(pk["constrained_columns"] for pk in after.values())
+    with session_factory() as s:  # acme's u1, who has a row on D1, by their numbers
+        acme = s.scalar(select(UsageOrg.org_key).where(UsageOrg.org_id == "acme"))
+        u1 = s.scalar(select(UsageUser.user_key).where(UsageUser.org_key == acme, UsageUser.user_id == "u1"))
+    assert acme is not None and u1 is not None
     with pytest.raises(IntegrityError), session_factory() as s, s.begin():
-        s.add(UsageDailyUser(org_id="acme", day=D1, user_id="u1", events=1))
+        s.add(UsageDailyUser(org_key=acme, day=D1, user_key=u1, events=1))
 
 
 def test_names_roll_up_by_code_whatever_their_bytes(session_factory, tmp_path):
