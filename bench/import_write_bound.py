@@ -7,30 +7,24 @@ Usage:
 The import bench (``bench/import_bench.py``) sets the product's events import against a bare
 bulk load of the same file (the floor: one COPY of the CSV into a table without an index).
 The import also writes more than the floor does: one event key per event, packed in blocks (what makes a
-re-import exact) and the per-org-day, per-user and per-feature rollup rows the scan reads,
-each table with its primary key. This benchmark measures what that writing alone costs the
+re-import exact), the numbers of the orgs, users and features (``storage.usage_numbers``)
+and the per-org-day, per-user and per-feature rollup rows the scan reads, keyed by those
+numbers, each table with its primary key. This benchmark measures what that writing alone costs the
 server, with everything before it (reading, validating, keying, de-duplicating and rolling
 up) taken away:
 
 1. The product imports the events once into a fresh schema (timed, for reference).
-2. The four tables it wrote (``event_key_blocks``, ``usage_daily``, ``usage_daily_users``,
-   ``usage_daily_features``) are copied out in PostgreSQL's binary COPY format into memory,
-   in the order they are stored, which is the order the import wrote them in.
+2. The seven tables it wrote (``WRITTEN_TABLES``) are copied out in PostgreSQL's binary
+   COPY format into memory, in the order they are stored, which is the order the import
+   wrote them in.
 3. Then pairs A B A B ...: **A, floor**: the bare bulk load of ``bench/import_bench.py``;
-   **B, write bound**: a fresh schema, and in one transaction the four tables loaded from
-   memory by binary COPY, each empty table's primary key dropped before and added back
-   after (``storage.staging.loading_into``), as the import does it.
+   **B, write bound**: a fresh schema, and in one transaction the seven tables loaded from
+   memory by binary COPY, each empty table's primary key (and unique constraint) dropped
+   before and added back after (``storage.staging.loading_into``), as the import does it.
 
 B is a lower bound for the import as it is designed: no import that writes these rows can
 take less. Its ratio to A, measured in the same run, says how much of the 2x target is left
 once the rows are written. The last line is machine-readable: ``RESULT write_bound {json}``.
-
-``--narrow`` adds **C, narrow write bound**, for a schema the product does not have: the same
-rollups with integer keys in place of the names (``NARROW_TABLES``: an org's number from the
-orgs table, a user's number within its org, a feature's number), plus the dictionary of
-users an import would add (org, number, user id). The keys stay unique, each table is loaded
-the same way, and the numbers are the rows the import wrote, renumbered by PostgreSQL. It
-says what narrower rows would take off the server's part before anyone builds them.
 """
 
 from __future__ import annotations
@@ -50,8 +44,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from import_bench import Database, _schema_engine, dataset, run_floor, run_product  # noqa: E402
 
-# In the order the import writes them (the keys first, then the rollups: storage.event_import).
-WRITTEN_TABLES = ("event_key_blocks", "usage_daily", "usage_daily_users", "usage_daily_features")
+# In the order the import writes them (the keys first, then the numbers, then the rollups:
+# storage.event_import).
+WRITTEN_TABLES = ("event_key_blocks", "usage_orgs", "usage_users", "usage_features", "usage_daily_users",
+                  "usage_daily_features", "usage_daily")
 _BLOCK = 1 << 20
 
 
@@ -79,80 +75,6 @@ def _copy_in(cur: Any, table: str, data: bytes) -> None:
     with cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
         for at in range(0, len(data), _BLOCK):
             copy.write(data[at:at + _BLOCK])
-
-
-# The narrow design (``--narrow``): name -> (SELECT over the product's tables, column DDL, primary
-# key, extra unique key or None), in the order an import would write them. ``n_orgs`` stands
-# for an integer key the orgs table would hold; it is written by the orgs import, not here.
-_NARROW_SETUP = (
-    "CREATE TABLE n_orgs AS SELECT org_id, CAST(row_number() OVER (ORDER BY org_id) AS integer) AS org_key FROM orgs",
-    "CREATE TABLE n_users AS SELECT o.org_key, CAST(row_number() OVER (PARTITION BY u.org_id ORDER BY u.user_id) "
-    "AS integer) AS user_key, u.user_id FROM (SELECT DISTINCT org_id, user_id FROM usage_daily_users) u "
-    "JOIN n_orgs o USING (org_id)",
-    "CREATE TABLE n_features AS SELECT CAST(row_number() OVER (ORDER BY feature) AS smallint) AS feature_key, feature "
-    "FROM (SELECT DISTINCT feature FROM usage_daily_features) f",
-)
-NARROW_TABLES: dict[str, tuple[str, str, str, str | None]] = {
-    "event_key_blocks": ("SELECT * FROM event_key_blocks ORDER BY block_id",
-                         "block_id integer, key_count integer, keys bytea", "block_id", None),
-    "user_keys": ("SELECT org_key, user_key, user_id FROM n_users ORDER BY org_key, user_key",
-                  "org_key integer, user_key integer, user_id varchar(200)", "org_key, user_key", "org_key, user_id"),
-    "usage_daily": ("SELECT o.org_key, d.day, d.events, d.active_users, d.distinct_features, d.last_event_at "
-                    "FROM usage_daily d JOIN n_orgs o USING (org_id) ORDER BY 1, 2",
-                    "org_key integer, day date, events bigint, active_users integer, distinct_features integer, "
-                    "last_event_at timestamp", "org_key, day", None),
-    "usage_daily_users": ("SELECT o.org_key, u.day, k.user_key, u.events FROM usage_daily_users u "
-                          "JOIN n_orgs o USING (org_id) JOIN n_users k ON k.org_key = o.org_key "
-                          "AND k.user_id = u.user_id ORDER BY 1, 2, 3",
-                          "org_key integer, day date, user_key integer, events bigint", "org_key, day, user_key",
-                          None),
-    "usage_daily_features": ("SELECT o.org_key, f.day, k.feature_key, f.events FROM usage_daily_features f "
-                             "JOIN n_orgs o USING (org_id) JOIN n_features k USING (feature) ORDER BY 1, 2, 3",
-                             "org_key integer, day date, feature_key smallint, events bigint",
-                             "org_key, day, feature_key", None),
-}
-
-
-def narrow_copied_out(url: str) -> dict[str, tuple[bytes, int]]:
-    """The rows the import wrote, renumbered for the narrow design, as binary COPY data."""
-    engine = _schema_engine(url)
-    out: dict[str, tuple[bytes, int]] = {}
-    with engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            for statement in _NARROW_SETUP:
-                cur.execute(statement)
-            for name, (query, _, _, _) in NARROW_TABLES.items():
-                data = bytearray()
-                with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
-                    for block in copy:
-                        data += block
-                out[name] = (bytes(data), cur.rowcount)  # COPY's own count: the query runs once
-    engine.dispose()
-    return out
-
-
-def run_narrow_bound(url: str, tables: dict[str, tuple[bytes, int]]) -> dict[str, float]:
-    """The narrow tables loaded into a fresh schema as the import loads an empty table: the
-    COPY, then its keys, in one transaction."""
-    engine = _schema_engine(url)
-    per_table: dict[str, float] = {}
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            for name, (_, columns, primary, unique) in NARROW_TABLES.items():
-                data, _ = tables[name]
-                t0 = time.perf_counter()
-                cur.execute(f"CREATE TABLE narrow_{name} ({columns})")
-                _copy_in(cur, f"narrow_{name}", data)
-                cur.execute(f"ALTER TABLE narrow_{name} ADD PRIMARY KEY ({primary})")
-                if unique:
-                    cur.execute(f"ALTER TABLE narrow_{name} ADD UNIQUE ({unique})")
-                per_table[name] = round(time.perf_counter() - t0, 3)
-    seconds = time.perf_counter() - started
-    engine.dispose()
-    return {"seconds": seconds, **per_table}
 
 
 def run_write_bound(url: str, tables: dict[str, tuple[bytes, int]]) -> dict[str, float]:
@@ -183,7 +105,6 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--narrow", action="store_true", help="also the narrow design's write bound (C)")
     args = parser.parse_args()
     base = os.environ.get("BENCH_DATABASE_URL")
     if not base or not base.startswith("postgresql"):
@@ -198,16 +119,11 @@ def main() -> None:
     try:
         product = run_product(url, data, events)
         tables = copied_out(url)
-        narrow = narrow_copied_out(url) if args.narrow else {}
     finally:
         db.drop(handle)
     rows = {name: n for name, (_, n) in tables.items()}
     print(f"product import {product['seconds']:.2f} s; rows written: "
           + ", ".join(f"{name} {n:,}" for name, n in rows.items()), flush=True)
-    if narrow:
-        print("narrow design, rows and MB: " + ", ".join(f"{name} {n:,} ({len(data) / 1e6:.0f})"
-                                                       for name, (data, n) in narrow.items()), flush=True)
-    narrow_runs: list[dict[str, float]] = []
 
     pairs = []
     for i in range(args.pairs):
@@ -225,16 +141,6 @@ def main() -> None:
         detail = ", ".join(f"{name} {bound[name]:.2f}" for name in WRITTEN_TABLES)
         print(f"  pair {i + 1}: floor {floor['seconds']:.2f} s, write bound {bound['seconds']:.2f} s ({detail}), "
               f"ratio {bound['seconds'] / floor['seconds']:.2f}", flush=True)
-        if narrow:
-            url, handle = db.fresh()
-            try:
-                narrow_runs.append(run_narrow_bound(url, narrow))
-            finally:
-                db.drop(handle)
-            n = narrow_runs[-1]
-            detail = ", ".join(f"{name} {n[name]:.2f}" for name in NARROW_TABLES)
-            print(f"          narrow write bound {n['seconds']:.2f} s ({detail}), "
-                  f"ratio {n['seconds'] / floor['seconds']:.2f}", flush=True)
     ratios = [b["seconds"] / f["seconds"] for f, b in pairs]
     floor_s = statistics.median(f["seconds"] for f, _ in pairs)
     bound_s = statistics.median(b["seconds"] for _, b in pairs)
@@ -246,11 +152,6 @@ def main() -> None:
         "product_s": round(product["seconds"], 3), "floor_s": round(floor_s, 3), "bound_s": round(bound_s, 3),
         "ratio": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios],
         "per_table_s": {name: round(statistics.median(b[name] for _, b in pairs), 3) for name in WRITTEN_TABLES},
-        **({"narrow_s": round(statistics.median(n["seconds"] for n in narrow_runs), 3),
-            "narrow_ratios": [round(n["seconds"] / f["seconds"], 3) for n, (f, _) in zip(narrow_runs, pairs)],
-            "narrow_rows": {name: rows for name, (_, rows) in narrow.items()},
-            "narrow_per_table_s": {name: round(statistics.median(n[name] for n in narrow_runs), 3)
-                                   for name in NARROW_TABLES}} if narrow else {}),
     }), flush=True)
 
 
