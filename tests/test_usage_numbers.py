@@ -110,3 +110,19 @@ def test_daily_rollup_files_use_the_numbers_the_events_gave(session_factory, tmp
     assert [r for r in users_rows if r[1] == dt.date(2024, 5, 5)] == [
         (1, dt.date(2024, 5, 5), 2, 1), (1, dt.date(2024, 5, 5), 6, 2)]
     assert {(k, n) for _, d, k, n in feature_rows if d.isoformat() == "2024-05-05"} == {(4, 1), (5, 2)}
+
+
+def test_names_with_commas_and_quotes_are_found_again_by_a_later_import(session_factory, tmp_path: Path) -> None:
+    """The stored numbers are read back as CSV on PostgreSQL (``storage.staging.stored_arrow``):
+    a name needing quotes must still match itself, or it would get a second number."""
+    header = "org_id,user_id,event,timestamp,count,event_id\n"
+    first = header + 'acme,"u,1",report,2024-05-01T09:00:00Z,1,a1\nacme,"say ""hi""","x,y",2024-05-01T10:00:00Z,1,a2\n'
+    later = header + 'acme,"u,1","x,y",2024-05-02T09:00:00Z,1,b1\nacme,"say ""hi""",report,2024-05-02T10:00:00Z,1,b2\n'
+    import_paths([write(tmp_path / "a", orgs=ORGS_CSV, usage_events=first)], session_factory)
+    import_paths([write(tmp_path / "b", usage_events=later)], session_factory)
+    orgs, users, features = dictionaries(session_factory)
+    assert orgs == [(1, "acme")]
+    assert users == [(1, 1, 'say "hi"'), (2, 1, "u,1")]
+    assert features == [(1, "report"), (2, "x,y")]
+    assert {(user, day.isoformat()) for _, day, user, _ in keyed_rows(session_factory)[0]} == {
+        (1, "2024-05-01"), (2, "2024-05-01"), (1, "2024-05-02"), (2, "2024-05-02")}
