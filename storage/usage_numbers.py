@@ -74,19 +74,7 @@ class Numbered:
 def number_orgs(conn: Connection, work: WorkDB, names: str, later: Later | None = None) -> Numbered:
     """DuckDB table ``num_orgs (org_id, org_key)`` for the distinct org ids of DuckDB query
     ``names`` (one column, ``org_id``); new ones numbered and stored."""
-    con = work.con
-    con.execute(f"CREATE OR REPLACE TABLE file_orgs AS SELECT DISTINCT org_id FROM ({names})")
-    first = _next_number(conn, ORGS.c.org_key)
-    con.execute("CREATE OR REPLACE TABLE stored_orgs (org_id VARCHAR, org_key INTEGER)")
-    if first > 1:
-        _read_stored(conn, work, select(ORGS.c.org_id, ORGS.c.org_key), _ORG_NUMBERS, "stored_orgs",
-                     semi_join="SEMI JOIN file_orgs USING (org_id)")
-    con.execute(f"""CREATE OR REPLACE TABLE num_orgs AS
-        SELECT org_id, org_key FROM stored_orgs
-        UNION ALL
-        SELECT org_id, CAST({first - 1} + row_number() OVER (ORDER BY org_id) AS INTEGER) AS org_key
-        FROM file_orgs ANTI JOIN stored_orgs USING (org_id)""")
-    return _store_new(conn, work, ORGS, "num_orgs", ["org_key", "org_id"], "org_key", first, "file_orgs", later)
+    return _number_names(conn, work, ORGS, _ORG_NUMBERS, "orgs", names, later)
 
 
 def number_users(conn: Connection, work: WorkDB, names: str, later: Later | None = None) -> Numbered:
@@ -115,20 +103,28 @@ def number_users(conn: Connection, work: WorkDB, names: str, later: Later | None
 def number_features(conn: Connection, work: WorkDB, names: str, later: Later | None = None) -> Numbered:
     """DuckDB table ``num_features (feature, feature_key)`` for the distinct features of
     DuckDB query ``names`` (one column, ``feature``); new ones numbered and stored."""
+    return _number_names(conn, work, FEATURES, _FEATURE_NUMBERS, "features", names, later)
+
+
+def _number_names(conn: Connection, work: WorkDB, table: Table, numbers: pa.Schema, kind: str, names: str,
+                  later: Later | None) -> Numbered:
+    """``number_orgs`` and ``number_features``: a dictionary of one name column and its
+    number (``numbers``: name, key), DuckDB tables ``file_<kind>``, ``stored_<kind>`` and
+    ``num_<kind>``."""
+    name, key = numbers.names
     con = work.con
-    con.execute(f"CREATE OR REPLACE TABLE file_features AS SELECT DISTINCT feature FROM ({names})")
-    first = _next_number(conn, FEATURES.c.feature_key)
-    con.execute("CREATE OR REPLACE TABLE stored_features (feature VARCHAR, feature_key INTEGER)")
+    con.execute(f"CREATE OR REPLACE TABLE file_{kind} AS SELECT DISTINCT {name} FROM ({names})")
+    first = _next_number(conn, table.c[key])
+    con.execute(f"CREATE OR REPLACE TABLE stored_{kind} ({name} VARCHAR, {key} INTEGER)")
     if first > 1:
-        _read_stored(conn, work, select(FEATURES.c.feature, FEATURES.c.feature_key), _FEATURE_NUMBERS,
-                     "stored_features", semi_join="SEMI JOIN file_features USING (feature)")
-    con.execute(f"""CREATE OR REPLACE TABLE num_features AS
-        SELECT feature, feature_key FROM stored_features
+        _read_stored(conn, work, select(table.c[name], table.c[key]), numbers, f"stored_{kind}",
+                     semi_join=f"SEMI JOIN file_{kind} USING ({name})")
+    con.execute(f"""CREATE OR REPLACE TABLE num_{kind} AS
+        SELECT {name}, {key} FROM stored_{kind}
         UNION ALL
-        SELECT feature, CAST({first - 1} + row_number() OVER (ORDER BY feature) AS INTEGER) AS feature_key
-        FROM file_features ANTI JOIN stored_features USING (feature)""")
-    return _store_new(conn, work, FEATURES, "num_features", ["feature_key", "feature"], "feature_key", first,
-                      "file_features", later)
+        SELECT {name}, CAST({first - 1} + row_number() OVER (ORDER BY {name}) AS INTEGER) AS {key}
+        FROM file_{kind} ANTI JOIN stored_{kind} USING ({name})""")
+    return _store_new(conn, work, table, f"num_{kind}", [key, name], key, first, f"file_{kind}", later)
 
 
 def _next_number(conn: Connection, key: Column) -> int:
