@@ -28,9 +28,10 @@ from services.config_history import segments_fingerprint, record_config
 from services.reasons import with_reasons
 from services.segmentation import Segmentation
 from storage import queries, scan_results, scan_runs, signal_ranking
-from storage.db import find_application, get_or_create_application
+from storage.db import find_application, get_or_create_application, in_memory_sqlite
 from storage.scan_lock import hold_scan_lock
 from storage.side_reads import Submit, done_now, side_reads
+from storage.side_thread import alongside
 from storage.upkeep import vacuum_after_scan
 from storage.models import ScanRun
 
@@ -281,7 +282,6 @@ def _scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None
                 orgs = queries.org_frame(session, app.id, as_of, cfg, submit=submit)
                 ctx = scan_context(session, app.id, as_of, cfg, submit=submit)
             health = score_health(orgs, ctx, cfg)
-            current = with_reasons(evaluate_signals(orgs, health, ctx, cfg), cfg)
             run = ScanRun(application_id=app.id, as_of=as_of, started_at=started, status="running",
                           config_version_id=record_config(session, cfg, started))
             session.add(run)
@@ -290,7 +290,11 @@ def _scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None
 
             day = as_of.date()
             snapshots = _snapshot_columns(orgs, health, day, run.id)
-            scan_results.replace_snapshots(session, app.id, day, snapshots)
+            # The database stores the snapshots (100k orgs: 120 MB of rows, its own core busy
+            # for seconds) while this thread evaluates the signals, which need no database.
+            with alongside(lambda: scan_results.replace_snapshots(session, app.id, day, snapshots),
+                           inline=in_memory_sqlite(session.connection())):
+                current = with_reasons(evaluate_signals(orgs, health, ctx, cfg), cfg)
             # SQLite takes its one write lock at the first write, just above, not at the
             # advisory lock: only now is a concurrent scan's commit sure to be seen.
             _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)

@@ -21,12 +21,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Float, Select, String, and_, case, cast, column, func, literal, or_, select, true
+import pyarrow as pa
+from sqlalchemy import (BigInteger, Float, Integer, Select, String, and_, case, cast, column, func, literal, or_,
+                        select, true)
 from sqlalchemy.orm import Session, aliased
 
 from domain.config import Config
 from domain.vocabulary import HEALTH_COMPONENTS
 from domain.org_frame import ORG_COLUMNS, USAGE_WEEKS, WEEK_COLUMNS
+from storage import staging
 from storage.side_reads import Submit, done_now
 from storage.models import (
     HealthSnapshot,
@@ -40,6 +43,7 @@ from storage.models import (
     UsageFeature,
     UsageOrg,
     UsageUser,
+    UTCDateTime,
 )
 
 DAY = dt.timedelta(days=1)
@@ -58,8 +62,44 @@ def rows_frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.Data
 
 def _frame(session: Session, stmt, columns: Sequence[str]) -> pd.DataFrame:
     """The rows of a Core statement as a frame indexed by org_id. Run on the session's
-    connection: the ORM's result layer adds nothing to plain column rows but its cost."""
-    return rows_frame(session.connection().execute(stmt).all(), columns).set_index("org_id")
+    connection: the ORM's result layer adds nothing to plain column rows but its cost.
+
+    On PostgreSQL, a statement whose columns are all numbers, text or timestamps comes as
+    CSV that pyarrow parses (``storage.staging.stored_arrow``), with no Python object per
+    value: the scan's aggregates are 100k rows of up to 20 columns, 1.3 s of the client's
+    time through the driver's rows. The frame is the same, dtypes included."""
+    conn = session.connection()
+    schema = _arrow_schema(stmt, columns) if conn.dialect.name == "postgresql" else None
+    if schema is None:
+        return rows_frame(conn.execute(stmt).all(), columns).set_index("org_id")
+    table = staging.stored_arrow(conn, stmt, schema)
+    if table.num_rows == 0:
+        return rows_frame([], columns).set_index("org_id")
+    frame = table.to_pandas()
+    for name, field in zip(columns, schema):
+        if pa.types.is_timestamp(field.type):
+            frame[name] = frame[name].dt.tz_localize("UTC")
+    return frame.set_index("org_id")
+
+
+def _arrow_schema(stmt: Select, columns: Sequence[str]) -> pa.Schema | None:
+    """The Arrow types of ``stmt``'s columns as ``_frame`` names them, or None when one of
+    them has no exact counterpart here (money as Decimal, dates, booleans: read row by row)."""
+    fields = []
+    for name, col in zip(columns, stmt.selected_columns):
+        kind = col.type
+        if isinstance(kind, UTCDateTime):
+            arrow = pa.timestamp("us")
+        elif isinstance(kind, (Integer, BigInteger)):
+            arrow = pa.int64()
+        elif isinstance(kind, Float) and not getattr(kind, "asdecimal", False):
+            arrow = pa.float64()
+        elif isinstance(kind, String):
+            arrow = pa.string()
+        else:
+            return None
+        fields.append(pa.field(name, arrow))
+    return pa.schema(fields)
 
 
 def _int_sum(expr):

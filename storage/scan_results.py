@@ -146,10 +146,7 @@ def insert_rows(conn: Connection, table: Table, columns: Mapping[str, Sequence[A
         finally:
             cur.close()
     else:
-        with raw.cursor() as cur:
-            with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-                for row in zip(*converted):
-                    copy.write_row(row)
+        staging.copy_values(raw, table.name, names, converted)
 
 
 def _update_rows(conn: Connection, table: Table, set_names: Sequence[str], key: str,

@@ -1,4 +1,4 @@
-"""Work an import hands to a second thread, so that both of a machine's cores work.
+"""Work an import or a scan hands to a second thread, so that both of a machine's cores work.
 
 An import alternates between two kinds of work that each leave a core idle: DuckDB's
 sorts and groupings (its own C++ threads, Python's GIL released) and the database's
@@ -6,8 +6,9 @@ writes (SQLite's B-tree inserts with the GIL released around each step; PostgreS
 another process, taking a COPY and building a primary key while the client waits). Run one
 after the other, one core waits for the other. Two seams put them side by side:
 
-* ``alongside``: a function (storing the event keys) runs on a side thread while the caller
-  goes on with DuckDB work that needs neither its database connection nor its results.
+* ``alongside``: a function (storing the event keys; a scan's snapshots) runs on a side
+  thread while the caller goes on with work that needs neither its database connection nor
+  its results (DuckDB's; the scan's signal evaluation).
 * ``fed_alongside``: a function (storing the event keys) consumes, on a side thread, items
   the caller hands over one by one as it makes them (each chunk's keys).
 * ``in_turn``: functions (writing one table each) run one after the other on a side

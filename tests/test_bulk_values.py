@@ -117,3 +117,56 @@ def test_binary_copy_from_duckdb_lands_each_column_as_its_type_would_store_it(pg
     finally:
         engine.dispose()
     assert stored == expected + expected
+
+
+_texts = st.one_of(st.none(), st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+                                      max_size=12))
+_floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+_rows = st.lists(st.tuples(
+    _texts, _floats, st.one_of(st.none(), st.decimals(min_value=-10**9, max_value=10**9, places=2)),
+    st.one_of(st.none(), st.dates(min_value=dt.date(1970, 1, 1), max_value=dt.date(2200, 1, 1))), _moments,
+    st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+), max_size=30)
+
+
+def _comparable(rows: list) -> list:
+    """Rows with NaN written as text: NaN equals nothing, itself included."""
+    return [tuple("NaN" if isinstance(v, float) and v != v else v for v in row) for row in rows]
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rows)
+def test_csv_copy_lands_what_sqlalchemy_inserts_row_by_row(pg_schema_url, rows) -> None:
+    """The scan's results reach PostgreSQL as CSV that pyarrow writes a column at a time, in
+    blocks (``copy_values``): text with commas, quotes, new lines and empty strings, floats to
+    the last bit (NaN and infinities too), money, dates, instants, booleans and int8 extremes
+    must land as SQLAlchemy's own INSERT stores them, NULL where None, across block edges."""
+    import pytest
+    from sqlalchemy import BigInteger, Boolean, Date, Float, MetaData, Numeric, Table, Text, select
+
+    from storage import staging
+    from storage.db import make_engine
+
+    names = ["name", "ratio", "money", "day", "seen_at", "flag", "big"]
+    meta = MetaData()
+    types = [Text, Float, Numeric(14, 2), Date, UTCDateTime(), Boolean, BigInteger]
+    copied = Table("copied_csv", meta, Column("n", BigInteger), *[Column(n, t) for n, t in zip(names, types)])
+    inserted = Table("inserted_rows", meta, Column("n", BigInteger), *[Column(n, t) for n, t in zip(names, types)])
+    rows = [(i, *row) for i, row in enumerate(rows)]
+    engine = make_engine(pg_schema_url)
+    try:
+        with engine.begin() as conn, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(staging, "CSV_BLOCK_ROWS", 7)  # several blocks, some of them all NULL in a column
+            meta.create_all(conn)
+            staging.insert_rows(conn, copied, ["n", *names], [list(c) for c in zip(*rows)] if rows else [])
+            if rows:
+                conn.execute(inserted.insert(), [dict(zip(["n", *names], r)) for r in rows])
+            got = [tuple(r) for r in conn.execute(select(copied).order_by(copied.c.n))]
+            want = [tuple(r) for r in conn.execute(select(inserted).order_by(inserted.c.n))]
+            with pytest.raises(TypeError, match="copied_csv.name: values of mixed kinds"):
+                staging.insert_rows(conn, copied, ["n", "name"], [[1, 2], ["text", 7]])
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert len(got) == len(rows)
+    assert _comparable(got) == _comparable(want)

@@ -246,3 +246,50 @@ def test_the_previous_scans_scores_read_the_same_from_their_own_column_or_from_t
     with session_factory() as session:
         from_components = previous_snapshots(session, app_id, next_day).sort_values("org_id", ignore_index=True)
     pd.testing.assert_frame_equal(from_components, from_column)
+
+
+def test_an_aggregate_read_as_csv_is_the_frame_the_drivers_rows_make(pg_schema_url) -> None:
+    """On PostgreSQL the scan's aggregates come as CSV parsed by pyarrow: the frame must be
+    the one the driver's rows make, value for value and dtype for dtype: NULLs among ints
+    (floats then), NaN and infinities, text that looks like NULL ("NA", "null", empty) or
+    holds commas, quotes and new lines, instants with and without microseconds."""
+    import pandas as pd
+    from sqlalchemy import BigInteger, Column, Date, Float, Integer, MetaData, String, Table, insert, literal, select
+    from sqlalchemy.orm import Session
+
+    from storage.db import make_engine
+    from storage.models import UTCDateTime
+
+    table = Table("frame_rows", MetaData(), Column("org_id", String(50)), Column("n", Integer),
+                  Column("big", BigInteger), Column("ratio", Float), Column("label", String(50)),
+                  Column("seen", UTCDateTime()), Column("day", Date))
+    rows = [
+        dict(org_id="a", n=1, big=2**62, ratio=0.1, label="NA", seen=dt.datetime(2025, 6, 1, 6, tzinfo=UTC)),
+        dict(org_id="b, \"quoted\"\nline", n=None, big=-5, ratio=float("nan"), label="",
+             seen=dt.datetime(2025, 6, 1, 6, 0, 0, 123456, tzinfo=UTC)),
+        dict(org_id="c", n=3, big=0, ratio=float("inf"), label=None, seen=None),
+        dict(org_id="d", n=4, big=7, ratio=None, label="null", seen=dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ]
+    columns = ["org_id", "n", "big", "ratio", "label", "seen"]
+    stmt = select(table.c.org_id, table.c.n, table.c.big, table.c.ratio, table.c.label, table.c.seen).where(
+        table.c.seen.is_(None) | (table.c.seen <= dt.datetime(2030, 1, 1, tzinfo=UTC))).order_by(table.c.org_id)
+    engine = make_engine(pg_schema_url)
+    try:
+        with Session(engine) as session, session.begin():
+            table.create(session.connection())
+            session.execute(insert(table), rows)
+            assert queries._arrow_schema(stmt, columns) is not None  # the CSV path is the one taken
+            as_csv = queries._frame(session, stmt, columns)
+            as_rows = queries.rows_frame(session.connection().execute(stmt).all(), columns).set_index("org_id")
+            empty = queries._frame(session, stmt.where(table.c.n > 100), columns)
+            dated = select(table.c.org_id, table.c.day, literal(1))
+            assert queries._arrow_schema(dated, ["org_id", "day", "one"]) is None  # dates: row by row
+            session.rollback()
+    finally:
+        engine.dispose()
+    pd.testing.assert_frame_equal(as_csv, as_rows)
+    labels = as_csv["label"].tolist()
+    assert labels[:2] == ["NA", ""] and pd.isna(labels[2]) and labels[3] == "null"
+    assert as_csv.loc["a", "big"] == 2**62 and math.isnan(as_csv["n"].iloc[1])
+    assert as_csv["seen"].iloc[1] == pd.Timestamp("2025-06-01 06:00:00.123456", tz="UTC")
+    assert empty.empty and list(empty.columns) == columns[1:]
