@@ -82,10 +82,11 @@ def load_org_names(session: Session, application: str) -> pd.Series:
     return revenue_data.org_names(session, _application_id(session, application))
 
 
-def load_org_frame(session: Session, application: str, as_of: dt.date,
+def load_org_frame(session: Session | None, application: str, as_of: dt.date,
                    subs: pd.DataFrame | None = None, snapshots: pd.DataFrame | None = None,
                    open_signals: pd.DataFrame | None = None,
-                   attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None) -> pd.DataFrame:
+                   attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None,
+                   application_id: int | None = None) -> pd.DataFrame:
     """One row per org of the application (index org_id) with what tiers and cases read.
 
     Columns: name, owner, source, created_at, renewal_date, icp_fit, strategic, relationship,
@@ -98,23 +99,29 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
     ``open_signals`` (org_id, type), and the org attributes it read (``attributes``: the
     columns of ``storage.revenue_data.org_attributes`` but the owner, which tiers and cases
     do not read) and the MRR on ``as_of`` it aggregated (``mrr``: the same subscriptions
-    counted, summed by the database to the cent, so the same floats).
+    counted, summed by the database to the cent, so the same floats). With all of them and
+    every org scanned, nothing is read: ``session`` may be None (a scan builds its segments
+    while its own connection is busy storing its signals).
     """
-    app_id = _application_id(session, application)
-    orgs = revenue_data.org_attributes(session, app_id) if attributes is None else attributes.copy()
+    def reader() -> tuple[Session, int]:
+        if session is None:
+            raise ValueError("this org frame needs the database: only a scan's own frames make it without one")
+        return session, (application_id if application_id is not None else _application_id(session, application))
+
+    orgs = revenue_data.org_attributes(*reader()) if attributes is None else attributes.copy()
 
     if mrr is None:
         if subs is None:
-            subs = revenue_data.subscriptions(session, app_id)
+            subs = revenue_data.subscriptions(*reader())
         mrr = rev.mrr_by_org(subs, as_of)
     orgs["mrr"] = mrr.reindex(orgs.index, fill_value=0.0)
 
-    snaps = revenue_data.latest_snapshot_numbers(session, app_id, as_of) if snapshots is None else snapshots
+    snaps = revenue_data.latest_snapshot_numbers(*reader(), as_of) if snapshots is None else snapshots
     orgs = orgs.join(snaps.drop(columns="last_seen"))
     last_seen = snaps["last_seen"].reindex(orgs.index)
     unscanned = orgs.index.difference(snaps.index)
     if len(unscanned):
-        last_seen = last_seen.fillna(revenue_data.rollup_last_seen(session, app_id, as_of, unscanned)
+        last_seen = last_seen.fillna(revenue_data.rollup_last_seen(*reader(), as_of, unscanned)
                                      .reindex(orgs.index))
     orgs["last_seen"] = last_seen
     # Scanned, never seen in the product and so without a health score: not active yet.
@@ -122,7 +129,7 @@ def load_org_frame(session: Session, application: str, as_of: dt.date,
                           & orgs["health"].isna().to_numpy())
 
     if open_signals is None:
-        open_signals = revenue_data.open_signal_types(session, app_id)
+        open_signals = revenue_data.open_signal_types(*reader())
     for type_ in SIGNAL_TYPES:  # four columns, each an isin over the orgs
         orgs[type_] = orgs.index.isin(open_signals.loc[open_signals["type"] == type_, "org_id"])
     return orgs
@@ -149,7 +156,7 @@ def revenue_report(session: Session, application: str, as_of: dt.date, by: rev.P
     )
 
 
-def segments_report(session: Session, application: str, as_of: dt.date, config: Config = Config(),
+def segments_report(session: Session | None, application: str, as_of: dt.date, config: Config = Config(),
                     orgs: pd.DataFrame | None = None) -> SegmentsReport:
     if orgs is None:
         orgs = load_org_frame(session, application, as_of)
@@ -194,7 +201,7 @@ def score_org_tiers(orgs: pd.DataFrame, as_of: dt.date, config: Config = Config(
     return tiers.sort_values(["account_priority", "name"], ascending=[False, True], na_position="last")
 
 
-def case_suggestions(session: Session, application: str, as_of: dt.date, config: Config = Config(),
+def case_suggestions(session: Session | None, application: str, as_of: dt.date, config: Config = Config(),
                      orgs: pd.DataFrame | None = None, segments: SegmentsReport | None = None) -> pd.DataFrame:
     """Per org (index org_id): case (risk / onboarding / expansion, or None) and why."""
     if orgs is None:

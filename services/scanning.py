@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,7 +94,7 @@ def scan_context(session: Session, application_id: int, as_of: dt.datetime, cfg:
     )
 
 
-def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> dict[str, list[Any]]:
+def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, run_id: int) -> dict[str, Any]:
     """The health_snapshots rows of this scan, column by column, JSON columns as text
     (``storage.scan_results.insert_rows``)."""
     components = {
@@ -116,14 +117,16 @@ def _snapshot_columns(orgs: pd.DataFrame, health: pd.DataFrame, day: dt.date, ru
         "left_out": scan_results.json_lists(
             [[c for c, out in zip(HEALTH_COMPONENTS, flags) if out] for flags in left_out.tolist()]),
         "mrr": [round(v, 2) for v in orgs["mrr"].astype(float).tolist()],
-        "last_seen": _datetimes(orgs["last_seen"]),
+        "last_seen": _utc_instants(orgs["last_seen"]),
         "usage": scan_results.json_objects(orgs[list(USAGE_FIELDS)].join(health[list(HEALTH_FIELDS)])),
     }
 
 
-def _datetimes(values: pd.Series) -> list[dt.datetime | None]:
-    """A datetime column as Python datetimes (None where missing), converted by pandas at once."""
-    return [None if v is pd.NaT else v for v in values.dt.to_pydatetime().tolist()]
+def _utc_instants(values: pd.Series) -> np.ndarray:
+    """A column of instants as the tables keep them (UTC, without a zone; NaT where missing),
+    one array (``storage.staging.bound_values``): 100k orgs' last-seen times were 100k Python
+    datetimes made, then each converted back for the database."""
+    return pd.to_datetime(values, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
 
 
 def _rounded(values: pd.Series) -> pd.Series:
@@ -180,12 +183,25 @@ def _signal_columns(rows: pd.DataFrame) -> dict[str, list[Any]]:
     }
 
 
-def apply_signals(session: Session, application_id: int, run_id: int, current: pd.DataFrame,
-                  as_of: dt.datetime, result: ScanResult) -> pd.DataFrame:
-    """Turn this scan's conditions into opened, updated and resolved signals (scoring.episodes).
-    Returns the (org_id, type) of every signal still open afterwards."""
-    before = scan_results.open_signals(session, application_id)
+@dataclass
+class SignalWrites:
+    """What a scan writes to the signals table, planned before anything is written: the
+    columns of the signals it opens and of those it updates (with which of them lose their
+    snooze end), the ids it resolves, and the (org_id, type) of every signal open after."""
+
+    opened: dict[str, list[Any]]
+    updated: dict[str, list[Any]]
+    clear_snooze: list[bool]
+    resolved: list[int]
+    still_open: pd.DataFrame
+
+
+def plan_signal_writes(before: pd.DataFrame, current: pd.DataFrame, application_id: int, run_id: int,
+                       as_of: dt.datetime) -> SignalWrites:
+    """Turn this scan's conditions and the signals open ``before`` it into the opened,
+    updated and resolved signals (scoring.episodes), without the database."""
     plan = plan_episodes(before, current, as_of)
+    opened: dict[str, list[Any]] = {}
     if n := len(plan.to_open):
         opened = {
             "application_id": [application_id] * n,
@@ -197,28 +213,38 @@ def apply_signals(session: Session, application_id: int, run_id: int, current: p
             "opened_scan_id": [run_id] * n,
             **_signal_columns(plan.to_open),
         }
-        ids = scan_results.insert_signals(session, opened)
-        result.opened_ids = sorted(int(i) for i in ids)
+    updated: dict[str, list[Any]] = {}
+    status: list[str] = []
     if n := len(plan.to_update):
         status = plan.to_update["new_status"].tolist()
-        updates: dict[str, list[Any]] = {
+        updated = {
             "id": plan.to_update["id"].astype("int64").tolist(),
             "updated_at": [as_of] * n,
             "status": status,
             **_signal_columns(plan.to_update),
         }
-        scan_results.update_signals(session, updates, [st == STATUS_ACTIVE for st in status])
-        result.updated = n
-    resolve_ids = [int(i) for i in plan.to_resolve]
-    scan_results.resolve_signals(session, resolve_ids, as_of)
-    result.resolved = len(resolve_ids)
-    still = before.loc[~before["id"].isin(resolve_ids), ["org_id", "type"]]
-    return pd.concat([still, plan.to_open[["org_id", "type"]]], ignore_index=True)
+    resolved = [int(i) for i in plan.to_resolve]
+    still = before.loc[~before["id"].isin(resolved), ["org_id", "type"]]
+    return SignalWrites(opened=opened, updated=updated, clear_snooze=[st == STATUS_ACTIVE for st in status],
+                        resolved=resolved,
+                        still_open=pd.concat([still, plan.to_open[["org_id", "type"]]], ignore_index=True))
+
+
+def write_signals(session: Session, writes: SignalWrites, as_of: dt.datetime, result: ScanResult) -> None:
+    """Store what ``plan_signal_writes`` planned, counting it in ``result``."""
+    if writes.opened:
+        ids = scan_results.insert_signals(session, writes.opened)
+        result.opened_ids = sorted(int(i) for i in ids)
+    if writes.updated:
+        scan_results.update_signals(session, writes.updated, writes.clear_snooze)
+        result.updated = len(writes.updated["id"])
+    scan_results.resolve_signals(session, writes.resolved, as_of)
+    result.resolved = len(writes.resolved)
 
 
 def _segment_columns(seg: Segmentation, orgs: pd.DataFrame, health: pd.DataFrame, ctx: ScanContext,
-                     snapshots: dict[str, list[Any]], application_id: int, day: dt.date, run_id: int,
-                     fingerprint: str) -> dict[str, list[Any]]:
+                     snapshots: dict[str, Any], application_id: int, day: dt.date, run_id: int,
+                     fingerprint: str) -> dict[str, Any]:
     """The org_segments rows of this scan: each org's snapshot numbers the lists show and its
     cell, tier, quadrant and case suggestion as of the scan's day."""
     index = orgs.index
@@ -298,14 +324,17 @@ def _scan(factory: sessionmaker[Session], cfg: Config, as_of: dt.datetime | None
             # SQLite takes its one write lock at the first write, just above, not at the
             # advisory lock: only now is a concurrent scan's commit sure to be seen.
             _raise_if_superseded(scan_runs.latest_ok_scan_time(session, app.id), as_of)
-            still_open = apply_signals(session, app.id, run.id, current, as_of, result)
-            # What the lists, /org and the cells show, as of the scan's day: built from what
-            # this scan has in hand (its snapshots, the signals left open), stored per org.
-            seg = Segmentation(session, app_name, day, cfg, snapshots=_stored_view(orgs, health),
-                               open_signals=still_open, attributes=_segment_attributes(orgs),
-                               mrr=orgs["mrr"])
-            segments = _segment_columns(seg, orgs, health, ctx, snapshots, app.id, day, run.id,
-                                        segments_fingerprint(cfg))
+            writes = plan_signal_writes(scan_results.open_signals(session, app.id), current, app.id, run.id, as_of)
+            # The database stores the signals while this thread builds the segments: what the
+            # lists, /org and the cells show, as of the scan's day, from what this scan has in
+            # hand (its snapshots, the signals left open), so without the database.
+            with alongside(lambda: write_signals(session, writes, as_of, result),
+                           inline=in_memory_sqlite(session.connection())):
+                seg = Segmentation(None, app_name, day, cfg, snapshots=_stored_view(orgs, health),
+                                   open_signals=writes.still_open, attributes=_segment_attributes(orgs),
+                                   mrr=orgs["mrr"], application_id=app.id)
+                segments = _segment_columns(seg, orgs, health, ctx, snapshots, app.id, day, run.id,
+                                            segments_fingerprint(cfg))
             # Each org's place in the lists, from the signals this scan leaves active.
             segments.update(signal_ranking.rank_columns(session, app.id, segments["org_id"]))
             scan_results.replace_segments(session, app.id, segments)

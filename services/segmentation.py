@@ -53,18 +53,25 @@ class Segmentation:
     frames as read-only.
     """
 
-    def __init__(self, session: Session, application: str, as_of: dt.date, cfg: Config, *,
+    def __init__(self, session: Session | None, application: str, as_of: dt.date, cfg: Config, *,
                  snapshots: pd.DataFrame | None = None, open_signals: pd.DataFrame | None = None,
-                 attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None) -> None:
+                 attributes: pd.DataFrame | None = None, mrr: pd.Series | None = None,
+                 application_id: int | None = None) -> None:
         self.application = application
         self.as_of = as_of
         self.cfg = cfg
         # A scan hands over the attributes and MRR it has just aggregated (see
-        # ``revenue.load_org_frame``): then no subscriptions are read, and none are kept.
-        self._subscriptions = None if mrr is not None else revenue.load_subscriptions(session, application)
+        # ``revenue.load_org_frame``): then no subscriptions are read, and none are kept. It
+        # hands over everything else too, and no session: nothing is read at all.
+        if mrr is None:
+            if session is None:
+                raise ValueError("a segmentation without a session needs the scan's MRR")
+            self._subscriptions: pd.DataFrame | None = revenue.load_subscriptions(session, application)
+        else:
+            self._subscriptions = None
         self.orgs = revenue.load_org_frame(session, application, as_of, subs=self._subscriptions,
                                            snapshots=snapshots, open_signals=open_signals,
-                                           attributes=attributes, mrr=mrr)
+                                           attributes=attributes, mrr=mrr, application_id=application_id)
         self.segments = revenue.segments_report(session, application, as_of, cfg, orgs=self.orgs)
         self.suggestions = revenue.case_suggestions(session, application, as_of, cfg, orgs=self.orgs,
                                                     segments=self.segments)

@@ -139,15 +139,12 @@ def stored_arrow(conn: Connection, stmt: Select, schema: pa.Schema) -> pa.Table:
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     raw: Any = conn.connection.driver_connection
     if check_dialect(conn) == "postgresql":
-        data = io.BytesIO()
         with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
-            for block in copy:
-                data.write(block)
-        if data.tell() == 0:
+            text = b"".join(copy)  # one piece per row: joined once, not written one by one
+        if not text:
             return schema.empty_table()
-        data.seek(0)
         return pa_csv.read_csv(
-            data, read_options=pa_csv.ReadOptions(column_names=schema.names),
+            io.BytesIO(text), read_options=pa_csv.ReadOptions(column_names=schema.names),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types=schema, null_values=[""], strings_can_be_null=True,
                                                   quoted_strings_can_be_null=False))
@@ -415,6 +412,14 @@ def bound_values(conn: Connection, column: Column, values: Sequence[Any]) -> Seq
         memo = {v: None if v is None else proc(v) for v in set(values)}
         return [memo[v] for v in values]
     if isinstance(column.type, UTCDateTime):
+        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+            # Already UTC without a zone, as the column stores it, and no Python object per
+            # value: the COPY's CSV is written from the array itself (NaT is NULL).
+            if conn.dialect.name != "sqlite":
+                return values
+            texts = _sqlite_utc_texts(values)
+            assert texts is not None  # an array of datetime64 always reads as timestamps
+            return texts
         if conn.dialect.name == "sqlite":
             text = _sqlite_utc_texts(values)
             if text is not None:

@@ -132,7 +132,7 @@ def test_a_scan_that_fails_half_way_leaves_the_previous_state_and_records_the_fa
         raise RuntimeError("disk on fire")
 
     # Fail after snapshots are written, while signals are applied: nothing may stick.
-    monkeypatch.setattr(scanning, "apply_signals", explode)
+    monkeypatch.setattr(scanning, "write_signals", explode)
     with pytest.raises(RuntimeError):
         scanning.run_scan(session_factory, cfg, at(15))
     with session_factory() as s:
@@ -170,13 +170,13 @@ def test_the_garbage_collector_is_off_during_a_scan_and_as_it_was_after(session_
     cfg = Config()
     _seed(session_factory)
     seen: list[bool] = []
-    real = scanning.apply_signals
+    real = scanning.write_signals
 
     def watching(*args, **kwargs):
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scanning, "apply_signals", watching)
+    monkeypatch.setattr(scanning, "write_signals", watching)
     assert gc.isenabled()
     scanning.run_scan(session_factory, cfg, at(14))
     assert seen == [False] and gc.isenabled()
@@ -184,12 +184,12 @@ def test_the_garbage_collector_is_off_during_a_scan_and_as_it_was_after(session_
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(scanning, "apply_signals", explode)
+    monkeypatch.setattr(scanning, "write_signals", explode)
     with pytest.raises(RuntimeError):
         scanning.run_scan(session_factory, cfg, at(15))
     assert gc.isenabled()  # a failed scan turns it back on too
 
-    monkeypatch.setattr(scanning, "apply_signals", watching)
+    monkeypatch.setattr(scanning, "write_signals", watching)
     gc.disable()
     try:
         scanning.run_scan(session_factory, cfg, at(16))
@@ -197,3 +197,35 @@ def test_the_garbage_collector_is_off_during_a_scan_and_as_it_was_after(session_
     finally:
         gc.enable()
     assert seen == [False, False]
+
+
+def test_a_scans_segmentation_reads_nothing_and_says_what_it_would_need() -> None:
+    """A scan builds its segments while its connection stores its signals, so from what it
+    hands over alone, with no session: the cells, tiers and cases come out, and a missing
+    piece is named instead of read from a database that is not there."""
+    import pandas as pd
+
+    from services.segmentation import Segmentation
+
+    day = dt.date(2026, 1, 15)
+    index = pd.Index(["a", "b"], name="org_id")
+    snapshots = pd.DataFrame({"health": [80.0, 20.0], "activity_score": [70.0, 10.0], "usage_change": [0.1, -0.6],
+                              "seat_utilization": [0.9, 0.2],
+                              "last_seen": pd.to_datetime(["2026-01-14", "2026-01-01"], utc=True)}, index=index)
+    attributes = pd.DataFrame({"name": ["Acme", "Beta"], "source": ["sales", "self-serve"],
+                               "created_at": pd.to_datetime(["2025-01-01", "2025-06-01"], utc=True),
+                               "renewal_date": pd.to_datetime(["2026-03-01", "2026-02-01"]),
+                               "icp_fit": [0.8, 0.3], "strategic": [1.0, 0.0], "relationship": [0.7, 0.2]},
+                              index=index)
+    mrr = pd.Series([5000.0, 300.0], index=index)
+    open_signals = pd.DataFrame({"org_id": ["b"], "type": ["revenue_at_risk"]})
+    seg = Segmentation(None, "default", day, Config(), snapshots=snapshots, open_signals=open_signals,
+                       attributes=attributes, mrr=mrr, application_id=1)
+    assert seg.segments.cells["cell"].notna().all()
+    assert set(seg.tiers.index) == {"a", "b"} and seg.suggestions.loc["b", "case"] == "risk"
+    with pytest.raises(ValueError, match="needs the scan's MRR"):
+        Segmentation(None, "default", day, Config(), snapshots=snapshots, open_signals=open_signals,
+                     attributes=attributes, application_id=1)
+    with pytest.raises(ValueError, match="needs the database"):  # an org never scanned: its last event is read
+        Segmentation(None, "default", day, Config(), snapshots=snapshots.loc[["a"]], open_signals=open_signals,
+                     attributes=attributes, mrr=mrr, application_id=1)
