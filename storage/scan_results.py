@@ -1,8 +1,9 @@
 """A scan's own writes: the day's health snapshots, the signals it opens, updates and resolves,
 and each org's segments (Revenue × Health cell, tier, case suggestion) as of the scan's day.
 
-Every write goes through the drivers' bulk paths with plain tuples: ``executemany`` on SQLite,
-``COPY`` on PostgreSQL for new rows; changed signals by an ``executemany`` of one UPDATE on
+Every write goes through the drivers' bulk paths: ``executemany`` of plain tuples on SQLite,
+on PostgreSQL a ``COPY`` of CSV that pyarrow writes a column at a time for new rows
+(``storage.staging.copy_values``); changed signals by an ``executemany`` of one UPDATE on
 SQLite, on PostgreSQL COPied into a temporary table and applied by one UPDATE ... FROM. The
 SQLAlchemy ORM and Core executemany paths build a dictionary and run the bind processors per
 value; for a scan of 100k orgs that cost more than the database's own work.

@@ -3,7 +3,9 @@
 Per-row parameter handling in the ORM/Core executemany path costs more than the database
 work for millions of rollup rows, so bulk rows take the drivers' fast paths instead:
 ``executemany`` with plain tuples on SQLite, ``COPY`` on PostgreSQL (binary, straight from
-DuckDB's Arrow batches, for rows the import computed there). Values are converted
+DuckDB's Arrow batches, for rows the import computed there; CSV written by pyarrow for rows
+handed over as Python columns). Large reads on PostgreSQL come back the same way, as CSV
+from ``COPY ... TO STDOUT`` parsed by pyarrow. Values are converted
 with the column types' own bind processors, so what lands in a table is exactly what
 SQLAlchemy would have written. The same path appends new rows to ordinary tables.
 
