@@ -122,32 +122,16 @@ def json_lists(rows: Sequence[Sequence[str]]) -> list[str]:
 
 # --- bulk rows -------------------------------------------------------------------------------
 
-def _bound(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
-    """Values as SQLAlchemy would bind them (SQLite dates and datetimes as its text format);
-    JSON columns are given as text already. Dates repeat, so each distinct one is converted once."""
-    if column.name in JSON_COLUMNS:
-        return values
-    return staging.bound_values(conn, column, values)
-
-
 def insert_rows(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
-    """Append rows given column-wise ({name: values}) through the driver's bulk path."""
-    names = list(columns)
-    if not names or len(columns[names[0]]) == 0:
-        return
-    converted = [_bound(conn, table.c[n], columns[n]) for n in names]
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    quoted = ", ".join(f'"{n}"' for n in names)
-    if conn.dialect.name == "sqlite":
-        cur = raw.cursor()
-        try:
-            cur.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)})',
-                            zip(*converted))
-        finally:
-            cur.close()
-    else:
-        staging.copy_values(raw, table.name, names, converted)
+    """Append rows given column-wise ({name: values}, JSON columns as text) through the
+    driver's bulk path (``storage.staging.insert_rows``)."""
+    staging.insert_rows(conn, table, list(columns), list(columns.values()), as_text=JSON_COLUMNS)
+
+
+def _bound(conn: Connection, column: Column, values: Sequence[Any]) -> Sequence[Any]:
+    """Values as SQLAlchemy would bind them (``storage.staging.bound_values``); JSON columns
+    are given as text already."""
+    return values if column.name in JSON_COLUMNS else staging.bound_values(conn, column, values)
 
 
 def _update_rows(conn: Connection, table: Table, set_names: Sequence[str], key: str,

@@ -18,7 +18,7 @@ connection is dropped before being created again, and dropped explicitly when do
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import Any, TypeVar
 
@@ -69,13 +69,17 @@ def load(conn: Connection, table: Table, columns: Sequence[Sequence[Any]]) -> No
     insert_rows(conn, table, [c.name for c in table.columns], columns)
 
 
-def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+def insert_rows(conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]],
+                as_text: Collection[str] = ()) -> None:
     """Append rows given column-wise (one sequence per name in ``names``; Python values:
-    str, int, float, Decimal, date, datetime, None) through the driver's bulk path."""
+    str, int, float, Decimal, date, datetime, None) through the driver's bulk path. The
+    columns named in ``as_text`` hold what the database stores as it is (JSON already
+    written as text), not bound again."""
     if not columns or len(columns[0]) == 0:
         return
     dialect = check_dialect(conn)
-    converted = [bound_values(conn, table.c[name], values) for name, values in zip(names, columns)]
+    converted = [values if name in as_text else bound_values(conn, table.c[name], values)
+                 for name, values in zip(names, columns)]
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{n}"' for n in names)
     if dialect == "sqlite":
